@@ -1,0 +1,5 @@
+export * from './rule.js';
+export * from './record.js';
+export * from './format.js';
+export * from './topics.js';
+export * from './packet-batch.js';

@@ -1,0 +1,46 @@
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Logger } from '@flowlogs/runtime';
+
+export type { Kafka };
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose own logs go through the service's pino logger. */
+export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
+  const child = log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId,
+    brokers,
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }: { level: number; log: LogEntry['log'] }) => {
+      const { message, ...extra } = entry;
+      child[LEVELS[level] ?? 'info'](extra, message);
+    },
+    retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+}
+
+/** Creates missing topics; existing ones are left as they are. */
+export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (!missing.length) return;
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (err) {
+    // Another service created them first.
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+}
+
+/** The pipeline's own topics, with the partition counts this installation uses. */
+export function pipelineTopics(names: { packets: string; rules: string; records: string; dlq: string }, partitions: number): ITopicConfig[] {
+  return [
+    { topic: names.packets, numPartitions: partitions, configEntries: [{ name: 'compression.type', value: 'producer' }] },
+    { topic: names.rules, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    { topic: names.records, numPartitions: partitions },
+    { topic: names.dlq, numPartitions: 1 },
+  ];
+}
