@@ -142,7 +142,7 @@ export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<Lo
   const log = opts.log ?? (() => {});
   const heap = opts.heap ?? '512m';
   const brokers = [`127.0.0.1:${p.port}`];
-  const stop = () => stopLocalKafka(opts);
+  const stop = async () => { await stopLocalKafka(opts); };
   if (await answers(p.port)) return { brokers, started: false, stop };
   if (readPid(p) !== undefined) {
     // Our broker is still starting (another caller launched it): wait for it rather than start a second one.

@@ -1,0 +1,39 @@
+import { topicNames } from '@flowlogs/contracts';
+import { packetsProducer } from '@flowlogs/capture-agent';
+import { ReplaySpeed, loadConfig } from '@flowlogs/capture-agent/config';
+import { fetchEni } from '@flowlogs/capture-agent/inventory';
+import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent/replay';
+import { createKafka } from '@flowlogs/kafka';
+import { createLogger } from '@flowlogs/runtime';
+import { UsageError } from './usage.js';
+
+/** A one-line progress bar on a terminal; nothing when the output is a file or a pipe. */
+function progressBar(p: ReplayProgress): void {
+  if (!process.stderr.isTTY) return;
+  const width = 30;
+  const done = p.total ? Math.min(1, p.packets / p.total) : 0;
+  const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '.');
+  process.stderr.write(`\r[${bar}] ${(done * 100).toFixed(0).padStart(3)}%  ${p.packets}/${p.total ?? '?'} packets, ${p.batches} batches`);
+}
+
+export async function runReplay(o: { pcap?: string; eni?: string; speed?: string; rebase?: boolean }): Promise<void> {
+  if (!o.pcap || !o.eni) throw new UsageError('replay needs --pcap FILE and --eni ID');
+  const speed = ReplaySpeed.safeParse(o.speed);
+  if (!speed.success) throw new UsageError('--speed must be max or capture');
+  const config = loadConfig();
+  const log = createLogger('replay', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+  const eni = await fetchEni(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni);
+  const producer = packetsProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
+  await producer.connect();
+  try {
+    const counters = await replayCapture({
+      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, eni, eniIp: eni.primaryIp, agentId: `${config.FLOWLOGS_AGENT_ID}-replay`,
+      path: o.pcap, speed: speed.data, rebase: o.rebase ?? false, batchPackets: config.FLOWLOGS_BATCH_PACKETS, onProgress: progressBar,
+    });
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const skipped = Object.entries(counters.skipped).map(([k, n]) => `${k} ${n}`).join(', ');
+    process.stderr.write(`replayed ${counters.received} frames for ${eni.eniId}${skipped ? ` (skipped: ${skipped})` : ''}\n`);
+  } finally {
+    await producer.disconnect();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * `flowlogs up`: the whole stack in the foreground. Kafka (the local runner unless KAFKA_BROKERS
+ * is set), the Postgres database, the four services as child processes with prefixed logs, and
+ * the demo unless FLOWLOGS_DEMO=0. Ctrl-C stops what it started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createPool, ensureDatabase, migrate } from '@flowlogs/db';
+import { ensureLocalKafka, type LocalKafka } from '@flowlogs/local-infra';
+import { CommonConfig, parseConfig } from '@flowlogs/runtime';
+import { setUpDemo } from './demo.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CACHE = process.env.FLOWLOGS_CACHE_DIR ?? join(ROOT, '.cache');
+const COLORS = { 'control-plane': 36, aggregator: 35, publisher: 33, 'capture-agent': 32 } as const;
+type ServiceName = keyof typeof COLORS;
+
+const say = (msg: string) => process.stderr.write(`\x1b[1m[flowlogs]\x1b[0m ${msg}\n`);
+
+/** The API key: FLOWLOGS_API_KEY, or one made on the first run and kept in the cache folder. */
+function apiKey(): string {
+  if (process.env.FLOWLOGS_API_KEY) return process.env.FLOWLOGS_API_KEY;
+  const file = join(CACHE, 'api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(CACHE, { recursive: true });
+  const key = `fl_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, key, { mode: 0o600 });
+  return key;
+}
+
+class Supervisor {
+  private readonly children = new Map<ServiceName, ChildProcess>();
+  private stopping = false;
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /** Runs a service; one that dies is started again after a second, as a process manager would. */
+  start(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
+      cwd: ROOT, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const prefix = `\x1b[${COLORS[name]}m${name.padEnd(13)}\x1b[0m| `;
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + line + '\n'));
+    }
+    child.on('exit', (code, signal) => {
+      this.children.delete(name);
+      if (this.stopping) return;
+      say(`${name} exited (${signal ?? code}); restarting in 1 s`);
+      setTimeout(() => !this.stopping && this.start(name, extraEnv), 1000);
+    });
+    this.children.set(name, child);
+  }
+
+  async stopAll(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.children.values()].map((child) => new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => { clearTimeout(timer); resolve(); });
+      child.kill('SIGTERM');
+    })));
+  }
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+export async function runUp(): Promise<void> {
+  const common = parseConfig(CommonConfig);
+  let kafka: LocalKafka | undefined;
+  let brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) {
+    kafka = await ensureLocalKafka({ log: (m) => say(`kafka: ${m}`) });
+    brokers = kafka.brokers.join(',');
+  }
+  say(`Kafka at ${brokers}`);
+  await ensureDatabase(common.DATABASE_URL);
+  const pool = createPool(common.DATABASE_URL, 1);
+  const applied = await migrate(pool);
+  await pool.end();
+  say(`Postgres database ready${applied.length ? ` (applied ${applied.join(', ')})` : ''}`);
+
+  const key = apiKey();
+  const host = process.env.HTTP_HOST ?? '127.0.0.1';
+  const port = process.env.HTTP_PORT ?? '8080';
+  const apiUrl = `http://${host}:${port}`;
+  const supervisor = new Supervisor({ ...process.env, KAFKA_BROKERS: brokers, FLOWLOGS_API_KEY: key, FLOWLOGS_API_URL: apiUrl });
+
+  let shuttingDown = false;
+  const shutdown = async () => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    say('stopping…');
+    await supervisor.stopAll();
+    if (kafka?.started) {
+      say('stopping Kafka');
+      await kafka.stop();
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  supervisor.start('control-plane');
+  supervisor.start('aggregator');
+  supervisor.start('publisher');
+  await waitReady(`${apiUrl}/readyz`, 120_000);
+
+  let demo = '';
+  if (process.env.FLOWLOGS_DEMO !== '0') {
+    const setup = await setUpDemo({ apiUrl, apiKey: key, cacheDir: join(CACHE, 'demo') });
+    supervisor.start('capture-agent', { FLOWLOGS_AGENT_CONFIG: setup.agentConfigPath });
+    demo = [
+      '',
+      `  Demo: ENI ${setup.eniId} (${setup.eniIp}) replays generated traffic in a loop; flow log ${setup.flowLogId}`,
+      `  writes ${setup.interval}-second windows to log topic ${setup.logTopicId} (Kafka topic ${setup.kafkaTopic}).`,
+      `  Records within a minute:  curl -H 'Authorization: Bearer ${key}' '${apiUrl}/v1/log-topics/${setup.logTopicId}/records?q=10.0.1.20'`,
+    ].join('\n');
+  }
+  say([
+    'flowlogs is up.',
+    `  API:      ${apiUrl}`,
+    `  API key:  ${key}`,
+    demo,
+    '  Ctrl-C stops everything started here.',
+  ].join('\n'));
+  await new Promise(() => {});
+}

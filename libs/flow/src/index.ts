@@ -1,0 +1,4 @@
+export * from './rules.js';
+export * from './windows.js';
+export * from './capture-events.js';
+export * from './offline.js';

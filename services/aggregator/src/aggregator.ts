@@ -1,0 +1,263 @@
+/**
+ * The aggregator: packet events in, flow records out, exactly once. Each input partition has its
+ * own windows and its own transactional producer; records and the input offset are committed in
+ * one Kafka transaction, so a crash or a rebalance replays without duplicating.
+ */
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
+import { FlowWindows, RuleSet } from '@flowlogs/flow';
+import { deadLetter, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { HealthServer, type Logger } from '@flowlogs/runtime';
+import type { AggregatorConfig } from './config.js';
+import { chunk, commitOffset, decodeCommitMetadata, encodeCommitMetadata } from './commit-point.js';
+import { aggregatorMetrics, type AggregatorMetrics } from './metrics.js';
+
+export interface AggregatorDeps {
+  config: AggregatorConfig;
+  log: Logger;
+  kafka: Kafka;
+  registry: Registry;
+  /** Partitions for topics this service creates when missing. */
+  partitions?: number;
+}
+
+interface PartitionState {
+  partition: number;
+  windows: FlowWindows;
+  producer: Producer;
+  lastProcessed: number;
+  /** Input up to this offset was processed before a restart: its emitted windows are skipped silently. */
+  replayedThrough: number;
+  lastInputAt: number;
+  committed: number;
+  /** Serialises the batch handler and the idle closer of one partition. */
+  lock: Promise<unknown>;
+}
+
+export class Aggregator {
+  private readonly topics: TopicNames;
+  private readonly groupId: string;
+  private readonly metrics: AggregatorMetrics;
+  private readonly rules = new RuleSet();
+  /** Next offset to read on each rules partition, as far as the rules consumer got. */
+  private readonly rulesNext = new Map<number, number>();
+  private readonly partitions = new Map<number, PartitionState>();
+  private admin: Admin | undefined;
+  private rulesConsumer: Consumer | undefined;
+  private consumer: Consumer | undefined;
+  private health: HealthServer | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(private readonly deps: AggregatorDeps) {
+    this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
+    this.groupId = `${deps.config.FLOWLOGS_TOPIC_PREFIX}.aggregator`;
+    this.metrics = aggregatorMetrics(deps.registry);
+  }
+
+  async start(): Promise<void> {
+    const { kafka, config, log } = this.deps;
+    this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
+    await this.health.start();
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
+
+    // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
+    this.rulesConsumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}` });
+    await this.rulesConsumer.connect();
+    await this.rulesConsumer.subscribe({ topic: this.topics.rules, fromBeginning: true });
+    await this.rulesConsumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.applyRule(partition, message) });
+
+    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20 });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.packets] ?? []));
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    this.idleTimer = setInterval(() => this.closeIdlePartitions(), 250);
+    this.running = true;
+    log.info({ group: this.groupId, topic: this.topics.packets }, 'aggregator started');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.idleTimer);
+    // Open windows are not emitted: their input is not committed, and the next owner replays it.
+    await this.consumer?.disconnect();
+    await this.rulesConsumer?.disconnect();
+    await Promise.all([...this.partitions.values()].map((s) => s.lock.then(() => s.producer.disconnect())));
+    this.partitions.clear();
+    await this.admin?.disconnect();
+    await this.health?.stop();
+  }
+
+  private applyRule(partition: number, message: KafkaMessage): void {
+    this.rulesNext.set(partition, Number(message.offset) + 1);
+    const id = message.key?.toString();
+    if (!id) return;
+    if (!message.value) {
+      this.rules.apply(id, null);
+    } else {
+      const parsed = FlowLogRule.safeParse(JSON.parse(message.value.toString()));
+      if (!parsed.success) {
+        this.deps.log.error({ id, issues: parsed.error.issues }, 'invalid rule on the rules topic, ignored');
+        return;
+      }
+      this.rules.apply(id, parsed.data);
+    }
+    this.metrics.rules.set(this.rules.size);
+  }
+
+  /**
+   * Waits until the rules consumer has read every rule written so far: a rule created (and acked)
+   * before some packets were produced applies to them.
+   */
+  private async rulesCaughtUp(): Promise<void> {
+    const ends = await this.admin!.fetchTopicOffsets(this.topics.rules);
+    const deadline = Date.now() + 10_000;
+    while (ends.some((e) => (this.rulesNext.get(e.partition) ?? 0) < Number(e.high))) {
+      if (Date.now() > deadline) {
+        this.deps.log.warn('rules consumer is behind; processing packets with the rules known so far');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private onAssignment(assigned: number[]): void {
+    for (const [partition, state] of this.partitions) {
+      if (assigned.includes(partition)) continue;
+      // Revoked: another instance replays this partition from its committed offset.
+      this.partitions.delete(partition);
+      void state.lock.then(() => state.producer.disconnect());
+    }
+  }
+
+  private async partitionState(partition: number): Promise<PartitionState> {
+    let state = this.partitions.get(partition);
+    if (state) return state;
+    const producer = this.deps.kafka.producer({
+      transactionalId: `${this.groupId}.${this.topics.packets}.${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const windows = new FlowWindows({ allowedLateness: this.deps.config.FLOWLOGS_ALLOWED_LATENESS_S });
+    const [committed] = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.packets] });
+    const mine = committed?.partitions.find((p) => p.partition === partition);
+    const meta = decodeCommitMetadata(mine?.metadata);
+    if (meta) windows.restore(meta.emittedThrough);
+    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve() };
+    this.partitions.set(partition, state);
+    return state;
+  }
+
+  private withLock<T>(state: PartitionState, fn: () => Promise<T>): Promise<T> {
+    const next = state.lock.then(fn, fn);
+    state.lock = next.catch(() => {});
+    return next;
+  }
+
+  private async onBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    await this.rulesCaughtUp();
+    const state = await this.partitionState(batch.partition);
+    await this.withLock(state, async () => {
+      const deadLetters: Message[] = [];
+      const event = newPacketEvent();
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) break;
+        const offset = Number(message.offset);
+        try {
+          this.addBatch(state, message, offset, event);
+        } catch (err) {
+          this.metrics.deadLetters.inc();
+          this.deps.log.warn({ partition: batch.partition, offset, err: (err as Error).message }, 'undecodable packet batch sent to the DLQ');
+          deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, err));
+        }
+        state.lastProcessed = offset;
+        resolveOffset(message.offset);
+      }
+      state.lastInputAt = Date.now();
+      this.metrics.activeFlows.set(this.totalFlows());
+      await this.commitOrRewind(state, () => state.windows.closeDue(), deadLetters);
+      await heartbeat();
+    });
+  }
+
+  private addBatch(state: PartitionState, message: KafkaMessage, offset: number, event: ReturnType<typeof newPacketEvent>): void {
+    if (!message.value) throw new Error('empty packet batch');
+    const view = decodePacketBatch(message.value);
+    const rules = this.rules.covering(view.header);
+    this.metrics.packets.inc(view.count);
+    if (!rules.length) return;
+    const replayed = offset <= state.replayedThrough;
+    for (let i = 0; i < view.count; i++) {
+      view.read(i, event);
+      for (const rule of rules) {
+        if (replayed && state.windows.isEmitted(rule, event.ts)) continue;
+        if (!state.windows.add(rule, view.header, event, offset)) this.metrics.latePackets.inc();
+      }
+    }
+  }
+
+  /**
+   * Commits what is due; when the transaction fails, the closed windows exist nowhere else, so the
+   * partition's state is dropped and its input replayed from the last committed offset.
+   */
+  private async commitOrRewind(state: PartitionState, due: () => FlowRecord[], deadLetters: Message[]): Promise<void> {
+    try {
+      await this.commit(state, due(), deadLetters);
+    } catch (err) {
+      this.deps.log.warn({ err, partition: state.partition, rewindTo: state.committed }, 'commit failed; replaying the partition from its committed offset');
+      this.partitions.delete(state.partition);
+      await state.producer.disconnect().catch(() => {});
+      const offset = state.committed >= 0 ? state.committed : Number((await this.admin!.fetchTopicOffsets(this.topics.packets)).find((p) => p.partition === state.partition)?.low ?? 0);
+      this.consumer!.seek({ topic: this.topics.packets, partition: state.partition, offset: String(offset) });
+    }
+  }
+
+  /** One transaction: the records, the dead letters, and the input offset that they complete. */
+  private async commit(state: PartitionState, records: FlowRecord[], deadLetters: Message[]): Promise<void> {
+    if (state.lastProcessed < 0) return;
+    const offset = commitOffset(state.windows.minOpenPosition(), state.lastProcessed);
+    if (!records.length && !deadLetters.length && offset === state.committed) return;
+    const tx = await state.producer.transaction();
+    try {
+      const byLogTopic = new Map<string, FlowRecord[]>();
+      for (const r of records) byLogTopic.set(r.logTopicId, [...(byLogTopic.get(r.logTopicId) ?? []), r]);
+      const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
+        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part) => ({ key: logTopicId, value: JSON.stringify({ records: part }) })));
+      if (messages.length) await tx.send({ topic: this.topics.records, messages });
+      if (deadLetters.length) await tx.send({ topic: this.topics.dlq, messages: deadLetters });
+      const metadata = encodeCommitMetadata({ emittedThrough: state.windows.emittedThrough, processedThrough: state.lastProcessed });
+      await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: this.topics.packets, partitions: [{ partition: state.partition, offset: String(offset), metadata } as { partition: number; offset: string }] }] });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => {});
+      throw err;
+    }
+    state.committed = offset;
+    this.metrics.transactions.inc();
+    for (const r of records) this.metrics.records.inc({ log_status: r.logStatus });
+  }
+
+  /** Partitions with no input for a while close the windows that wall-clock time has passed. */
+  private closeIdlePartitions(): void {
+    const now = Date.now();
+    for (const state of this.partitions.values()) {
+      if (now - state.lastInputAt < this.deps.config.FLOWLOGS_IDLE_CLOSE_MS || !state.windows.openWindows) continue;
+      void this.withLock(state, async () => {
+        if (!this.partitions.has(state.partition) || !state.windows.openWindows) return;
+        await this.commitOrRewind(state, () => state.windows.closeDue(Math.max(state.windows.watermark, now / 1000)), []);
+        this.metrics.activeFlows.set(this.totalFlows());
+      }).catch((err) => this.deps.log.error({ err, partition: state.partition }, 'idle close failed'));
+    }
+  }
+
+  private totalFlows(): number {
+    let n = 0;
+    for (const s of this.partitions.values()) n += s.windows.activeFlows;
+    return n;
+  }
+}

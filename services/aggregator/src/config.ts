@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+
+export const AggregatorConfig = CommonConfig.extend({
+  /** Seconds a window stays open after event time passes its end, for packets that arrive out of order. */
+  FLOWLOGS_ALLOWED_LATENESS_S: envInt(5),
+  /** A partition without input for this long closes the windows that wall-clock time has passed. */
+  FLOWLOGS_IDLE_CLOSE_MS: envInt(2000),
+  /** Records per message on the records topic (keeps messages well under the broker's 1 MB limit). */
+  FLOWLOGS_RECORDS_PER_MESSAGE: envInt(500),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: envInt(9102),
+});
+export type AggregatorConfig = z.infer<typeof AggregatorConfig>;
+
+export const loadConfig = (env = process.env) => parseConfig(AggregatorConfig, env);

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+
+export const ReplaySpeed = z.enum(['max', 'capture']);
+
+/** One ENI the agent owns: where its packets come from, and (optionally) what it is; the rest is asked of the control plane. */
+export const EniSource = z.object({
+  id: z.string().regex(/^eni-[a-z0-9]+$/, 'an ENI id such as eni-1a2b3c4d'),
+  accountId: z.string().optional(),
+  vpcId: z.string().optional(),
+  subnetId: z.string().optional(),
+  primaryIp: z.string().optional(),
+  source: z.object({
+    type: z.literal('file'),
+    path: z.string(),
+    speed: ReplaySpeed.default('max'),
+    /** Replay again and again (the demo), with timestamps moved forward each time. */
+    loop: z.boolean().default(false),
+    /** Shift timestamps so that the capture ends now. */
+    rebase: z.boolean().default(false),
+  }),
+});
+export type EniSource = z.infer<typeof EniSource>;
+
+export const CaptureAgentConfig = CommonConfig.extend({
+  FLOWLOGS_AGENT_ID: z.string().default(hostname()),
+  /** A JSON file: {"enis": [EniSource, …]}. */
+  FLOWLOGS_AGENT_CONFIG: z.string().optional(),
+  FLOWLOGS_API_URL: z.string().url().default('http://127.0.0.1:8080'),
+  FLOWLOGS_API_KEY: z.string().optional(),
+  /** Packets per batch on the packets topic. */
+  FLOWLOGS_BATCH_PACKETS: envInt(4096),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: envInt(9101),
+});
+export type CaptureAgentConfig = z.infer<typeof CaptureAgentConfig>;
+
+export const loadConfig = (env = process.env) => parseConfig(CaptureAgentConfig, env);
+
+export function loadEniSources(path: string): EniSource[] {
+  const parsed = z.object({ enis: z.array(EniSource).min(1) }).safeParse(JSON.parse(readFileSync(path, 'utf8')));
+  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data.enis;
+}

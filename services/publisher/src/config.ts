@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+
+export const PublisherConfig = CommonConfig.extend({
+  /** Attempts to store a batch that Postgres rejects (not counting waits while Postgres is down) before it goes to the DLQ. */
+  FLOWLOGS_STORE_ATTEMPTS: envInt(3),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: envInt(9103),
+});
+export type PublisherConfig = z.infer<typeof PublisherConfig>;
+
+export const loadConfig = (env = process.env) => parseConfig(PublisherConfig, env);

@@ -1,0 +1,12 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export function publisherMetrics(registry: Registry) {
+  return {
+    records: new Counter({ name: 'flowlogs_publisher_records_total', help: 'Flow records stored and delivered', registers: [registry] }),
+    duplicates: new Counter({ name: 'flowlogs_publisher_duplicate_records_total', help: 'Records already stored (replays after a crash), not stored again', registers: [registry] }),
+    deadLetters: new Counter({ name: 'flowlogs_publisher_dead_letters_total', help: 'Record batches that could not be decoded or stored, sent to the DLQ', registers: [registry] }),
+    storeRetries: new Counter({ name: 'flowlogs_publisher_store_retries_total', help: 'Postgres writes retried', registers: [registry] }),
+    storeSeconds: new Histogram({ name: 'flowlogs_publisher_store_seconds', help: 'Time to store one batch in Postgres', registers: [registry] }),
+  };
+}
+export type PublisherMetrics = ReturnType<typeof publisherMetrics>;

@@ -1,0 +1,194 @@
+/**
+ * The publisher: flow records in, rows in Postgres and messages on each log topic's Kafka topic
+ * out. Rows are written first and idempotently; the delivery and the input offset are then
+ * committed in one Kafka transaction, so a crash at any point stores once and delivers once.
+ */
+import type { Admin, Consumer, EachBatchPayload, Message, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type LogFormat, type TopicNames } from '@flowlogs/contracts';
+import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
+import { deadLetter, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { HealthServer, type Logger } from '@flowlogs/runtime';
+import type { PublisherConfig } from './config.js';
+import { publisherMetrics, type PublisherMetrics } from './metrics.js';
+import { ROWS_PER_INSERT, insertStatement } from './rows.js';
+
+export interface PublisherDeps {
+  config: PublisherConfig;
+  log: Logger;
+  kafka: Kafka;
+  registry: Registry;
+  /** A pool to use instead of one made from DATABASE_URL (tests); the caller ends it. */
+  pool?: Pool;
+  partitions?: number;
+}
+
+interface LogTopicTarget {
+  kafkaTopic: string;
+  format: LogFormat;
+}
+
+/** Errors that mean "Postgres is not reachable right now": wait and retry, however long it takes. */
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /Connection terminated|connect/i.test((err as Error).message ?? '');
+}
+
+export class Publisher {
+  private readonly topics: TopicNames;
+  private readonly groupId: string;
+  private readonly metrics: PublisherMetrics;
+  private readonly producers = new Map<number, Producer>();
+  private readonly knownPartitions = new Set<string>();
+  private readonly targets = new Map<string, LogTopicTarget>();
+  private pool: Pool | undefined;
+  private admin: Admin | undefined;
+  private consumer: Consumer | undefined;
+  private health: HealthServer | undefined;
+  private running = false;
+
+  constructor(private readonly deps: PublisherDeps) {
+    this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
+    this.groupId = `${deps.config.FLOWLOGS_TOPIC_PREFIX}.publisher`;
+    this.metrics = publisherMetrics(deps.registry);
+  }
+
+  async start(): Promise<void> {
+    const { config, kafka, log } = this.deps;
+    this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
+    await this.health.start();
+    if (this.deps.pool) {
+      this.pool = this.deps.pool;
+    } else {
+      await ensureDatabase(config.DATABASE_URL);
+      this.pool = createPool(config.DATABASE_URL);
+      await migrate(this.pool);
+    }
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
+    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
+    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
+    this.running = true;
+    log.info({ group: this.groupId, topic: this.topics.records }, 'publisher started');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer?.disconnect();
+    await Promise.all([...this.producers.values()].map((p) => p.disconnect()));
+    this.producers.clear();
+    await this.admin?.disconnect();
+    if (!this.deps.pool) await this.pool?.end();
+    await this.health?.stop();
+  }
+
+  private onAssignment(assigned: number[]): void {
+    for (const [partition, producer] of this.producers) {
+      if (assigned.includes(partition)) continue;
+      this.producers.delete(partition);
+      void producer.disconnect();
+    }
+  }
+
+  private async producer(partition: number): Promise<Producer> {
+    let producer = this.producers.get(partition);
+    if (!producer) {
+      producer = this.deps.kafka.producer({ transactionalId: `${this.groupId}.${this.topics.records}.${partition}`, idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      this.producers.set(partition, producer);
+    }
+    return producer;
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    if (!batch.messages.length || !isRunning()) return;
+    const records: FlowRecord[] = [];
+    const deadLetters: Message[] = [];
+    for (const message of batch.messages) {
+      try {
+        records.push(...FlowRecordBatch.parse(JSON.parse(message.value?.toString() ?? '')).records);
+      } catch (err) {
+        this.metrics.deadLetters.inc();
+        this.deps.log.warn({ partition: batch.partition, offset: message.offset, err: (err as Error).message }, 'undecodable record batch sent to the DLQ');
+        deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, err));
+      }
+    }
+    const stored = await this.store(records, heartbeat);
+    if (!stored.ok) {
+      this.metrics.deadLetters.inc();
+      const last = batch.messages[batch.messages.length - 1];
+      deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: last.offset, key: last.key, value: Buffer.from(JSON.stringify({ records })) }, stored.error));
+    }
+    const delivered = stored.ok ? records : [];
+    const messages = await this.deliveries(delivered);
+    const producer = await this.producer(batch.partition);
+    const tx = await producer.transaction();
+    try {
+      for (const [topic, msgs] of messages) await tx.send({ topic, messages: msgs });
+      if (deadLetters.length) await tx.send({ topic: this.topics.dlq, messages: deadLetters });
+      const next = String(Number(batch.messages[batch.messages.length - 1].offset) + 1);
+      await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => {});
+      // Dropping the producer lets the retried batch start from a clean transactional state.
+      this.producers.delete(batch.partition);
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
+    resolveOffset(batch.messages[batch.messages.length - 1].offset);
+    this.metrics.records.inc(delivered.length);
+    await heartbeat();
+  }
+
+  /** Stores the records; waits out an unreachable Postgres; gives up after bounded attempts on any other error. */
+  private async store(records: FlowRecord[], heartbeat: () => Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown }> {
+    if (!records.length) return { ok: true };
+    let failures = 0;
+    for (let attempt = 1; ; attempt++) {
+      const end = this.metrics.storeSeconds.startTimer();
+      try {
+        await ensureDayPartitions(this.pool!, new Set(records.map((r) => r.windowStart)), this.knownPartitions);
+        let inserted = 0;
+        for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
+          const { text, values } = insertStatement(records.slice(i, i + ROWS_PER_INSERT));
+          inserted += (await this.pool!.query(text, values)).rowCount ?? 0;
+        }
+        this.metrics.duplicates.inc(records.length - inserted);
+        end();
+        return { ok: true };
+      } catch (err) {
+        end();
+        this.metrics.storeRetries.inc();
+        if (!isConnectionError(err) && ++failures >= this.deps.config.FLOWLOGS_STORE_ATTEMPTS) return { ok: false, error: err };
+        if (!this.running) throw err;
+        this.deps.log.warn({ attempt, err: (err as Error).message }, 'storing records failed; retrying');
+        this.knownPartitions.clear();
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
+        await heartbeat();
+      }
+    }
+  }
+
+  /** Messages per log topic's Kafka topic, each record keyed by its flow key, in the log topic's format. */
+  private async deliveries(records: FlowRecord[]): Promise<Map<string, Message[]>> {
+    const unknown = [...new Set(records.map((r) => r.logTopicId))].filter((id) => !this.targets.has(id));
+    if (unknown.length) {
+      const { rows } = await this.pool!.query<{ id: string; kafka_topic: string; format: LogFormat }>('SELECT id, kafka_topic, format FROM log_topics WHERE id = ANY($1)', [unknown]);
+      for (const row of rows) this.targets.set(row.id, { kafkaTopic: row.kafka_topic, format: row.format });
+    }
+    const out = new Map<string, Message[]>();
+    for (const r of records) {
+      const target = this.targets.get(r.logTopicId) ?? { kafkaTopic: this.topics.logTopic(r.logTopicId), format: 'json' as const };
+      const key = `${r.interfaceId}|${r.srcaddr ?? '-'}|${r.dstaddr ?? '-'}|${r.srcport ?? '-'}|${r.dstport ?? '-'}|${r.protocol ?? '-'}|${r.action ?? '-'}`;
+      const msgs = out.get(target.kafkaTopic) ?? [];
+      msgs.push({ key, value: formatRecord(r, target.format), headers: { 'flowlogs-record-id': r.recordId } });
+      out.set(target.kafkaTopic, msgs);
+    }
+    return out;
+  }
+}
