@@ -27,8 +27,13 @@ export class RuleSet {
 
   /** Applies one message of the rules topic: a rule, or a tombstone (null) for a deleted one. */
   apply(id: string, rule: FlowLogRule | null): void {
-    if (rule) this.rules.set(id, rule);
-    else this.rules.delete(id);
+    if (!rule) {
+      this.rules.delete(id);
+      return;
+    }
+    // Control planes republish rules at start-up: an older revision read later must not win.
+    const known = this.rules.get(id);
+    if (!known || known.revision <= rule.revision) this.rules.set(id, rule);
   }
 
   covering(eni: EniContext): FlowLogRule[] {
