@@ -51,12 +51,11 @@ function strLen(s: string): number {
   return 2 + Buffer.byteLength(s);
 }
 
-export function encodePacketBatch(header: PacketBatchHeader, packets: readonly PacketEvent[]): Buffer {
+function writeHeader(header: PacketBatchHeader, count: number): Buffer {
   const skipped = Object.entries(header.stats.skipped).filter(([, n]) => n > 0);
   const strings = [header.eniId, header.accountId, header.vpcId, header.subnetId, header.agentId];
-  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 4 + 4 + 1;
+  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 4 + 4 + 1 + 4;
   for (const [reason] of skipped) size += strLen(reason) + 4;
-  size += 4 + packets.length * PACKET_BYTES;
   const buf = Buffer.allocUnsafe(size);
   let o = buf.writeUInt8(PACKET_BATCH_VERSION, 0);
   const writeStr = (s: string) => {
@@ -73,8 +72,31 @@ export function encodePacketBatch(header: PacketBatchHeader, packets: readonly P
     writeStr(reason);
     o = buf.writeUInt32BE(n, o);
   }
-  o = buf.writeUInt32BE(packets.length, o);
-  for (const p of packets) {
+  buf.writeUInt32BE(count, o);
+  return buf;
+}
+
+/** Appends packets in their wire form as they are decoded (no object kept per packet); finish() adds the header. */
+export class PacketBatchBuilder {
+  private buf: Buffer;
+  private o = 0;
+
+  constructor(initialPackets = 1024) {
+    this.buf = Buffer.allocUnsafe(initialPackets * PACKET_BYTES);
+  }
+
+  get count(): number {
+    return this.o / PACKET_BYTES;
+  }
+
+  append(p: PacketEvent): void {
+    if (this.o + PACKET_BYTES > this.buf.length) {
+      const grown = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(grown, 0, 0, this.o);
+      this.buf = grown;
+    }
+    const buf = this.buf;
+    const o = this.o;
     buf.writeDoubleBE(p.ts, o);
     buf[o + 8] = p.ipVersion;
     buf[o + 9] = p.protocol;
@@ -85,9 +107,21 @@ export function encodePacketBatch(header: PacketBatchHeader, packets: readonly P
     buf.writeUInt32BE(p.bytes, o + 16);
     buf.set(p.src.subarray(0, 16), o + 20);
     buf.set(p.dst.subarray(0, 16), o + 36);
-    o += PACKET_BYTES;
+    this.o += PACKET_BYTES;
   }
-  return buf;
+
+  /** The encoded batch; the builder is empty again afterwards. */
+  finish(header: PacketBatchHeader): Buffer {
+    const out = Buffer.concat([writeHeader(header, this.count), this.buf.subarray(0, this.o)]);
+    this.o = 0;
+    return out;
+  }
+}
+
+export function encodePacketBatch(header: PacketBatchHeader, packets: readonly PacketEvent[]): Buffer {
+  const builder = new PacketBatchBuilder(Math.max(1, packets.length));
+  for (const p of packets) builder.append(p);
+  return builder.finish(header);
 }
 
 /** A decoded batch: the header, and the packets read in place into a caller's event. */
