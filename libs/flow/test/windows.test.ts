@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { newPacketEvent, type FlowLogRule, type PacketEvent } from '@flowlogs/contracts';
+import { parseIp } from '@flowlogs/packet';
+import { FlowWindows, RuleSet, windowStartOf, type EniContext } from '../src/index.js';
+
+const eni: EniContext = { eniId: 'eni-a', accountId: '111122223333', vpcId: 'vpc-1', subnetId: 'subnet-1' };
+
+function rule(over: Partial<FlowLogRule> = {}): FlowLogRule {
+  return { id: 'fl-1', accountId: eni.accountId, name: 'r', resourceType: 'NETWORKINTERFACE', resourceId: 'eni-a', trafficType: 'ALL', logTopicId: 'topic-1', aggregationInterval: 60, enabled: true, revision: 1, ...over };
+}
+
+function pkt(ts: number, over: Partial<Omit<PacketEvent, 'src' | 'dst'>> & { src?: string; dst?: string } = {}): PacketEvent {
+  const p = newPacketEvent();
+  const src = parseIp(over.src ?? '10.16.0.22')!;
+  const dst = parseIp(over.dst ?? '10.16.0.40')!;
+  Object.assign(p, { protocol: 1, bytes: 84, ...over, ts, ipVersion: src.version });
+  p.src.set(src.bytes);
+  p.dst.set(dst.bytes);
+  return p;
+}
+
+describe('FlowWindows', () => {
+  it('aligns windows to the epoch', () => {
+    expect(windowStartOf(1_700_000_059.9, 60)).toBe(1_700_000_040);
+    expect(windowStartOf(1_700_000_040, 60)).toBe(1_700_000_040);
+    expect(windowStartOf(1_700_000_000, 600)).toBe(1_699_999_800);
+  });
+
+  it('sums one flow key per window: packets, bytes, first and last second, OR of TCP flags', () => {
+    const w = new FlowWindows({ allowedLateness: 5 });
+    const r = rule();
+    for (let i = 0; i < 9; i++) w.add(r, eni, pkt(1_700_000_001 + i, { direction: 'egress' }), i);
+    w.add(r, eni, pkt(1_700_000_002.5, { protocol: 6, srcPort: 40000, dstPort: 22, tcpFlags: 2 }), 9);
+    w.add(r, eni, pkt(1_700_000_003.5, { protocol: 6, srcPort: 40000, dstPort: 22, tcpFlags: 16 }), 10);
+    const records = w.closeAll();
+    expect(records).toHaveLength(2);
+    const icmp = records.find((x) => x.protocol === 1)!;
+    expect(icmp).toMatchObject({ srcaddr: '10.16.0.22', dstaddr: '10.16.0.40', srcport: 0, dstport: 0, packets: 9, bytes: 756, start: 1_700_000_001, end: 1_700_000_009, action: 'ACCEPT', logStatus: 'OK', flowDirection: 'egress', windowStart: 1_699_999_980, windowEnd: 1_700_000_040, tcpFlags: null, type: 'IPv4' });
+    const tcp = records.find((x) => x.protocol === 6)!;
+    expect(tcp).toMatchObject({ packets: 2, bytes: 168, tcpFlags: 18, dstport: 22 });
+    expect(w.activeFlows).toBe(0);
+  });
+
+  it('keeps separate records per rule, per window and per action, and filters by collection type', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const all = rule({ id: 'fl-all', aggregationInterval: 10 });
+    const rejects = rule({ id: 'fl-rej', trafficType: 'REJECT', aggregationInterval: 60 });
+    const events = [pkt(1_700_000_001), pkt(1_700_000_011), pkt(1_700_000_012, { action: 'REJECT' })];
+    events.forEach((e, i) => { w.add(all, eni, e, i); w.add(rejects, eni, e, i); });
+    const records = w.closeAll();
+    expect(records.filter((r) => r.flowLogId === 'fl-all').map((r) => [r.windowStart, r.action, r.packets])).toEqual([
+      [1_700_000_000, 'ACCEPT', 1], [1_700_000_010, 'ACCEPT', 1], [1_700_000_010, 'REJECT', 1],
+    ]);
+    expect(records.filter((r) => r.flowLogId === 'fl-rej').map((r) => [r.action, r.packets])).toEqual([['REJECT', 1]]);
+  });
+
+  it('closes a window once the watermark passes its end plus the allowed lateness', () => {
+    const w = new FlowWindows({ allowedLateness: 5 });
+    const r = rule({ aggregationInterval: 10 });
+    w.add(r, eni, pkt(1_700_000_001), 0);
+    w.add(r, eni, pkt(1_700_000_014), 1);
+    expect(w.closeDue()).toEqual([]); // watermark 14 < 10 + 5
+    expect(w.minOpenPosition()).toBe(0);
+    w.add(r, eni, pkt(1_700_000_015), 2);
+    const closed = w.closeDue();
+    expect(closed.map((x) => x.windowStart)).toEqual([1_700_000_000]);
+    expect(w.minOpenPosition()).toBe(1);
+  });
+
+  it('reports a packet for an emitted window as SKIPDATA, not as a second record of the flow', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ aggregationInterval: 10 });
+    w.add(r, eni, pkt(1_700_000_001), 0);
+    w.add(r, eni, pkt(1_700_000_020), 1);
+    expect(w.closeDue()).toHaveLength(1);
+    expect(w.add(r, eni, pkt(1_700_000_002), 2)).toBe(false);
+    const [skip] = w.closeDue();
+    expect(skip).toMatchObject({ logStatus: 'SKIPDATA', skippedPackets: 1, windowStart: 1_700_000_000, srcaddr: null, packets: null });
+  });
+
+  it('after restore, tells input of emitted windows apart', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    w.restore(1_700_000_010);
+    expect(w.isEmitted(rule({ aggregationInterval: 10 }), 1_700_000_005)).toBe(true);
+    expect(w.isEmitted(rule({ aggregationInterval: 10 }), 1_700_000_010)).toBe(false);
+  });
+
+  it('gives the same record id to the same flow in the same window, whatever the counts', () => {
+    const a = new FlowWindows({ allowedLateness: 0 });
+    const b = new FlowWindows({ allowedLateness: 0 });
+    a.add(rule(), eni, pkt(1_700_000_001), 0);
+    b.add(rule(), eni, pkt(1_700_000_001), 0);
+    b.add(rule(), eni, pkt(1_700_000_002), 1);
+    expect(a.closeAll()[0].recordId).toBe(b.closeAll()[0].recordId);
+  });
+});
+
+describe('RuleSet', () => {
+  it('covers ENIs by ENI, subnet and VPC scope, enabled rules of the same account only', () => {
+    const set = new RuleSet();
+    set.apply('a', rule({ id: 'a' }));
+    set.apply('b', rule({ id: 'b', resourceType: 'SUBNET', resourceId: 'subnet-1' }));
+    set.apply('c', rule({ id: 'c', resourceType: 'VPC', resourceId: 'vpc-1' }));
+    set.apply('d', rule({ id: 'd', enabled: false }));
+    set.apply('e', rule({ id: 'e', accountId: '999' }));
+    set.apply('f', rule({ id: 'f', resourceType: 'VPC', resourceId: 'vpc-2' }));
+    expect(set.covering(eni).map((r) => r.id).sort()).toEqual(['a', 'b', 'c']);
+    set.apply('a', null);
+    expect(set.covering(eni).map((r) => r.id).sort()).toEqual(['b', 'c']);
+  });
+
+  it('keeps the newest revision when an older one is read later', () => {
+    const set = new RuleSet();
+    set.apply('a', rule({ id: 'a', revision: 2, enabled: false }));
+    set.apply('a', rule({ id: 'a', revision: 1, enabled: true }));
+    expect(set.covering(eni)).toEqual([]);
+  });
+});
