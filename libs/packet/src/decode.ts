@@ -1,0 +1,456 @@
+/**
+ * Link, network and transport header decoding for flow accounting.
+ *
+ * This is the capture hot path: `decodePacket` fills a caller-owned
+ * `DecodedPacket` and allocates nothing per packet (the NFLOG prefix string is
+ * the one exception, and only when it differs from the previous packet's).
+ * Every read is bounds-checked against the captured length, so any input
+ * yields either a filled record or a `SkipReason`, never an exception.
+ */
+
+/** libpcap LINKTYPE_* values this decoder understands. */
+export const LinkType = {
+  NULL: 0,
+  ETHERNET: 1,
+  RAW: 101,
+  LOOP: 108,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  NFLOG: 239,
+  LINUX_SLL2: 276,
+} as const;
+
+/** DLT_RAW is 12 on most BSDs and 14 on OpenBSD; files written there carry those values. */
+const LINKTYPE_RAW_BSD = 12;
+const LINKTYPE_RAW_OPENBSD = 14;
+
+export type SkipReason = 'non-ip' | 'truncated' | 'malformed' | 'unsupported-link';
+export const SKIP_REASONS: readonly SkipReason[] = ['non-ip', 'truncated', 'malformed', 'unsupported-link'];
+
+export interface DecodedPacket {
+  ipVersion: 4 | 6;
+  /** 16 bytes; IPv4 uses the first 4 and the rest is zero. */
+  src: Uint8Array;
+  dst: Uint8Array;
+  /** IANA protocol of the outer IP header's payload, after IPv6 extension headers. */
+  protocol: number;
+  /** TCP/UDP/SCTP/UDP-Lite ports; 0 for other protocols and non-first fragments. */
+  srcPort: number;
+  dstPort: number;
+  /** Layer-3 length as on the wire: IPv4 total length, IPv6 40 + payload length. */
+  bytes: number;
+  /** TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ...); 0 for other protocols. */
+  tcpFlags: number;
+  /** NFLOG only: the log prefix of the rule that logged the packet, e.g. "accept". */
+  nflogPrefix: string | undefined;
+}
+
+export function newDecodedPacket(): DecodedPacket {
+  return {
+    ipVersion: 4,
+    src: new Uint8Array(16),
+    dst: new Uint8Array(16),
+    protocol: 0,
+    srcPort: 0,
+    dstPort: 0,
+    bytes: 0,
+    tcpFlags: 0,
+    nflogPrefix: undefined,
+  };
+}
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
+const ETHERTYPE_QINQ_OLD = 0x9100;
+/** EtherType values up to 1500 are 802.3 length fields; 1536 and up are types. */
+const ETHERTYPE_MAX_LENGTH = 1500;
+const ETHERTYPE_MIN_TYPE = 0x0600;
+
+const AF_INET = 2;
+/** AF_INET6 differs per BSD: NetBSD/OpenBSD 24, FreeBSD 28, macOS 30. */
+const AF_INET6_BSD = 24;
+const AF_INET6_FREEBSD = 28;
+const AF_INET6_DARWIN = 30;
+/** NFLOG's family byte is the Linux value. */
+const AF_INET6_LINUX = 10;
+
+const NFULA_PAYLOAD = 9;
+const NFULA_PREFIX = 10;
+/** Netlink attribute types carry the NESTED and NET_BYTEORDER flags in their top two bits. */
+const NLA_TYPE_MASK = 0x3fff;
+
+const PROTO_HOPOPTS = 0;
+const PROTO_TCP = 6;
+const PROTO_UDP = 17;
+const PROTO_ROUTING = 43;
+const PROTO_FRAGMENT = 44;
+const PROTO_AH = 51;
+const PROTO_DSTOPTS = 60;
+const PROTO_MOBILITY = 135;
+const PROTO_SCTP = 132;
+const PROTO_UDPLITE = 136;
+
+/** TCP needs 14 bytes to reach the flags byte; UDP, SCTP and UDP-Lite 4 for the ports. */
+const TCP_BYTES_THROUGH_FLAGS = 14;
+const PORTS_BYTES = 4;
+
+/**
+ * Decodes one captured frame; returns null when `out` was filled, or the
+ * reason the frame is skipped. Never throws on any input.
+ */
+export function decodePacket(linkType: number, frame: Uint8Array, out: DecodedPacket): SkipReason | null {
+  const previousPrefix = out.nflogPrefix;
+  out.srcPort = 0;
+  out.dstPort = 0;
+  out.tcpFlags = 0;
+  out.nflogPrefix = undefined;
+  const end = frame.length;
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      if (end < 14) return 'truncated';
+      return decodeEtherType(frame, 14, readU16(frame, 12), end, out);
+    case LinkType.LINUX_SLL:
+      if (end < 16) return 'truncated';
+      return decodeCookedProtocol(frame, 16, readU16(frame, 14), end, out);
+    case LinkType.LINUX_SLL2:
+      if (end < 20) return 'truncated';
+      return decodeCookedProtocol(frame, 20, readU16(frame, 0), end, out);
+    case LinkType.RAW:
+    case LINKTYPE_RAW_BSD:
+    case LINKTYPE_RAW_OPENBSD:
+      if (end < 1) return 'truncated';
+      return decodeIpByVersion(frame, 0, end, out);
+    case LinkType.IPV4:
+      return decodeIpv4(frame, 0, end, out);
+    case LinkType.IPV6:
+      return decodeIpv6(frame, 0, end, out);
+    case LinkType.NULL: {
+      if (end < 4) return 'truncated';
+      // Host byte order of the capturing machine: a small family read as
+      // little-endian from a big-endian capture lands in the top byte.
+      const littleEndian = (frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)) >>> 0;
+      const family = littleEndian > 0xffff ? readU32(frame, 0) : littleEndian;
+      return decodeBsdFamily(frame, family, end, out);
+    }
+    case LinkType.LOOP:
+      if (end < 4) return 'truncated';
+      return decodeBsdFamily(frame, readU32(frame, 0), end, out);
+    case LinkType.NFLOG:
+      return decodeNflog(frame, end, out, previousPrefix);
+    default:
+      return 'unsupported-link';
+  }
+}
+
+function readU16(frame: Uint8Array, at: number): number {
+  return (frame[at] << 8) | frame[at + 1];
+}
+
+function readU32(frame: Uint8Array, at: number): number {
+  return ((frame[at] << 24) | (frame[at + 1] << 16) | (frame[at + 2] << 8) | frame[at + 3]) >>> 0;
+}
+
+/** Linux cooked headers carry an EtherType, or a small ARPHRD-specific value for non-Ethernet payloads. */
+function decodeCookedProtocol(frame: Uint8Array, at: number, protocol: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (protocol < ETHERTYPE_MIN_TYPE) return 'non-ip';
+  return decodeEtherType(frame, at, protocol, end, out);
+}
+
+/** Decodes what follows an EtherType field at `at`: VLAN tags, 802.2 LLC/SNAP or IP. */
+function decodeEtherType(frame: Uint8Array, at: number, etherType: number, end: number, out: DecodedPacket): SkipReason | null {
+  while (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ || etherType === ETHERTYPE_QINQ_OLD) {
+    if (end - at < 4) return 'truncated';
+    etherType = readU16(frame, at + 2);
+    at += 4;
+  }
+  if (etherType === ETHERTYPE_IPV4) return decodeIpv4(frame, at, end, out);
+  if (etherType === ETHERTYPE_IPV6) return decodeIpv6(frame, at, end, out);
+  if (etherType <= ETHERTYPE_MAX_LENGTH) return decodeLlc(frame, at, end, out);
+  return 'non-ip';
+}
+
+/** 802.3 frame: IP only travels in a SNAP header (AA AA 03, OUI, EtherType). */
+function decodeLlc(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 3) return 'truncated';
+  const isSnap = frame[at] === 0xaa && frame[at + 1] === 0xaa && frame[at + 2] === 0x03;
+  if (!isSnap) return 'non-ip';
+  if (end - at < 8) return 'truncated';
+  const etherType = readU16(frame, at + 6);
+  if (etherType === ETHERTYPE_IPV4) return decodeIpv4(frame, at + 8, end, out);
+  if (etherType === ETHERTYPE_IPV6) return decodeIpv6(frame, at + 8, end, out);
+  return 'non-ip';
+}
+
+function decodeBsdFamily(frame: Uint8Array, family: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (family === AF_INET) return decodeIpv4(frame, 4, end, out);
+  if (family === AF_INET6_BSD || family === AF_INET6_FREEBSD || family === AF_INET6_DARWIN) {
+    return decodeIpv6(frame, 4, end, out);
+  }
+  return 'non-ip';
+}
+
+function decodeIpByVersion(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  const version = frame[at] >> 4;
+  if (version === 4) return decodeIpv4(frame, at, end, out);
+  if (version === 6) return decodeIpv6(frame, at, end, out);
+  return 'malformed';
+}
+
+/**
+ * NFLOG: a 4-byte header (family, version, resource id) then netlink TLVs
+ * whose length (header included) and type are little-endian.
+ */
+function decodeNflog(frame: Uint8Array, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
+  if (end < 4) return 'truncated';
+  const family = frame[0];
+  let payloadStart = -1;
+  let payloadEnd = -1;
+  let at = 4;
+  while (at < end) {
+    if (end - at < 4) return 'truncated';
+    const tlvLength = frame[at] | (frame[at + 1] << 8);
+    const type = (frame[at + 2] | (frame[at + 3] << 8)) & NLA_TYPE_MASK;
+    if (tlvLength < 4) return 'malformed';
+    const valueEnd = at + tlvLength;
+    if (type === NFULA_PAYLOAD) {
+      // A snaplen cuts the payload TLV short; its IP headers are still usable.
+      payloadStart = at + 4;
+      payloadEnd = Math.min(valueEnd, end);
+    } else if (valueEnd > end) {
+      return 'truncated';
+    } else if (type === NFULA_PREFIX) {
+      out.nflogPrefix = readPrefix(frame, at + 4, valueEnd, previousPrefix);
+    }
+    at += (tlvLength + 3) & ~3;
+  }
+  // No payload TLV: the rule logged without copying the packet (copy range 0).
+  if (payloadStart < 0) return 'truncated';
+  if (family === AF_INET) return decodeIpv4(frame, payloadStart, payloadEnd, out);
+  if (family === AF_INET6_LINUX) return decodeIpv6(frame, payloadStart, payloadEnd, out);
+  return 'non-ip';
+}
+
+const utf8 = new TextDecoder();
+
+/** NUL-terminated prefix text; reuses the previous packet's string when the bytes are the same (the usual case). */
+function readPrefix(frame: Uint8Array, start: number, end: number, previous: string | undefined): string {
+  let stop = start;
+  while (stop < end && frame[stop] !== 0) stop++;
+  if (previous !== undefined && previous.length === stop - start) {
+    let same = true;
+    for (let i = 0; i < previous.length && same; i++) same = previous.charCodeAt(i) === frame[start + i];
+    if (same) return previous;
+  }
+  return utf8.decode(frame.subarray(start, stop));
+}
+
+/**
+ * Whether `length` bytes from `at` are inside the IP packet (`ipEnd`, from its
+ * length fields) and inside the capture (`end`).
+ */
+function lacking(at: number, length: number, ipEnd: number, end: number): SkipReason | null {
+  if (at + length > ipEnd) return 'malformed';
+  if (at + length > end) return 'truncated';
+  return null;
+}
+
+function decodeIpv4(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 20) return 'truncated';
+  const versionAndIhl = frame[at];
+  if (versionAndIhl >> 4 !== 4) return 'malformed';
+  const headerLength = (versionAndIhl & 0x0f) * 4;
+  const totalLength = readU16(frame, at + 2);
+  if (headerLength < 20 || totalLength < headerLength) return 'malformed';
+  if (end - at < headerLength) return 'truncated';
+  out.ipVersion = 4;
+  out.bytes = totalLength;
+  out.protocol = frame[at + 9];
+  copyAddress(frame, at + 12, out.src, 4);
+  copyAddress(frame, at + 16, out.dst, 4);
+  const fragmentOffset = readU16(frame, at + 6) & 0x1fff;
+  if (fragmentOffset !== 0) return null;
+  return decodeTransport(frame, at + headerLength, at + totalLength, end, out);
+}
+
+function decodeIpv6(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 40) return 'truncated';
+  if (frame[at] >> 4 !== 6) return 'malformed';
+  const payloadLength = readU16(frame, at + 4);
+  out.ipVersion = 6;
+  out.bytes = 40 + payloadLength;
+  copyAddress(frame, at + 8, out.src, 16);
+  copyAddress(frame, at + 24, out.dst, 16);
+  // Payload length 0 means a jumbogram or a segmentation-offloaded packet:
+  // the real end is unknown, so only the capture bounds it.
+  const ipEnd = payloadLength === 0 ? end : at + 40 + payloadLength;
+  let next = frame[at + 6];
+  let header = at + 40;
+  for (;;) {
+    switch (next) {
+      case PROTO_HOPOPTS:
+      case PROTO_ROUTING:
+      case PROTO_DSTOPTS:
+      case PROTO_MOBILITY:
+      case PROTO_AH: {
+        const problem = lacking(header, 2, ipEnd, end);
+        if (problem) return problem;
+        // AH counts 4-byte words minus 2; the others 8-byte units minus 1.
+        const length = next === PROTO_AH ? (frame[header + 1] + 2) * 4 : (frame[header + 1] + 1) * 8;
+        const overrun = lacking(header, length, ipEnd, end);
+        if (overrun) return overrun;
+        next = frame[header];
+        header += length;
+        break;
+      }
+      case PROTO_FRAGMENT: {
+        const problem = lacking(header, 8, ipEnd, end);
+        if (problem) return problem;
+        next = frame[header];
+        const fragmentOffset = readU16(frame, header + 2) >> 3;
+        header += 8;
+        if (fragmentOffset !== 0) {
+          out.protocol = next;
+          return null;
+        }
+        break;
+      }
+      default:
+        // Transport, or a header that ends the walk: 59 (no next header), 50 (ESP).
+        out.protocol = next;
+        return decodeTransport(frame, header, ipEnd, end, out);
+    }
+  }
+}
+
+function decodeTransport(frame: Uint8Array, at: number, ipEnd: number, end: number, out: DecodedPacket): SkipReason | null {
+  const protocol = out.protocol;
+  if (protocol === PROTO_TCP) {
+    const problem = lacking(at, TCP_BYTES_THROUGH_FLAGS, ipEnd, end);
+    if (problem) return problem;
+    out.tcpFlags = frame[at + 13];
+  } else if (protocol === PROTO_UDP || protocol === PROTO_SCTP || protocol === PROTO_UDPLITE) {
+    const problem = lacking(at, PORTS_BYTES, ipEnd, end);
+    if (problem) return problem;
+  } else {
+    return null;
+  }
+  out.srcPort = readU16(frame, at);
+  out.dstPort = readU16(frame, at + 2);
+  return null;
+}
+
+/** Copies an address and zeroes the rest of the 16-byte slot, so IPv4 keys compare and hash alike. */
+function copyAddress(frame: Uint8Array, at: number, target: Uint8Array, length: 4 | 16): void {
+  for (let i = 0; i < length; i++) target[i] = frame[at + i];
+  if (length === 4) target.fill(0, 4);
+}
+
+/**
+ * Dotted quad for IPv4; RFC 5952 text for IPv6 (lowercase, longest run of two
+ * or more zero groups compressed, leftmost on a tie, `::ffff:a.b.c.d` for
+ * IPv4-mapped), which is what Postgres inet and tshark print.
+ */
+export function formatIp(addr: Uint8Array, version: 4 | 6): string {
+  if (version === 4) return `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}`;
+  if (isV4Mapped(addr)) return `::ffff:${addr[12]}.${addr[13]}.${addr[14]}.${addr[15]}`;
+  let bestStart = -1;
+  let bestLength = 1; // a single zero group is not compressed
+  for (let group = 0; group < 8; ) {
+    if (readU16(addr, group * 2) !== 0) {
+      group++;
+      continue;
+    }
+    const start = group;
+    while (group < 8 && readU16(addr, group * 2) === 0) group++;
+    if (group - start > bestLength) {
+      bestStart = start;
+      bestLength = group - start;
+    }
+  }
+  const hex = (group: number): string => readU16(addr, group * 2).toString(16);
+  if (bestStart < 0) return [0, 1, 2, 3, 4, 5, 6, 7].map(hex).join(':');
+  const head: string[] = [];
+  const tail: string[] = [];
+  for (let group = 0; group < bestStart; group++) head.push(hex(group));
+  for (let group = bestStart + bestLength; group < 8; group++) tail.push(hex(group));
+  return `${head.join(':')}::${tail.join(':')}`;
+}
+
+function isV4Mapped(addr: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (addr[i] !== 0) return false;
+  return addr[10] === 0xff && addr[11] === 0xff;
+}
+
+/**
+ * Parses an IPv4 dotted quad (no leading zeros, which some parsers read as
+ * octal) or IPv6 text (`::` compression, embedded dotted quad). Zone ids and
+ * prefixes are rejected. Returns 16 bytes for IPv6 and 4 for IPv4.
+ */
+export function parseIp(text: string): { version: 4 | 6; bytes: Uint8Array } | undefined {
+  if (text.includes(':')) {
+    const bytes = parseIpv6(text);
+    return bytes && { version: 6, bytes };
+  }
+  const bytes = parseIpv4(text);
+  return bytes && { version: 4, bytes };
+}
+
+const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIpv4(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const bytes = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    if (!DECIMAL_OCTET.test(parts[i])) return undefined;
+    const value = Number(parts[i]);
+    if (value > 255) return undefined;
+    bytes[i] = value;
+  }
+  return bytes;
+}
+
+function parseIpv6(text: string): Uint8Array | undefined {
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const compressed = halves.length === 2;
+  // An embedded dotted quad may only be the last 32 bits.
+  const head = parseGroups(halves[0], !compressed);
+  const tail = compressed ? parseGroups(halves[1], true) : [];
+  if (!head || !tail) return undefined;
+  const groups = head.length + tail.length;
+  if (compressed ? groups > 7 : groups !== 8) return undefined;
+  const bytes = new Uint8Array(16);
+  head.forEach((group, i) => writeGroup(bytes, i, group));
+  tail.forEach((group, i) => writeGroup(bytes, 8 - tail.length + i, group));
+  return bytes;
+}
+
+/** Colon-separated hex groups; a trailing dotted quad counts as two groups. */
+function parseGroups(text: string, mayEndInDottedQuad: boolean): number[] | undefined {
+  if (text === '') return [];
+  const parts = text.split(':');
+  const groups: number[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i];
+    if (mayEndInDottedQuad && i === parts.length - 1 && part.includes('.')) {
+      const v4 = parseIpv4(part);
+      if (!v4) return undefined;
+      groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+    } else if (HEX_GROUP.test(part)) {
+      groups.push(parseInt(part, 16));
+    } else {
+      return undefined;
+    }
+  }
+  return groups;
+}
+
+function writeGroup(bytes: Uint8Array, index: number, group: number): void {
+  bytes[index * 2] = group >> 8;
+  bytes[index * 2 + 1] = group & 0xff;
+}

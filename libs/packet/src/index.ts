@@ -1,0 +1,3 @@
+export * from './decode.js';
+export * from './capture.js';
+export * from './build.js';

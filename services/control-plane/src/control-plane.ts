@@ -1,0 +1,116 @@
+/**
+ * The control plane: the HTTP API over Postgres (the source of truth), publishing every flow-log rule
+ * to the compacted rules topic so the aggregator follows without polling.
+ */
+import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
+import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
+import { ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { createRegistry, type Logger } from '@flowlogs/runtime';
+import { hashApiKey } from './api-key.js';
+import type { ControlPlaneConfig } from './config.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { FLOW_LOGS } from './resources.js';
+import { toRule } from './rules.js';
+import { buildServer } from './server.js';
+import { Store } from './store.js';
+
+export { ControlPlaneConfig } from './config.js';
+
+export interface ControlPlaneDeps {
+  config: ControlPlaneConfig;
+  log: Logger;
+  kafka: Kafka;
+  /** A pool to use (tests); without one the service creates the database if needed, and its own pool. */
+  pool?: Pool;
+}
+
+const DEFAULT_ACCOUNT = 'default';
+const READY_TIMEOUT_MS = 2_000;
+// Rules per produce request at start-up, well inside the broker's default 1 MB request limit.
+const REPUBLISH_BATCH = 500;
+
+export class ControlPlane {
+  private pool: Pool | undefined;
+  private admin: Admin | undefined;
+  private producer: Producer | undefined;
+  private producerConnected = false;
+  private server: ReturnType<typeof buildServer> | undefined;
+  private address: string | undefined;
+
+  constructor(private readonly deps: ControlPlaneDeps) {}
+
+  /** The base URL the API listens on, e.g. http://127.0.0.1:8080 (the bound port when HTTP_PORT is 0). */
+  get url(): string {
+    if (!this.address) throw new Error('the control plane is not listening; call start() first');
+    return this.address;
+  }
+
+  async start(): Promise<void> {
+    const { config, log, kafka } = this.deps;
+    const topics = topicNames(config.FLOWLOGS_TOPIC_PREFIX);
+    const registry = createRegistry('control-plane');
+    const metrics = createMetrics(registry);
+
+    const pool = (this.pool = this.deps.pool ?? (await this.createPool(config.DATABASE_URL)));
+    const applied = await migrate(pool);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    const store = new Store(pool);
+    if (config.FLOWLOGS_API_KEY) await store.ensureAdminKey(hashApiKey(config.FLOWLOGS_API_KEY), DEFAULT_ACCOUNT);
+
+    const admin = (this.admin = kafka.admin());
+    await admin.connect();
+    await ensureTopics(admin, pipelineTopics(topics, config.KAFKA_PARTITIONS));
+    // The rules topic has one partition; naming the partitioner only silences kafkajs' v2 migration warning.
+    const producer = (this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }));
+    producer.on(producer.events.CONNECT, () => { this.producerConnected = true; });
+    producer.on(producer.events.DISCONNECT, () => { this.producerConnected = false; });
+    await producer.connect();
+
+    const publishRules = async (rules: FlowLogRule[]) => {
+      if (!rules.length) return;
+      await producer.send({ topic: topics.rules, acks: -1, messages: rules.map((r) => ({ key: r.id, value: JSON.stringify(r) })) });
+      metrics.rulesPublished.inc(rules.length);
+    };
+    // Heals a crash between a flow log's insert and its publish. Other instances may republish older
+    // revisions concurrently; the aggregator keeps the highest revision of each rule.
+    const rules = (await store.find(FLOW_LOGS, {})).map(toRule);
+    for (let i = 0; i < rules.length; i += REPUBLISH_BATCH) await publishRules(rules.slice(i, i + REPUBLISH_BATCH));
+    log.info({ rules: rules.length }, 'rules republished');
+
+    this.server = buildServer({
+      log,
+      registry,
+      metrics,
+      ready: () => this.ready(store),
+      api: {
+        store,
+        topics,
+        publishRules,
+        createKafkaTopic: (topic) => ensureTopics(admin, [{ topic, numPartitions: config.KAFKA_PARTITIONS }]),
+      },
+    });
+    this.address = await this.server.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  }
+
+  /** Stops taking requests, lets those in flight finish, then closes the clients (also after a failed start). */
+  async stop(): Promise<void> {
+    const { server, producer, admin, pool } = this;
+    this.server = this.producer = this.admin = this.pool = this.address = undefined;
+    await server?.close();
+    await producer?.disconnect();
+    await admin?.disconnect();
+    if (pool && pool !== this.deps.pool) await pool.end();
+  }
+
+  private async createPool(url: string): Promise<Pool> {
+    await ensureDatabase(url);
+    return createPool(url);
+  }
+
+  private async ready(store: Store): Promise<boolean> {
+    if (!this.producerConnected) return false;
+    const timeout = new Promise<boolean>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
+    return Promise.race([store.ping(), timeout]);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The API's resources, each defined once: the full shape a GET returns, and the create body picked
+ * from it. Bodies are strict, so a misspelt field is a 400 rather than silently ignored.
+ */
+import { z } from 'zod';
+import { AGGREGATION_INTERVALS, AggregationInterval, LogFormat, ResourceType, TrafficType } from '@flowlogs/contracts';
+import { hasHostBits, parseCidr, parseIp } from './ip.js';
+
+const Id = z.string();
+const Name = z.string().trim().min(1).max(255);
+const CreatedAt = z.date();
+
+const CidrBlock = z.string().superRefine((s, ctx) => {
+  const cidr = parseCidr(s);
+  if (!cidr) ctx.addIssue({ code: 'custom', message: 'expected a CIDR block such as 10.0.0.0/16 or 2001:db8::/56' });
+  else if (hasHostBits(cidr)) ctx.addIssue({ code: 'custom', message: `host bits are set beyond /${cidr.prefix}: give the network address` });
+});
+
+const IpAddress = z.string().refine((s) => parseIp(s) !== undefined, 'expected an IPv4 or IPv6 address such as 10.0.1.5');
+
+// The contract's union of literals only says "Invalid input"; this names the allowed values first.
+const Interval = z
+  .number()
+  .refine((n) => (AGGREGATION_INTERVALS as readonly number[]).includes(n), `expected one of ${AGGREGATION_INTERVALS.join(', ')} (seconds)`)
+  .pipe(AggregationInterval);
+
+const Tag = z.strictObject({ key: z.string().min(1).max(127), value: z.string().max(255) });
+
+export const Vpc = z.object({ id: Id, accountId: Id, name: Name, cidrBlock: CidrBlock, createdAt: CreatedAt });
+export const Subnet = z.object({ id: Id, accountId: Id, vpcId: Id, name: Name, cidrBlock: CidrBlock, createdAt: CreatedAt });
+export const NetworkInterface = z.object({
+  id: Id, accountId: Id, vpcId: Id, subnetId: Id, name: Name, primaryIp: IpAddress, createdAt: CreatedAt,
+});
+export const Logset = z.object({ id: Id, accountId: Id, name: Name, retentionDays: z.number().int().min(1).max(3650), createdAt: CreatedAt });
+export const LogTopic = z.object({ id: Id, accountId: Id, logsetId: Id, name: Name, format: LogFormat, kafkaTopic: z.string(), createdAt: CreatedAt });
+export const FlowLog = z.object({
+  id: Id,
+  accountId: Id,
+  name: Name,
+  resourceType: ResourceType,
+  resourceId: Id,
+  trafficType: TrafficType,
+  logTopicId: Id,
+  aggregationInterval: Interval,
+  enabled: z.boolean(),
+  revision: z.number().int(),
+  tags: z.array(Tag).max(50),
+  createdAt: CreatedAt,
+  updatedAt: z.date(),
+});
+
+export type Vpc = z.infer<typeof Vpc>;
+export type Subnet = z.infer<typeof Subnet>;
+export type NetworkInterface = z.infer<typeof NetworkInterface>;
+export type Logset = z.infer<typeof Logset>;
+export type LogTopic = z.infer<typeof LogTopic>;
+export type FlowLog = z.infer<typeof FlowLog>;
+
+export const CreateVpc = Vpc.pick({ name: true, cidrBlock: true }).strict();
+export const CreateSubnet = Subnet.pick({ vpcId: true, name: true, cidrBlock: true }).strict();
+export const CreateNetworkInterface = NetworkInterface.pick({ subnetId: true, name: true, primaryIp: true }).strict();
+export const CreateLogset = Logset.pick({ name: true }).extend({ retentionDays: Logset.shape.retentionDays.default(7) }).strict();
+export const CreateLogTopic = LogTopic.pick({ logsetId: true, name: true }).extend({ format: LogFormat.default('json') }).strict();
+
+/** The id prefix of each resource type a flow log can cover, so a mismatched id is a 400 before any lookup. */
+export const RESOURCE_ID_PREFIX = { NETWORKINTERFACE: 'eni', SUBNET: 'subnet', VPC: 'vpc' } as const satisfies Record<ResourceType, string>;
+
+export const CreateFlowLog = FlowLog.pick({ name: true, resourceType: true, resourceId: true, trafficType: true, logTopicId: true })
+  .extend({ aggregationInterval: FlowLog.shape.aggregationInterval.default(600), tags: FlowLog.shape.tags.default([]) })
+  .strict()
+  .superRefine((body, ctx) => {
+    const prefix = RESOURCE_ID_PREFIX[body.resourceType];
+    if (!body.resourceId.startsWith(`${prefix}-`)) {
+      ctx.addIssue({ code: 'custom', path: ['resourceId'], message: `a ${body.resourceType} id starts with "${prefix}-"` });
+    }
+  });

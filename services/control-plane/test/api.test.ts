@@ -1,0 +1,237 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kafka } from 'kafkajs';
+import { recordIdOf, topicNames, type FlowRecord } from '@flowlogs/contracts';
+import { ensureDayPartitions } from '@flowlogs/db';
+import { createKafka } from '@flowlogs/kafka';
+import { parseConfig } from '@flowlogs/runtime';
+import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
+import { ControlPlane, ControlPlaneConfig } from '../src/control-plane.js';
+import { hashApiKey } from '../src/api-key.js';
+
+const ADMIN_KEY = 'test-admin-key-0123456789';
+const OTHER_KEY = 'test-other-key-0123456789';
+const READONLY_KEY = 'test-readonly-key-0123456789';
+
+let db: TestDatabase;
+let kafka: Kafka;
+let cp: ControlPlane;
+let config: ControlPlaneConfig;
+const prefix = uniquePrefix();
+const topics = topicNames(prefix);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  config = parseConfig(ControlPlaneConfig, {
+    KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, HTTP_PORT: '0',
+    FLOWLOGS_API_KEY: ADMIN_KEY, KAFKA_PARTITIONS: '2',
+  });
+  kafka = createKafka(config.KAFKA_BROKERS, 'control-plane-test', testLogger());
+  cp = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool });
+  await cp.start();
+});
+
+afterAll(async () => {
+  await cp?.stop();
+  await db?.drop();
+});
+
+async function api(method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY) {
+  const headers: Record<string, string> = {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${cp.url}${path}`, { method, headers, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+}
+
+/** The rule with this id on the rules topic, read from the beginning. */
+async function publishedRule(id: string): Promise<unknown> {
+  const consumer = kafka.consumer({ groupId: `${prefix}-rules-${id}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.rules, fromBeginning: true });
+  try {
+    return await new Promise<unknown>((resolve) => {
+      void consumer.run({ eachMessage: async ({ message }) => { if (message.key?.toString() === id) resolve(JSON.parse(message.value!.toString())); } });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** A second account with an admin key and a read-only key, inserted directly as an operator would. */
+async function addAccount(id: string, keys: Record<string, 'admin' | 'readonly'>) {
+  await db.pool.query("INSERT INTO accounts (id, name) VALUES ($1, 'other')", [id]);
+  for (const [key, role] of Object.entries(keys)) {
+    await db.pool.query('INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, $4)', [`key-${role}-${id}`, id, hashApiKey(key), role]);
+  }
+}
+
+describe('control plane API', () => {
+  const ids: Record<string, string> = {};
+
+  it('answers health, readiness and metrics without a key', async () => {
+    expect((await api('GET', '/healthz', undefined, null)).status).toBe(200);
+    expect(await api('GET', '/readyz', undefined, null)).toEqual({ status: 200, body: { status: 'ok' } });
+    const metrics = await api('GET', '/metrics', undefined, null);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('flowlogs_http_requests_total{method="GET",route="/readyz",status="200"');
+  });
+
+  it('wants a known key', async () => {
+    expect(await api('GET', '/v1/vpcs', undefined, null)).toMatchObject({ status: 401, body: { error: 'Unauthorized', message: expect.stringContaining('missing API key') } });
+    expect(await api('GET', '/v1/vpcs', undefined, 'nope')).toMatchObject({ status: 401, body: { message: 'unknown API key' } });
+  });
+
+  it('creates VPC → subnet → ENI → logset → log topic → flow log', async () => {
+    const vpc = await api('POST', '/v1/vpcs', { name: 'main', cidrBlock: '10.0.0.0/16' });
+    expect(vpc).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^vpc-/), name: 'main', cidrBlock: '10.0.0.0/16', accountId: expect.stringMatching(/^\d{12}$/) } });
+    ids.vpc = vpc.body.id;
+    ids.account = vpc.body.accountId;
+
+    const subnet = await api('POST', '/v1/subnets', { vpcId: ids.vpc, name: 'web', cidrBlock: '10.0.1.0/24' });
+    expect(subnet).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^subnet-/), vpcId: ids.vpc, cidrBlock: '10.0.1.0/24' } });
+    ids.subnet = subnet.body.id;
+
+    const eni = await api('POST', '/v1/network-interfaces', { subnetId: ids.subnet, name: 'web-1', primaryIp: '10.0.1.5' });
+    expect(eni.status).toBe(201);
+    ids.eni = eni.body.id;
+    expect(eni.body).toMatchObject({ id: expect.stringMatching(/^eni-/), vpcId: ids.vpc, subnetId: ids.subnet, accountId: ids.account, primaryIp: '10.0.1.5', name: 'web-1' });
+    expect(await api('GET', `/v1/network-interfaces/${ids.eni}`)).toEqual({ status: 200, body: eni.body });
+
+    const logset = await api('POST', '/v1/logsets', { name: 'prod' });
+    expect(logset).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^logset-/), retentionDays: 7 } });
+    ids.logset = logset.body.id;
+
+    const topic = await api('POST', '/v1/log-topics', { logsetId: ids.logset, name: 'web-flows' });
+    expect(topic).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^topic-/), format: 'json' } });
+    ids.topic = topic.body.id;
+    expect(topic.body.kafkaTopic).toBe(topics.logTopic(ids.topic));
+
+    const flowLog = await api('POST', '/v1/flow-logs', {
+      name: 'web', resourceType: 'NETWORKINTERFACE', resourceId: ids.eni, trafficType: 'ALL', logTopicId: ids.topic, tags: [{ key: 'team', value: 'net' }],
+    });
+    expect(flowLog).toMatchObject({
+      status: 201,
+      body: { id: expect.stringMatching(/^fl-/), enabled: true, revision: 1, aggregationInterval: 600, tags: [{ key: 'team', value: 'net' }], resourceId: ids.eni },
+    });
+    ids.flowLog = flowLog.body.id;
+
+    expect((await api('GET', '/v1/flow-logs')).body.items.map((f: { id: string }) => f.id)).toEqual([ids.flowLog]);
+    expect((await api('GET', `/v1/flow-logs/${ids.flowLog}`)).body).toEqual(flowLog.body);
+    for (const path of ['vpcs', 'subnets', 'network-interfaces', 'logsets', 'log-topics']) {
+      expect((await api('GET', `/v1/${path}`)).body.items).toHaveLength(1);
+    }
+  });
+
+  it('published the rule before answering', async () => {
+    expect(await publishedRule(ids.flowLog)).toEqual({
+      id: ids.flowLog, accountId: ids.account, name: 'web', resourceType: 'NETWORKINTERFACE', resourceId: ids.eni, trafficType: 'ALL',
+      logTopicId: ids.topic, aggregationInterval: 600, enabled: true, revision: 1,
+    });
+  });
+
+  it('republishes at start-up a rule whose publish a crash cut off', async () => {
+    await db.pool.query(
+      `INSERT INTO flow_logs (id, account_id, name, resource_type, resource_id, traffic_type, log_topic_id, aggregation_interval, revision)
+       VALUES ('fl-crashed', $1, 'crashed', 'VPC', $2, 'REJECT', $3, 60, 4)`,
+      [ids.account, ids.vpc, ids.topic],
+    );
+    const second = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool });
+    await second.start();
+    await second.stop();
+    expect(await publishedRule('fl-crashed')).toMatchObject({ id: 'fl-crashed', resourceType: 'VPC', trafficType: 'REJECT', aggregationInterval: 60, revision: 4 });
+    // The pool was the caller's: still open.
+    await db.pool.query('DELETE FROM flow_logs WHERE id = $1', ['fl-crashed']);
+  });
+
+  it("created the log topic's Kafka topic", async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const { topics: [meta] } = await admin.fetchTopicMetadata({ topics: [topics.logTopic(ids.topic)] });
+    await admin.disconnect();
+    expect(meta.partitions).toHaveLength(2);
+  });
+
+  it('explains bad input with the field and the reason', async () => {
+    const bad = async (path: string, body: unknown, field: string) => {
+      const res = await api('POST', path, body);
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body).toMatchObject({ error: 'Bad Request', message: expect.stringContaining(`${field}: `) });
+      expect(res.body.issues.map((i: { path: string }) => i.path)).toContain(field);
+    };
+    await bad('/v1/vpcs', { name: 'x', cidrBlock: '10.0.0.0/33' }, 'cidrBlock');
+    await bad('/v1/vpcs', { cidrBlock: '10.0.0.0/16' }, 'name');
+    await bad('/v1/subnets', { vpcId: ids.vpc, name: 's', cidrBlock: '10.1.0.0/24' }, 'cidrBlock');
+    await bad('/v1/network-interfaces', { subnetId: ids.subnet, name: 'e', primaryIp: '10.0.2.5' }, 'primaryIp');
+    await bad('/v1/flow-logs', { name: 'f', resourceType: 'VPC', resourceId: ids.vpc, trafficType: 'ALL', logTopicId: ids.topic, aggregationInterval: 7 }, 'aggregationInterval');
+    expect(await api('POST', '/v1/vpcs', '{"name": ')).toMatchObject({ status: 400, body: { error: 'Bad Request' } });
+    expect(await api('GET', `/v1/log-topics/${ids.topic}/records?q=port%3D80`)).toMatchObject({ status: 400, body: { message: expect.stringContaining('q: ') } });
+  });
+
+  it('keeps accounts apart', async () => {
+    await addAccount('999999999999', { [OTHER_KEY]: 'admin', [READONLY_KEY]: 'readonly' });
+    expect(await api('GET', `/v1/network-interfaces/${ids.eni}`, undefined, OTHER_KEY)).toMatchObject({ status: 404, body: { error: 'Not Found' } });
+    expect(await api('GET', '/v1/network-interfaces', undefined, OTHER_KEY)).toEqual({ status: 200, body: { items: [] } });
+    expect(await api('GET', `/v1/log-topics/${ids.topic}/records`, undefined, OTHER_KEY)).toMatchObject({ status: 404 });
+    const subnet = await api('POST', '/v1/subnets', { vpcId: ids.vpc, name: 's', cidrBlock: '10.0.9.0/24' }, OTHER_KEY);
+    expect(subnet).toMatchObject({ status: 404, body: { message: `vpcId: VPC ${ids.vpc} not found` } });
+    expect(await api('POST', '/v1/vpcs', { name: 'ro', cidrBlock: '10.0.0.0/16' }, READONLY_KEY)).toMatchObject({ status: 403 });
+    expect((await api('GET', '/v1/vpcs', undefined, READONLY_KEY)).status).toBe(200);
+  });
+
+  it('searches the records of a log topic by time and address, page by page', async () => {
+    const base = 1_700_000_400; // a multiple of 600
+    const record = (windowStart: number, srcaddr: string, dstaddr: string): FlowRecord => {
+      const r: Omit<FlowRecord, 'recordId'> = {
+        version: 2, accountId: ids.account, interfaceId: ids.eni, srcaddr, dstaddr, srcport: 443, dstport: 50_000, protocol: 6, packets: 3, bytes: 180,
+        start: windowStart + 1, end: windowStart + 2, action: 'ACCEPT', logStatus: 'OK', vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: 18,
+        type: 'IPv4', flowDirection: 'egress', windowStart, windowEnd: windowStart + 600, flowLogId: ids.flowLog, logTopicId: ids.topic, skippedPackets: null,
+      };
+      return { ...r, recordId: recordIdOf(r) };
+    };
+    const records = [
+      record(base, '10.0.1.5', '192.0.2.1'),
+      record(base, '10.0.1.5', '192.0.2.2'),
+      record(base + 600, '192.0.2.1', '10.0.1.5'),
+      record(base + 600, '10.0.1.5', '198.51.100.7'),
+      record(base + 1200, '10.0.1.5', '192.0.2.1'),
+    ];
+    await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
+    for (const r of records) {
+      await db.pool.query(
+        `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
+           srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+        [r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr, r.srcport, r.dstport,
+          r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r],
+      );
+    }
+    const search = async (query: string) => {
+      const res = await api('GET', `/v1/log-topics/${ids.topic}/records?${query}`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      return res.body as { records: FlowRecord[]; nextCursor: string | null };
+    };
+    const byOrder = (rs: FlowRecord[]) => [...rs].sort((a, b) => a.windowStart - b.windowStart || a.recordId.localeCompare(b.recordId));
+
+    // All windows overlapping [base + 1, base + 1800): the first window overlaps by all but its first second.
+    const all = await search(`from=${base + 1}&to=${base + 1800}`);
+    expect(all).toEqual({ records: byOrder(records), nextCursor: null });
+
+    // 192.0.2.1 as source or destination, in the first two windows only.
+    const byIp = await search(`from=${base}&to=${base + 1200}&q=192.0.2.1`);
+    expect(byIp.records).toEqual(byOrder([records[0], records[2]]));
+
+    // Pages of two, following the cursor, give every record once in order.
+    const pages: FlowRecord[][] = [];
+    let cursor: string | null = '';
+    do {
+      const page = await search(`from=${base}&to=${base + 1800}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      pages.push(page.records);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    expect(pages.flat()).toEqual(byOrder(records));
+
+    expect((await search(`from=${base + 1800}&to=${base + 3600}`)).records).toEqual([]);
+  });
+});

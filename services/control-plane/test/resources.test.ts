@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { FLOW_LOGS, fromRow, insertSql, selectSql, VPCS } from '../src/resources.js';
+import { toRule } from '../src/rules.js';
+import type { FlowLog } from '../src/schemas.js';
+
+describe('resource SQL', () => {
+  it('inserts only the given fields, as parameters, returning every column', () => {
+    const { text, values } = insertSql(VPCS, { id: 'vpc-1', accountId: '1', name: "o'brien", cidrBlock: '10.0.0.0/16' });
+    expect(text).toBe('INSERT INTO vpcs (id, account_id, name, cidr_block) VALUES ($1, $2, $3, $4) RETURNING id, account_id, name, cidr_block, created_at');
+    expect(values).toEqual(['vpc-1', '1', "o'brien", '10.0.0.0/16']);
+  });
+
+  it('sends jsonb fields as JSON text', () => {
+    const { values } = insertSql(FLOW_LOGS, { id: 'fl-1', tags: [{ key: 'team', value: 'net' }] });
+    expect(values).toEqual(['fl-1', '[{"key":"team","value":"net"}]']);
+  });
+
+  it('selects by the given fields, oldest first', () => {
+    expect(selectSql(VPCS, { accountId: '1', id: 'vpc-1' })).toEqual({
+      text: 'SELECT id, account_id, name, cidr_block, created_at FROM vpcs WHERE id = $1 AND account_id = $2 ORDER BY created_at, id',
+      values: ['vpc-1', '1'],
+    });
+    expect(selectSql(VPCS, {}).text).toBe('SELECT id, account_id, name, cidr_block, created_at FROM vpcs ORDER BY created_at, id');
+  });
+});
+
+describe('rows', () => {
+  const createdAt = new Date('2025-01-01T00:00:00Z');
+  const row = {
+    id: 'fl-1', account_id: '123456789012', name: 'web', resource_type: 'SUBNET', resource_id: 'subnet-1', traffic_type: 'REJECT',
+    log_topic_id: 'topic-1', aggregation_interval: 60, enabled: true, revision: 3, tags: [{ key: 'k', value: 'v' }],
+    created_at: createdAt, updated_at: createdAt,
+  };
+
+  it('map to the API shape', () => {
+    expect(fromRow(FLOW_LOGS, row)).toEqual({
+      id: 'fl-1', accountId: '123456789012', name: 'web', resourceType: 'SUBNET', resourceId: 'subnet-1', trafficType: 'REJECT',
+      logTopicId: 'topic-1', aggregationInterval: 60, enabled: true, revision: 3, tags: [{ key: 'k', value: 'v' }],
+      createdAt, updatedAt: createdAt,
+    });
+  });
+
+  it('and a flow log to the published rule, without tags and timestamps', () => {
+    expect(toRule(fromRow(FLOW_LOGS, row) as FlowLog)).toEqual({
+      id: 'fl-1', accountId: '123456789012', name: 'web', resourceType: 'SUBNET', resourceId: 'subnet-1', trafficType: 'REJECT',
+      logTopicId: 'topic-1', aggregationInterval: 60, enabled: true, revision: 3,
+    });
+  });
+});
