@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Aggregator } from '@flowlogs/aggregator';
 import { AggregatorConfig } from '@flowlogs/aggregator/config';
-import { packetsProducer } from '@flowlogs/capture-agent';
 import { replayCapture } from '@flowlogs/capture-agent/replay';
 import { demoCapture, DEMO_NETWORK } from '@flowlogs/cli/demo-capture';
 import { FlowRecord, topicNames } from '@flowlogs/contracts';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture } from '@flowlogs/flow';
-import { createKafka } from '@flowlogs/kafka';
+import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { Publisher } from '@flowlogs/publisher';
 import { PublisherConfig } from '@flowlogs/publisher/config';
 import { createRegistry } from '@flowlogs/runtime';
@@ -102,7 +101,7 @@ describe('pipeline end to end', () => {
     const offline = (await recordsFromCapture(capture, { interval: 10, eni: eniContext, eniIp: DEMO_NETWORK.eniIp })).records;
     expect(offline.length).toBeGreaterThan(10);
 
-    const producer = packetsProducer(createKafka(kafkaBrokers(), 'pipeline-test-agent', log));
+    const producer = reliableProducer(createKafka(kafkaBrokers(), 'pipeline-test-agent', log));
     await producer.connect();
     await replayCapture({ producer, topic: topicNames(prefix).packets, eni: eniContext, eniIp: DEMO_NETWORK.eniIp, agentId: 'test', path: capture, speed: 'max', rebase: false, batchPackets: 64 });
     await producer.disconnect();

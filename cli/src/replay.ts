@@ -1,9 +1,8 @@
 import { topicNames } from '@flowlogs/contracts';
-import { packetsProducer } from '@flowlogs/capture-agent';
 import { ReplaySpeed, loadConfig } from '@flowlogs/capture-agent/config';
 import { fetchEni } from '@flowlogs/capture-agent/inventory';
 import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent/replay';
-import { createKafka } from '@flowlogs/kafka';
+import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { UsageError } from './usage.js';
 
@@ -23,7 +22,7 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   const config = loadConfig();
   const log = createLogger('replay', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   const eni = await fetchEni(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni);
-  const producer = packetsProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
+  const producer = reliableProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
   await producer.connect();
   try {
     const counters = await replayCapture({

@@ -41,7 +41,8 @@ class Supervisor {
   /** Runs a service; one that dies is started again after a second, as a process manager would. */
   start(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): void {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', name, 'src', 'main.ts')], {
-      cwd: ROOT, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own: Ctrl-C reaches the service once, through stopAll(), not also from the terminal.
+      cwd: ROOT, env: { ...this.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
     });
     const prefix = `\x1b[${COLORS[name]}m${name.padEnd(13)}\x1b[0m| `;
     for (const stream of [child.stdout!, child.stderr!]) {

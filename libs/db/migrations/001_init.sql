@@ -95,7 +95,7 @@ CREATE TABLE flow_records (
   end_time        bigint,
   action          text,
   log_status      text NOT NULL,
-  record          jsonb NOT NULL,              -- the JSON record exactly as delivered
+  record          json NOT NULL,               -- the JSON record as delivered (json keeps its key order; jsonb would not)
   PRIMARY KEY (record_id, window_start)
 ) PARTITION BY RANGE (window_start);
 

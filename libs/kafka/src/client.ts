@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 
 export type { Kafka };
@@ -21,6 +21,24 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
 }
+
+/**
+ * An idempotent producer; with a transactional id, a transactional one (one per input partition, so
+ * that a restarted or new owner of the partition fences the old one). Retries are not limited: a
+ * limited count would let a retried send be written twice, and the callers wait out a broker outage.
+ */
+export function reliableProducer(kafka: Kafka, transactionalId?: string): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    transactionalId,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
+  });
+}
+
+/** Consumers wait at most this long for data per fetch: keeps shutdown and idle detection quick. */
+export const FETCH_MAX_WAIT_MS = 500;
 
 /** Creates missing topics; existing ones are left as they are. */
 export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {

@@ -7,7 +7,7 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer
 import type { Registry } from 'prom-client';
 import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { FlowWindows, RuleSet } from '@flowlogs/flow';
-import { deadLetter, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { AggregatorConfig } from './config.js';
 import { chunk, commitOffset, decodeCommitMetadata, encodeCommitMetadata } from './commit-point.js';
@@ -65,12 +65,12 @@ export class Aggregator {
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
 
     // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
-    this.rulesConsumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}` });
+    this.rulesConsumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
     await this.rulesConsumer.connect();
     await this.rulesConsumer.subscribe({ topic: this.topics.rules, fromBeginning: true });
     await this.rulesConsumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.applyRule(partition, message) });
 
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20 });
+    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.packets] ?? []));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
@@ -137,11 +137,7 @@ export class Aggregator {
   private async partitionState(partition: number): Promise<PartitionState> {
     let state = this.partitions.get(partition);
     if (state) return state;
-    const producer = this.deps.kafka.producer({
-      transactionalId: `${this.groupId}.${this.topics.packets}.${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-    });
+    const producer = reliableProducer(this.deps.kafka, `${this.groupId}.${this.topics.packets}.${partition}`);
     await producer.connect();
     const windows = new FlowWindows({ allowedLateness: this.deps.config.FLOWLOGS_ALLOWED_LATENESS_S });
     const [committed] = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.packets] });

@@ -5,7 +5,7 @@
 import type { Admin, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { topicNames, type TopicNames } from '@flowlogs/contracts';
-import { ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { CaptureAgentConfig, EniSource } from './config.js';
 import { fetchEni, type EniInfo } from './inventory.js';
@@ -19,11 +19,6 @@ export interface CaptureAgentDeps {
   registry: Registry;
   enis: EniSource[];
   partitions?: number;
-}
-
-/** The packets producer every replay uses: idempotent, so a retried send is not a duplicate. */
-export function packetsProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
 }
 
 export class CaptureAgent {
@@ -48,7 +43,7 @@ export class CaptureAgent {
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
-    this.producer = packetsProducer(kafka);
+    this.producer = reliableProducer(kafka);
     await this.producer.connect();
     this.running = true;
     this.tasks = this.deps.enis.map((eni) => this.runEni(eni).catch((err) => log.error({ err, eni: eni.id }, 'capture source failed')));

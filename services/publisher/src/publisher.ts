@@ -7,7 +7,7 @@ import type { Admin, Consumer, EachBatchPayload, Message, Producer } from 'kafka
 import type { Registry } from 'prom-client';
 import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type LogFormat, type TopicNames } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
-import { deadLetter, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
@@ -67,7 +67,7 @@ export class Publisher {
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false });
+    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
@@ -97,7 +97,7 @@ export class Publisher {
   private async producer(partition: number): Promise<Producer> {
     let producer = this.producers.get(partition);
     if (!producer) {
-      producer = this.deps.kafka.producer({ transactionalId: `${this.groupId}.${this.topics.records}.${partition}`, idempotent: true, maxInFlightRequests: 1 });
+      producer = reliableProducer(this.deps.kafka, `${this.groupId}.${this.topics.records}.${partition}`);
       await producer.connect();
       this.producers.set(partition, producer);
     }
