@@ -17,6 +17,8 @@ export const CommonConfig = z.object({
   KAFKA_BROKERS: z.string().default('127.0.0.1:9092').transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
   FLOWLOGS_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('flowlogs'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/flowlogs'),
+  /** Partitions of the packets and records topics and of every log topic's Kafka topic (the unit of scale-out). */
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).default(4),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

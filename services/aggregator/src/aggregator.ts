@@ -18,8 +18,6 @@ export interface AggregatorDeps {
   log: Logger;
   kafka: Kafka;
   registry: Registry;
-  /** Partitions for topics this service creates when missing. */
-  partitions?: number;
 }
 
 interface PartitionState {
@@ -62,7 +60,7 @@ export class Aggregator {
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
 
     // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
     this.rulesConsumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });

@@ -18,7 +18,6 @@ export interface CaptureAgentDeps {
   kafka: Kafka;
   registry: Registry;
   enis: EniSource[];
-  partitions?: number;
 }
 
 export class CaptureAgent {
@@ -42,7 +41,7 @@ export class CaptureAgent {
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
     this.producer = reliableProducer(kafka);
     await this.producer.connect();
     this.running = true;

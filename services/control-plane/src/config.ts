@@ -7,7 +7,5 @@ export const ControlPlaneConfig = CommonConfig.extend({
   HTTP_PORT: envInt(8080).pipe(z.number().max(65_535)),
   /** When set, ensured at start-up as an admin key of the "default" account, so a fresh install can be used at once. */
   FLOWLOGS_API_KEY: z.string().min(16, 'at least 16 characters').optional(),
-  /** Partitions of the packet and record topics and of every log topic's Kafka topic. */
-  KAFKA_PARTITIONS: envInt(4).pipe(z.number().min(1)),
 });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;

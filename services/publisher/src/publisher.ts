@@ -20,7 +20,6 @@ export interface PublisherDeps {
   registry: Registry;
   /** A pool to use instead of one made from DATABASE_URL (tests); the caller ends it. */
   pool?: Pool;
-  partitions?: number;
 }
 
 interface LogTopicTarget {
@@ -66,7 +65,7 @@ export class Publisher {
     }
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.partitions ?? 4));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
     this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
     await this.consumer.connect();
