@@ -1,0 +1,22 @@
+#!/bin/sh
+# The image's entry point. The first argument (else $SERVICE) names the service to run:
+#   capture-agent | aggregator | publisher | control-plane
+# Any other command is run as given, e.g. `sh` or
+#   node --import tsx deploy/docker/demo-pcap.ts /captures/sample.pcap
+set -eu
+cd /app
+service="${1:-${SERVICE:-}}"
+case "$service" in
+  capture-agent|aggregator|publisher|control-plane)
+    [ "$#" -gt 0 ] && shift
+    # exec: node is the container's main process and gets SIGTERM from `docker stop`.
+    exec node --import tsx "services/$service/src/main.ts" "$@"
+    ;;
+  "")
+    echo "usage: <capture-agent|aggregator|publisher|control-plane> (or set SERVICE), or a command to run" >&2
+    exit 64
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
