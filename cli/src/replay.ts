@@ -10,9 +10,9 @@ import { UsageError } from './usage.js';
 function progressBar(p: ReplayProgress): void {
   if (!process.stderr.isTTY) return;
   const width = 30;
-  const done = p.total ? Math.min(1, p.packets / p.total) : 0;
+  const done = p.total ? Math.min(1, p.frames / p.total) : 0;
   const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '.');
-  process.stderr.write(`\r[${bar}] ${(done * 100).toFixed(0).padStart(3)}%  ${p.packets}/${p.total ?? '?'} packets, ${p.batches} batches`);
+  process.stderr.write(`\r[${bar}] ${(done * 100).toFixed(0).padStart(3)}%  ${p.frames}/${p.total ?? '?'} frames, ${p.batches} batches`);
 }
 
 export async function runReplay(o: { pcap?: string; eni?: string; speed?: string; rebase?: boolean }): Promise<void> {
@@ -26,7 +26,7 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   await producer.connect();
   try {
     const counters = await replayCapture({
-      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, eni, eniIp: eni.primaryIp, agentId: `${config.FLOWLOGS_AGENT_ID}-replay`,
+      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, log, eni, eniIp: eni.primaryIp, agentId: `${config.FLOWLOGS_AGENT_ID}-replay`,
       path: o.pcap, speed: speed.data, rebase: o.rebase ?? false, batchPackets: config.FLOWLOGS_BATCH_PACKETS, onProgress: progressBar,
     });
     if (process.stderr.isTTY) process.stderr.write('\n');

@@ -3,7 +3,8 @@
  *
  * Layout (big-endian): u8 version | header | u32 count | count × PACKET_BYTES fixed-size packets.
  * header: five u16-length UTF-8 strings (eniId, accountId, vpcId, subnetId, agentId), f64 batch
- * sequence, u32 received, u32 dropped, u8 n + n × (string reason, u32 count) skipped.
+ * sequence, f64 event time, u32 received, u32 dropped, u8 n + n × (string reason, u32 count)
+ * skipped, u16 n + n × (u32 unix second, u32 count) drops by second.
  * packet: f64 ts (unix s) | u8 ipVersion | u8 protocol | u8 tcpFlags | u8 flags | u16 srcPort |
  * u16 dstPort | u32 bytes | 16 src | 16 dst. flags: bits 0-1 action (0 ACCEPT, 1 REJECT),
  * bits 2-3 direction (0 unknown, 1 ingress, 2 egress).
@@ -20,8 +21,20 @@ export interface PacketBatchHeader {
   agentId: string;
   /** Increases per ENI and agent run, so gaps and replays can be told apart. */
   sequence: number;
+  /**
+   * The source's clock when the batch was made (unix s): every packet up to it has been read. A
+   * batch with no packets is a heartbeat: the ENI is live, and event time has reached this point.
+   */
+  eventTime: number;
   /** Capture statistics for the packets of this batch's span. */
-  stats: { received: number; dropped: number; skipped: Record<string, number> };
+  stats: {
+    received: number;
+    /** Packets lost before they could be sent (kernel drops, a full queue). */
+    dropped: number;
+    skipped: Record<string, number>;
+    /** The dropped packets per unix second of capture time, so each window's SKIPDATA says how many. */
+    dropsBySecond: Array<[second: number, count: number]>;
+  };
 }
 
 export interface PacketEvent {
@@ -54,7 +67,8 @@ function strLen(s: string): number {
 function writeHeader(header: PacketBatchHeader, count: number): Buffer {
   const skipped = Object.entries(header.stats.skipped).filter(([, n]) => n > 0);
   const strings = [header.eniId, header.accountId, header.vpcId, header.subnetId, header.agentId];
-  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 4 + 4 + 1 + 4;
+  const drops = header.stats.dropsBySecond;
+  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 4 + 4 + 1 + 2 + drops.length * 8 + 4;
   for (const [reason] of skipped) size += strLen(reason) + 4;
   const buf = Buffer.allocUnsafe(size);
   let o = buf.writeUInt8(PACKET_BATCH_VERSION, 0);
@@ -65,11 +79,17 @@ function writeHeader(header: PacketBatchHeader, count: number): Buffer {
   };
   strings.forEach(writeStr);
   o = buf.writeDoubleBE(header.sequence, o);
+  o = buf.writeDoubleBE(header.eventTime, o);
   o = buf.writeUInt32BE(header.stats.received, o);
   o = buf.writeUInt32BE(header.stats.dropped, o);
   o = buf.writeUInt8(skipped.length, o);
   for (const [reason, n] of skipped) {
     writeStr(reason);
+    o = buf.writeUInt32BE(n, o);
+  }
+  o = buf.writeUInt16BE(drops.length, o);
+  for (const [second, n] of drops) {
+    o = buf.writeUInt32BE(second, o);
     o = buf.writeUInt32BE(n, o);
   }
   buf.writeUInt32BE(count, o);
@@ -150,12 +170,13 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
   if (version !== PACKET_BATCH_VERSION) throw new PacketBatchFormatError(`unsupported packet batch version ${version}`);
   o = 1;
   const [eniId, accountId, vpcId, subnetId, agentId] = [readStr(), readStr(), readStr(), readStr(), readStr()];
-  need(17);
+  need(25);
   const sequence = buf.readDoubleBE(o);
-  const received = buf.readUInt32BE(o + 8);
-  const dropped = buf.readUInt32BE(o + 12);
-  const nSkipped = buf[o + 16];
-  o += 17;
+  const eventTime = buf.readDoubleBE(o + 8);
+  const received = buf.readUInt32BE(o + 16);
+  const dropped = buf.readUInt32BE(o + 20);
+  const nSkipped = buf[o + 24];
+  o += 25;
   const skipped: Record<string, number> = {};
   for (let i = 0; i < nSkipped; i++) {
     const reason = readStr();
@@ -163,6 +184,12 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
     skipped[reason] = buf.readUInt32BE(o);
     o += 4;
   }
+  need(2);
+  const nDrops = buf.readUInt16BE(o);
+  o += 2;
+  need(nDrops * 8);
+  const dropsBySecond: Array<[number, number]> = [];
+  for (let i = 0; i < nDrops; i++, o += 8) dropsBySecond.push([buf.readUInt32BE(o), buf.readUInt32BE(o + 4)]);
   need(4);
   const count = buf.readUInt32BE(o);
   o += 4;
@@ -171,7 +198,7 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
     throw new PacketBatchFormatError(`packet batch holds ${buf.length - base} packet bytes, expected ${count} × ${PACKET_BYTES}`);
   }
   return {
-    header: { eniId, accountId, vpcId, subnetId, agentId, sequence, stats: { received, dropped, skipped } },
+    header: { eniId, accountId, vpcId, subnetId, agentId, sequence, eventTime, stats: { received, dropped, skipped, dropsBySecond } },
     count,
     read(i, out) {
       const p = base + i * PACKET_BYTES;

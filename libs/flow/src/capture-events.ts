@@ -36,7 +36,9 @@ export class PacketEventDecoder {
       this.counters.skipped[reason] = (this.counters.skipped[reason] ?? 0) + 1;
       return reason;
     }
-    out.ts = record.tsSec + record.tsNanos / 1e9;
+    // A double near 1.7e9 s steps by ~2.4e-7 s: nanoseconds just under a second would round up into the next one (and window).
+    const ts = record.tsSec + record.tsNanos / 1e9;
+    out.ts = ts < record.tsSec + 1 ? ts : record.tsSec + 0.999999;
     out.ipVersion = d.ipVersion;
     out.protocol = d.protocol;
     out.tcpFlags = d.tcpFlags;

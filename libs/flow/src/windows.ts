@@ -93,6 +93,20 @@ export class FlowWindows {
     return this.closedThrough;
   }
 
+  /** Event time has reached `ts` (a heartbeat: the source has read every packet up to it). */
+  advance(ts: number): void {
+    if (ts > this.maxEventTime) this.maxEventTime = ts;
+  }
+
+  /** Counts packets lost before they reached us (capture drops) into their window's SKIPDATA record. */
+  addSkipped(rule: FlowLogRule, eni: EniContext, ts: number, packets: number, position: number): void {
+    const start = windowStartOf(ts, rule.aggregationInterval);
+    const window = this.window(rule, start, start + rule.aggregationInterval, position);
+    const skipped = window.skipped.get(eni.eniId) ?? { eni, packets: 0 };
+    skipped.packets += packets;
+    window.skipped.set(eni.eniId, skipped);
+  }
+
   /**
    * Adds one packet for one rule. Returns false when the packet is late (its window was emitted):
    * it is then counted in a SKIPDATA record of that window instead.
@@ -104,9 +118,7 @@ export class FlowWindows {
     const end = start + rule.aggregationInterval;
     const window = this.window(rule, start, end, position);
     if (end <= this.closedThrough) {
-      const skipped = window.skipped.get(eni.eniId) ?? { eni, packets: 0 };
-      skipped.packets++;
-      window.skipped.set(eni.eniId, skipped);
+      this.addSkipped(rule, eni, p.ts, 1, position);
       return false;
     }
     const key = `${eni.eniId}|${addrKey(p.src, p.ipVersion)}|${addrKey(p.dst, p.ipVersion)}|${p.srcPort}|${p.dstPort}|${p.protocol}|${p.action}`;

@@ -186,6 +186,7 @@ export class Aggregator {
     this.metrics.packets.inc(view.count);
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
+    const { stats, eventTime } = view.header;
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
@@ -193,6 +194,12 @@ export class Aggregator {
         if (!state.windows.add(rule, view.header, event, offset)) this.metrics.latePackets.inc();
       }
     }
+    for (const [second, dropped] of stats.dropsBySecond) {
+      for (const rule of rules) {
+        if (!(replayed && state.windows.isEmitted(rule, second))) state.windows.addSkipped(rule, view.header, second, dropped, offset);
+      }
+    }
+    state.windows.advance(eventTime);
   }
 
   /**

@@ -1,16 +1,20 @@
 /**
  * The capture agent: owns ENIs, reads each one's packets from its source, and publishes packet
- * batches keyed by ENI id. This foundation reads capture files (once, or in a loop for the demo).
+ * batches keyed by ENI id through one bounded queue, so memory stays bounded when Kafka is slow.
  */
 import type { Admin, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { topicNames, type TopicNames } from '@flowlogs/contracts';
 import { ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
+import { BatchQueue } from './batch-queue.js';
 import type { CaptureAgentConfig, EniSource } from './config.js';
+import { EniStream } from './eni-stream.js';
 import { fetchEni, type EniInfo } from './inventory.js';
 import { agentMetrics, type AgentMetrics } from './metrics.js';
-import { replayCapture, scanCapture } from './replay.js';
+import { sendQueued } from './sender.js';
+import { fileSource } from './sources/file-source.js';
+import type { CaptureSource } from './sources/source.js';
 
 export interface CaptureAgentDeps {
   config: CaptureAgentConfig;
@@ -24,15 +28,18 @@ export class CaptureAgent {
   private readonly topics: TopicNames;
   private readonly metrics: AgentMetrics;
   private readonly abort = new AbortController();
+  private readonly queue: BatchQueue;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
   private health: HealthServer | undefined;
   private tasks: Promise<void>[] = [];
+  private sending: Promise<void> | undefined;
   private running = false;
 
   constructor(private readonly deps: CaptureAgentDeps) {
     this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
     this.metrics = agentMetrics(deps.registry);
+    this.queue = new BatchQueue(deps.config.FLOWLOGS_AGENT_QUEUE_BYTES);
   }
 
   async start(): Promise<void> {
@@ -41,18 +48,22 @@ export class CaptureAgent {
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, config.KAFKA_PARTITIONS));
     this.producer = reliableProducer(kafka);
     await this.producer.connect();
+    this.sending = sendQueued(this.queue, this.producer, this.topics.packets, log);
     this.running = true;
     this.tasks = this.deps.enis.map((eni) => this.runEni(eni).catch((err) => log.error({ err, eni: eni.id }, 'capture source failed')));
     log.info({ enis: this.deps.enis.map((e) => e.id) }, 'capture agent started');
   }
 
+  /** Stops the sources, then sends what is queued before disconnecting. */
   async stop(): Promise<void> {
     this.running = false;
     this.abort.abort();
     await Promise.all(this.tasks);
+    this.queue.close();
+    await this.sending;
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     await this.health?.stop();
@@ -66,24 +77,32 @@ export class CaptureAgent {
     return fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
   }
 
+  private async openSource(eni: EniSource): Promise<CaptureSource> {
+    const s = eni.source;
+    return fileSource({
+      path: s.path, speed: s.speed, rebase: s.rebase || s.loop,
+      onFormatError: (err) => this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
+    });
+  }
+
   private async runEni(eni: EniSource): Promise<void> {
     const info = await this.resolve(eni);
-    const { path, speed, loop, rebase } = eni.source;
-    const span = loop ? await scanCapture(path) : undefined;
-    // Each round of a loop continues the timeline where the last one ended (plus one second).
-    const roundLength = span && span.packets ? span.lastTs - span.firstTs + 1 : 0;
-    for (let round = 0; round === 0 || (loop && !this.abort.signal.aborted); round++) {
-      const counters = await replayCapture({
-        producer: this.producer!, topic: this.topics.packets, eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: this.deps.config.FLOWLOGS_AGENT_ID,
-        path, speed, rebase: rebase || loop, batchPackets: this.deps.config.FLOWLOGS_BATCH_PACKETS, signal: this.abort.signal,
-        onBatch: ({ packets, skipped }) => {
+    const { config, log } = this.deps;
+    // A looping source (the demo) is opened again each round, its timestamps moved to now again.
+    do {
+      const source = await this.openSource(eni);
+      const stream = new EniStream({
+        eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, source, queue: this.queue,
+        batchPackets: config.FLOWLOGS_BATCH_PACKETS, flushMs: config.FLOWLOGS_FLUSH_MS, heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,
+        onBatch: ({ packets, skipped, dropped }) => {
           this.metrics.batches.inc({ eni: eni.id });
-          this.metrics.packets.inc({ eni: eni.id }, packets + Object.values(skipped).reduce((a, b) => a + b, 0));
+          this.metrics.packets.inc({ eni: eni.id }, packets);
+          if (dropped) this.metrics.dropped.inc({ eni: eni.id }, dropped);
           for (const [reason, n] of Object.entries(skipped)) this.metrics.skipped.inc({ eni: eni.id, reason }, n);
         },
       });
-      this.deps.log.info({ eni: eni.id, path, round, received: counters.received, skipped: counters.skipped }, 'capture replayed');
-      if (loop && roundLength && speed === 'max') await new Promise((r) => setTimeout(r, roundLength * 1000));
-    }
+      const counters = await stream.run(this.abort.signal);
+      log.info({ eni: eni.id, source: source.name, received: counters.received, skipped: counters.skipped }, 'capture source ended');
+    } while (eni.source.loop && !this.abort.signal.aborted);
   }
 }

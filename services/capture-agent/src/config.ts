@@ -32,6 +32,12 @@ export const CaptureAgentConfig = CommonConfig.extend({
   FLOWLOGS_API_KEY: z.string().optional(),
   /** Packets per batch on the packets topic. */
   FLOWLOGS_BATCH_PACKETS: envInt(4096),
+  /** A batch leaves at the latest this long after its first packet. */
+  FLOWLOGS_FLUSH_MS: envInt(200),
+  /** With no traffic, an ENI still says it is live this often. */
+  FLOWLOGS_HEARTBEAT_MS: envInt(5000),
+  /** Memory for batches waiting for Kafka; past it live packets are dropped (and reported), files wait. */
+  FLOWLOGS_AGENT_QUEUE_BYTES: envInt(64 << 20),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: envInt(9101),
 });

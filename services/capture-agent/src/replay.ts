@@ -1,15 +1,17 @@
 /**
- * Replays a capture file for one ENI into the packets topic: decode, batch, publish; at full speed
- * or at capture speed, optionally with timestamps moved to now.
+ * One ENI's capture file into the packets topic, to the end: what `flowlogs replay` runs, and the
+ * agent's own sources in a test. Decoding and batching as the agent does it, with a progress callback.
  */
 import type { Producer } from 'kafkajs';
-import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader } from '@flowlogs/contracts';
-import { PacketEventDecoder, type CaptureCounters, type EniContext } from '@flowlogs/flow';
-import { CaptureFormatError, readCaptureFile } from '@flowlogs/packet';
-import { ReplayClock } from './pacing.js';
+import type { CaptureCounters, EniContext } from '@flowlogs/flow';
+import type { Logger } from '@flowlogs/runtime';
+import { BatchQueue } from './batch-queue.js';
+import { EniStream } from './eni-stream.js';
+import { sendQueued } from './sender.js';
+import { fileSource } from './sources/file-source.js';
 
 export interface ReplayProgress {
-  packets: number;
+  frames: number;
   total: number | undefined;
   batches: number;
 }
@@ -17,6 +19,7 @@ export interface ReplayProgress {
 export interface ReplayOptions {
   producer: Producer;
   topic: string;
+  log: Logger;
   eni: EniContext;
   eniIp?: string;
   agentId: string;
@@ -24,85 +27,26 @@ export interface ReplayOptions {
   speed: 'max' | 'capture';
   rebase: boolean;
   batchPackets: number;
-  /** Added to every timestamp (a loop's later rounds). */
-  shift?: number;
+  queueBytes?: number;
   signal?: AbortSignal;
   onProgress?: (p: ReplayProgress) => void;
-  onBatch?: (counters: { packets: number; skipped: Record<string, number> }) => void;
 }
-
-export interface CaptureSpan {
-  packets: number;
-  firstTs: number;
-  lastTs: number;
-}
-
-/** One pass over a capture for its packet count and time span (progress, rebasing, looping). */
-export async function scanCapture(path: string): Promise<CaptureSpan> {
-  const span = { packets: 0, firstTs: Infinity, lastTs: -Infinity };
-  try {
-    for await (const r of readCaptureFile(path)) {
-      const ts = r.tsSec + r.tsNanos / 1e9;
-      span.packets++;
-      if (ts < span.firstTs) span.firstTs = ts;
-      if (ts > span.lastTs) span.lastTs = ts;
-    }
-  } catch (err) {
-    if (!(err instanceof CaptureFormatError)) throw err;
-  }
-  return span;
-}
-
-const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 
 export async function replayCapture(o: ReplayOptions): Promise<CaptureCounters> {
-  const span = await scanCapture(o.path);
-  let shift = o.shift ?? 0;
-  if (o.rebase && span.packets) shift += (o.speed === 'capture' ? Date.now() / 1000 - span.firstTs : Date.now() / 1000 - span.lastTs);
-  const decoder = new PacketEventDecoder(o.eniIp);
-  const builder = new PacketBatchBuilder(o.batchPackets);
-  const clock = new ReplayClock();
-  const event = newPacketEvent();
-  const progress: ReplayProgress = { packets: 0, total: span.packets, batches: 0 };
-  let sequence = 0;
-  let reported = { received: 0, skipped: {} as Record<string, number> };
-
-  const flush = async () => {
-    const { received, skipped } = decoder.counters;
-    const delta: Record<string, number> = {};
-    for (const [k, n] of Object.entries(skipped)) delta[k] = n - (reported.skipped[k] ?? 0);
-    const header: PacketBatchHeader = {
-      eniId: o.eni.eniId, accountId: o.eni.accountId, vpcId: o.eni.vpcId, subnetId: o.eni.subnetId, agentId: o.agentId,
-      sequence: sequence++, stats: { received: received - reported.received, dropped: 0, skipped: delta },
-    };
-    const packets = builder.count;
-    await o.producer.send({ topic: o.topic, acks: -1, messages: [{ key: o.eni.eniId, value: builder.finish(header) }] });
-    reported = { received, skipped: { ...skipped } };
-    progress.batches++;
-    o.onBatch?.({ packets, skipped: delta });
-    o.onProgress?.(progress);
-  };
-
-  try {
-    for await (const record of readCaptureFile(o.path)) {
-      if (o.signal?.aborted) break;
-      progress.packets++;
-      if (decoder.decode(record, event) !== null) continue;
-      if (o.speed === 'capture') {
-        const wait = clock.delayFor(event.ts);
-        if (wait > 0) {
-          if (builder.count) await flush(); // what was read so far is published before waiting
-          await sleep(wait);
-        }
-      }
-      event.ts += shift;
-      builder.append(event);
-      if (builder.count >= o.batchPackets) await flush();
-    }
-  } catch (err) {
-    if (!(err instanceof CaptureFormatError)) throw err;
-    decoder.countFormatError();
-  }
-  if (builder.count || decoder.counters.received > reported.received) await flush();
-  return decoder.counters;
+  const source = await fileSource({ path: o.path, speed: o.speed, rebase: o.rebase, onFormatError: (err) => o.log.warn({ err: err.message, path: o.path }, 'capture ends early: corrupt') });
+  const queue = new BatchQueue(o.queueBytes ?? 64 << 20);
+  const progress: ReplayProgress = { frames: 0, total: source.total, batches: 0 };
+  const stream = new EniStream({
+    eni: o.eni, eniIp: o.eniIp, agentId: o.agentId, source, queue, batchPackets: o.batchPackets, flushMs: 200, heartbeatMs: 5000,
+    onBatch: ({ frames }) => {
+      progress.frames = frames;
+      progress.batches++;
+      o.onProgress?.(progress);
+    },
+  });
+  const sending = sendQueued(queue, o.producer, o.topic, o.log);
+  const counters = await stream.run(o.signal ?? new AbortController().signal);
+  queue.close();
+  await sending;
+  return counters;
 }

@@ -1,0 +1,108 @@
+/**
+ * One ENI's capture: frames from its source are decoded into packet events and packed into
+ * batches, which go to the send queue — when full, every `flushMs`, and as heartbeats when there is
+ * no traffic, so the aggregator knows the ENI is live and how far its event time has come.
+ */
+import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader } from '@flowlogs/contracts';
+import { PacketEventDecoder, type CaptureCounters, type EniContext } from '@flowlogs/flow';
+import type { BatchQueue } from './batch-queue.js';
+import { DropCounter } from './drop-counter.js';
+import type { CaptureSource } from './sources/source.js';
+
+export interface EniStreamOptions {
+  eni: EniContext;
+  eniIp?: string;
+  agentId: string;
+  source: CaptureSource;
+  queue: BatchQueue;
+  batchPackets: number;
+  flushMs: number;
+  heartbeatMs: number;
+  /** Called after each batch is queued (metrics, progress). */
+  onBatch?: (b: { packets: number; skipped: Record<string, number>; dropped: number; frames: number }) => void;
+}
+
+export class EniStream {
+  private readonly decoder: PacketEventDecoder;
+  private readonly builder: PacketBatchBuilder;
+  private readonly drops = new DropCounter();
+  private sequence = 0;
+  private frames = 0;
+  private reported: CaptureCounters = { received: 0, skipped: {} };
+  private eventTime = 0;
+  private lastSentAt = Date.now();
+  /** Batches made while the previous one waits for room (a file source): kept in order. */
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: EniStreamOptions) {
+    this.decoder = new PacketEventDecoder(o.eniIp);
+    this.builder = new PacketBatchBuilder(o.batchPackets);
+  }
+
+  get counters(): CaptureCounters {
+    return this.decoder.counters;
+  }
+
+  /** Runs until the source ends or `signal` aborts; the last batch is queued before it returns. */
+  async run(signal: AbortSignal): Promise<CaptureCounters> {
+    const { source } = this.o;
+    const timer = setInterval(() => this.tick(), Math.min(this.o.flushMs, this.o.heartbeatMs));
+    const event = newPacketEvent();
+    try {
+      for await (const frame of source.frames(signal)) {
+        this.frames++;
+        if (this.decoder.decode(frame, event) !== null) continue;
+        this.eventTime = Math.max(this.eventTime, event.ts);
+        this.builder.append(event);
+        if (this.builder.count >= this.o.batchPackets) {
+          this.flush();
+          await this.pending; // a file waits here while the queue is full
+        }
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    this.flush(true);
+    await this.pending;
+    return this.decoder.counters;
+  }
+
+  private tick(): void {
+    const idle = Date.now() - this.lastSentAt;
+    if (this.builder.count && idle >= this.o.flushMs) this.flush();
+    else if (idle >= this.o.heartbeatMs) this.flush(true);
+  }
+
+  /** Queues what the builder holds (with `always`, also an empty heartbeat). */
+  private flush(always = false): void {
+    const kernelDrops = this.o.source.takeKernelDrops();
+    if (this.o.source.live) {
+      this.eventTime = Math.max(this.eventTime, Date.now() / 1000);
+      if (kernelDrops) this.drops.add(this.eventTime, kernelDrops);
+    }
+    const { received, skipped } = this.decoder.counters;
+    if (!always && !this.builder.count && received === this.reported.received) return;
+    const delta: Record<string, number> = {};
+    for (const [k, n] of Object.entries(skipped)) if (n - (this.reported.skipped[k] ?? 0)) delta[k] = n - (this.reported.skipped[k] ?? 0);
+    const { dropped, dropsBySecond } = this.drops.take();
+    const { eni } = this.o;
+    const header: PacketBatchHeader = {
+      eniId: eni.eniId, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, agentId: this.o.agentId,
+      sequence: this.sequence++, eventTime: this.eventTime,
+      stats: { received: received - this.reported.received, dropped, skipped: delta, dropsBySecond },
+    };
+    this.reported = { received, skipped: { ...skipped } };
+    const packets = this.builder.count;
+    const batch = { key: eni.eniId, value: this.builder.finish(header), packets };
+    this.lastSentAt = Date.now();
+    const report = () => this.o.onBatch?.({ packets, skipped: delta, dropped, frames: this.frames });
+    if (this.o.queue.offer(batch)) {
+      report();
+    } else if (this.o.source.live) {
+      // Live traffic cannot wait: the batch is lost, and said so in the next one.
+      this.drops.add(this.eventTime, packets);
+    } else {
+      this.pending = this.pending.then(() => this.o.queue.put(batch)).then(report);
+    }
+  }
+}

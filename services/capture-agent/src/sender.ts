@@ -1,0 +1,20 @@
+/** Drains the send queue into the packets topic; a send that fails is retried, the queue holding the rest meanwhile. */
+import type { Producer } from 'kafkajs';
+import type { Logger } from '@flowlogs/runtime';
+import type { BatchQueue } from './batch-queue.js';
+
+export async function sendQueued(queue: BatchQueue, producer: Producer, topic: string, log: Logger, maxPerSend = 16): Promise<void> {
+  for (;;) {
+    const batches = await queue.take(maxPerSend);
+    if (!batches.length) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.send({ topic, acks: -1, messages: batches.map((b) => ({ key: b.key, value: b.value })) });
+        break;
+      } catch (err) {
+        log.warn({ err: (err as Error).message, attempt, queued: queue.length }, 'sending packet batches failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
+      }
+    }
+  }
+}

@@ -1,0 +1,15 @@
+import type { CaptureRecord } from '@flowlogs/packet';
+
+/** Where an ENI's frames come from: a capture file, a live interface, nflog verdicts. */
+export interface CaptureSource {
+  /** A short description for logs, e.g. "file capture.pcap" or "live eth0". */
+  readonly name: string;
+  /** Live traffic cannot wait: when the send queue is full its packets are dropped and counted. A file waits. */
+  readonly live: boolean;
+  /** Frames when known up front (progress). */
+  readonly total: number | undefined;
+  /** Frames in capture order, until the source ends or `signal` aborts. A frame is valid until the next is taken. */
+  frames(signal: AbortSignal): AsyncIterable<CaptureRecord>;
+  /** Packets the kernel dropped since the last call (0 where there is no kernel in between). */
+  takeKernelDrops(): number;
+}
