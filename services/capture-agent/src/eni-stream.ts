@@ -62,7 +62,7 @@ export class EniStream {
     } finally {
       clearInterval(timer);
     }
-    this.flush(true);
+    this.flush(true, true);
     await this.pending;
     return this.decoder.counters;
   }
@@ -73,8 +73,8 @@ export class EniStream {
     else if (idle >= this.o.heartbeatMs) this.flush(true);
   }
 
-  /** Queues what the builder holds (with `always`, also an empty heartbeat). */
-  private flush(always = false): void {
+  /** Queues what the builder holds (with `always`, also an empty heartbeat; `final` waits for room even for live traffic). */
+  private flush(always = false, final = false): void {
     const kernelDrops = this.o.source.takeKernelDrops();
     if (this.o.source.live) {
       this.eventTime = Math.max(this.eventTime, Date.now() / 1000);
@@ -91,6 +91,7 @@ export class EniStream {
       sequence: this.sequence++, eventTime: this.eventTime,
       stats: { received: received - this.reported.received, dropped, skipped: delta, dropsBySecond },
     };
+    const previouslyReported = this.reported;
     this.reported = { received, skipped: { ...skipped } };
     const packets = this.builder.count;
     const batch = { key: eni.eniId, value: this.builder.finish(header), packets };
@@ -98,8 +99,11 @@ export class EniStream {
     const report = () => this.o.onBatch?.({ packets, skipped: delta, dropped, frames: this.frames });
     if (this.o.queue.offer(batch)) {
       report();
-    } else if (this.o.source.live) {
-      // Live traffic cannot wait: the batch is lost, and said so in the next one.
+    } else if (this.o.source.live && !final) {
+      // Live traffic cannot wait: the packets are lost, and they and this batch's counts go in the next batch.
+      this.sequence--;
+      this.reported = previouslyReported;
+      for (const [second, n] of dropsBySecond) this.drops.add(second, n);
       this.drops.add(this.eventTime, packets);
     } else {
       this.pending = this.pending.then(() => this.o.queue.put(batch)).then(report);

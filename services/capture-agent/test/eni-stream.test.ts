@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { decodePacketBatch, newPacketEvent } from '@flowlogs/contracts';
+import { buildEthernetFrame, buildIpPacket, LinkType, type CaptureRecord } from '@flowlogs/packet';
+import { BatchQueue } from '../src/batch-queue.js';
+import { EniStream } from '../src/eni-stream.js';
+import type { CaptureSource } from '../src/sources/source.js';
+
+const eni = { eniId: 'eni-a', accountId: '111122223333', vpcId: 'vpc-1', subnetId: 'subnet-1' };
+const frame = buildEthernetFrame(buildIpPacket({ src: '10.16.0.22', dst: '10.16.0.40', protocol: 'udp', srcPort: 5000, dstPort: 53, payloadLength: 20 }));
+
+/** A source over frames held in memory: `count` UDP packets one millisecond apart, then (optionally) ARP. */
+function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSource {
+  let drops = kernelDrops;
+  return {
+    name: 'memory', live, total: count,
+    takeKernelDrops: () => { const n = drops; drops = 0; return n; },
+    async *frames(): AsyncIterable<CaptureRecord> {
+      for (let i = 0; i < count; i++) {
+        yield { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, frame };
+      }
+      yield { linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, frame: Buffer.from([1, 2, 3]) };
+    },
+  };
+}
+
+async function drain(queue: BatchQueue) {
+  queue.close();
+  const out = [];
+  for (let b = await queue.take(100); b.length; b = await queue.take(100)) out.push(...b.map((x) => decodePacketBatch(x.value)));
+  return out;
+}
+
+const options = { eni, agentId: 'test', batchPackets: 100, flushMs: 1000, heartbeatMs: 1000 };
+
+describe('EniStream', () => {
+  it('batches every decoded packet and reports what it skipped', async () => {
+    const queue = new BatchQueue(1 << 30);
+    const stream = new EniStream({ ...options, source: memorySource(250, false), queue });
+    const counters = await stream.run(new AbortController().signal);
+    const batches = await drain(queue);
+    expect(batches.map((b) => b.count)).toEqual([100, 100, 50]);
+    expect(batches.reduce((n, b) => n + b.header.stats.received, 0)).toBe(251);
+    expect(batches.at(-1)!.header.stats.skipped).toEqual({ truncated: 1 });
+    expect(counters).toEqual({ received: 251, skipped: { truncated: 1 } });
+    expect(batches.map((b) => b.header.sequence)).toEqual([0, 1, 2]);
+    const p = batches[0].read(0, newPacketEvent());
+    expect(p).toMatchObject({ protocol: 17, srcPort: 5000, dstPort: 53, bytes: 48 });
+  });
+
+  it('makes a file source wait for room rather than drop (bounded memory, nothing lost)', async () => {
+    const queue = new BatchQueue(1); // room for one batch at a time
+    const stream = new EniStream({ ...options, source: memorySource(1000, false), queue });
+    const running = stream.run(new AbortController().signal);
+    let packets = 0;
+    for (;;) {
+      const taken = await Promise.race([queue.take(1), running.then(() => null)]);
+      if (taken === null) break;
+      packets += taken.reduce((n, b) => n + b.packets, 0);
+      expect(queue.length).toBeLessThanOrEqual(1);
+    }
+    packets += (await drain(queue)).reduce((n, b) => n + b.count, 0);
+    expect(packets).toBe(1000);
+  });
+
+  it('drops live packets when the queue is full and reports them per second, with kernel drops', async () => {
+    const queue = new BatchQueue(1); // not drained until the source has ended
+    const stream = new EniStream({ ...options, source: memorySource(1000, true, 7), queue });
+    const running = stream.run(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 50));
+    const batches = [];
+    while (!(await Promise.race([running.then(() => true), new Promise((r) => setTimeout(() => r(false), 5))]))) {
+      batches.push(...(await queue.take(100)).map((x) => decodePacketBatch(x.value)));
+    }
+    batches.push(...(await drain(queue)));
+    const sent = batches.reduce((n, b) => n + b.count, 0);
+    const reported = batches.reduce((n, b) => n + b.header.stats.dropped, 0);
+    expect(sent).toBe(100);
+    expect(reported).toBe(900 + 7);
+    const bySecond = batches.flatMap((b) => b.header.stats.dropsBySecond).reduce((n, [, c]) => n + c, 0);
+    expect(bySecond).toBe(907);
+  });
+});
