@@ -31,6 +31,8 @@ interface Window {
   flows: Map<string, Flow>;
   /** Packets lost for this window, per ENI: reported as SKIPDATA. */
   skipped: Map<string, { eni: EniContext; packets: number }>;
+  /** ENIs known to be capturing during this window: one without traffic gets a NODATA record. */
+  live: Map<string, EniContext>;
   /** The smallest input position (e.g. Kafka offset) that fed this window: input before it is fully emitted. */
   minPosition: number;
 }
@@ -38,7 +40,15 @@ interface Window {
 export interface FlowWindowsOptions {
   /** Seconds a window stays open after the watermark passes its end. */
   allowedLateness: number;
+  /** Flows held at most (bounded memory); packets of new flows beyond it are counted in SKIPDATA. */
+  maxFlows?: number;
 }
+
+/** What became of a packet given to add(). */
+export type AddResult = 'added' | 'filtered' | 'late' | 'capacity';
+
+/** Liveness marks windows one by one: a longer span than this many windows is marked at its end only. */
+const MAX_LIVE_WINDOWS = 120;
 
 export function windowStartOf(ts: number, interval: number): number {
   return Math.floor(ts / interval) * interval;
@@ -108,18 +118,18 @@ export class FlowWindows {
   }
 
   /**
-   * Adds one packet for one rule. Returns false when the packet is late (its window was emitted):
-   * it is then counted in a SKIPDATA record of that window instead.
+   * Adds one packet for one rule. A packet of an emitted window ('late') or of a new flow past the
+   * flow cap ('capacity') is counted in a SKIPDATA record of its window instead.
    */
-  add(rule: FlowLogRule, eni: EniContext, p: PacketEvent, position: number): boolean {
-    if (!ruleAccepts(rule, p.action)) return true;
+  add(rule: FlowLogRule, eni: EniContext, p: PacketEvent, position: number): AddResult {
+    if (!ruleAccepts(rule, p.action)) return 'filtered';
     if (p.ts > this.maxEventTime) this.maxEventTime = p.ts;
     const start = windowStartOf(p.ts, rule.aggregationInterval);
     const end = start + rule.aggregationInterval;
     const window = this.window(rule, start, end, position);
     if (end <= this.closedThrough) {
       this.addSkipped(rule, eni, p.ts, 1, position);
-      return false;
+      return 'late';
     }
     const key = `${eni.eniId}|${addrKey(p.src, p.ipVersion)}|${addrKey(p.dst, p.ipVersion)}|${p.srcPort}|${p.dstPort}|${p.protocol}|${p.action}`;
     const flow = window.flows.get(key);
@@ -129,21 +139,34 @@ export class FlowWindows {
       if (p.ts < flow.first) flow.first = p.ts;
       if (p.ts > flow.last) flow.last = p.ts;
       flow.tcpFlags |= p.tcpFlags;
-    } else {
-      window.flows.set(key, {
-        eni, ipVersion: p.ipVersion, src: p.src.slice(0, 16), dst: p.dst.slice(0, 16), srcPort: p.srcPort, dstPort: p.dstPort,
-        protocol: p.protocol, action: p.action, direction: p.direction, packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
-      });
-      this.flowCount++;
+      return 'added';
     }
-    return true;
+    if (this.flowCount >= (this.options.maxFlows ?? Infinity)) {
+      this.addSkipped(rule, eni, p.ts, 1, position);
+      return 'capacity';
+    }
+    window.flows.set(key, {
+      eni, ipVersion: p.ipVersion, src: p.src.slice(0, 16), dst: p.dst.slice(0, 16), srcPort: p.srcPort, dstPort: p.dstPort,
+      protocol: p.protocol, action: p.action, direction: p.direction, packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
+    });
+    this.flowCount++;
+    return 'added';
+  }
+
+  /** The ENI was capturing from `from` to `to` (unix s): each of this rule's windows in that span not yet emitted knows it. */
+  markLive(rule: FlowLogRule, eni: EniContext, from: number, to: number, position: number): void {
+    const interval = rule.aggregationInterval;
+    const last = windowStartOf(to, interval);
+    for (let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval); start <= last; start += interval) {
+      if (start + interval > this.closedThrough) this.window(rule, start, start + interval, position).live.set(eni.eniId, eni);
+    }
   }
 
   private window(rule: FlowLogRule, start: number, end: number, position: number): Window {
     const id = `${rule.id}|${start}`;
     let w = this.windows.get(id);
     if (!w) {
-      w = { rule, start, end, flows: new Map(), skipped: new Map(), minPosition: position };
+      w = { rule, start, end, flows: new Map(), skipped: new Map(), live: new Map(), minPosition: position };
       this.windows.set(id, w);
     } else if (position < w.minPosition) {
       w.minPosition = position;
@@ -170,8 +193,15 @@ export class FlowWindows {
     for (const [id, w] of closing) {
       this.windows.delete(id);
       this.flowCount -= w.flows.size;
-      for (const flow of w.flows.values()) out.push(flowRecord(w, flow));
-      for (const { eni, packets } of w.skipped.values()) out.push(skipRecord(w, eni, packets));
+      const withTraffic = new Set<string>();
+      for (const flow of w.flows.values()) {
+        out.push(flowRecord(w, flow));
+        withTraffic.add(flow.eni.eniId);
+      }
+      for (const { eni, packets } of w.skipped.values()) out.push(statusRecord(w, eni, 'SKIPDATA', packets));
+      for (const [eniId, eni] of w.live) {
+        if (!withTraffic.has(eniId) && !w.skipped.has(eniId)) out.push(statusRecord(w, eni, 'NODATA', null));
+      }
     }
     if (through > this.closedThrough) this.closedThrough = through;
     return out;
@@ -203,10 +233,11 @@ function flowRecord(w: Window, f: Flow): FlowRecord {
   });
 }
 
-function skipRecord(w: Window, eni: EniContext, packets: number): FlowRecord {
+/** A record without a flow: NODATA (live, no traffic) or SKIPDATA (packets lost, how many). */
+function statusRecord(w: Window, eni: EniContext, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
   return withId({
     ...recordBase(w, eni),
     srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, start: null, end: null,
-    action: null, logStatus: 'SKIPDATA', tcpFlags: null, type: null, flowDirection: null, skippedPackets: packets,
+    action: null, logStatus, tcpFlags: null, type: null, flowDirection: null, skippedPackets,
   });
 }

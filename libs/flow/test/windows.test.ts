@@ -73,7 +73,7 @@ describe('FlowWindows', () => {
     w.add(r, eni, pkt(1_700_000_001), 0);
     w.add(r, eni, pkt(1_700_000_020), 1);
     expect(w.closeDue()).toHaveLength(1);
-    expect(w.add(r, eni, pkt(1_700_000_002), 2)).toBe(false);
+    expect(w.add(r, eni, pkt(1_700_000_002), 2)).toBe('late');
     const [skip] = w.closeDue();
     expect(skip).toMatchObject({ logStatus: 'SKIPDATA', skippedPackets: 1, windowStart: 1_700_000_000, srcaddr: null, packets: null });
   });
@@ -92,6 +92,40 @@ describe('FlowWindows', () => {
     b.add(rule(), eni, pkt(1_700_000_001), 0);
     b.add(rule(), eni, pkt(1_700_000_002), 1);
     expect(a.closeAll()[0].recordId).toBe(b.closeAll()[0].recordId);
+  });
+});
+
+describe('NODATA and capacity', () => {
+  it('gives a live ENI without traffic a NODATA record per window, and none where it had traffic', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ aggregationInterval: 10 });
+    w.markLive(r, eni, 1_700_000_001, 1_700_000_029, 0);
+    w.add(r, eni, pkt(1_700_000_012), 1);
+    const records = w.closeAll();
+    expect(records.map((x) => [x.windowStart, x.logStatus])).toEqual([[1_700_000_000, 'NODATA'], [1_700_000_010, 'OK'], [1_700_000_020, 'NODATA']]);
+    expect(records[0]).toMatchObject({ interfaceId: 'eni-a', srcaddr: null, packets: null, action: null, skippedPackets: null });
+    expect(new Set(records.map((x) => x.recordId)).size).toBe(3);
+  });
+
+  it('does not mark windows already emitted', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ aggregationInterval: 10 });
+    w.add(r, eni, pkt(1_700_000_001), 0);
+    w.advance(1_700_000_011);
+    expect(w.closeDue()).toHaveLength(1);
+    w.markLive(r, eni, 1_700_000_005, 1_700_000_012, 1);
+    expect(w.closeAll().map((x) => [x.windowStart, x.logStatus])).toEqual([[1_700_000_010, 'NODATA']]);
+  });
+
+  it('caps the flows it holds and reports the packets of further flows as SKIPDATA', () => {
+    const w = new FlowWindows({ allowedLateness: 0, maxFlows: 2 });
+    const r = rule();
+    const results = [1, 2, 3, 4].map((port) => w.add(r, eni, pkt(1_700_000_001, { protocol: 17, srcPort: port, dstPort: 53 }), port));
+    expect(results).toEqual(['added', 'added', 'capacity', 'capacity']);
+    expect(w.add(r, eni, pkt(1_700_000_002, { protocol: 17, srcPort: 1, dstPort: 53 }), 5)).toBe('added'); // a known flow still counts
+    const records = w.closeAll();
+    expect(records.filter((x) => x.logStatus === 'OK').map((x) => x.packets)).toEqual([2, 1]);
+    expect(records.find((x) => x.logStatus === 'SKIPDATA')).toMatchObject({ skippedPackets: 2 });
   });
 });
 

@@ -31,7 +31,12 @@ interface PartitionState {
   committed: number;
   /** Serialises the batch handler and the idle closer of one partition. */
   lock: Promise<unknown>;
+  /** The event time of each ENI's last batch, for liveness between batches. */
+  lastReport: Map<string, number>;
 }
+
+/** The agent sends a heartbeat every few seconds: a longer silence means the ENI was not capturing. */
+const LIVENESS_GAP_S = 30;
 
 export class Aggregator {
   private readonly topics: TopicNames;
@@ -137,12 +142,12 @@ export class Aggregator {
     if (state) return state;
     const producer = reliableProducer(this.deps.kafka, `${this.groupId}.${this.topics.packets}.${partition}`);
     await producer.connect();
-    const windows = new FlowWindows({ allowedLateness: this.deps.config.FLOWLOGS_ALLOWED_LATENESS_S });
+    const windows = new FlowWindows({ allowedLateness: this.deps.config.FLOWLOGS_ALLOWED_LATENESS_S, maxFlows: this.deps.config.FLOWLOGS_MAX_FLOWS_PER_PARTITION });
     const [committed] = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.packets] });
     const mine = committed?.partitions.find((p) => p.partition === partition);
     const meta = decodeCommitMetadata(mine?.metadata);
     if (meta) windows.restore(meta.emittedThrough);
-    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve() };
+    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve(), lastReport: new Map() };
     this.partitions.set(partition, state);
     return state;
   }
@@ -191,7 +196,8 @@ export class Aggregator {
       view.read(i, event);
       for (const rule of rules) {
         if (replayed && state.windows.isEmitted(rule, event.ts)) continue;
-        if (!state.windows.add(rule, view.header, event, offset)) this.metrics.latePackets.inc();
+        const result = state.windows.add(rule, view.header, event, offset);
+        if (result === 'late' || result === 'capacity') this.metrics.skippedPackets.inc({ reason: result });
       }
     }
     for (const [second, dropped] of stats.dropsBySecond) {
@@ -199,6 +205,11 @@ export class Aggregator {
         if (!(replayed && state.windows.isEmitted(rule, second))) state.windows.addSkipped(rule, view.header, second, dropped, offset);
       }
     }
+    // Reports from an ENI less than LIVENESS_GAP_S apart mean it was capturing all along: NODATA where it had no traffic.
+    const previous = state.lastReport.get(view.header.eniId);
+    const liveFrom = previous !== undefined && eventTime - previous <= LIVENESS_GAP_S ? previous : eventTime;
+    for (const rule of rules) state.windows.markLive(rule, view.header, liveFrom, eventTime, offset);
+    state.lastReport.set(view.header.eniId, Math.max(eventTime, previous ?? -Infinity));
     state.windows.advance(eventTime);
   }
 

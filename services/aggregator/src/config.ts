@@ -6,6 +6,8 @@ export const AggregatorConfig = CommonConfig.extend({
   FLOWLOGS_ALLOWED_LATENESS_S: envInt(5),
   /** A partition without input for this long closes the windows that wall-clock time has passed. */
   FLOWLOGS_IDLE_CLOSE_MS: envInt(2000),
+  /** Flows held in open windows per input partition at most: bounded memory; beyond it new flows are SKIPDATA. */
+  FLOWLOGS_MAX_FLOWS_PER_PARTITION: envInt(1_000_000),
   /** Records per message on the records topic (keeps messages well under the broker's 1 MB limit). */
   FLOWLOGS_RECORDS_PER_MESSAGE: envInt(500),
   METRICS_HOST: z.string().default('127.0.0.1'),
