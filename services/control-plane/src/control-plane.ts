@@ -87,6 +87,7 @@ export class ControlPlane {
         store,
         topics,
         publishRules,
+        deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
         createKafkaTopic: (topic) => ensureTopics(admin, [{ topic, numPartitions: config.KAFKA_PARTITIONS }]),
       },
     });

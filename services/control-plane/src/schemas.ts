@@ -59,11 +59,19 @@ export type FlowLog = z.infer<typeof FlowLog>;
 export const CreateVpc = Vpc.pick({ name: true, cidrBlock: true }).strict();
 export const CreateSubnet = Subnet.pick({ vpcId: true, name: true, cidrBlock: true }).strict();
 export const CreateNetworkInterface = NetworkInterface.pick({ subnetId: true, name: true, primaryIp: true }).strict();
+/** The id a capture agent registers its ENI under (PUT /v1/network-interfaces/:id). */
+export const EniId = z.string().regex(/^eni-[a-z0-9]+$/, 'expected an ENI id such as eni-1a2b3c4d');
 export const CreateLogset = Logset.pick({ name: true }).extend({ retentionDays: Logset.shape.retentionDays.default(7) }).strict();
 export const CreateLogTopic = LogTopic.pick({ logsetId: true, name: true }).extend({ format: LogFormat.default('json') }).strict();
 
 /** The id prefix of each resource type a flow log can cover, so a mismatched id is a 400 before any lookup. */
 export const RESOURCE_ID_PREFIX = { NETWORKINTERFACE: 'eni', SUBNET: 'subnet', VPC: 'vpc' } as const satisfies Record<ResourceType, string>;
+
+/** What changes in place: the flow key and the log topic stay (a different one is a new flow log). */
+export const ModifyFlowLog = FlowLog.pick({ name: true, trafficType: true, aggregationInterval: true, tags: true })
+  .partial()
+  .strict()
+  .refine((body) => Object.values(body).some((v) => v !== undefined), { message: 'name, trafficType, aggregationInterval or tags: give at least one' });
 
 export const CreateFlowLog = FlowLog.pick({ name: true, resourceType: true, resourceId: true, trafficType: true, logTopicId: true })
   .extend({ aggregationInterval: FlowLog.shape.aggregationInterval.default(600), tags: FlowLog.shape.tags.default([]) })

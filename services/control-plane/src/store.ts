@@ -1,7 +1,8 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
 import type { Pool } from '@flowlogs/db';
 import { newAccountId, newResourceId } from './ids.js';
-import { fromRow, insertSql, selectSql, type Resource } from './resources.js';
+import { FLOW_LOGS, fromRow, insertSql, selectSql, type Resource } from './resources.js';
+import type { FlowLog } from './schemas.js';
 import { recordSearchSql, type RecordRow, type RecordSearch } from './search.js';
 
 export type Role = 'admin' | 'readonly';
@@ -14,6 +15,7 @@ export interface Principal {
 
 // Any fixed number: serialises the bootstrap of the default account between instances starting together.
 const BOOTSTRAP_LOCK = 7_115_002;
+const UNIQUE_VIOLATION = '23505';
 
 export class Store {
   constructor(private readonly pool: Pool) {}
@@ -23,6 +25,16 @@ export class Store {
     const { text, values: params } = insertSql(resource, { id: newResourceId(resource.idPrefix), ...values });
     const { rows } = await this.pool.query(text, params);
     return fromRow(resource, rows[0]);
+  }
+
+  /** Like create, but undefined when a row with that id exists already (in any account). */
+  async createIfAbsent<T extends { id: string }>(resource: Resource<T>, values: Partial<T> & { id: string }): Promise<T | undefined> {
+    try {
+      return await this.create(resource, values);
+    } catch (err) {
+      if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
+      throw err;
+    }
   }
 
   async find<T>(resource: Resource<T>, where: Partial<T>): Promise<T[]> {
@@ -63,6 +75,25 @@ export class Store {
   async searchRecords(search: RecordSearch): Promise<RecordRow[]> {
     const { text, values } = recordSearchSql(search);
     return (await this.pool.query<RecordRow>(text, values)).rows;
+  }
+
+  /**
+   * Changes a flow log in place: the given fields, a new revision (the aggregator keeps the newest),
+   * updated_at. Undefined when the account has no such flow log.
+   */
+  async updateFlowLog(accountId: string, id: string, changes: Partial<Pick<FlowLog, 'name' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>>): Promise<FlowLog | undefined> {
+    const fields = Object.entries(changes).filter(([, v]) => v !== undefined) as [keyof typeof FLOW_LOGS.columns, unknown][];
+    const sets = fields.map(([f], i) => `${FLOW_LOGS.columns[f]} = $${i + 3}`);
+    const { rows } = await this.pool.query(
+      `UPDATE flow_logs SET ${[...sets, 'revision = revision + 1', 'updated_at = now()'].join(', ')} WHERE account_id = $1 AND id = $2 RETURNING ${Object.values(FLOW_LOGS.columns).join(', ')}`,
+      [accountId, id, ...fields.map(([, v]) => (typeof v === 'object' ? JSON.stringify(v) : v))],
+    );
+    return rows[0] ? fromRow(FLOW_LOGS, rows[0]) : undefined;
+  }
+
+  async deleteFlowLog(accountId: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('DELETE FROM flow_logs WHERE account_id = $1 AND id = $2', [accountId, id]);
+    return (rowCount ?? 0) > 0;
   }
 
   async ping(): Promise<boolean> {

@@ -4,6 +4,8 @@ import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
 export const PublisherConfig = CommonConfig.extend({
   /** Attempts to store a batch that Postgres rejects (not counting waits while Postgres is down) before it goes to the DLQ. */
   FLOWLOGS_STORE_ATTEMPTS: envInt(3),
+  /** How often retention drops expired day partitions (and deletes older rows of shorter-lived logsets). */
+  FLOWLOGS_RETENTION_INTERVAL_MS: envInt(3_600_000),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: envInt(9103),
 });

@@ -6,6 +6,7 @@ export function publisherMetrics(registry: Registry) {
     duplicates: new Counter({ name: 'flowlogs_publisher_duplicate_records_total', help: 'Records already stored (replays after a crash), not stored again', registers: [registry] }),
     deadLetters: new Counter({ name: 'flowlogs_publisher_dead_letters_total', help: 'Record batches that could not be decoded or stored, sent to the DLQ', registers: [registry] }),
     storeRetries: new Counter({ name: 'flowlogs_publisher_store_retries_total', help: 'Postgres writes retried', registers: [registry] }),
+    retentionDrops: new Counter({ name: 'flowlogs_publisher_retention_dropped_partitions_total', help: 'Day partitions of flow_records dropped by retention', registers: [registry] }),
     storeSeconds: new Histogram({ name: 'flowlogs_publisher_store_seconds', help: 'Time to store one batch in Postgres', registers: [registry] }),
   };
 }

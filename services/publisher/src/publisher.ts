@@ -11,6 +11,7 @@ import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliablePr
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
+import { parseDayPartition, retentionPlan, type DayPartition } from './retention.js';
 import { ROWS_PER_INSERT, insertStatement } from './rows.js';
 
 export interface PublisherDeps {
@@ -33,6 +34,9 @@ function isConnectionError(err: unknown): boolean {
   return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /Connection terminated|connect/i.test((err as Error).message ?? '');
 }
 
+// Any fixed number: one publisher applies retention at a time.
+const RETENTION_LOCK = 7_115_003;
+
 export class Publisher {
   private readonly topics: TopicNames;
   private readonly groupId: string;
@@ -45,6 +49,7 @@ export class Publisher {
   private consumer: Consumer | undefined;
   private health: HealthServer | undefined;
   private running = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PublisherDeps) {
     this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
@@ -71,12 +76,16 @@ export class Publisher {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
     await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
+    this.retentionTimer = setInterval(() => {
+      this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
+    }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
     this.running = true;
     log.info({ group: this.groupId, topic: this.topics.records }, 'publisher started');
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.retentionTimer);
     await this.consumer?.disconnect();
     await Promise.all([...this.producers.values()].map((p) => p.disconnect()));
     this.producers.clear();
@@ -170,6 +179,41 @@ export class Publisher {
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(attempt, 6))));
         await heartbeat();
       }
+    }
+  }
+
+  /**
+   * Drops the day partitions past every logset's retention and deletes older rows of shorter ones.
+   * One publisher at a time does it (an advisory lock); the others skip this round.
+   */
+  async applyRetention(now = Date.now() / 1000): Promise<{ dropped: string[]; deleted: number }> {
+    const client = await this.pool!.connect();
+    try {
+      const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK]);
+      if (!lock.ok) return { dropped: [], deleted: 0 };
+      try {
+        const partitions = (await client.query<{ name: string }>(
+          "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records'",
+        )).rows.map((r) => parseDayPartition(r.name)).filter((p): p is DayPartition => p !== undefined);
+        const topics = (await client.query<{ logTopicId: string; retentionDays: number }>(
+          'SELECT t.id AS "logTopicId", l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id',
+        )).rows;
+        const plan = retentionPlan(partitions, topics, now);
+        // Names come from parseDayPartition's pattern, so they are safe identifiers.
+        for (const name of plan.dropPartitions) await client.query(`DROP TABLE IF EXISTS ${name}`);
+        let deleted = 0;
+        for (const d of plan.deletes) {
+          deleted += (await client.query('DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2', [d.logTopicIds, d.before])).rowCount ?? 0;
+        }
+        for (const name of plan.dropPartitions) this.knownPartitions.delete(name);
+        if (plan.dropPartitions.length || deleted) this.deps.log.info({ dropped: plan.dropPartitions, deleted }, 'retention applied');
+        this.metrics.retentionDrops.inc(plan.dropPartitions.length);
+        return { dropped: plan.dropPartitions, deleted };
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]);
+      }
+    } finally {
+      client.release();
     }
   }
 

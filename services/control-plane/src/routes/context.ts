@@ -11,6 +11,8 @@ export interface ApiContext {
   topics: TopicNames;
   /** Resolves once the broker has acknowledged every rule (acks -1). */
   publishRules(rules: FlowLogRule[]): Promise<void>;
+  /** Publishes the tombstone of a deleted flow log (acked): the aggregator forgets the rule. */
+  deleteRule(id: string): Promise<void>;
   /** Creates a Kafka topic with the installation's partition count; an existing one is kept. */
   createKafkaTopic(topic: string): Promise<void>;
 }
