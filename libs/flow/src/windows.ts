@@ -63,7 +63,7 @@ export class FlowWindows {
   private readonly windows = new Map<string, Window>();
   /** Highest packet timestamp seen. */
   private maxEventTime = -Infinity;
-  /** Windows ending at or before this have been emitted; their packets now are late. */
+  /** The end of the latest emitted window: packets of windows ending at or before it are late. */
   private closedThrough = -Infinity;
   private flowCount = 0;
 
@@ -174,20 +174,22 @@ export class FlowWindows {
     return w;
   }
 
-  /** Emits the windows whose end plus allowed lateness the watermark (or `now`, when idle) has passed. */
+  /**
+   * Emits the windows whose end plus allowed lateness the watermark (or `now`, when idle) has passed.
+   * Only emitted windows become closed: a later packet of a window never opened is still taken (a
+   * second capture replayed after the first one went idle is not late).
+   */
   closeDue(now = this.maxEventTime): FlowRecord[] {
     const through = now - this.options.allowedLateness;
-    return this.close((w) => w.end <= through, through);
+    return this.close((w) => w.end <= through);
   }
 
   /** Emits every open window (end of input). */
   closeAll(): FlowRecord[] {
-    let through = this.closedThrough;
-    for (const w of this.windows.values()) through = Math.max(through, w.end);
-    return this.close(() => true, through);
+    return this.close(() => true);
   }
 
-  private close(due: (w: Window) => boolean, through: number): FlowRecord[] {
+  private close(due: (w: Window) => boolean): FlowRecord[] {
     const out: FlowRecord[] = [];
     const closing = [...this.windows.entries()].filter(([, w]) => due(w)).sort(([, a], [, b]) => a.start - b.start || (a.rule.id < b.rule.id ? -1 : 1));
     for (const [id, w] of closing) {
@@ -203,7 +205,7 @@ export class FlowWindows {
         if (!withTraffic.has(eniId) && !w.skipped.has(eniId)) out.push(statusRecord(w, eni, 'NODATA', null));
       }
     }
-    if (through > this.closedThrough) this.closedThrough = through;
+    for (const [, w] of closing) if (w.end > this.closedThrough) this.closedThrough = w.end;
     return out;
   }
 }
