@@ -1,0 +1,93 @@
+/**
+ * flowlogs' capture path over a file, cut at four depths so a run shows where
+ * the time goes:
+ *   fs-read  – the file's chunks only (createReadStream, 4 MiB, as readCaptureFile uses)
+ *   read     – readCaptureFile: chunks parsed into records
+ *   decode   – + PacketEventDecoder.decode into one reused PacketEvent
+ *   batch    – + PacketBatchBuilder.append, finish(header) every `batchPackets` (the agent's loop, without Kafka)
+ * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
+ */
+import { createReadStream } from 'node:fs';
+import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader } from '@flowlogs/contracts';
+import { PacketEventDecoder } from '@flowlogs/flow';
+import { readCaptureFile } from '@flowlogs/packet';
+
+export const MODES = ['fs-read', 'read', 'decode', 'batch'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface PathResult {
+  mode: Mode;
+  packets: number;
+  /** Packets decoded into events (decode and batch modes). */
+  decoded: number;
+  /** Bytes of the file read. */
+  fileBytes: number;
+  batches: number;
+  /** Bytes of the encoded batches (batch mode): keeps the work observable. */
+  batchBytes: number;
+  /** Seconds from opening the file to the last record (process start-up excluded). */
+  elapsedSec: number;
+  /** process.resourceUsage().maxRSS, KiB. */
+  maxRssKb: number;
+  cpuUserSec: number;
+  cpuSysSec: number;
+}
+
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+
+export async function runPath(mode: Mode, path: string, batchPackets = 4096): Promise<PathResult> {
+  const result: PathResult = { mode, packets: 0, decoded: 0, fileBytes: 0, batches: 0, batchBytes: 0, elapsedSec: 0, maxRssKb: 0, cpuUserSec: 0, cpuSysSec: 0 };
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  if (mode === 'fs-read') {
+    for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK_BYTES })) {
+      result.fileBytes += (chunk as Buffer).length;
+    }
+  } else if (mode === 'read') {
+    for await (const record of readCaptureFile(path)) {
+      result.packets++;
+      result.fileBytes += record.caplen + 16;
+    }
+  } else if (mode === 'decode') {
+    const decoder = new PacketEventDecoder();
+    const event = newPacketEvent();
+    for await (const record of readCaptureFile(path)) {
+      result.packets++;
+      result.fileBytes += record.caplen + 16;
+      if (decoder.decode(record, event) === null) result.decoded++;
+    }
+  } else {
+    const decoder = new PacketEventDecoder();
+    const event = newPacketEvent();
+    const builder = new PacketBatchBuilder(batchPackets);
+    let sequence = 0;
+    let reportedReceived = 0;
+    const flush = () => {
+      const { received, skipped } = decoder.counters;
+      const header: PacketBatchHeader = {
+        eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001', agentId: 'bench',
+        sequence: sequence++, eventTime: event.ts,
+        stats: { received: received - reportedReceived, dropped: 0, skipped: { ...skipped }, dropsBySecond: [] },
+      };
+      reportedReceived = received;
+      result.batchBytes += builder.finish(header).length;
+      result.batches++;
+    };
+    for await (const record of readCaptureFile(path)) {
+      result.packets++;
+      result.fileBytes += record.caplen + 16;
+      if (decoder.decode(record, event) !== null) continue;
+      result.decoded++;
+      builder.append(event);
+      if (builder.count >= batchPackets) flush();
+    }
+    if (builder.count) flush();
+  }
+  result.elapsedSec = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  result.cpuUserSec = cpu.user / 1e6;
+  result.cpuSysSec = cpu.system / 1e6;
+  if (mode !== 'fs-read') result.fileBytes += 24; // the global header
+  result.maxRssKb = process.resourceUsage().maxRSS;
+  return result;
+}
