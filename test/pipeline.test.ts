@@ -7,20 +7,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Aggregator } from '@flowlogs/aggregator';
-import { AggregatorConfig } from '@flowlogs/aggregator/config';
 import { replayCapture } from '@flowlogs/capture-agent/replay';
 import { demoCapture, DEMO_NETWORK } from '@flowlogs/cli/demo-capture';
 import { FlowRecord, topicNames } from '@flowlogs/contracts';
-import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
-import { Publisher } from '@flowlogs/publisher';
-import { PublisherConfig } from '@flowlogs/publisher/config';
-import { createRegistry } from '@flowlogs/runtime';
-import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
+import { kafkaBrokers } from '@flowlogs/testkit';
+import { startStack, until, type Stack } from './support/stack.js';
 
-const API_KEY = 'test-admin-key-0123456789';
 const START = 1_700_000_000; // a fixed past date: every window is closed by the idle timer once input stops
 
 /** What must agree between the pipeline and the offline path (ids of rules and topics differ by design). */
@@ -28,48 +22,19 @@ function flowView(r: FlowRecord) {
   return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type].join(' ');
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe('pipeline end to end', () => {
-  let db: TestDatabase;
-  const services: Array<{ stop(): Promise<void> }> = [];
-  let api: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
-  const prefix = uniquePrefix();
-  const log = testLogger();
+  let stack: Stack;
+  let api: Stack['api'];
+  let prefix: string;
+  let log: Stack['log'];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, HTTP_PORT: '0', METRICS_PORT: '0',
-      FLOWLOGS_API_KEY: API_KEY, FLOWLOGS_IDLE_CLOSE_MS: '500',
-    };
-    const kafka = createKafka(kafkaBrokers(), 'pipeline-test', log);
-    const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool });
-    await controlPlane.start();
-    services.push(controlPlane);
-    const aggregator = new Aggregator({ config: AggregatorConfig.parse(env), log, kafka, registry: createRegistry('aggregator') });
-    const publisher = new Publisher({ config: PublisherConfig.parse(env), log, kafka, registry: createRegistry('publisher'), pool: db.pool });
-    await Promise.all([aggregator.start(), publisher.start()]);
-    services.push(aggregator, publisher);
-    api = async (method, path, body) => {
-      const res = await fetch(controlPlane.url + path, {
-        method, headers: { authorization: `Bearer ${API_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500' });
+    ({ api, prefix, log } = stack);
   });
 
   afterAll(async () => {
-    for (const s of services.reverse()) await s.stop();
-    await db?.drop();
+    await stack?.stop();
   });
 
   it('delivers the records of a replayed capture to search and to the log topic, equal to the offline path', async () => {

@@ -38,3 +38,4 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+

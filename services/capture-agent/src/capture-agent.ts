@@ -10,10 +10,11 @@ import { HealthServer, type Logger } from '@flowlogs/runtime';
 import { BatchQueue } from './batch-queue.js';
 import type { CaptureAgentConfig, EniSource } from './config.js';
 import { EniStream } from './eni-stream.js';
-import { fetchEni, type EniInfo } from './inventory.js';
+import { fetchEni, registerEni, type EniInfo } from './inventory.js';
 import { agentMetrics, type AgentMetrics } from './metrics.js';
 import { sendQueued } from './sender.js';
 import { fileSource } from './sources/file-source.js';
+import { nflogSource, tcpdumpSource } from './sources/live-source.js';
 import type { CaptureSource } from './sources/source.js';
 
 export interface CaptureAgentDeps {
@@ -69,20 +70,32 @@ export class CaptureAgent {
     await this.health?.stop();
   }
 
+  /** The ENI's account, VPC and subnet: from the config, by registering it in its subnet, or from the control plane. */
   private async resolve(eni: EniSource): Promise<EniInfo> {
     if (eni.accountId && eni.vpcId && eni.subnetId) {
       return { eniId: eni.id, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, primaryIp: eni.primaryIp };
     }
     const { FLOWLOGS_API_URL, FLOWLOGS_API_KEY } = this.deps.config;
+    if (eni.subnetId && eni.primaryIp) {
+      return registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, { id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp });
+    }
     return fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
   }
 
   private async openSource(eni: EniSource): Promise<CaptureSource> {
     const s = eni.source;
-    return fileSource({
-      path: s.path, speed: s.speed, rebase: s.rebase || s.loop,
-      onFormatError: (err) => this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
-    });
+    const onListening = (line: string) => this.deps.log.info({ eni: eni.id, tcpdump: line }, 'capture listening');
+    switch (s.type) {
+      case 'file':
+        return fileSource({
+          path: s.path, speed: s.speed, rebase: s.rebase || s.loop,
+          onFormatError: (err) => this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
+        });
+      case 'live':
+        return tcpdumpSource({ interface: s.interface, filter: s.filter, snaplen: s.snaplen, immediate: s.immediate, netns: s.netns, onListening });
+      case 'nflog':
+        return nflogSource({ groups: s.groups, netns: s.netns, onListening });
+    }
   }
 
   private async runEni(eni: EniSource): Promise<void> {
@@ -103,6 +116,6 @@ export class CaptureAgent {
       });
       const counters = await stream.run(this.abort.signal);
       log.info({ eni: eni.id, source: source.name, received: counters.received, skipped: counters.skipped }, 'capture source ended');
-    } while (eni.source.loop && !this.abort.signal.aborted);
+    } while (eni.source.type === 'file' && eni.source.loop && !this.abort.signal.aborted);
   }
 }

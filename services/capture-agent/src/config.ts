@@ -5,23 +5,59 @@ import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
 
 export const ReplaySpeed = z.enum(['max', 'capture']);
 
-/** One ENI the agent owns: where its packets come from, and (optionally) what it is; the rest is asked of the control plane. */
-export const EniSource = z.object({
-  id: z.string().regex(/^eni-[a-z0-9]+$/, 'an ENI id such as eni-1a2b3c4d'),
-  accountId: z.string().optional(),
-  vpcId: z.string().optional(),
-  subnetId: z.string().optional(),
-  primaryIp: z.string().optional(),
-  source: z.object({
-    type: z.literal('file'),
-    path: z.string(),
-    speed: ReplaySpeed.default('max'),
-    /** Replay again and again (the demo), with timestamps moved forward each time. */
-    loop: z.boolean().default(false),
-    /** Shift timestamps so that the capture ends now. */
-    rebase: z.boolean().default(false),
-  }),
+/** A capture file replayed into the pipeline (the demo, tests, `flowlogs replay`). */
+export const FileSourceConfig = z.object({
+  type: z.literal('file'),
+  path: z.string(),
+  speed: ReplaySpeed.default('max'),
+  /** Replay again and again (the demo), with timestamps moved forward each time. */
+  loop: z.boolean().default(false),
+  /** Shift timestamps so that the capture ends now. */
+  rebase: z.boolean().default(false),
 });
+
+/** Run tcpdump inside this network namespace (`ip netns exec <netns> tcpdump …`), e.g. a VM's or a container's. */
+const Netns = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a network namespace name as `ip netns list` shows it').optional();
+
+/** Live traffic of an interface, through a tcpdump child streaming pcap (libpcap). */
+export const LiveSourceConfig = z.object({
+  type: z.literal('live'),
+  interface: z.string().min(1),
+  /** A BPF expression (tcpdump's filter syntax), e.g. "not port 22". */
+  filter: z.string().optional(),
+  /** Bytes captured per packet; records count the IP lengths as on the wire either way. */
+  snaplen: z.number().int().min(64).max(262144).default(262144),
+  /** Hand over each packet at once instead of in the kernel's blocks (lower latency, more CPU). */
+  immediate: z.boolean().default(false),
+  netns: Netns,
+});
+
+/**
+ * The verdicts of nftables rules that log to NFLOG groups (`log prefix "drop" group 2 drop`): one
+ * tcpdump on nflog:<group> per group, merged. A packet is REJECT when the rule's log prefix contains
+ * drop, reject or deny, and ACCEPT otherwise (so give accepting rules a prefix such as "accept").
+ */
+export const NflogSourceConfig = z.object({
+  type: z.literal('nflog'),
+  groups: z.array(z.number().int().min(0).max(65535)).min(1),
+  netns: Netns,
+});
+
+/** One ENI the agent owns: where its packets come from, and (optionally) what it is; the rest is asked of the control plane. */
+export const EniSource = z
+  .object({
+    id: z.string().regex(/^eni-[a-z0-9]+$/, 'an ENI id such as eni-1a2b3c4d'),
+    accountId: z.string().optional(),
+    vpcId: z.string().optional(),
+    /** With primaryIp (and name), the agent registers the ENI in this subnet at start-up (PUT /v1/network-interfaces/:id). */
+    subnetId: z.string().optional(),
+    name: z.string().optional(),
+    primaryIp: z.string().optional(),
+    source: z.discriminatedUnion('type', [FileSourceConfig, LiveSourceConfig, NflogSourceConfig]),
+  })
+  .refine((e) => !e.subnetId || e.primaryIp || (e.accountId && e.vpcId), {
+    path: ['primaryIp'], message: 'registering the ENI in subnetId needs its primaryIp',
+  });
 export type EniSource = z.infer<typeof EniSource>;
 
 export const CaptureAgentConfig = CommonConfig.extend({

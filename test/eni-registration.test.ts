@@ -1,0 +1,80 @@
+/** PUT /v1/network-interfaces/:id: how a capture agent registers the ENI it owns, idempotently. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { startStack, type Stack } from './support/stack.js';
+
+/** API keys are stored as their sha256, as the control plane looks them up. */
+const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+const OTHER_KEY = 'test-other-key-0123456789';
+
+describe('ENI registration', () => {
+  let stack: Stack;
+  let api: Stack['api'];
+  let subnetId: string;
+  let vpcId: string;
+  let otherSubnetId: string;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    api = stack.api;
+    await stack.db.pool.query("INSERT INTO accounts (id, name) VALUES ('222222222222', 'other')");
+    await stack.db.pool.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ('key-other', '222222222222', $1, 'admin')", [hashApiKey(OTHER_KEY)]);
+    vpcId = (await api('POST', '/v1/vpcs', { name: 'prod', cidrBlock: '10.16.0.0/16' })).body.id;
+    subnetId = (await api('POST', '/v1/subnets', { vpcId, name: 'a', cidrBlock: '10.16.0.0/24' })).body.id;
+    const otherVpc = (await api('POST', '/v1/vpcs', { name: 'theirs', cidrBlock: '10.16.0.0/16' }, OTHER_KEY)).body.id;
+    otherSubnetId = (await api('POST', '/v1/subnets', { vpcId: otherVpc, name: 'b', cidrBlock: '10.16.0.0/24' }, OTHER_KEY)).body.id;
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('creates the ENI under the given id, then answers the same one', async () => {
+    const body = { subnetId, name: 'cvm-a', primaryIp: '10.16.0.22' };
+    const created = await api('PUT', '/v1/network-interfaces/eni-agent1', body);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: 'eni-agent1', vpcId, subnetId, name: 'cvm-a', primaryIp: '10.16.0.22' });
+    const again = await api('PUT', '/v1/network-interfaces/eni-agent1', { ...body, name: 'renamed' });
+    expect(again).toEqual({ status: 200, body: created.body });
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1')).body).toEqual(created.body);
+  });
+
+  it('creates one ENI when agents register at the same time', async () => {
+    const body = { subnetId, name: 'cvm-c', primaryIp: '10.16.0.30' };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => api('PUT', '/v1/network-interfaces/eni-race', body)));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
+    expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
+  });
+
+  it('answers 409 when the ENI exists with another subnet or address', async () => {
+    const subnetB = (await api('POST', '/v1/subnets', { vpcId, name: 'b', cidrBlock: '10.16.1.0/24' })).body.id;
+    await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId, name: 'x', primaryIp: '10.16.0.23' });
+    const ip = await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId, name: 'x', primaryIp: '10.16.0.24' });
+    expect(ip.status).toBe(409);
+    expect(ip.body.message).toMatch(/10\.16\.0\.23/);
+    expect((await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId: subnetB, name: 'x', primaryIp: '10.16.1.23' })).status).toBe(409);
+  });
+
+  it('validates the id, the body and the address', async () => {
+    for (const id of ['eni_1', 'ENI-1', 'vpc-1', 'eni-']) {
+      const res = await api('PUT', `/v1/network-interfaces/${id}`, { subnetId, name: 'x', primaryIp: '10.16.0.5' });
+      expect(res.status, id).toBe(400);
+      expect(res.body.message).toMatch(/^id: /);
+    }
+    expect((await api('PUT', '/v1/network-interfaces/eni-b1', { subnetId, name: 'x' })).body.message).toMatch(/primaryIp/);
+    const outside = await api('PUT', '/v1/network-interfaces/eni-b2', { subnetId, name: 'x', primaryIp: '10.17.0.5' });
+    expect(outside.status).toBe(400);
+    expect(outside.body.message).toMatch(/^primaryIp: 10\.17\.0\.5 is not inside subnet/);
+  });
+
+  it("keeps accounts apart: another account's subnet is 404, its ENI id is taken", async () => {
+    const foreign = await api('PUT', '/v1/network-interfaces/eni-b3', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.5' });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.message).toMatch(/^subnetId: subnet .* not found/);
+    const taken = await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY);
+    expect(taken.status).toBe(409);
+    expect(taken.body.message).toBe('network interface id eni-agent1 is taken');
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).status).toBe(404);
+  });
+});
