@@ -1,80 +1,192 @@
-/** Record search: the query string, the SQL it becomes, and the page it answers. No I/O here. */
+/**
+ * Record search: the query string, the SQL it becomes, the page it answers, and the export formats.
+ * No I/O here. Search, export, analysis and the tail all filter through the one query language.
+ */
 import { z } from 'zod';
-import { AGGREGATION_INTERVALS } from '@flowlogs/contracts';
+import { AGGREGATION_INTERVALS, FIELD_KEYS, formatText, type FlowRecord } from '@flowlogs/contracts';
 import { invalid } from './errors.js';
-import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
-import { parseIp } from './ip.js';
+import { parseQuery, QueryError, querySql, SqlParams, type Query } from './query/index.js';
 import type { Sql } from './resources.js';
 
 /** The longest aggregation window: a record overlapping `from` starts at most this long before it. */
 const LONGEST_WINDOW = Math.max(...AGGREGATION_INTERVALS);
 const DEFAULT_SPAN = 3600;
+/** An export answers at most this many records (x-flowlogs-truncated: true when there were more). */
+export const EXPORT_CAP = 100_000;
+const EXPORT_PAGE = 1000;
 
 const UnixSeconds = z.coerce.number().int().nonnegative();
 
-export const SearchQuery = z.strictObject({
-  from: UnixSeconds.optional(),
-  to: UnixSeconds.optional(),
-  q: z.string().refine((s) => parseIp(s) !== undefined, 'only a bare IPv4 or IPv6 address (matched as source or destination) is supported for now').optional(),
+/** The `q` parameter as its AST; a syntax error is a 400 naming the position and what was expected. */
+const QueryParam = z.string().transform((s, ctx) => {
+  try {
+    return parseQuery(s);
+  } catch (err) {
+    if (!(err instanceof QueryError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+    return z.NEVER;
+  }
+});
+
+/** from, to and q: what search, export and analysis have in common. */
+export const RangeQuery = z.strictObject({ from: UnixSeconds.optional(), to: UnixSeconds.optional(), q: QueryParam.optional() });
+export type RangeQuery = z.infer<typeof RangeQuery>;
+
+/** Sort keys: `start` is the window order (window start), `-` descending; record_id breaks ties. */
+const SORT_KEYS = { start: 'window_start', bytes: 'coalesce(bytes, 0)', packets: 'coalesce(packets, 0)' } as const;
+export const SORTS = ['start', '-start', 'bytes', '-bytes', 'packets', '-packets'] as const;
+export type Sort = (typeof SORTS)[number];
+
+export const EXPORT_FORMATS = ['ndjson', 'csv', 'text'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const SearchQuery = RangeQuery.extend({
+  sort: z.enum(SORTS).default('start'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().transform((s, ctx) => {
-    const cursor = decodeCursor(s);
-    if (!cursor) ctx.addIssue({ code: 'custom', message: 'not a cursor this API returned' });
-    return cursor ?? z.NEVER;
-  }).optional(),
+  cursor: z.string().optional(),
+  format: z.enum(EXPORT_FORMATS).optional(),
 });
 export type SearchQuery = z.infer<typeof SearchQuery>;
 
-export interface RecordSearch {
+/** Which records: always one log topic of one account, a time range, and the query (if any). */
+export interface RecordScope {
   logTopicId: string;
   accountId: string;
   from: number;
   to: number;
-  ip: string | undefined;
+  where: Query | undefined;
+}
+
+/** The position after the last record of a page, in the order of `sort`. */
+export interface Cursor {
+  sort: Sort;
+  key: number;
+  recordId: string;
+}
+
+export interface RecordSearch extends RecordScope {
+  sort: Sort;
   limit: number;
   after: Cursor | undefined;
 }
 
+/** Opaque to clients (base64url JSON), and only valid with the sort it was made for. */
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.sort, c.key, c.recordId])).toString('base64url');
+}
+
+export function decodeCursor(s: string): Cursor | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 3 && SORTS.includes(v[0]) && Number.isSafeInteger(v[1]) && typeof v[2] === 'string') {
+      return { sort: v[0], key: v[1], recordId: v[2] };
+    }
+  } catch {
+    // not JSON: falls through to undefined
+  }
+  return undefined;
+}
+
 /** The time range defaults to the hour before `now` (or before `to`); an empty or reversed range is a 400. */
-export function resolveRange(query: Pick<SearchQuery, 'from' | 'to'>, now: number): { from: number; to: number } {
+export function resolveRange(query: Pick<RangeQuery, 'from' | 'to'>, now: number): { from: number; to: number } {
   const to = query.to ?? now;
   const from = query.from ?? Math.max(0, to - DEFAULT_SPAN);
   if (from >= to) throw invalid([{ path: 'from', message: `must be before to (${from} >= ${to})` }]);
   return { from, to };
 }
 
-/**
- * Records whose window overlaps [from, to), in (window_start, record_id) order, one more than the page
- * so the caller knows whether there is a next one. The lower bound on window_start is implied by the
- * overlap; stated explicitly it lets Postgres prune the daily partitions.
- */
-export function recordSearchSql(s: RecordSearch): Sql {
-  const values: unknown[] = [s.logTopicId, s.accountId, s.to, s.from];
-  const param = (v: unknown) => `$${values.push(v)}`;
-  const conditions = ['log_topic_id = $1', 'account_id = $2', 'window_start < $3', 'window_end > $4', `window_start >= $4::bigint - ${LONGEST_WINDOW}`];
-  if (s.ip !== undefined) {
-    const ip = param(s.ip);
-    conditions.push(`(srcaddr = ${ip}::inet OR dstaddr = ${ip}::inet)`);
+/** The scope of a request on a log topic of the caller's account. */
+export function recordScope(logTopicId: string, accountId: string, query: RangeQuery, now: number): RecordScope {
+  return { logTopicId, accountId, ...resolveRange(query, now), where: query.q };
+}
+
+/** The search a request asks for; a cursor of another sort (or not ours) is a 400. */
+export function recordSearch(scope: RecordScope, query: Pick<SearchQuery, 'sort' | 'limit' | 'cursor'>): RecordSearch {
+  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  if (query.cursor !== undefined && after?.sort !== query.sort) {
+    throw invalid([{ path: 'cursor', message: `not a cursor this API returned for sort=${query.sort}` }]);
   }
-  if (s.after) conditions.push(`(window_start, record_id) > (${param(s.after.windowStart)}, ${param(s.after.recordId)})`);
+  return { ...scope, sort: query.sort, limit: query.limit, after };
+}
+
+/**
+ * The conditions of a scope: records whose window overlaps [from, to), of this account and log topic,
+ * matching the query. The lower bound on window_start is implied by the overlap; stated explicitly it
+ * lets Postgres prune the daily partitions.
+ */
+export function scopeSql(s: RecordScope, params: SqlParams): string {
+  const from = params.add(s.from);
+  const conditions = [
+    `log_topic_id = ${params.add(s.logTopicId)}`, `account_id = ${params.add(s.accountId)}`,
+    `window_start < ${params.add(s.to)}`, `window_end > ${from}`, `window_start >= ${from}::bigint - ${LONGEST_WINDOW}`,
+  ];
+  if (s.where) conditions.push(querySql(s.where, params));
+  return conditions.join(' AND ');
+}
+
+/** One more record than the page, in the sort's order after the cursor, so the caller knows whether a next page exists. */
+export function recordSearchSql(s: RecordSearch): Sql {
+  const params = new SqlParams();
+  const key = SORT_KEYS[s.sort.replace('-', '') as keyof typeof SORT_KEYS];
+  const descending = s.sort.startsWith('-');
+  const conditions = [scopeSql(s, params)];
+  if (s.after) conditions.push(`(${key}, record_id) ${descending ? '<' : '>'} (${params.add(s.after.key)}, ${params.add(s.after.recordId)})`);
+  const direction = descending ? ' DESC' : '';
   return {
-    text: `SELECT record, window_start, record_id FROM flow_records WHERE ${conditions.join(' AND ')} ORDER BY window_start, record_id LIMIT ${param(s.limit + 1)}`,
-    values,
+    text: `SELECT record, ${key} AS sort_key, record_id FROM flow_records WHERE ${conditions.join(' AND ')} ORDER BY ${key}${direction}, record_id${direction} LIMIT ${params.add(s.limit + 1)}`,
+    values: params.values,
   };
+}
+
+/** How many records the scope holds, counting no further than `cap`. */
+export function recordCountSql(s: RecordScope, cap: number): Sql {
+  const params = new SqlParams();
+  const where = scopeSql(s, params);
+  return { text: `SELECT count(*) AS n FROM (SELECT 1 FROM flow_records WHERE ${where} LIMIT ${params.add(cap)}) AS capped`, values: params.values };
 }
 
 export interface RecordRow {
-  record: unknown;
-  window_start: number;
+  record: FlowRecord;
+  sort_key: number;
   record_id: string;
 }
 
+const cursorAfter = (row: RecordRow, sort: Sort): Cursor => ({ sort, key: row.sort_key, recordId: row.record_id });
+
 /** A page of at most `limit` records; the cursor points after its last one when more follow. */
-export function recordPage(rows: RecordRow[], limit: number): { records: unknown[]; nextCursor: string | null } {
-  const page = rows.slice(0, limit);
+export function recordPage(rows: RecordRow[], search: Pick<RecordSearch, 'limit' | 'sort'>): { records: FlowRecord[]; nextCursor: string | null } {
+  const page = rows.slice(0, search.limit);
   const last = page.at(-1);
   return {
     records: page.map((r) => r.record),
-    nextCursor: rows.length > limit && last ? encodeCursor({ windowStart: last.window_start, recordId: last.record_id }) : null,
+    nextCursor: rows.length > search.limit && last ? encodeCursor(cursorAfter(last, search.sort)) : null,
   };
+}
+
+const CSV_FIELDS = Object.keys(FIELD_KEYS) as (keyof typeof FIELD_KEYS)[];
+const csvValue = (v: unknown) => (v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
+
+/** Each export format: its media type, a header line, and one line per record. */
+export const EXPORTS: Record<ExportFormat, { contentType: string; header: string; line(r: FlowRecord): string }> = {
+  ndjson: { contentType: 'application/x-ndjson', header: '', line: (r) => `${JSON.stringify(r)}\n` },
+  csv: { contentType: 'text/csv; charset=utf-8', header: `${CSV_FIELDS.join(',')}\n`, line: (r) => `${CSV_FIELDS.map((f) => csvValue(r[FIELD_KEYS[f]])).join(',')}\n` },
+  text: { contentType: 'text/plain; charset=utf-8', header: '', line: (r) => `${formatText(r)}\n` },
+};
+
+/** The whole result, at most `cap` records, as chunks of the format, page after page along the cursor. */
+export async function* exportChunks(
+  search: RecordSearch, format: ExportFormat, fetchPage: (s: RecordSearch) => Promise<RecordRow[]>, cap = EXPORT_CAP,
+): AsyncGenerator<string> {
+  const { header, line } = EXPORTS[format];
+  if (header) yield header;
+  let after = search.after;
+  for (let left = cap; left > 0;) {
+    const limit = Math.min(EXPORT_PAGE, left);
+    const rows = await fetchPage({ ...search, limit, after });
+    const page = rows.slice(0, limit);
+    if (page.length) yield page.map((r) => line(r.record)).join('');
+    left -= page.length;
+    if (rows.length <= limit) return;
+    after = cursorAfter(page.at(-1)!, search.sort);
+  }
 }

@@ -3,7 +3,9 @@ import type { Pool } from '@flowlogs/db';
 import { newAccountId, newResourceId } from './ids.js';
 import { FLOW_LOGS, fromRow, insertSql, selectSql, type Resource } from './resources.js';
 import type { FlowLog } from './schemas.js';
-import { recordSearchSql, type RecordRow, type RecordSearch } from './search.js';
+import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type RecordSearch } from './search.js';
+import { actionsSql, histogramSql, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
+import { flowLogHealthSql, type FlowLogHealthRow } from './health.js';
 
 export type Role = 'admin' | 'readonly';
 
@@ -98,5 +100,26 @@ export class Store {
 
   async ping(): Promise<boolean> {
     return this.pool.query('SELECT 1').then(() => true, () => false);
+  }
+
+  /** How many records the scope holds, counted no further than `cap`. */
+  async countRecords(scope: RecordScope, cap: number): Promise<number> {
+    return (await this.pool.query<{ n: number }>(recordCountSql(scope, cap))).rows[0].n;
+  }
+
+  async topRecords(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Promise<TopRow[]> {
+    return (await this.pool.query<TopRow>(topSql(scope, query))).rows;
+  }
+
+  async histogram(scope: RecordScope, step: number): Promise<HistogramRow[]> {
+    return (await this.pool.query<HistogramRow>(histogramSql(scope, step))).rows;
+  }
+
+  async actionTotals(scope: RecordScope): Promise<ActionRow[]> {
+    return (await this.pool.query<ActionRow>(actionsSql(scope))).rows;
+  }
+
+  async flowLogHealth(accountId: string, flowLogId: string, now: number): Promise<FlowLogHealthRow> {
+    return (await this.pool.query<FlowLogHealthRow>(flowLogHealthSql(accountId, flowLogId, now))).rows[0];
   }
 }

@@ -1,26 +1,34 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCursor } from '../src/cursor.js';
+import type { FlowRecord } from '@flowlogs/contracts';
 import { HttpError, validate } from '../src/errors.js';
-import { recordPage, recordSearchSql, resolveRange, SearchQuery, type RecordSearch } from '../src/search.js';
+import { parseQuery } from '../src/query/index.js';
+import {
+  decodeCursor, encodeCursor, exportChunks, recordCountSql, recordPage, recordSearch, recordSearchSql, resolveRange, SearchQuery,
+  type RecordRow, type RecordSearch,
+} from '../src/search.js';
+
+const errorOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (err) {
+    return err as HttpError;
+  }
+  return undefined;
+};
 
 describe('SearchQuery', () => {
-  it('coerces the query string and defaults the limit', () => {
-    expect(validate(SearchQuery, { from: '100', to: '200', q: '10.0.0.1' })).toEqual({ from: 100, to: 200, q: '10.0.0.1', limit: 100 });
-    const cursor = { windowStart: 600, recordId: 'r1' };
-    expect(validate(SearchQuery, { cursor: encodeCursor(cursor), limit: '1000' })).toEqual({ cursor, limit: 1000 });
+  it('coerces the query string, parses q and defaults sort and limit', () => {
+    expect(validate(SearchQuery, { from: '100', to: '200', q: '10.0.0.1' })).toEqual({
+      from: 100, to: 200, q: parseQuery('10.0.0.1'), sort: 'start', limit: 100,
+    });
+    expect(validate(SearchQuery, { sort: '-bytes', limit: '1000', format: 'csv' })).toEqual({ sort: '-bytes', limit: 1000, format: 'csv' });
   });
 
-  it('names each bad parameter', () => {
-    const error = (() => {
-      try {
-        validate(SearchQuery, { from: 'yesterday', q: 'srcaddr=10.0.0.1', limit: '1001', cursor: 'xyz', size: '1' }, 'query');
-      } catch (err) {
-        return err as HttpError;
-      }
-    })();
+  it('names each bad parameter, q with its position', () => {
+    const error = errorOf(() => validate(SearchQuery, { from: 'yesterday', q: 'srcaddr:10.0.0.1 AND )', limit: '1001', sort: 'size', format: 'xml', size: '1' }, 'query'));
     expect(error?.statusCode).toBe(400);
-    expect(error?.issues?.map((i) => i.path).sort()).toEqual(['cursor', 'from', 'limit', 'q', 'query']);
-    expect(error?.message).toContain('q: only a bare IPv4 or IPv6 address');
+    expect(error?.issues?.map((i) => i.path).sort()).toEqual(['format', 'from', 'limit', 'q', 'query', 'sort']);
+    expect(error?.message).toContain('q: unexpected ")" at 21; expected a term');
   });
 });
 
@@ -36,36 +44,76 @@ describe('resolveRange', () => {
   });
 });
 
-describe('recordSearchSql', () => {
-  const base: RecordSearch = { logTopicId: 'topic-1', accountId: '123456789012', from: 1000, to: 2000, ip: undefined, limit: 10, after: undefined };
-
-  it('selects overlapping windows, bounded for partition pruning, all values as parameters', () => {
-    const { text, values } = recordSearchSql(base);
-    expect(text).toContain('window_start < $3 AND window_end > $4 AND window_start >= $4::bigint - 600');
-    expect(text).toMatch(/ORDER BY window_start, record_id LIMIT \$5$/);
-    expect(values).toEqual(['topic-1', '123456789012', 2000, 1000, 11]);
-  });
-
-  it('adds the address and the cursor as parameters', () => {
-    const { text, values } = recordSearchSql({ ...base, ip: '2001:db8::1', after: { windowStart: 1200, recordId: "r'1" } });
-    expect(text).toContain('(srcaddr = $5::inet OR dstaddr = $5::inet)');
-    expect(text).toContain('(window_start, record_id) > ($6, $7)');
-    expect(text).not.toContain("r'1");
-    expect(values).toEqual(['topic-1', '123456789012', 2000, 1000, '2001:db8::1', 1200, "r'1", 11]);
+describe('cursors', () => {
+  it('round-trip with their sort, and are refused under another', () => {
+    const cursor = { sort: '-bytes' as const, key: 1200, recordId: 'r1' };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+    expect(decodeCursor('xyz')).toBeUndefined();
+    const scope = { logTopicId: 't', accountId: 'a', from: 0, to: 1, where: undefined };
+    expect(recordSearch(scope, { sort: '-bytes', limit: 5, cursor: encodeCursor(cursor) }).after).toEqual(cursor);
+    expect(errorOf(() => recordSearch(scope, { sort: 'bytes', limit: 5, cursor: encodeCursor(cursor) }))?.message).toBe('cursor: not a cursor this API returned for sort=bytes');
+    expect(errorOf(() => recordSearch(scope, { sort: 'start', limit: 5, cursor: 'xyz' }))?.statusCode).toBe(400);
   });
 });
 
-describe('recordPage', () => {
-  const rows = [1, 2, 3].map((i) => ({ record: { recordId: `r${i}` }, window_start: 600 * i, record_id: `r${i}` }));
+describe('recordSearchSql', () => {
+  const base: RecordSearch = { logTopicId: 'topic-1', accountId: '123456789012', from: 1000, to: 2000, where: undefined, sort: 'start', limit: 10, after: undefined };
 
-  it('points after the last record when more follow', () => {
-    const page = recordPage(rows, 2);
-    expect(page.records).toEqual([{ recordId: 'r1' }, { recordId: 'r2' }]);
-    expect(page.nextCursor).toBe(encodeCursor({ windowStart: 1200, recordId: 'r2' }));
+  it('selects overlapping windows of the account and topic, bounded for partition pruning, all values as parameters', () => {
+    const { text, values } = recordSearchSql(base);
+    expect(text).toContain('log_topic_id = $2 AND account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600');
+    expect(text).toMatch(/ORDER BY window_start, record_id LIMIT \$5$/);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 11]);
+  });
+
+  it('adds the query, then the keyset of the sort, as parameters', () => {
+    const { text, values } = recordSearchSql({ ...base, where: parseQuery('2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: "r'1" } });
+    expect(text).toContain('AND (srcaddr = $5::inet OR dstaddr = $5::inet) AND (coalesce(bytes, 0), record_id) < ($6, $7)');
+    expect(text).toMatch(/ORDER BY coalesce\(bytes, 0\) DESC, record_id DESC LIMIT \$8$/);
+    expect(text).not.toContain("r'1");
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, '2001:db8::1', 1200, "r'1", 11]);
+    expect(recordSearchSql({ ...base, sort: 'packets', after: { sort: 'packets', key: 3, recordId: 'r' } }).text).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
+  });
+
+  it('counts up to a cap', () => {
+    const { text, values } = recordCountSql(base, 100_001);
+    expect(text).toMatch(/^SELECT count\(\*\) AS n FROM \(SELECT 1 FROM flow_records WHERE .* LIMIT \$5\) AS capped$/);
+    expect(values.at(-1)).toBe(100_001);
+  });
+});
+
+const row = (i: number, bytes = i): RecordRow => ({ record: { recordId: `r${i}`, bytes } as FlowRecord, sort_key: bytes, record_id: `r${i}` });
+
+describe('recordPage', () => {
+  const rows = [1, 2, 3].map((i) => row(i, 100 * i));
+
+  it('points after the last record when more follow, in the sort it was made for', () => {
+    const page = recordPage(rows, { limit: 2, sort: 'bytes' });
+    expect(page.records.map((r) => r.recordId)).toEqual(['r1', 'r2']);
+    expect(decodeCursor(page.nextCursor!)).toEqual({ sort: 'bytes', key: 200, recordId: 'r2' });
   });
 
   it('has no cursor on the last page', () => {
-    expect(recordPage(rows, 3).nextCursor).toBeNull();
-    expect(recordPage([], 3)).toEqual({ records: [], nextCursor: null });
+    expect(recordPage(rows, { limit: 3, sort: 'start' }).nextCursor).toBeNull();
+    expect(recordPage([], { limit: 3, sort: 'start' })).toEqual({ records: [], nextCursor: null });
+  });
+});
+
+describe('exportChunks', () => {
+  const all = Array.from({ length: 2500 }, (_, i) => row(i));
+  const fetchPage = async (s: RecordSearch) => all.filter((r) => !s.after || r.sort_key > s.after.key).slice(0, s.limit + 1);
+  const search: RecordSearch = { logTopicId: 't', accountId: 'a', from: 0, to: 1, where: undefined, sort: 'bytes', limit: 100, after: undefined };
+  const lines = async (format: 'ndjson' | 'csv', cap?: number) => {
+    let text = '';
+    for await (const chunk of exportChunks(search, format, fetchPage, cap)) text += chunk;
+    return text.trimEnd().split('\n');
+  };
+
+  it('pages along the cursor through the whole result, up to the cap', async () => {
+    expect((await lines('ndjson')).map((l) => JSON.parse(l).recordId)).toEqual(all.map((r) => r.record_id));
+    expect(await lines('ndjson', 1500)).toHaveLength(1500);
+    const csv = await lines('csv', 2);
+    expect(csv[0]).toMatch(/^version,account-id,interface-id,srcaddr,dstaddr,/);
+    expect(csv).toHaveLength(3);
   });
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Admin, Kafka } from 'kafkajs';
 import type { FlowLogRule, TopicNames } from '@flowlogs/contracts';
 import { invalid, notFound } from '../errors.js';
 import { cidrContains, parseCidr, type Cidr, type IpAddress } from '../ip.js';
@@ -15,6 +16,8 @@ export interface ApiContext {
   deleteRule(id: string): Promise<void>;
   /** Creates a Kafka topic with the installation's partition count; an existing one is kept. */
   createKafkaTopic(topic: string): Promise<void>;
+  /** The broker: a client for the live tail's consumers, and the service's connected admin (consumer lag). */
+  kafka: { client: Kafka; admin: Admin };
 }
 
 declare module 'fastify' {

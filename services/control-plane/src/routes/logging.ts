@@ -1,10 +1,9 @@
-/** Where records go: logsets, their log topics, and the search of a topic's records. */
+/** Where records go: logsets and their log topics (their records: records.ts). */
 import type { FastifyPluginAsync } from 'fastify';
 import { validate } from '../errors.js';
 import { newResourceId } from '../ids.js';
 import { LOG_TOPICS, LOGSETS } from '../resources.js';
 import { CreateLogset, CreateLogTopic } from '../schemas.js';
-import { recordPage, resolveRange, SearchQuery } from '../search.js';
 import { readRoutes, requireOwned, type ApiContext } from './context.js';
 
 export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): FastifyPluginAsync => async (app) => {
@@ -29,17 +28,4 @@ export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): 
     return store.create(LOG_TOPICS, { id, accountId: req.principal.accountId, kafkaTopic, ...body });
   });
 
-  app.get<{ Params: { id: string } }>('/log-topics/:id/records', async (req) => {
-    const topic = await requireOwned(store, LOG_TOPICS, req.principal, req.params.id);
-    const query = validate(SearchQuery, req.query, 'query');
-    const rows = await store.searchRecords({
-      logTopicId: topic.id,
-      accountId: req.principal.accountId,
-      ...resolveRange(query, Math.floor(Date.now() / 1000)),
-      ip: query.q,
-      limit: query.limit,
-      after: query.cursor,
-    });
-    return recordPage(rows, query.limit);
-  });
 };

@@ -1,0 +1,97 @@
+/** Analysis of a log topic's records — top keys, a histogram over time, totals per action — as SQL and shapes. No I/O. */
+import { z } from 'zod';
+import { invalid } from './errors.js';
+import { SqlParams } from './query/index.js';
+import type { Sql } from './resources.js';
+import { RangeQuery, scopeSql, type RecordScope } from './search.js';
+
+/** The keys `top` groups by, as SQL expressions (addresses as text). */
+const TOP_KEYS = {
+  srcaddr: 'host(srcaddr)', dstaddr: 'host(dstaddr)', srcport: 'srcport', dstport: 'dstport', protocol: 'protocol', interfaceId: 'interface_id', action: 'action',
+} as const;
+const METRICS = ['bytes', 'packets', 'flows'] as const;
+const MAX_BUCKETS = 10_000;
+
+export const TopQuery = RangeQuery.extend({
+  by: z.enum(Object.keys(TOP_KEYS) as [keyof typeof TOP_KEYS, ...(keyof typeof TOP_KEYS)[]]),
+  metric: z.enum(METRICS).default('bytes'),
+  limit: z.coerce.number().int().min(1).max(1000).default(10),
+});
+export type TopQuery = z.infer<typeof TopQuery>;
+
+export const HistogramQuery = RangeQuery.extend({
+  buckets: z.coerce.number().int().min(1).max(1000).default(60),
+  step: z.coerce.number().int().min(1).optional(),
+});
+export type HistogramQuery = z.infer<typeof HistogramQuery>;
+
+export interface Totals {
+  bytes: number;
+  packets: number;
+  flows: number;
+}
+
+const TOTALS = 'coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows';
+const ZERO: Totals = { bytes: 0, packets: 0, flows: 0 };
+const totalsOf = (row: Totals): Totals => ({ bytes: row.bytes, packets: row.packets, flows: row.flows });
+
+/** The scope's conditions plus the rule that only OK records count (NODATA and SKIPDATA carry no traffic). */
+function okScopeSql(scope: RecordScope, params: SqlParams): string {
+  return `${scopeSql(scope, params)} AND log_status = 'OK'`;
+}
+
+export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
+  const params = new SqlParams();
+  const where = okScopeSql(scope, params);
+  return {
+    text: `SELECT ${TOP_KEYS[query.by]} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    values: params.values,
+  };
+}
+
+export type TopRow = Totals & { key: string | number | null };
+
+export const topItems = (rows: TopRow[]) => ({ items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })) });
+
+/** The bucket width: `step`, or the range split into `buckets`; too many buckets are a 400. */
+export function histogramStep(range: { from: number; to: number }, query: Pick<HistogramQuery, 'buckets' | 'step'>): number {
+  const step = query.step ?? Math.max(1, Math.ceil((range.to - range.from) / query.buckets));
+  if (Math.ceil((range.to - range.from) / step) > MAX_BUCKETS) {
+    throw invalid([{ path: 'step', message: `makes more than ${MAX_BUCKETS} buckets over ${range.to - range.from} s` }]);
+  }
+  return step;
+}
+
+/** Totals per bucket [from + i·step, from + (i+1)·step) of window_start; a window starting before `from` counts in the first. */
+export function histogramSql(scope: RecordScope, step: number): Sql {
+  const params = new SqlParams();
+  const where = okScopeSql(scope, params);
+  const [from, width] = [params.add(scope.from), params.add(step)];
+  return {
+    text: `SELECT ${from}::bigint + greatest(0, (window_start - ${from}::bigint) / ${width}::bigint) * ${width}::bigint AS start, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY 1`,
+    values: params.values,
+  };
+}
+
+export type HistogramRow = Totals & { start: number };
+
+/** Every bucket of the range, empty ones as zeros. */
+export function histogramBuckets(rows: HistogramRow[], range: { from: number; to: number }, step: number) {
+  const byStart = new Map(rows.map((r) => [r.start, totalsOf(r)]));
+  const buckets = [];
+  for (let start = range.from; start < range.to; start += step) buckets.push({ start, ...(byStart.get(start) ?? ZERO) });
+  return { step, buckets };
+}
+
+export function actionsSql(scope: RecordScope): Sql {
+  const params = new SqlParams();
+  const where = okScopeSql(scope, params);
+  return { text: `SELECT action, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY action`, values: params.values };
+}
+
+export type ActionRow = Totals & { action: string };
+
+export function actionTotals(rows: ActionRow[]): { ACCEPT: Totals; REJECT: Totals } {
+  const of = (action: string) => totalsOf(rows.find((r) => r.action === action) ?? ZERO);
+  return { ACCEPT: of('ACCEPT'), REJECT: of('REJECT') };
+}

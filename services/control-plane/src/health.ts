@@ -1,0 +1,67 @@
+/** Pipeline health: a flow log's freshness and losses from its records, and the consumer groups' lag from Kafka. */
+import type { Admin } from 'kafkajs';
+import { AGGREGATION_INTERVALS, type TopicNames } from '@flowlogs/contracts';
+import type { Sql } from './resources.js';
+
+const LONGEST_WINDOW = Math.max(...AGGREGATION_INTERVALS);
+const RATE_SPAN = 600;
+const LOSS_SPAN = 3600;
+
+/**
+ * One pass over the flow log's last hour (records whose window ended after now − 1 h), and the newest
+ * window end of all time: the newest window start found through the index, then the windows near it
+ * (an interval change can make a later-starting window end earlier).
+ */
+export function flowLogHealthSql(accountId: string, flowLogId: string, now: number): Sql {
+  const mine = 'flow_log_id = $1 AND account_id = $2';
+  return {
+    text: `SELECT
+      (SELECT max(window_end) FROM flow_records WHERE ${mine}
+        AND window_start >= (SELECT max(window_start) FROM flow_records WHERE ${mine}) - ${LONGEST_WINDOW}) AS last_record_at,
+      count(*) FILTER (WHERE window_end > $3::bigint - ${RATE_SPAN}) AS recent,
+      count(*) FILTER (WHERE log_status = 'SKIPDATA') AS skipdata_records,
+      coalesce(sum((record->>'skippedPackets')::bigint) FILTER (WHERE log_status = 'SKIPDATA'), 0)::bigint AS skipdata_packets,
+      count(*) FILTER (WHERE log_status = 'NODATA') AS nodata_records
+    FROM flow_records WHERE ${mine} AND window_end > $3::bigint - ${LOSS_SPAN} AND window_start >= $3::bigint - ${LOSS_SPAN + LONGEST_WINDOW}`,
+    values: [flowLogId, accountId, now],
+  };
+}
+
+export interface FlowLogHealthRow {
+  last_record_at: number | null;
+  recent: number;
+  skipdata_records: number;
+  skipdata_packets: number;
+  nodata_records: number;
+}
+
+export function flowLogHealth(row: FlowLogHealthRow) {
+  return {
+    lastRecordAt: row.last_record_at,
+    recordsPerMinute: row.recent / (RATE_SPAN / 60),
+    skipdata: { records: row.skipdata_records, packets: row.skipdata_packets },
+    nodata: row.nodata_records,
+  };
+}
+
+/** The pipeline's consumer groups and what they read (the services name their groups `<prefix>.<service>`). */
+export function pipelineConsumers(topics: TopicNames): { group: string; topic: string }[] {
+  const prefix = topics.packets.slice(0, -'.packets'.length);
+  return [{ group: `${prefix}.aggregator`, topic: topics.packets }, { group: `${prefix}.publisher`, topic: topics.records }];
+}
+
+/** Messages not yet committed, summed over partitions; a partition without a commit lags by all it holds. */
+export function consumerLag(watermarks: { partition: number; low: string; high: string }[], committed: { partition: number; offset: string }[]): number {
+  const at = new Map(committed.map((c) => [c.partition, Number(c.offset)]));
+  return watermarks.reduce((lag, w) => {
+    const offset = at.get(w.partition) ?? -1;
+    return lag + Math.max(0, Number(w.high) - (offset < 0 ? Number(w.low) : offset));
+  }, 0);
+}
+
+export async function consumerGroupLags(admin: Admin, consumers: { group: string; topic: string }[]) {
+  return Promise.all(consumers.map(async ({ group, topic }) => {
+    const [watermarks, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+    return { group, topic, lag: consumerLag(watermarks, committed?.partitions ?? []) };
+  }));
+}
