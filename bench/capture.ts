@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   rows.push(flowRow('batch', 'flowlogs decode+batch', `1 core; finish() every 4096; ${batchRuns[0].batches} batches, ${si(batchRuns[0].batchBytes / 1e6, 0)}MB out`));
   rows.push(flowRow('decode', 'flowlogs decode only', 'readCaptureFile + PacketEventDecoder.decode'));
   rows.push(flowRow('read', 'flowlogs read only', 'readCaptureFile (CaptureParser records), no decode'));
-  rows.push(flowRow('fs-read', 'fs read only', 'createReadStream 4 MiB chunks, no parsing'));
+  rows.push(flowRow('fs-read', 'fs read only', '4 MiB reads into reused buffers, no parsing'));
 
   let pmacctd: PmacctdRun[] | undefined;
   let pmacctdOverheadSec = 0;
@@ -232,7 +232,10 @@ async function main(): Promise<void> {
     const dir = join(defaultCacheDir(), 'profiles', String(Date.now()));
     mkdirSync(dir, { recursive: true });
     runWorker('batch', file, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const profile = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the main thread (0), not the module loader's worker.
+    const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    const main = profiles.filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    const profile = (main.length ? main : profiles).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
     console.log(`\nCPU profile of decode+batch: ${profile}`);
     console.log(summarizeProfile(profile, 25));
   }

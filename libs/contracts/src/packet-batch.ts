@@ -64,26 +64,37 @@ function strLen(s: string): number {
   return 2 + Buffer.byteLength(s);
 }
 
-function writeHeader(header: PacketBatchHeader, count: number): Buffer {
+/** The header's encoded size and the parts that size depends on. */
+interface HeaderPlan {
+  size: number;
+  strings: string[];
+  skipped: Array<[string, number]>;
+}
+
+function planHeader(header: PacketBatchHeader): HeaderPlan {
   const skipped = Object.entries(header.stats.skipped).filter(([, n]) => n > 0);
   const strings = [header.eniId, header.accountId, header.vpcId, header.subnetId, header.agentId];
-  const drops = header.stats.dropsBySecond;
-  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 4 + 4 + 1 + 2 + drops.length * 8 + 4;
+  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 4 + 4 + 1 + 2 + header.stats.dropsBySecond.length * 8 + 4;
   for (const [reason] of skipped) size += strLen(reason) + 4;
-  const buf = Buffer.allocUnsafe(size);
-  let o = buf.writeUInt8(PACKET_BATCH_VERSION, 0);
+  return { size, strings, skipped };
+}
+
+/** Writes the header (ending in the packet count) into `buf` at `start`; it takes exactly `plan.size` bytes. */
+function writeHeader(buf: Buffer, start: number, header: PacketBatchHeader, plan: HeaderPlan, count: number): void {
+  const drops = header.stats.dropsBySecond;
+  let o = buf.writeUInt8(PACKET_BATCH_VERSION, start);
   const writeStr = (s: string) => {
     const n = buf.write(s, o + 2, 'utf8');
     buf.writeUInt16BE(n, o);
     o += 2 + n;
   };
-  strings.forEach(writeStr);
+  plan.strings.forEach(writeStr);
   o = buf.writeDoubleBE(header.sequence, o);
   o = buf.writeDoubleBE(header.eventTime, o);
   o = buf.writeUInt32BE(header.stats.received, o);
   o = buf.writeUInt32BE(header.stats.dropped, o);
-  o = buf.writeUInt8(skipped.length, o);
-  for (const [reason, n] of skipped) {
+  o = buf.writeUInt8(plan.skipped.length, o);
+  for (const [reason, n] of plan.skipped) {
     writeStr(reason);
     o = buf.writeUInt32BE(n, o);
   }
@@ -93,49 +104,122 @@ function writeHeader(header: PacketBatchHeader, count: number): Buffer {
     o = buf.writeUInt32BE(n, o);
   }
   buf.writeUInt32BE(count, o);
-  return buf;
 }
 
-/** Appends packets in their wire form as they are decoded (no object kept per packet); finish() adds the header. */
+/**
+ * Room kept in front of the packets for the header, so a full batch is handed out without a copy.
+ * A usual header (short ids, a few skip reasons) takes 100–200 bytes; a bigger one (many drop
+ * seconds) is written into an exact-size output instead, with the packets copied once.
+ */
+const HEADER_ROOM = 512;
+
+/** The range checks of Buffer's writeUInt16BE/writeUInt32BE, kept now that the fields are stored byte by byte. */
+function outOfRange(name: string, value: number, max: number): RangeError {
+  return new RangeError(`The value of "${name}" is out of range. It must be >= 0 and <= ${max}. Received ${value}`);
+}
+
+/**
+ * Appends packets in their wire form as they are decoded (no object kept per packet); finish() adds the header.
+ *
+ * The working buffer is HEADER_ROOM bytes of room, then the packets. finish() writes the header just
+ * in front of the packets and hands the buffer out as the batch when it is at least half full (a new
+ * working buffer replaces it); otherwise it copies header and packets once into an exact-size batch
+ * and keeps the working buffer. Either way no output is shared with a later batch.
+ */
 export class PacketBatchBuilder {
   private buf: Buffer;
-  private o = 0;
+  private view: DataView;
+  /** Where the next packet goes: HEADER_ROOM + count × PACKET_BYTES. */
+  private o = HEADER_ROOM;
 
   constructor(initialPackets = 1024) {
-    this.buf = Buffer.allocUnsafe(initialPackets * PACKET_BYTES);
+    this.buf = Buffer.allocUnsafe(HEADER_ROOM + Math.max(1, initialPackets) * PACKET_BYTES);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
 
   get count(): number {
-    return this.o / PACKET_BYTES;
+    return (this.o - HEADER_ROOM) / PACKET_BYTES;
   }
 
   append(p: PacketEvent): void {
-    if (this.o + PACKET_BYTES > this.buf.length) {
-      const grown = Buffer.allocUnsafe(this.buf.length * 2);
-      this.buf.copy(grown, 0, 0, this.o);
-      this.buf = grown;
-    }
+    if (this.o + PACKET_BYTES > this.buf.length) this.grow();
     const buf = this.buf;
     const o = this.o;
-    buf.writeDoubleBE(p.ts, o);
+    const srcPort = p.srcPort;
+    const dstPort = p.dstPort;
+    const bytes = p.bytes;
+    if (srcPort > 0xffff || srcPort < 0) throw outOfRange('value', srcPort, 0xffff);
+    if (dstPort > 0xffff || dstPort < 0) throw outOfRange('value', dstPort, 0xffff);
+    if (bytes > 0xffffffff || bytes < 0) throw outOfRange('value', bytes, 0xffffffff);
+    this.view.setFloat64(o, p.ts); // big-endian
     buf[o + 8] = p.ipVersion;
     buf[o + 9] = p.protocol;
     buf[o + 10] = p.tcpFlags;
     buf[o + 11] = (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0);
-    buf.writeUInt16BE(p.srcPort, o + 12);
-    buf.writeUInt16BE(p.dstPort, o + 14);
-    buf.writeUInt32BE(p.bytes, o + 16);
-    buf.set(p.src.subarray(0, 16), o + 20);
-    buf.set(p.dst.subarray(0, 16), o + 36);
-    this.o += PACKET_BYTES;
+    buf[o + 12] = srcPort >>> 8;
+    buf[o + 13] = srcPort;
+    buf[o + 14] = dstPort >>> 8;
+    buf[o + 15] = dstPort;
+    buf[o + 16] = bytes >>> 24;
+    buf[o + 17] = bytes >>> 16;
+    buf[o + 18] = bytes >>> 8;
+    buf[o + 19] = bytes;
+    copyAddress(p.src, buf, o + 20);
+    copyAddress(p.dst, buf, o + 36);
+    this.o = o + PACKET_BYTES;
   }
 
   /** The encoded batch; the builder is empty again afterwards. */
   finish(header: PacketBatchHeader): Buffer {
-    const out = Buffer.concat([writeHeader(header, this.count), this.buf.subarray(0, this.o)]);
-    this.o = 0;
+    const count = this.count;
+    const plan = planHeader(header);
+    const packetBytes = this.o - HEADER_ROOM;
+    let out: Buffer;
+    if (plan.size <= HEADER_ROOM && packetBytes * 2 >= this.buf.length - HEADER_ROOM) {
+      const start = HEADER_ROOM - plan.size;
+      writeHeader(this.buf, start, header, plan, count);
+      out = this.buf.subarray(start, this.o);
+      this.buf = Buffer.allocUnsafe(this.buf.length);
+      this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+    } else {
+      out = Buffer.allocUnsafe(plan.size + packetBytes);
+      writeHeader(out, 0, header, plan, count);
+      this.buf.copy(out, plan.size, HEADER_ROOM, this.o);
+    }
+    this.o = HEADER_ROOM;
     return out;
   }
+
+  private grow(): void {
+    const grown = Buffer.allocUnsafe(HEADER_ROOM + (this.buf.length - HEADER_ROOM) * 2);
+    this.buf.copy(grown, HEADER_ROOM, HEADER_ROOM, this.o);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+}
+
+/** An address into its 16-byte slot: unrolled stores for the usual 16-byte array (faster than set() at this size). */
+function copyAddress(addr: Uint8Array, buf: Buffer, o: number): void {
+  if (addr.length !== 16) {
+    buf.set(addr.subarray(0, 16), o);
+    return;
+  }
+  buf[o] = addr[0];
+  buf[o + 1] = addr[1];
+  buf[o + 2] = addr[2];
+  buf[o + 3] = addr[3];
+  buf[o + 4] = addr[4];
+  buf[o + 5] = addr[5];
+  buf[o + 6] = addr[6];
+  buf[o + 7] = addr[7];
+  buf[o + 8] = addr[8];
+  buf[o + 9] = addr[9];
+  buf[o + 10] = addr[10];
+  buf[o + 11] = addr[11];
+  buf[o + 12] = addr[12];
+  buf[o + 13] = addr[13];
+  buf[o + 14] = addr[14];
+  buf[o + 15] = addr[15];
 }
 
 export function encodePacketBatch(header: PacketBatchHeader, packets: readonly PacketEvent[]): Buffer {

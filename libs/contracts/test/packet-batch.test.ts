@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
+import { PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
 
 const header: PacketBatchHeader = {
   eniId: 'eni-abc12345', accountId: '100000000001', vpcId: 'vpc-1', subnetId: 'subnet-1', agentId: 'agent-α',
@@ -43,6 +43,87 @@ describe('packet batch codec', () => {
     expect(() => decodePacketBatch(Buffer.from([9, ...buf.subarray(1)]))).toThrow(/version 9/);
     for (let n = 0; n < buf.length; n++) {
       expect(() => decodePacketBatch(buf.subarray(0, n))).toThrow(PacketBatchFormatError);
+    }
+  });
+});
+
+describe('PacketBatchBuilder', () => {
+  const out = newPacketEvent();
+  function expectPackets(batch: Buffer, packets: PacketEvent[], h: PacketBatchHeader = header) {
+    const view = decodePacketBatch(batch);
+    expect(view.header.sequence).toBe(h.sequence);
+    expect(view.header.stats.dropsBySecond).toEqual(h.stats.dropsBySecond);
+    expect(view.count).toBe(packets.length);
+    packets.forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+  }
+
+  it('full and partial batches, and batches after them, each hold their own bytes', () => {
+    const builder = new PacketBatchBuilder(8);
+    const packets = Array.from({ length: 30 }, (_, i) => packet(i, i % 2 ? 6 : 4));
+    // Full (handed out without a copy), partial (copied), grown past its first size, empty.
+    const sizes = [8, 3, 12, 0, 7];
+    const batches: Array<[Buffer, PacketEvent[]]> = [];
+    let next = 0;
+    for (const size of sizes) {
+      const part = packets.slice(next, next + size);
+      next += size;
+      part.forEach((p) => builder.append(p));
+      expect(builder.count).toBe(size);
+      batches.push([builder.finish({ ...header, sequence: batches.length }), part]);
+      expect(builder.count).toBe(0);
+    }
+    // Appends after a batch was handed out must not have changed it.
+    batches.forEach(([batch, part], i) => expectPackets(batch, part, { ...header, sequence: i }));
+    expect(batches[0][0].length).toBe(batches[4][0].length - 7 * PACKET_BYTES + 8 * PACKET_BYTES);
+  });
+
+  it('a header too big for the room in front of the packets', () => {
+    const big: PacketBatchHeader = { ...header, stats: { ...header.stats, dropsBySecond: Array.from({ length: 300 }, (_, i) => [1_700_000_000 + i, i + 1] as [number, number]) } };
+    const builder = new PacketBatchBuilder(4);
+    const packets = Array.from({ length: 4 }, (_, i) => packet(i, 4));
+    packets.forEach((p) => builder.append(p));
+    expectPackets(builder.finish(big), packets, big);
+    packets.forEach((p) => builder.append(p));
+    expectPackets(builder.finish(header), packets);
+  });
+
+  it('same bytes as the field-by-field encoding', () => {
+    const p = packet(5, 6);
+    p.ts = 1_700_000_000.987654321;
+    p.bytes = 0xfedcba98;
+    p.action = 'REJECT';
+    p.direction = 'egress';
+    const builder = new PacketBatchBuilder(1);
+    builder.append(p);
+    const batch = builder.finish(header);
+    const at = batch.length - PACKET_BYTES;
+    const expected = Buffer.alloc(PACKET_BYTES);
+    expected.writeDoubleBE(p.ts, 0);
+    expected.writeUInt8(6, 8);
+    expected.writeUInt8(p.protocol, 9);
+    expected.writeUInt8(p.tcpFlags, 10);
+    expected.writeUInt8(0b1001, 11); // REJECT, egress
+    expected.writeUInt16BE(p.srcPort, 12);
+    expected.writeUInt16BE(p.dstPort, 14);
+    expected.writeUInt32BE(p.bytes, 16);
+    expected.set(p.src, 20);
+    expected.set(p.dst, 36);
+    expect(batch.subarray(at).toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('addresses from views into larger arrays', () => {
+    const p = packet(1, 6);
+    const backing = new Uint8Array(64).map((_, i) => i);
+    p.src = backing.subarray(8, 24);
+    p.dst = backing.subarray(40, 56);
+    expect(decodePacketBatch(encodePacketBatch(header, [p])).read(0, out)).toEqual({ ...p, src: new Uint8Array(backing.subarray(8, 24)), dst: new Uint8Array(backing.subarray(40, 56)) });
+  });
+
+  it('ports and byte counts out of range throw as Buffer writes did', () => {
+    for (const change of [{ srcPort: 65536 }, { dstPort: -1 }, { bytes: 2 ** 32 }, { bytes: -5 }]) {
+      const builder = new PacketBatchBuilder(1);
+      expect(() => builder.append({ ...packet(1, 4), ...change })).toThrow(RangeError);
+      expect(builder.count).toBe(0);
     }
   });
 });

@@ -268,8 +268,8 @@ function decodeIpv4(frame: Uint8Array, at: number, end: number, out: DecodedPack
   out.ipVersion = 4;
   out.bytes = totalLength;
   out.protocol = frame[at + 9];
-  copyAddress(frame, at + 12, out.src, 4);
-  copyAddress(frame, at + 16, out.dst, 4);
+  copyIpv4Address(frame, at + 12, out.src);
+  copyIpv4Address(frame, at + 16, out.dst);
   const fragmentOffset = readU16(frame, at + 6) & 0x1fff;
   if (fragmentOffset !== 0) return null;
   return decodeTransport(frame, at + headerLength, at + totalLength, end, out);
@@ -281,8 +281,8 @@ function decodeIpv6(frame: Uint8Array, at: number, end: number, out: DecodedPack
   const payloadLength = readU16(frame, at + 4);
   out.ipVersion = 6;
   out.bytes = 40 + payloadLength;
-  copyAddress(frame, at + 8, out.src, 16);
-  copyAddress(frame, at + 24, out.dst, 16);
+  copyIpv6Address(frame, at + 8, out.src);
+  copyIpv6Address(frame, at + 24, out.dst);
   // Payload length 0 means a jumbogram or a segmentation-offloaded packet:
   // the real end is unknown, so only the capture bounds it.
   const ipEnd = payloadLength === 0 ? end : at + 40 + payloadLength;
@@ -342,10 +342,31 @@ function decodeTransport(frame: Uint8Array, at: number, ipEnd: number, end: numb
   return null;
 }
 
-/** Copies an address and zeroes the rest of the 16-byte slot, so IPv4 keys compare and hash alike. */
-function copyAddress(frame: Uint8Array, at: number, target: Uint8Array, length: 4 | 16): void {
-  for (let i = 0; i < length; i++) target[i] = frame[at + i];
-  if (length === 4) target.fill(0, 4);
+/**
+ * Copies an IPv4 address and zeroes the rest of the 16-byte slot, so IPv4 keys compare and hash
+ * alike. Plain stores: a fill() call costs more than the twelve zero bytes it writes.
+ */
+function copyIpv4Address(frame: Uint8Array, at: number, target: Uint8Array): void {
+  target[0] = frame[at];
+  target[1] = frame[at + 1];
+  target[2] = frame[at + 2];
+  target[3] = frame[at + 3];
+  target[4] = 0;
+  target[5] = 0;
+  target[6] = 0;
+  target[7] = 0;
+  target[8] = 0;
+  target[9] = 0;
+  target[10] = 0;
+  target[11] = 0;
+  target[12] = 0;
+  target[13] = 0;
+  target[14] = 0;
+  target[15] = 0;
+}
+
+function copyIpv6Address(frame: Uint8Array, at: number, target: Uint8Array): void {
+  for (let i = 0; i < 16; i++) target[i] = frame[at + i];
 }
 
 /**

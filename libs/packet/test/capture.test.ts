@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { createWriteStream, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import {
   CaptureFormatError,
   CaptureParser,
@@ -52,10 +53,10 @@ function expectInputs(records: CaptureRecord[], nanos: boolean, linkType: number
   );
 }
 
-/** A big-endian microsecond pcap, written field by field. */
-function bigEndianPcap(linkType: number): Buffer {
+/** A big-endian pcap (microseconds unless `nanos`), written field by field. */
+function bigEndianPcap(linkType: number, nanos = false): Buffer {
   const header = Buffer.alloc(24);
-  header.writeUInt32BE(0xa1b2c3d4, 0);
+  header.writeUInt32BE(nanos ? 0xa1b23c4d : 0xa1b2c3d4, 0);
   header.writeUInt16BE(2, 4);
   header.writeUInt16BE(4, 6);
   header.writeUInt32BE(65535, 16);
@@ -63,7 +64,7 @@ function bigEndianPcap(linkType: number): Buffer {
   const records = inputs.map((input) => {
     const record = Buffer.alloc(16);
     record.writeUInt32BE(input.tsSec, 0);
-    record.writeUInt32BE(Math.floor(input.tsNanos / 1000), 4);
+    record.writeUInt32BE(nanos ? input.tsNanos : Math.floor(input.tsNanos / 1000), 4);
     record.writeUInt32BE(input.frame.length, 8);
     record.writeUInt32BE(input.frame.length, 12);
     return Buffer.concat([record, input.frame]);
@@ -128,6 +129,60 @@ describe('pcap', () => {
 
   it('reads a big-endian pcap', () => {
     expectInputs(parse(bigEndianPcap(LinkType.ETHERNET)).records, false);
+  });
+
+  it('reads a big-endian nanosecond pcap, also from one-byte chunks', () => {
+    const file = bigEndianPcap(LinkType.ETHERNET, true);
+    expectInputs(parse(file).records, true);
+    expectInputs(parseChunks(oneByteChunks(file)).records, true);
+  });
+
+  it('reads both byte orders alike over many records in one chunk (the in-place path)', () => {
+    const many = Array.from({ length: 300 }, (_, i) => ({ tsSec: 4_000_000_000 + i, tsNanos: (i * 7919) % 1_000_000 * 1000, frame: frames[i % frames.length] }));
+    const little = writePcap(many);
+    // The same records big-endian: swap every header field.
+    const big = Buffer.from(little);
+    big.writeUInt32BE(0xa1b2c3d4, 0);
+    big.writeUInt16BE(2, 4);
+    big.writeUInt16BE(4, 6);
+    big.writeUInt32BE(little.readUInt32LE(16), 16);
+    big.writeUInt32BE(little.readUInt32LE(20), 20);
+    for (let at = 24; at < little.length; at += 16 + little.readUInt32LE(at + 8)) {
+      for (let field = 0; field < 16; field += 4) big.writeUInt32BE(little.readUInt32LE(at + field), at + field);
+    }
+    const expected = summary(parse(little).records);
+    expect(expected).toHaveLength(300);
+    expect(expected[299]).toMatch(/^1 4000000299\./); // above 2^31: read unsigned
+    expect(summary(parse(big).records)).toEqual(expected);
+    expect(summary(parseChunks([big.subarray(0, 1000), big.subarray(1000, 5000), big.subarray(5000)]).records)).toEqual(expected);
+  });
+
+  it('hands out one record object, refilled: valid until the next is requested', () => {
+    const parser = new CaptureParser();
+    parser.push(writePcap(inputs, { nanos: true }));
+    const first = parser.next()!;
+    expect(first.tsSec).toBe(inputs[0].tsSec);
+    const second = parser.next()!;
+    expect(second).toBe(first);
+    expect(second.tsSec).toBe(inputs[1].tsSec);
+    expect(second.frame).toEqual(frames[1]);
+  });
+
+  it('frames are Buffers in every way a caller can see', () => {
+    const parser = new CaptureParser();
+    parser.push(writePcap(inputs));
+    const { frame } = parser.next()!;
+    expect(Buffer.isBuffer(frame)).toBe(true);
+    expect(frame).toBeInstanceOf(Buffer);
+    expect(frame.constructor).toBe(Buffer);
+    expect(frame).toEqual(frames[0]);
+    expect(frame.equals(frames[0])).toBe(true);
+    expect(frame.toString('hex')).toBe(frames[0].toString('hex'));
+    expect(frame.readUInt16BE(12)).toBe(0x0800);
+    expect(inspect(frame)).toBe(inspect(frames[0]));
+    expect(Buffer.isBuffer(frame.subarray(2))).toBe(true);
+    expect(Buffer.concat([frame, frame])).toHaveLength(2 * frames[0].length);
+    expect(JSON.stringify(frame)).toBe(JSON.stringify(frames[0]));
   });
 
   it('keeps the link type, snaplen cut and wire length', () => {
@@ -306,6 +361,81 @@ describe('files', () => {
     expectInputs(await readAll(join(dir, 'a.pcap')), true);
     expectInputs(await readAll(join(dir, 'a.pcapng')), true);
   }));
+
+  /** Frame i: its index in the first 4 bytes, then bytes that follow from it. */
+  function numberedFrame(i: number, length: number): Buffer {
+    const frame = Buffer.alloc(length);
+    frame.writeUInt32BE(i, 0);
+    for (let at = 4; at < length; at++) frame[at] = (i * 31 + at) & 0xff;
+    return frame;
+  }
+
+  function isNumberedFrame(frame: Buffer, i: number): boolean {
+    if (frame.readUInt32BE(0) !== i) return false;
+    for (let at = 4; at < frame.length; at++) if (frame[at] !== ((i * 31 + at) & 0xff)) return false;
+    return true;
+  }
+
+  /** Frame lengths that cross the 4 MiB read chunks at many offsets, with some near the caplen limit. */
+  function frameLength(i: number): number {
+    return i % 97 === 0 ? 200_000 + (i % 5) * 10_000 : 60 + ((i * 7919) % 1500);
+  }
+
+  it('readCaptureFile over many reused 4 MiB buffers: every frame intact while it is held, also across awaits', withTempDir(async (dir) => {
+    const count = 20_000; // about 25 MiB: the read buffers are reused many times
+    const records = Array.from({ length: count }, (_, i) => ({ tsSec: i, tsNanos: i, frame: numberedFrame(i, frameLength(i)) }));
+    const path = join(dir, 'big.pcap');
+    writeFileSync(path, writePcap(records, { nanos: true, snaplen: 256 * 1024 }));
+    let i = 0;
+    for await (const record of readCaptureFile(path)) {
+      expect(record.tsSec).toBe(i);
+      expect(record.caplen).toBe(frameLength(i));
+      // Let reads in flight land while the record is held: it must not change under the consumer.
+      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
+      i++;
+    }
+    expect(i).toBe(count);
+  }));
+
+  it('readCaptureFile: a pcapng block larger than a read buffer keeps the buffers it spans', withTempDir(async (dir) => {
+    const packet = (i: number) => enhancedPacket(true, 0, BigInt(i) * 1_000_000n, numberedFrame(i, frameLength(i)));
+    const before = Array.from({ length: 3000 }, (_, i) => packet(i));
+    const after = Array.from({ length: 3000 }, (_, i) => packet(3000 + i));
+    const path = join(dir, 'big.pcapng');
+    writeFileSync(path, Buffer.concat([
+      sectionHeader(true),
+      interfaceBlock(true, LinkType.ETHERNET, 0),
+      ...before,
+      block(0x0bad, Buffer.alloc(11 * 1024 * 1024, 0x5a), true), // an unknown block spanning three read buffers
+      ...after,
+    ]));
+    let i = 0;
+    for await (const record of readCaptureFile(path)) {
+      expect(record.tsSec).toBe(i);
+      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
+      i++;
+    }
+    expect(i).toBe(6000);
+  }));
+
+  it('readCaptureFile: a consumer may stop early', withTempDir(async (dir) => {
+    const path = join(dir, 'stop.pcap');
+    writeFileSync(path, writePcap(Array.from({ length: 5000 }, (_, i) => ({ tsSec: i, frame: numberedFrame(i, frameLength(i)) })), { snaplen: 256 * 1024 }));
+    let seen = 0;
+    for await (const record of readCaptureFile(path)) {
+      if (++seen === 10) {
+        expect(record.tsSec).toBe(9);
+        break;
+      }
+    }
+    expect(seen).toBe(10);
+  }));
+
+  it('readCaptureFile: a missing file rejects', async () => {
+    await expect(readAll(join(tmpdir(), 'no-such-capture-file.pcap'))).rejects.toThrow(/ENOENT/);
+  });
 
   it('readCaptureFile throws CaptureFormatError on a truncated file', withTempDir(async (dir) => {
     const file = writePcap(inputs);

@@ -282,6 +282,18 @@ describe('decodePacket network and transport', () => {
     expect(decode(LinkType.RAW, sixInFour)).toMatchObject({ ipVersion: 4, protocol: 41, srcPort: 0 });
   });
 
+  it('an IPv4 address zeroes the rest of its 16-byte slot, also after IPv6 filled it', () => {
+    const out = newDecodedPacket();
+    const v6 = buildIpPacket({ src: 'ffff:eeee:dddd:cccc:bbbb:aaaa:9999:8888', dst: '2001:db8::ff', protocol: 'udp', srcPort: 1, dstPort: 2 });
+    const v4 = buildIpPacket({ src: '10.1.2.3', dst: '192.0.2.4', protocol: 'udp', srcPort: 1, dstPort: 2 });
+    expect(decodePacket(LinkType.RAW, v6, out)).toBeNull();
+    expect(decodePacket(LinkType.RAW, v4, out)).toBeNull();
+    expect([...out.src]).toEqual([10, 1, 2, 3, ...new Array(12).fill(0)]);
+    expect([...out.dst]).toEqual([192, 0, 2, 4, ...new Array(12).fill(0)]);
+    expect(decodePacket(LinkType.RAW, v6, out)).toBeNull();
+    expect(formatIp(out.src, 6)).toBe('ffff:eeee:dddd:cccc:bbbb:aaaa:9999:8888');
+  });
+
   it('IPv4 options are skipped by IHL', () => {
     const withRouterAlert = ipv4WithOptions(tcp4, Buffer.from([0x94, 0x04, 0, 0]));
     expect(decode(LinkType.RAW, withRouterAlert)).toEqual({ ...tcp4Expected, bytes: 144 });
