@@ -3,15 +3,19 @@
  * the time goes:
  *   fs-read  – the file's chunks only (4 MiB reads into reused buffers, one in flight while the
  *              previous is looked at, as readCaptureFile reads)
- *   read     – readCaptureFile: chunks parsed into records
+ *   read     – readCaptureChunks: chunks parsed into records
  *   decode   – + PacketEventDecoder.decode into one reused PacketEvent
- *   batch    – + PacketBatchBuilder.append, finish(header) every `batchPackets` (the agent's loop, without Kafka)
+ *   batch    – the agent's own EniStream over its file source, batches of `batchPackets` into its
+ *              send queue (drained here instead of by Kafka)
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
-import { open } from 'node:fs/promises';
-import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader } from '@flowlogs/contracts';
+import { open, stat } from 'node:fs/promises';
+import { BatchQueue } from '@flowlogs/capture-agent/batch-queue';
+import { EniStream } from '@flowlogs/capture-agent/eni-stream';
+import { fileSource } from '@flowlogs/capture-agent/sources/file-source';
+import { newPacketEvent } from '@flowlogs/contracts';
 import { PacketEventDecoder } from '@flowlogs/flow';
-import { readCaptureFile } from '@flowlogs/packet';
+import { readCaptureChunks } from '@flowlogs/packet';
 
 export const MODES = ['fs-read', 'read', 'decode', 'batch'] as const;
 export type Mode = (typeof MODES)[number];
@@ -55,44 +59,42 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
       await file.close();
     }
   } else if (mode === 'read') {
-    for await (const record of readCaptureFile(path)) {
-      result.packets++;
-      result.fileBytes += record.caplen + 16;
+    for await (const chunk of readCaptureChunks(path)) {
+      for (let record = chunk.next(); record; record = chunk.next()) {
+        result.packets++;
+        result.fileBytes += record.caplen + 16;
+      }
     }
   } else if (mode === 'decode') {
     const decoder = new PacketEventDecoder();
     const event = newPacketEvent();
-    for await (const record of readCaptureFile(path)) {
-      result.packets++;
-      result.fileBytes += record.caplen + 16;
-      if (decoder.decode(record, event) === null) result.decoded++;
+    for await (const chunk of readCaptureChunks(path)) {
+      for (let record = chunk.next(); record; record = chunk.next()) {
+        result.packets++;
+        result.fileBytes += record.caplen + 16;
+        if (decoder.decode(record, event) === null) result.decoded++;
+      }
     }
   } else {
-    const decoder = new PacketEventDecoder();
-    const event = newPacketEvent();
-    const builder = new PacketBatchBuilder(batchPackets);
-    let sequence = 0;
-    let reportedReceived = 0;
-    const flush = () => {
-      const { received, skipped } = decoder.counters;
-      const header: PacketBatchHeader = {
-        eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001', agentId: 'bench',
-        sequence: sequence++, eventTime: event.ts,
-        stats: { received: received - reportedReceived, dropped: 0, skipped: { ...skipped }, dropsBySecond: [] },
-      };
-      reportedReceived = received;
-      result.batchBytes += builder.finish(header).length;
-      result.batches++;
-    };
-    for await (const record of readCaptureFile(path)) {
-      result.packets++;
-      result.fileBytes += record.caplen + 16;
-      if (decoder.decode(record, event) !== null) continue;
-      result.decoded++;
-      builder.append(event);
-      if (builder.count >= batchPackets) flush();
-    }
-    if (builder.count) flush();
+    const queue = new BatchQueue(64 << 20);
+    const stream = new EniStream({
+      eni: { eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001' }, agentId: 'bench',
+      source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
+    });
+    const draining = (async () => {
+      for (let taken = await queue.take(64); taken.length; taken = await queue.take(64)) {
+        for (const b of taken) {
+          result.batches++;
+          result.batchBytes += b.value.length;
+        }
+      }
+    })();
+    const counters = await stream.run(new AbortController().signal);
+    queue.close();
+    await draining;
+    result.packets = counters.received;
+    result.decoded = counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0);
+    result.fileBytes = (await stat(path)).size;
   }
   result.elapsedSec = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

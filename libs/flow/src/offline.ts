@@ -1,6 +1,6 @@
 /** `flowlogs records`: a capture decoded and windowed in-process with the services' own code. */
 import { newPacketEvent, type FlowLogRule, type FlowRecord, type TrafficType } from '@flowlogs/contracts';
-import { CaptureFormatError, readCaptureFile } from '@flowlogs/packet';
+import { CaptureFormatError, readCaptureChunks } from '@flowlogs/packet';
 import { PacketEventDecoder, type CaptureCounters } from './capture-events.js';
 import type { EniContext } from './rules.js';
 import { FlowWindows } from './windows.js';
@@ -23,8 +23,10 @@ export async function recordsFromCapture(path: string, opts: OfflineOptions): Pr
   const event = newPacketEvent();
   let position = 0;
   try {
-    for await (const frame of readCaptureFile(path)) {
-      if (decoder.decode(frame, event) === null) windows.add(rule, opts.eni, event, position++);
+    for await (const chunk of readCaptureChunks(path)) {
+      for (let frame = chunk.next(); frame; frame = chunk.next()) {
+        if (decoder.decode(frame, event) === null) windows.add(rule, opts.eni, event, position++);
+      }
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError)) throw err;

@@ -423,13 +423,29 @@ function setTimestamp(record: CaptureRecord, high: number, low: number, iface: P
 
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The records of one chunk of input: next() until it answers undefined. Consumers that loop over a
+ * chunk synchronously avoid an async step per record (a third of the decode path's time otherwise).
+ */
+export interface RecordReader {
+  next(): CaptureRecord | undefined;
+}
+
+/** The records of a capture file one by one (over readCaptureChunks). */
+export async function* readCaptureFile(path: string): AsyncGenerator<CaptureRecord> {
+  for await (const chunk of readCaptureChunks(path)) {
+    for (let record = chunk.next(); record; record = chunk.next()) yield record;
+  }
+}
+
 /** The unread input a parser still holds (module-internal: readCaptureFile's buffer reuse depends on it). */
 function unreadBytes(parser: CaptureParser): number {
   return parser['buffered'];
 }
 
 /**
- * Streams a capture file in 4 MiB chunks through CaptureParser, reading into a small pool of
+ * Streams a capture file in 4 MiB chunks through CaptureParser, yielding the parser after each
+ * chunk for the consumer to read its records, reading into a small pool of
  * reused buffers (usually three) with the next read in flight while the current chunk is parsed.
  *
  * When a buffer may be reused (read into again):
@@ -446,7 +462,7 @@ function unreadBytes(parser: CaptureParser): number {
  *   the pool is empty a new buffer is allocated (three in the steady state: the chunk being
  *   parsed, the previous one while a record straddles into the current, and the one being read).
  */
-export async function* readCaptureFile(path: string): AsyncGenerator<CaptureRecord> {
+export async function* readCaptureChunks(path: string): AsyncGenerator<RecordReader> {
   const parser = new CaptureParser();
   const file = await open(path, 'r');
   const pool: Buffer[] = [];
@@ -466,8 +482,8 @@ export async function* readCaptureFile(path: string): AsyncGenerator<CaptureReco
       live.push(buffer);
       liveBytes.push(bytes);
       reading = startRead(take());
-      for (let record = parser.next(); record; record = parser.next()) yield record;
-      // The parser wants more input: keep the buffers holding its unread bytes, pool the rest.
+      yield parser;
+      // The parser wants more input (or the consumer left records unread: they stay buffered): keep the buffers holding its unread bytes, pool the rest.
       let unread = unreadBytes(parser);
       let keep = live.length;
       while (keep > 0 && unread > 0) unread -= liveBytes[--keep];

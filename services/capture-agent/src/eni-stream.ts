@@ -49,14 +49,16 @@ export class EniStream {
     const timer = setInterval(() => this.tick(), Math.min(this.o.flushMs, this.o.heartbeatMs));
     const event = newPacketEvent();
     try {
-      for await (const frame of source.frames(signal)) {
-        this.frames++;
-        if (this.decoder.decode(frame, event) !== null) continue;
-        this.eventTime = Math.max(this.eventTime, event.ts);
-        this.builder.append(event);
-        if (this.builder.count >= this.o.batchPackets) {
-          this.flush();
-          await this.pending; // a file waits here while the queue is full
+      for await (const chunk of source.chunks(signal)) {
+        for (let frame = chunk.next(); frame; frame = chunk.next()) {
+          this.frames++;
+          if (this.decoder.decode(frame, event) !== null) continue;
+          this.eventTime = Math.max(this.eventTime, event.ts);
+          this.builder.append(event);
+          if (this.builder.count >= this.o.batchPackets) {
+            this.flush();
+            await this.pending; // a file waits here while the queue is full
+          }
         }
       }
     } finally {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePacketBatch, newPacketEvent } from '@flowlogs/contracts';
-import { buildEthernetFrame, buildIpPacket, LinkType, type CaptureRecord } from '@flowlogs/packet';
+import { buildEthernetFrame, buildIpPacket, LinkType, type CaptureRecord, type RecordReader } from '@flowlogs/packet';
 import { BatchQueue } from '../src/batch-queue.js';
 import { EniStream } from '../src/eni-stream.js';
 import type { CaptureSource } from '../src/sources/source.js';
@@ -14,11 +14,15 @@ function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSou
   return {
     name: 'memory', live, total: count,
     takeKernelDrops: () => { const n = drops; drops = 0; return n; },
-    async *frames(): AsyncIterable<CaptureRecord> {
-      for (let i = 0; i < count; i++) {
-        yield { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, frame };
+    // Chunks of up to 64 records, as a file or a pipe delivers them.
+    async *chunks(): AsyncIterable<RecordReader> {
+      const records: CaptureRecord[] = Array.from({ length: count }, (_, i) => (
+        { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, frame }));
+      records.push({ linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, frame: Buffer.from([1, 2, 3]) });
+      for (let i = 0; i < records.length; i += 64) {
+        const chunk = records.slice(i, i + 64);
+        yield { next: () => chunk.shift() };
       }
-      yield { linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, frame: Buffer.from([1, 2, 3]) };
     },
   };
 }

@@ -44,7 +44,7 @@ describe('tcpdump command', () => {
 describe.skipIf(!hasTcpdump)('tcpdump source', () => {
   it('fails with tcpdump\'s own words for an interface that is not there', async () => {
     const source = tcpdumpSource({ interface: 'flowlogs-none0' });
-    const frames = async () => { for await (const _ of source.frames(new AbortController().signal)); };
+    const frames = async () => { for await (const _ of source.chunks(new AbortController().signal)); };
     await expect(frames()).rejects.toThrow(/exited with 1: .*flowlogs-none0.*No such device/);
   });
 });

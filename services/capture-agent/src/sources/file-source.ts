@@ -1,5 +1,5 @@
 /** A capture file replayed at full speed or at capture speed, optionally with timestamps moved to now. */
-import { CaptureFormatError, readCaptureFile, type CaptureRecord } from '@flowlogs/packet';
+import { CaptureFormatError, readCaptureChunks, readCaptureFile, type CaptureRecord, type RecordReader } from '@flowlogs/packet';
 import { ReplayClock } from '../pacing.js';
 import type { CaptureSource } from './source.js';
 
@@ -8,6 +8,8 @@ export interface FileSourceOptions {
   speed: 'max' | 'capture';
   /** Move timestamps to now: the capture ends now at full speed; each packet is stamped when it is sent at capture speed. */
   rebase: boolean;
+  /** Count the frames up front (a progress bar): one more pass over the file. */
+  countFrames?: boolean;
   /** Called with the error that ended a corrupt file early (the frames before it were delivered). */
   onFormatError?: (err: CaptureFormatError) => void;
 }
@@ -22,11 +24,13 @@ export interface CaptureSpan {
 export async function scanCapture(path: string): Promise<CaptureSpan> {
   const span = { packets: 0, firstTs: Infinity, lastTs: -Infinity };
   try {
-    for await (const r of readCaptureFile(path)) {
-      const ts = r.tsSec + r.tsNanos / 1e9;
-      span.packets++;
-      if (ts < span.firstTs) span.firstTs = ts;
-      if (ts > span.lastTs) span.lastTs = ts;
+    for await (const chunk of readCaptureChunks(path)) {
+      for (let r = chunk.next(); r; r = chunk.next()) {
+        const ts = r.tsSec + r.tsNanos / 1e9;
+        span.packets++;
+        if (ts < span.firstTs) span.firstTs = ts;
+        if (ts > span.lastTs) span.lastTs = ts;
+      }
     }
   } catch (err) {
     if (!(err instanceof CaptureFormatError)) throw err;
@@ -40,25 +44,36 @@ const sleep = (s: number, signal: AbortSignal) => new Promise<void>((resolve) =>
 });
 
 export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
-  const span = await scanCapture(o.path);
+  // Only rebasing and progress need the span: a plain replay reads the file once.
+  const span = o.rebase || o.countFrames ? await scanCapture(o.path) : undefined;
   return {
     name: `file ${o.path}`,
     live: false,
-    total: span.packets,
+    total: span?.packets,
     takeKernelDrops: () => 0,
-    async *frames(signal: AbortSignal): AsyncIterable<CaptureRecord> {
+    async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {
       const nowS = Date.now() / 1000;
-      const shift = o.rebase && span.packets ? Math.floor(nowS - (o.speed === 'capture' ? span.firstTs : span.lastTs)) : 0;
-      const clock = new ReplayClock();
+      const shift = span?.packets ? Math.floor(nowS - (o.speed === 'capture' ? span.firstTs : span.lastTs)) : 0;
+      const shifted = (record: CaptureRecord | undefined) => {
+        if (record) record.tsSec += shift;
+        return record;
+      };
       try {
+        if (o.speed === 'max') {
+          for await (const chunk of readCaptureChunks(o.path)) {
+            if (signal.aborted) return;
+            yield { next: () => shifted(chunk.next()) };
+          }
+          return;
+        }
+        // At capture speed each record waits for its moment: one record a chunk.
+        const clock = new ReplayClock();
         for await (const record of readCaptureFile(o.path)) {
           if (signal.aborted) return;
-          if (o.speed === 'capture') {
-            const wait = clock.delayFor(record.tsSec + record.tsNanos / 1e9);
-            if (wait > 0) await sleep(wait, signal);
-          }
-          record.tsSec += shift;
-          yield record;
+          const wait = clock.delayFor(record.tsSec + record.tsNanos / 1e9);
+          if (wait > 0) await sleep(wait, signal);
+          let taken = false;
+          yield { next: () => (taken ? undefined : ((taken = true), shifted(record))) };
         }
       } catch (err) {
         if (!(err instanceof CaptureFormatError)) throw err;

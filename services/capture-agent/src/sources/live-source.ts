@@ -4,7 +4,7 @@
  * merged). Kernel drops come from tcpdump's statistics on stderr, asked for with SIGUSR1 each second.
  */
 import { spawn } from 'node:child_process';
-import { CaptureParser, type CaptureRecord } from '@flowlogs/packet';
+import { CaptureParser, type RecordReader } from '@flowlogs/packet';
 import type { CaptureSource } from './source.js';
 
 export interface TcpdumpOptions {
@@ -71,7 +71,7 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
       taken = stderr.kernelDrops;
       return drops;
     },
-    async *frames(signal: AbortSignal): AsyncIterable<CaptureRecord> {
+    async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {
       if (signal.aborted) return;
       stderr = new TcpdumpStderr();
       taken = 0;
@@ -93,7 +93,7 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
       try {
         for await (const chunk of child.stdout) {
           parser.push(chunk as Buffer);
-          for (let record = parser.next(); record; record = parser.next()) yield record;
+          yield parser;
         }
         const [code, killedBy] = await exited;
         if (spawnError) throw new Error(`${command[0]} could not start: ${spawnError.message}`);
@@ -151,6 +151,6 @@ export function nflogSource(o: { groups: number[]; netns?: string; onListening?:
     live: true,
     total: undefined,
     takeKernelDrops: () => sources.reduce((n, s) => n + s.takeKernelDrops(), 0),
-    frames: (signal) => mergeFrames(sources.map((s) => (inner: AbortSignal) => s.frames(inner)), signal),
+    chunks: (signal) => mergeFrames(sources.map((s) => (inner: AbortSignal) => s.chunks(inner)), signal),
   };
 }

@@ -1,4 +1,4 @@
-import type { CaptureRecord } from '@flowlogs/packet';
+import type { RecordReader } from '@flowlogs/packet';
 
 /** Where an ENI's frames come from: a capture file, a live interface, nflog verdicts. */
 export interface CaptureSource {
@@ -8,8 +8,11 @@ export interface CaptureSource {
   readonly live: boolean;
   /** Frames when known up front (progress). */
   readonly total: number | undefined;
-  /** Frames in capture order, until the source ends or `signal` aborts. A frame is valid until the next is taken. */
-  frames(signal: AbortSignal): AsyncIterable<CaptureRecord>;
+  /**
+   * Frames in capture order, a chunk at a time, until the source ends or `signal` aborts: read each
+   * chunk's records with next() until it answers undefined. A record is valid until the next is taken.
+   */
+  chunks(signal: AbortSignal): AsyncIterable<RecordReader>;
   /** Packets the kernel dropped since the last call (0 where there is no kernel in between). */
   takeKernelDrops(): number;
 }
