@@ -82,7 +82,7 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
       source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
     });
     const draining = (async () => {
-      for (let taken = await queue.take(64); taken.length; taken = await queue.take(64)) {
+      for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) {
         for (const b of taken) {
           result.batches++;
           result.batchBytes += b.value.length;

@@ -3,7 +3,7 @@
  *
  * Layout (big-endian): u8 version | header | u32 count | count × PACKET_BYTES fixed-size packets.
  * header: five u16-length UTF-8 strings (eniId, accountId, vpcId, subnetId, agentId), f64 batch
- * sequence, f64 event time, u32 received, u32 dropped, u8 n + n × (string reason, u32 count)
+ * sequence, f64 event time, u8 source flags (1 live, 2 ended), u32 received, u32 dropped, u8 n + n × (string reason, u32 count)
  * skipped, u16 n + n × (u32 unix second, u32 count) drops by second.
  * packet: f64 ts (unix s) | u8 ipVersion | u8 protocol | u8 tcpFlags | u8 flags | u16 srcPort |
  * u16 dstPort | u32 bytes | 16 src | 16 dst. flags: bits 0-1 action (0 ACCEPT, 1 REJECT),
@@ -26,6 +26,10 @@ export interface PacketBatchHeader {
    * batch with no packets is a heartbeat: the ENI is live, and event time has reached this point.
    */
   eventTime: number;
+  /** The source is live traffic (its event time is the wall clock), not a file being replayed. */
+  live: boolean;
+  /** The source has ended (a file read to its end): every window of its packets may close. */
+  ended: boolean;
   /** Capture statistics for the packets of this batch's span. */
   stats: {
     received: number;
@@ -74,7 +78,7 @@ interface HeaderPlan {
 function planHeader(header: PacketBatchHeader): HeaderPlan {
   const skipped = Object.entries(header.stats.skipped).filter(([, n]) => n > 0);
   const strings = [header.eniId, header.accountId, header.vpcId, header.subnetId, header.agentId];
-  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 4 + 4 + 1 + 2 + header.stats.dropsBySecond.length * 8 + 4;
+  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 1 + 4 + 4 + 1 + 2 + header.stats.dropsBySecond.length * 8 + 4;
   for (const [reason] of skipped) size += strLen(reason) + 4;
   return { size, strings, skipped };
 }
@@ -91,6 +95,7 @@ function writeHeader(buf: Buffer, start: number, header: PacketBatchHeader, plan
   plan.strings.forEach(writeStr);
   o = buf.writeDoubleBE(header.sequence, o);
   o = buf.writeDoubleBE(header.eventTime, o);
+  o = buf.writeUInt8((header.live ? 1 : 0) | (header.ended ? 2 : 0), o);
   o = buf.writeUInt32BE(header.stats.received, o);
   o = buf.writeUInt32BE(header.stats.dropped, o);
   o = buf.writeUInt8(plan.skipped.length, o);
@@ -254,13 +259,14 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
   if (version !== PACKET_BATCH_VERSION) throw new PacketBatchFormatError(`unsupported packet batch version ${version}`);
   o = 1;
   const [eniId, accountId, vpcId, subnetId, agentId] = [readStr(), readStr(), readStr(), readStr(), readStr()];
-  need(25);
+  need(26);
   const sequence = buf.readDoubleBE(o);
   const eventTime = buf.readDoubleBE(o + 8);
-  const received = buf.readUInt32BE(o + 16);
-  const dropped = buf.readUInt32BE(o + 20);
-  const nSkipped = buf[o + 24];
-  o += 25;
+  const sourceFlags = buf[o + 16];
+  const received = buf.readUInt32BE(o + 17);
+  const dropped = buf.readUInt32BE(o + 21);
+  const nSkipped = buf[o + 25];
+  o += 26;
   const skipped: Record<string, number> = {};
   for (let i = 0; i < nSkipped; i++) {
     const reason = readStr();
@@ -282,7 +288,7 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
     throw new PacketBatchFormatError(`packet batch holds ${buf.length - base} packet bytes, expected ${count} × ${PACKET_BYTES}`);
   }
   return {
-    header: { eniId, accountId, vpcId, subnetId, agentId, sequence, eventTime, stats: { received, dropped, skipped, dropsBySecond } },
+    header: { eniId, accountId, vpcId, subnetId, agentId, sequence, eventTime, live: (sourceFlags & 1) !== 0, ended: (sourceFlags & 2) !== 0, stats: { received, dropped, skipped, dropsBySecond } },
     count,
     read(i, out) {
       const p = base + i * PACKET_BYTES;

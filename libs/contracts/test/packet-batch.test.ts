@@ -3,7 +3,7 @@ import { PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketB
 
 const header: PacketBatchHeader = {
   eniId: 'eni-abc12345', accountId: '100000000001', vpcId: 'vpc-1', subnetId: 'subnet-1', agentId: 'agent-α',
-  sequence: 42, eventTime: 1_700_000_123.5, stats: { received: 10, dropped: 2, skipped: { 'non-ip': 3, truncated: 1, malformed: 0 }, dropsBySecond: [[1_700_000_100, 1], [1_700_000_101, 1]] },
+  sequence: 42, eventTime: 1_700_000_123.5, live: false, ended: true, stats: { received: 10, dropped: 2, skipped: { 'non-ip': 3, truncated: 1, malformed: 0 }, dropsBySecond: [[1_700_000_100, 1], [1_700_000_101, 1]] },
 };
 
 function packet(i: number, v: 4 | 6): PacketEvent {

@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Admin, type ITopicConfig, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 
 export type { Kafka };
@@ -61,4 +61,24 @@ export function pipelineTopics(names: { packets: string; rules: string; records:
     { topic: names.records, numPartitions: partitions },
     { topic: names.dlq, numPartitions: 1 },
   ];
+}
+
+/** Below the broker's default 1 MB max.message.bytes: a produce request's record batch per partition must fit. */
+export const MAX_SEND_BYTES = 768 * 1024;
+
+/**
+ * Sends messages in several requests of at most `maxBytes` of values each (at least one message a
+ * request), so that no partition's record batch exceeds the broker's limit, however many are due.
+ * Works for a producer and for a transaction alike.
+ */
+export async function sendBounded(sender: { send(record: ProducerRecord): Promise<unknown> }, topic: string, messages: Message[], maxBytes = MAX_SEND_BYTES): Promise<void> {
+  let start = 0;
+  while (start < messages.length) {
+    let end = start;
+    let bytes = 0;
+    do bytes += (messages[end].value?.length ?? 0) + (messages[end].key?.length ?? 0);
+    while (++end < messages.length && bytes + (messages[end].value?.length ?? 0) <= maxBytes);
+    await sender.send({ topic, acks: -1, messages: messages.slice(start, end) });
+    start = end;
+  }
 }

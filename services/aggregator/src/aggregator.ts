@@ -7,7 +7,7 @@ import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer
 import type { Registry } from 'prom-client';
 import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { FlowWindows, RuleSet } from '@flowlogs/flow';
-import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { AggregatorConfig } from './config.js';
 import { chunk, commitOffset, decodeCommitMetadata, encodeCommitMetadata } from './commit-point.js';
@@ -33,6 +33,8 @@ interface PartitionState {
   lock: Promise<unknown>;
   /** The event time of each ENI's last batch, for liveness between batches. */
   lastReport: Map<string, number>;
+  /** What each ENI's source last said of itself: live traffic, or a file replay (ended or not). */
+  sources: Map<string, { live: boolean; ended: boolean }>;
 }
 
 /** The agent sends a heartbeat every few seconds: a longer silence means the ENI was not capturing. */
@@ -52,6 +54,7 @@ export class Aggregator {
   private health: HealthServer | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private running = false;
+  private closingIdle = false;
 
   constructor(private readonly deps: AggregatorDeps) {
     this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
@@ -78,7 +81,7 @@ export class Aggregator {
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
     await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
-    this.idleTimer = setInterval(() => this.closeIdlePartitions(), 250);
+    this.idleTimer = setInterval(() => void this.closeIdlePartitions(), 250);
     this.running = true;
     log.info({ group: this.groupId, topic: this.topics.packets }, 'aggregator started');
   }
@@ -147,7 +150,7 @@ export class Aggregator {
     const mine = committed?.partitions.find((p) => p.partition === partition);
     const meta = decodeCommitMetadata(mine?.metadata);
     if (meta) windows.restore(meta.emittedThrough);
-    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve(), lastReport: new Map() };
+    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve(), lastReport: new Map(), sources: new Map() };
     this.partitions.set(partition, state);
     return state;
   }
@@ -192,6 +195,7 @@ export class Aggregator {
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
     const { stats, eventTime } = view.header;
+    state.sources.set(view.header.eniId, { live: view.header.live, ended: view.header.ended });
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
@@ -240,8 +244,8 @@ export class Aggregator {
       for (const r of records) byLogTopic.set(r.logTopicId, [...(byLogTopic.get(r.logTopicId) ?? []), r]);
       const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
         chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part) => ({ key: logTopicId, value: JSON.stringify({ records: part }) })));
-      if (messages.length) await tx.send({ topic: this.topics.records, messages });
-      if (deadLetters.length) await tx.send({ topic: this.topics.dlq, messages: deadLetters });
+      await sendBounded(tx, this.topics.records, messages);
+      await sendBounded(tx, this.topics.dlq, deadLetters);
       const metadata = encodeCommitMetadata({ emittedThrough: state.windows.emittedThrough, processedThrough: state.lastProcessed });
       await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: this.topics.packets, partitions: [{ partition: state.partition, offset: String(offset), metadata } as { partition: number; offset: string }] }] });
       await tx.commit();
@@ -254,16 +258,43 @@ export class Aggregator {
     for (const r of records) this.metrics.records.inc({ log_status: r.logStatus });
   }
 
-  /** Partitions with no input for a while close the windows that wall-clock time has passed. */
-  private closeIdlePartitions(): void {
+  /**
+   * Closes what a partition's input will not add to any more, when it has read all there is:
+   * at once when every source on it is a file read to its end; after FLOWLOGS_IDLE_CLOSE_MS without
+   * input when its sources are live (their windows end by the wall clock); a replay still in progress
+   * is waited for (a slow agent is not the end of its capture) until FLOWLOGS_STALLED_REPLAY_MS.
+   */
+  private async closeIdlePartitions(): Promise<void> {
     const now = Date.now();
-    for (const state of this.partitions.values()) {
-      if (now - state.lastInputAt < this.deps.config.FLOWLOGS_IDLE_CLOSE_MS || !state.windows.openWindows) continue;
-      void this.withLock(state, async () => {
-        if (!this.partitions.has(state.partition) || !state.windows.openWindows) return;
-        await this.commitOrRewind(state, () => state.windows.closeDue(Math.max(state.windows.watermark, now / 1000)), []);
-        this.metrics.activeFlows.set(this.totalFlows());
-      }).catch((err) => this.deps.log.error({ err, partition: state.partition }, 'idle close failed'));
+    const { FLOWLOGS_IDLE_CLOSE_MS, FLOWLOGS_STALLED_REPLAY_MS } = this.deps.config;
+    const due = [...this.partitions.values()].filter((state) => {
+      if (!state.windows.openWindows) return false;
+      const sources = [...state.sources.values()];
+      const idle = now - state.lastInputAt;
+      if (sources.length && sources.every((s) => s.ended)) return true;
+      if (sources.some((s) => !s.live && !s.ended)) return idle >= FLOWLOGS_STALLED_REPLAY_MS;
+      return idle >= FLOWLOGS_IDLE_CLOSE_MS;
+    });
+    if (!due.length || this.closingIdle) return;
+    this.closingIdle = true;
+    try {
+      // Only a partition whose input is all read: more may be waiting in Kafka (the consumer lags).
+      const ends = await this.admin!.fetchTopicOffsets(this.topics.packets);
+      for (const state of due) {
+        const high = Number(ends.find((e) => e.partition === state.partition)?.high ?? 0);
+        if (state.lastProcessed + 1 < high) continue;
+        const inputAt = state.lastInputAt;
+        await this.withLock(state, async () => {
+          // Input that arrived meanwhile is handled by the batch handler, which closes what is due itself.
+          if (!this.partitions.has(state.partition) || state.lastInputAt !== inputAt || !state.windows.openWindows) return;
+          await this.commitOrRewind(state, () => state.windows.closeDue(Math.max(state.windows.watermark, now / 1000)), []);
+          this.metrics.activeFlows.set(this.totalFlows());
+        });
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'closing idle partitions failed; retrying');
+    } finally {
+      this.closingIdle = false;
     }
   }
 

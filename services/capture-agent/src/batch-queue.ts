@@ -39,10 +39,12 @@ export class BatchQueue {
     while (!this.offer(batch)) await new Promise<void>((r) => this.roomWaiters.push(r));
   }
 
-  /** Takes up to `max` batches, waiting for one; an empty array once closed and drained. */
-  async take(max: number): Promise<QueuedBatch[]> {
+  /** Takes batches of up to `maxBytes` together (at least one), waiting for one; an empty array once closed and drained. */
+  async take(maxBytes: number): Promise<QueuedBatch[]> {
     while (!this.items.length && !this.closed) await new Promise<void>((r) => this.itemWaiters.push(r));
-    const out = this.items.splice(0, max);
+    let n = 0;
+    for (let bytes = 0; n < this.items.length && (n === 0 || bytes + this.items[n].value.length <= maxBytes); n++) bytes += this.items[n].value.length;
+    const out = this.items.splice(0, n);
     for (const b of out) this.queuedBytes -= b.value.length;
     if (out.length) this.wake('roomWaiters');
     return out;

@@ -64,7 +64,8 @@ export class EniStream {
     } finally {
       clearInterval(timer);
     }
-    this.flush(true, true);
+    // A file read to its end says so: the aggregator may close its windows without waiting for idleness.
+    this.flush(true, true, !source.live && !signal.aborted);
     await this.pending;
     return this.decoder.counters;
   }
@@ -75,8 +76,11 @@ export class EniStream {
     else if (idle >= this.o.heartbeatMs) this.flush(true);
   }
 
-  /** Queues what the builder holds (with `always`, also an empty heartbeat; `final` waits for room even for live traffic). */
-  private flush(always = false, final = false): void {
+  /**
+   * Queues what the builder holds (with `always`, also an empty heartbeat; `final` waits for room
+   * even for live traffic; `ended` marks the last batch of a source read to its end).
+   */
+  private flush(always = false, final = false, ended = false): void {
     const kernelDrops = this.o.source.takeKernelDrops();
     if (this.o.source.live) {
       this.eventTime = Math.max(this.eventTime, Date.now() / 1000);
@@ -90,7 +94,7 @@ export class EniStream {
     const { eni } = this.o;
     const header: PacketBatchHeader = {
       eniId: eni.eniId, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, agentId: this.o.agentId,
-      sequence: this.sequence++, eventTime: this.eventTime,
+      sequence: this.sequence++, eventTime: this.eventTime, live: this.o.source.live, ended,
       stats: { received: received - this.reported.received, dropped, skipped: delta, dropsBySecond },
     };
     const previouslyReported = this.reported;

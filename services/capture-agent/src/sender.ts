@@ -1,11 +1,13 @@
 /** Drains the send queue into the packets topic; a send that fails is retried, the queue holding the rest meanwhile. */
 import type { Producer } from 'kafkajs';
+import { MAX_SEND_BYTES } from '@flowlogs/kafka';
 import type { Logger } from '@flowlogs/runtime';
 import type { BatchQueue } from './batch-queue.js';
 
-export async function sendQueued(queue: BatchQueue, producer: Producer, topic: string, log: Logger, maxPerSend = 16): Promise<void> {
+export async function sendQueued(queue: BatchQueue, producer: Producer, topic: string, log: Logger): Promise<void> {
   for (;;) {
-    const batches = await queue.take(maxPerSend);
+    // One ENI's batches share a key, hence a partition: a request's bytes must fit the broker's message limit.
+    const batches = await queue.take(MAX_SEND_BYTES);
     if (!batches.length) return;
     for (let attempt = 1; ; attempt++) {
       try {

@@ -30,7 +30,7 @@ function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSou
 async function drain(queue: BatchQueue) {
   queue.close();
   const out = [];
-  for (let b = await queue.take(100); b.length; b = await queue.take(100)) out.push(...b.map((x) => decodePacketBatch(x.value)));
+  for (let b = await queue.take(Infinity); b.length; b = await queue.take(Infinity)) out.push(...b.map((x) => decodePacketBatch(x.value)));
   return out;
 }
 
@@ -73,7 +73,7 @@ describe('EniStream', () => {
     await new Promise((r) => setTimeout(r, 50));
     const batches = [];
     while (!(await Promise.race([running.then(() => true), new Promise((r) => setTimeout(() => r(false), 5))]))) {
-      batches.push(...(await queue.take(100)).map((x) => decodePacketBatch(x.value)));
+      batches.push(...(await queue.take(Infinity)).map((x) => decodePacketBatch(x.value)));
     }
     batches.push(...(await drain(queue)));
     const sent = batches.reduce((n, b) => n + b.count, 0);

@@ -7,7 +7,7 @@ import type { Admin, Consumer, EachBatchPayload, Message, Producer } from 'kafka
 import type { Registry } from 'prom-client';
 import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type LogFormat, type TopicNames } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
-import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
@@ -136,8 +136,8 @@ export class Publisher {
     const producer = await this.producer(batch.partition);
     const tx = await producer.transaction();
     try {
-      for (const [topic, msgs] of messages) await tx.send({ topic, messages: msgs });
-      if (deadLetters.length) await tx.send({ topic: this.topics.dlq, messages: deadLetters });
+      for (const [topic, msgs] of messages) await sendBounded(tx, topic, msgs);
+      await sendBounded(tx, this.topics.dlq, deadLetters);
       const next = String(Number(batch.messages[batch.messages.length - 1].offset) + 1);
       await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
       await tx.commit();
