@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigResourceTypes, type Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent/replay';
 import { topicNames, type FlowRecord } from '@flowlogs/contracts';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture, type EniContext } from '@flowlogs/flow';
-import { createKafka, pipelineTopics, reliableProducer } from '@flowlogs/kafka';
+import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { pino } from 'pino';
 import { createTestDatabase, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
 import { ensureCapture, type CaptureStats } from '../../bench/lib/generate-capture.js';
@@ -24,17 +24,6 @@ export const INTERVAL = 60;
 const API_KEY = 'fault-test-admin-key-0123456789';
 /** Packets per batch message of the replay: the agent's default (FLOWLOGS_BATCH_PACKETS) unless FAULT_BATCH_PACKETS is set. */
 const REPLAY_BATCH_PACKETS = Number(process.env.FAULT_BATCH_PACKETS ?? 4096);
-/**
- * With the broker's default message.max.bytes (1 MB) the pipeline cannot carry this capture at all
- * (reported): the agent sends up to 16 packet batches of ~213 kB for one ENI key (so one partition,
- * one record batch) per request, and the aggregator sends all records of a commit keyed by log topic
- * (one partition, one record batch of e.g. 12 × ~330 kB) — both get MESSAGE_TOO_LARGE and retry
- * forever. So that the faults are what is tested, the scenario's topics are created beforehand with
- * max.message.bytes raised to 16 MB. FAULT_RAISE_MESSAGE_LIMIT=0 keeps the broker's default and
- * shows those failures.
- */
-const RAISE_MESSAGE_LIMIT = process.env.FAULT_RAISE_MESSAGE_LIMIT !== '0';
-const MESSAGE_LIMIT = [{ name: 'max.message.bytes', value: String(16 << 20) }];
 const REPLAY_TIMEOUT_MS = 180_000;
 
 /** 1,000,000 packets, 3,000 conversations (6,000 one-way flow keys), 5 minutes of a fixed past date. */
@@ -154,12 +143,6 @@ export async function openScenario(name: string, brokers: string[], opts: { star
     FLOWLOGS_IDLE_CLOSE_MS: '1000', LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn', FLOWLOGS_API_KEY: API_KEY, HTTP_PORT: '0',
   };
   const kafka = createKafka(brokers, `faults-${name}`, log);
-  const admin = kafka.admin();
-  await admin.connect();
-  if (RAISE_MESSAGE_LIMIT) {
-    const topics = pipelineTopics(topicNames(prefix), 4).map((t) => ({ ...t, configEntries: [...(t.configEntries ?? []), ...MESSAGE_LIMIT] }));
-    await admin.createTopics({ topics, waitForLeaders: true });
-  }
   const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool });
   await controlPlane.start();
   const api = async (method: string, path: string, body?: unknown): Promise<any> => {
@@ -175,10 +158,6 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const eniRes = await api('POST', '/v1/network-interfaces', { subnetId: subnet.id, name: 'cvm-a', primaryIp: '10.0.0.10' });
   const logset = await api('POST', '/v1/logsets', { name: 'audit' });
   const topic = await api('POST', '/v1/log-topics', { logsetId: logset.id, name: 'flows' });
-  if (RAISE_MESSAGE_LIMIT) {
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic.kafkaTopic, configEntries: MESSAGE_LIMIT }] });
-  }
-  await admin.disconnect();
   await api('POST', '/v1/flow-logs', { name: 'all', resourceType: 'NETWORKINTERFACE', resourceId: eniRes.id, trafficType: 'ALL', logTopicId: topic.id, aggregationInterval: INTERVAL });
   const eni: EniContext = { eniId: eniRes.id, accountId: eniRes.accountId, vpcId: vpc.id, subnetId: subnet.id };
   const expected = (await recordsFromCapture(stats.path, { interval: INTERVAL, eni })).records;
@@ -232,7 +211,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
       await db.drop().catch((err) => note(`dropping the database failed: ${(err as Error).message}`));
     },
   };
-  note(`${RAISE_MESSAGE_LIMIT ? 'topics with max.message.bytes 16 MB; ' : ''}replay batches of ${REPLAY_BATCH_PACKETS} packets; prefix ${prefix}, database ${new URL(db.url).pathname.slice(1)}, log topic ${topic.id}, ENI ${eni.eniId}; ${expected.length} records expected from ${stats.packets} packets, ${stats.flowKeys} flow keys`);
+  note(`replay batches of ${REPLAY_BATCH_PACKETS} packets; prefix ${prefix}, database ${new URL(db.url).pathname.slice(1)}, log topic ${topic.id}, ENI ${eni.eniId}; ${expected.length} records expected from ${stats.packets} packets, ${stats.flowKeys} flow keys`);
   if (opts.start !== false) {
     scenario.start('aggregator');
     scenario.start('publisher');
