@@ -28,8 +28,8 @@ export interface CaptureAgentDeps {
 export class CaptureAgent {
   private readonly topics: TopicNames;
   private readonly metrics: AgentMetrics;
-  private readonly abort = new AbortController();
-  private readonly queue: BatchQueue;
+  private abort = new AbortController();
+  private queue: BatchQueue;
   private producer: Producer | undefined;
   private admin: Admin | undefined;
   private health: HealthServer | undefined;
@@ -45,6 +45,9 @@ export class CaptureAgent {
 
   async start(): Promise<void> {
     const { config, kafka, log } = this.deps;
+    // Fresh for every start: a start that failed was stopped, and is tried again.
+    this.abort = new AbortController();
+    this.queue = new BatchQueue(config.FLOWLOGS_AGENT_QUEUE_BYTES);
     this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
     await this.health.start();
     this.admin = kafka.admin();
