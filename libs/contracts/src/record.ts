@@ -58,4 +58,6 @@ export const FIELD_KEYS = {
   'tcp-flags': 'tcpFlags', 'type': 'type', 'flow-direction': 'flowDirection', 'window-start': 'windowStart',
   'window-end': 'windowEnd', 'flow-log-id': 'flowLogId', 'log-topic-id': 'logTopicId',
 } as const satisfies Record<string, keyof FlowRecord>;
-export type FieldName = keyof typeof FIELD_KEYS;
+/** A field name of DESIGN.md (`srcaddr`, `log-status` …), as custom formats list them. */
+export const FieldName = z.enum(Object.keys(FIELD_KEYS) as [keyof typeof FIELD_KEYS, ...(keyof typeof FIELD_KEYS)[]]);
+export type FieldName = z.infer<typeof FieldName>;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Keys are stored only as their sha256, so a database dump does not leak usable keys. */
 export function hashApiKey(key: string): string {
@@ -9,4 +9,9 @@ export function hashApiKey(key: string): string {
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1];
+}
+
+/** A new API key: 32 random bytes, URL-safe, with a prefix that makes it recognisable in logs and secret scanners. */
+export function newApiKey(): string {
+  return `flk_${randomBytes(32).toString('base64url')}`;
 }

@@ -90,6 +90,7 @@ export class ControlPlane {
         deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
         createKafkaTopic: (topic) => ensureTopics(admin, [{ topic, numPartitions: config.KAFKA_PARTITIONS }]),
         kafka: { client: kafka, admin },
+        rateLimit: config.FLOWLOGS_RATE_LIMIT,
       },
     });
     this.address = await this.server.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

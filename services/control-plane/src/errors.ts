@@ -1,10 +1,17 @@
 import { STATUS_CODES } from 'node:http';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export interface Issue {
   path: string;
   message: string;
 }
+
+/** The body of every error answer (the OpenAPI document's error responses). */
+export const ErrorBody = z.object({
+  error: z.string().meta({ description: 'the HTTP status text, e.g. "Not Found"' }),
+  message: z.string(),
+  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().meta({ description: 'on 400: each bad field and why' }),
+});
 
 /** An error the API answers as is: `{error, message, issues?}` with its status. */
 export class HttpError extends Error {
@@ -18,6 +25,7 @@ export class HttpError extends Error {
 }
 
 export const notFound = (message: string) => new HttpError(404, message);
+export const conflict = (message: string) => new HttpError(409, message);
 
 /** A 400 naming every bad field and why: "cidrBlock: expected a CIDR block …; name: …". */
 export function invalid(issues: Issue[]): HttpError {

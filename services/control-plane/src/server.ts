@@ -4,6 +4,8 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
 import { HttpError, notFound } from './errors.js';
 import type { Metrics } from './metrics.js';
+import { collectRoutes } from './openapi.js';
+import { docsRoutes } from './routes/docs.js';
 import type { ApiContext } from './routes/context.js';
 import { opsRoutes } from './routes/ops.js';
 import { v1Routes } from './routes/v1.js';
@@ -19,6 +21,7 @@ export interface ServerOptions {
 export function buildServer({ log, registry, metrics, ready, api }: ServerOptions) {
   // Requests are counted in /metrics; the log keeps to errors and the lifecycle.
   const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
+  const routes = collectRoutes(app); // for the OpenAPI document
 
   app.setErrorHandler<FastifyError | HttpError>((err, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send(err.body);
@@ -38,5 +41,7 @@ export function buildServer({ log, registry, metrics, ready, api }: ServerOption
 
   app.register(opsRoutes({ registry, ready }));
   app.register(v1Routes(api), { prefix: '/v1' });
+  app.register(docsRoutes(routes)); // /openapi.json and /docs
+  app.register(import('./routes/console.js')); // the web console: / and /console/*
   return app;
 }

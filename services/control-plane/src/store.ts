@@ -1,71 +1,58 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
-import type { Pool } from '@flowlogs/db';
+import type { Pool, PoolClient } from '@flowlogs/db';
+import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
-import { FLOW_LOGS, fromRow, insertSql, selectSql, type Resource } from './resources.js';
-import type { FlowLog } from './schemas.js';
+import {
+  ACCOUNTS, API_KEYS, DEPENDENTS, FLOW_LOGS, deleteSql, fromRow, insertSql, selectSql, updateSql, type Page, type Resource, type Sql,
+} from './resources.js';
+import { encodeCursor, type Account, type ApiKey, type FlowLog, type FlowLogRevision, type Role } from './schemas.js';
 import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type RecordSearch } from './search.js';
 import { actionsSql, histogramSql, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
 import { flowLogHealthSql, type FlowLogHealthRow } from './health.js';
 
-export type Role = 'admin' | 'readonly';
+export type { Role } from './schemas.js';
 
 /** Who a request acts for. */
 export interface Principal {
   accountId: string;
   role: Role;
+  /** The key belongs to the installation's operator account (the one FLOWLOGS_API_KEY bootstraps). */
+  operator: boolean;
 }
+
+type Db = Pool | PoolClient;
+type Owned = { id: string; accountId: string };
+type FlowLogChanges = Partial<Pick<FlowLog, 'name' | 'description' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>>;
 
 // Any fixed number: serialises the bootstrap of the default account between instances starting together.
 const BOOTSTRAP_LOCK = 7_115_002;
 const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/** The 409 a Postgres constraint violation means, if it is one the API explains (a duplicate name, a parent deleted meanwhile). */
+function conflictOf<T>(resource: Resource<T>, err: unknown, values: Partial<T>): Error {
+  const { code, constraint } = err as { code?: string; constraint?: string };
+  if (code === UNIQUE_VIOLATION && constraint === `${resource.table}_account_name`) {
+    return conflict(`name: a ${resource.label} named "${(values as { name?: string }).name}" exists already`);
+  }
+  if (code === FOREIGN_KEY_VIOLATION) return conflict(`a resource this ${resource.label} refers to was deleted meanwhile`);
+  return err as Error;
+}
+
+const isDuplicateId = (resource: Resource<unknown>, err: unknown) =>
+  (err as { code?: string }).code === UNIQUE_VIOLATION && (err as { constraint?: string }).constraint === `${resource.table}_pkey`;
 
 export class Store {
   constructor(private readonly pool: Pool) {}
 
-  /** Inserts a resource, with a new id unless `values` brings one, and returns it as stored. */
-  async create<T extends { id: string }>(resource: Resource<T>, values: Partial<T>): Promise<T> {
-    const { text, values: params } = insertSql(resource, { id: newResourceId(resource.idPrefix), ...values });
-    const { rows } = await this.pool.query(text, params);
-    return fromRow(resource, rows[0]);
-  }
-
-  /** Like create, but undefined when a row with that id exists already (in any account). */
-  async createIfAbsent<T extends { id: string }>(resource: Resource<T>, values: Partial<T> & { id: string }): Promise<T | undefined> {
-    try {
-      return await this.create(resource, values);
-    } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION) return undefined;
-      throw err;
-    }
-  }
-
-  async find<T>(resource: Resource<T>, where: Partial<T>): Promise<T[]> {
-    const { text, values } = selectSql(resource, where);
-    const { rows } = await this.pool.query(text, values);
-    return rows.map((row) => fromRow(resource, row));
-  }
-
-  async principal(keyHash: string): Promise<Principal | undefined> {
-    const { rows } = await this.pool.query<Principal>('SELECT account_id AS "accountId", role FROM api_keys WHERE key_hash = $1', [keyHash]);
-    return rows[0];
-  }
-
-  /** Makes `keyHash` an admin key of the account named `accountName`, creating the account when there is none. */
-  async ensureAdminKey(keyHash: string, accountName: string): Promise<void> {
+  /** Runs `fn` in one transaction on one connection. */
+  private async tx<R>(fn: (client: PoolClient) => Promise<R>): Promise<R> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
-      const existing = await client.query<{ id: string }>('SELECT id FROM accounts WHERE name = $1 ORDER BY created_at LIMIT 1', [accountName]);
-      let accountId = existing.rows[0]?.id;
-      if (!accountId) {
-        accountId = newAccountId();
-        await client.query('INSERT INTO accounts (id, name) VALUES ($1, $2)', [accountId, accountName]);
-      }
-      await client.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING", [
-        newResourceId('key'), accountId, keyHash,
-      ]);
+      const result = await fn(client);
       await client.query('COMMIT');
+      return result;
     } catch (err) {
       await client.query('ROLLBACK');
       throw err;
@@ -74,28 +61,166 @@ export class Store {
     }
   }
 
-  async searchRecords(search: RecordSearch): Promise<RecordRow[]> {
-    const { text, values } = recordSearchSql(search);
-    return (await this.pool.query<RecordRow>(text, values)).rows;
+  private async rows<T>(db: Db, resource: Resource<T>, { text, values }: Sql, given: Partial<T>): Promise<T[]> {
+    try {
+      return (await db.query(text, values)).rows.map((row) => fromRow(resource, row));
+    } catch (err) {
+      throw conflictOf(resource, err, given);
+    }
+  }
+
+  /** Inserts a resource, with a new id unless `values` brings one, and returns it as stored. A duplicate name is a 409. */
+  async create<T extends { id: string }>(resource: Resource<T>, values: Partial<T>, db: Db = this.pool): Promise<T> {
+    const row = { id: newResourceId(resource.idPrefix), ...values };
+    return (await this.rows(db, resource, insertSql(resource, row), row))[0];
+  }
+
+  /** Like create, but undefined when a row with that id exists already (in any account). */
+  async createIfAbsent<T extends { id: string }>(resource: Resource<T>, values: Partial<T> & { id: string }): Promise<T | undefined> {
+    try {
+      return await this.create(resource, values);
+    } catch (err) {
+      if (isDuplicateId(resource, err)) return undefined;
+      throw err;
+    }
+  }
+
+  async find<T>(resource: Resource<T>, where: Partial<T>): Promise<T[]> {
+    return this.rows(this.pool, resource, selectSql(resource, where), where);
+  }
+
+  /** One page of the rows matching `where`, oldest first, with the cursor of the next page (null after the last). */
+  async list<T extends { id: string }>(resource: Resource<T>, where: Partial<T>, page: Page): Promise<{ items: T[]; nextCursor: string | null }> {
+    const { text, values } = selectSql(resource, where, page);
+    const { rows } = await this.pool.query<Record<string, unknown> & { position: string }>(text, values);
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((row) => fromRow(resource, row)),
+      nextCursor: rows.length > page.limit ? encodeCursor({ createdAt: last.position, id: String(last.id) }) : null,
+    };
+  }
+
+  /** Changes the given fields of the account's resource; undefined when it has none with that id. A duplicate name is a 409. */
+  async update<T extends Owned>(resource: Resource<T>, key: Owned, changes: Partial<T>, db: Db = this.pool, also: string[] = []): Promise<T | undefined> {
+    return (await this.rows(db, resource, updateSql(resource, key as Partial<T>, changes, also), changes))[0];
+  }
+
+  /**
+   * Deletes the account's resource; false when it has none with that id. While another resource refers
+   * to it (a subnet to its VPC, a flow log to its log topic …) it stays, and the answer is a 409 naming that one.
+   */
+  async remove<T extends Owned>(resource: Resource<T>, key: Owned): Promise<boolean> {
+    return this.tx(async (client) => {
+      // Locked first, so nothing can start referring to it between the check and the delete.
+      const found = await client.query(`SELECT id FROM ${resource.table} WHERE account_id = $1 AND id = $2 FOR UPDATE`, [key.accountId, key.id]);
+      if (!found.rowCount) return false;
+      for (const [dependent, column] of DEPENDENTS.get(resource) ?? []) {
+        const { rows } = await client.query(`SELECT id FROM ${dependent.table} WHERE ${column} = $1 LIMIT 1`, [key.id]);
+        if (rows[0]) throw conflict(`${resource.label} ${key.id} is in use by ${dependent.label} ${rows[0].id}: delete that first`);
+      }
+      const { text, values } = deleteSql(resource, key as Partial<T>);
+      await client.query(text, values);
+      return true;
+    });
+  }
+
+  /**
+   * Creates a flow log and its first revision in one transaction. The resource it covers is locked
+   * against deletion meanwhile; 404 (naming `resourceId`) when the account has no such resource.
+   */
+  async createFlowLog(values: Omit<FlowLog, 'id' | 'enabled' | 'revision' | 'createdAt' | 'updatedAt'>, covered: Resource<Owned>): Promise<FlowLog> {
+    return this.tx(async (client) => {
+      const found = await client.query(`SELECT id FROM ${covered.table} WHERE account_id = $1 AND id = $2 FOR KEY SHARE`, [values.accountId, values.resourceId]);
+      if (!found.rowCount) throw notFound(`resourceId: ${covered.label} ${values.resourceId} not found`);
+      return this.revised(client, await this.create(FLOW_LOGS, values, client));
+    });
   }
 
   /**
    * Changes a flow log in place: the given fields, a new revision (the aggregator keeps the newest),
-   * updated_at. Undefined when the account has no such flow log.
+   * updated_at, and the revision's row, in one transaction. Undefined when the account has no such flow log.
    */
-  async updateFlowLog(accountId: string, id: string, changes: Partial<Pick<FlowLog, 'name' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>>): Promise<FlowLog | undefined> {
-    const fields = Object.entries(changes).filter(([, v]) => v !== undefined) as [keyof typeof FLOW_LOGS.columns, unknown][];
-    const sets = fields.map(([f], i) => `${FLOW_LOGS.columns[f]} = $${i + 3}`);
-    const { rows } = await this.pool.query(
-      `UPDATE flow_logs SET ${[...sets, 'revision = revision + 1', 'updated_at = now()'].join(', ')} WHERE account_id = $1 AND id = $2 RETURNING ${Object.values(FLOW_LOGS.columns).join(', ')}`,
-      [accountId, id, ...fields.map(([, v]) => (typeof v === 'object' ? JSON.stringify(v) : v))],
-    );
-    return rows[0] ? fromRow(FLOW_LOGS, rows[0]) : undefined;
+  async updateFlowLog(key: Owned, changes: FlowLogChanges): Promise<FlowLog | undefined> {
+    return this.tx(async (client) => {
+      const flowLog = await this.update<FlowLog>(FLOW_LOGS, key, changes, client, ['revision = revision + 1', 'updated_at = now()']);
+      return flowLog && this.revised(client, flowLog);
+    });
   }
 
-  async deleteFlowLog(accountId: string, id: string): Promise<boolean> {
-    const { rowCount } = await this.pool.query('DELETE FROM flow_logs WHERE account_id = $1 AND id = $2', [accountId, id]);
-    return (rowCount ?? 0) > 0;
+  private async revised(client: PoolClient, flowLog: FlowLog): Promise<FlowLog> {
+    await client.query('INSERT INTO flow_log_revisions (flow_log_id, revision, flow_log) VALUES ($1, $2, $3)', [flowLog.id, flowLog.revision, JSON.stringify(flowLog)]);
+    return flowLog;
+  }
+
+  /** Every state of a flow log, newest first (its dates as JSON strings, as they were stored). */
+  async flowLogRevisions(flowLogId: string): Promise<FlowLogRevision[]> {
+    const { rows } = await this.pool.query<FlowLogRevision>(
+      'SELECT revision, changed_at AS "changedAt", flow_log AS "flowLog" FROM flow_log_revisions WHERE flow_log_id = $1 ORDER BY revision DESC',
+      [flowLogId],
+    );
+    return rows;
+  }
+
+  async principal(keyHash: string): Promise<Principal | undefined> {
+    const { rows } = await this.pool.query<Principal>(
+      'SELECT k.account_id AS "accountId", k.role, a.operator FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = $1',
+      [keyHash],
+    );
+    return rows[0];
+  }
+
+  /** Makes `keyHash` an admin key of the operator account, creating that (named `accountName`) when there is none. */
+  async ensureAdminKey(keyHash: string, accountName: string): Promise<void> {
+    await this.tx(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      const existing = await client.query<{ id: string }>('SELECT id FROM accounts WHERE operator');
+      const accountId = existing.rows[0]?.id ?? (await this.insertAccount(client, accountName, true)).id;
+      await client.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING", [
+        newResourceId(API_KEYS.idPrefix), accountId, keyHash,
+      ]);
+    });
+  }
+
+  private async insertAccount(db: Db, name: string, operator = false): Promise<Account> {
+    const { rows } = await db.query('INSERT INTO accounts (id, name, operator) VALUES ($1, $2, $3) RETURNING id, name, created_at', [newAccountId(), name, operator]);
+    return fromRow(ACCOUNTS, rows[0]);
+  }
+
+  /** A new account with its first admin key (given hashed). */
+  async createAccount(name: string, adminKeyHash: string): Promise<Account> {
+    return this.tx(async (client) => {
+      const account = await this.insertAccount(client, name);
+      await this.createApiKey({ accountId: account.id, role: 'admin', keyHash: adminKeyHash }, client);
+      return account;
+    });
+  }
+
+  async createApiKey(key: { accountId: string; role: Role; name?: string; keyHash: string }, db: Db = this.pool): Promise<ApiKey> {
+    const { rows } = await db.query(
+      `INSERT INTO api_keys (id, account_id, role, name, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING ${Object.values(API_KEYS.columns).join(', ')}`,
+      [newResourceId(API_KEYS.idPrefix), key.accountId, key.role, key.name ?? null, key.keyHash],
+    );
+    return fromRow(API_KEYS, rows[0]);
+  }
+
+  /** Deletes the account's key; false when it has none with that id; a 409 for its last admin key, which would lock the account out. */
+  async deleteApiKey(key: Owned): Promise<boolean> {
+    return this.tx(async (client) => {
+      const { rows } = await client.query<{ id: string; role: Role }>("SELECT id, role FROM api_keys WHERE account_id = $1 ORDER BY id FOR UPDATE", [key.accountId]);
+      const target = rows.find((r) => r.id === key.id);
+      if (!target) return false;
+      if (target.role === 'admin' && rows.filter((r) => r.role === 'admin').length === 1) {
+        throw conflict(`API key ${key.id} is the account's last admin key: create another admin key first`);
+      }
+      await client.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
+      return true;
+    });
+  }
+
+  async searchRecords(search: RecordSearch): Promise<RecordRow[]> {
+    const { text, values } = recordSearchSql(search);
+    return (await this.pool.query<RecordRow>(text, values)).rows;
   }
 
   async ping(): Promise<boolean> {

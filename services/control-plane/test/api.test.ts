@@ -1,52 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
-import { recordIdOf, topicNames, type FlowRecord } from '@flowlogs/contracts';
+import { recordIdOf, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { ensureDayPartitions } from '@flowlogs/db';
-import { createKafka } from '@flowlogs/kafka';
-import { parseConfig } from '@flowlogs/runtime';
-import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
-import { ControlPlane, ControlPlaneConfig } from '../src/control-plane.js';
-import { hashApiKey } from '../src/api-key.js';
+import { testLogger, type TestDatabase } from '@flowlogs/testkit';
+import { ControlPlane } from '../src/control-plane.js';
+import { addAccount as insertAccount, startControlPlane, type TestControlPlane } from './support.js';
 
-const ADMIN_KEY = 'test-admin-key-0123456789';
 const OTHER_KEY = 'test-other-key-0123456789';
 const READONLY_KEY = 'test-readonly-key-0123456789';
 
+let t: TestControlPlane;
 let db: TestDatabase;
 let kafka: Kafka;
-let cp: ControlPlane;
-let config: ControlPlaneConfig;
-const prefix = uniquePrefix();
-const topics = topicNames(prefix);
+let topics: TopicNames;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  config = parseConfig(ControlPlaneConfig, {
-    KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, HTTP_PORT: '0',
-    FLOWLOGS_API_KEY: ADMIN_KEY, KAFKA_PARTITIONS: '2',
-  });
-  kafka = createKafka(config.KAFKA_BROKERS, 'control-plane-test', testLogger());
-  cp = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool });
-  await cp.start();
+  t = await startControlPlane();
+  ({ db, kafka } = t);
+  topics = topicNames(t.prefix);
 });
 
 afterAll(async () => {
-  await cp?.stop();
-  await db?.drop();
+  await t?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY) {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${cp.url}${path}`, { method, headers, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
-}
+const api = (method: string, path: string, body?: unknown, key?: string | null) => t.api(method, path, body, key).then(({ status, body }) => ({ status, body }));
+const addAccount = (id: string, keys: Record<string, 'admin' | 'readonly'>) => insertAccount(db, id, keys);
 
 /** The rule with this id on the rules topic, read from the beginning. */
 async function publishedRule(id: string): Promise<unknown> {
-  const consumer = kafka.consumer({ groupId: `${prefix}-rules-${id}` });
+  const consumer = kafka.consumer({ groupId: `${t.prefix}-rules-${id}` });
   await consumer.connect();
   await consumer.subscribe({ topic: topics.rules, fromBeginning: true });
   try {
@@ -55,14 +38,6 @@ async function publishedRule(id: string): Promise<unknown> {
     });
   } finally {
     await consumer.disconnect();
-  }
-}
-
-/** A second account with an admin key and a read-only key, inserted directly as an operator would. */
-async function addAccount(id: string, keys: Record<string, 'admin' | 'readonly'>) {
-  await db.pool.query("INSERT INTO accounts (id, name) VALUES ($1, 'other')", [id]);
-  for (const [key, role] of Object.entries(keys)) {
-    await db.pool.query('INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, $4)', [`key-${role}-${id}`, id, hashApiKey(key), role]);
   }
 }
 
@@ -136,7 +111,7 @@ describe('control plane API', () => {
        VALUES ('fl-crashed', $1, 'crashed', 'VPC', $2, 'REJECT', $3, 60, 4)`,
       [ids.account, ids.vpc, ids.topic],
     );
-    const second = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool });
+    const second = new ControlPlane({ config: t.config, log: testLogger(), kafka, pool: db.pool });
     await second.start();
     await second.stop();
     expect(await publishedRule('fl-crashed')).toMatchObject({ id: 'fl-crashed', resourceType: 'VPC', trafficType: 'REJECT', aggregationInterval: 60, revision: 4 });
@@ -171,7 +146,7 @@ describe('control plane API', () => {
   it('keeps accounts apart', async () => {
     await addAccount('999999999999', { [OTHER_KEY]: 'admin', [READONLY_KEY]: 'readonly' });
     expect(await api('GET', `/v1/network-interfaces/${ids.eni}`, undefined, OTHER_KEY)).toMatchObject({ status: 404, body: { error: 'Not Found' } });
-    expect(await api('GET', '/v1/network-interfaces', undefined, OTHER_KEY)).toEqual({ status: 200, body: { items: [] } });
+    expect(await api('GET', '/v1/network-interfaces', undefined, OTHER_KEY)).toEqual({ status: 200, body: { items: [], nextCursor: null } });
     expect(await api('GET', `/v1/log-topics/${ids.topic}/records`, undefined, OTHER_KEY)).toMatchObject({ status: 404 });
     const subnet = await api('POST', '/v1/subnets', { vpcId: ids.vpc, name: 's', cidrBlock: '10.0.9.0/24' }, OTHER_KEY);
     expect(subnet).toMatchObject({ status: 404, body: { message: `vpcId: VPC ${ids.vpc} not found` } });

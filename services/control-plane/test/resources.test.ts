@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FLOW_LOGS, fromRow, insertSql, selectSql, VPCS } from '../src/resources.js';
+import { FLOW_LOGS, fromRow, insertSql, LOG_TOPICS, selectSql, updateSql, VPCS } from '../src/resources.js';
 import { toRule } from '../src/rules.js';
 import type { FlowLog } from '../src/schemas.js';
 
@@ -21,6 +21,22 @@ describe('resource SQL', () => {
       values: ['vpc-1', '1'],
     });
     expect(selectSql(VPCS, {}).text).toBe('SELECT id, account_id, name, cidr_block, created_at FROM vpcs ORDER BY created_at, id');
+  });
+
+  it('pages by position, and matches jsonb fields by containment', () => {
+    expect(selectSql(FLOW_LOGS, { accountId: '1', tags: [{ key: 'env', value: 'prod' }] }, { limit: 2, after: { createdAt: '2025-01-01 00:00:00.123456+00', id: 'fl-1' } })).toEqual({
+      text: expect.stringMatching(/ FROM flow_logs WHERE account_id = \$1 AND tags @> \$2 AND \(created_at, id\) > \(\$3::timestamptz, \$4\) ORDER BY created_at, id LIMIT 3$/),
+      values: ['1', '[{"key":"env","value":"prod"}]', '2025-01-01 00:00:00.123456+00', 'fl-1'],
+    });
+    expect(selectSql(VPCS, {}, { limit: 10 }).text).toBe('SELECT id, account_id, name, cidr_block, created_at, created_at::text AS position FROM vpcs ORDER BY created_at, id LIMIT 11');
+  });
+
+  it('updates the given fields of the matching rows, a format as JSON', () => {
+    expect(updateSql(LOG_TOPICS, { accountId: '1', id: 'topic-1' }, { format: 'text' })).toEqual({
+      text: 'UPDATE log_topics SET format = $1 WHERE id = $2 AND account_id = $3 RETURNING id, account_id, logset_id, name, format, kafka_topic, created_at',
+      values: ['"text"', 'topic-1', '1'],
+    });
+    expect(updateSql(FLOW_LOGS, { accountId: '1', id: 'fl-1' }, { name: 'x' }, ['revision = revision + 1']).text).toMatch(/^UPDATE flow_logs SET name = \$1, revision = revision \+ 1 WHERE id = \$2 AND account_id = \$3 /);
   });
 });
 

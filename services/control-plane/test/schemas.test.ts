@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError, validate } from '../src/errors.js';
-import { CreateFlowLog, CreateLogTopic, CreateSubnet, CreateVpc } from '../src/schemas.js';
+import { formatRecord, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import { CreateFlowLog, CreateLogTopic, CreateSubnet, CreateVpc, ModifyLogTopic } from '../src/schemas.js';
 
 function rejection(fn: () => unknown): HttpError {
   try {
@@ -41,5 +42,28 @@ describe('create bodies', () => {
       { path: 'aggregationInterval', message: 'expected one of 5, 10, 30, 60, 300, 600 (seconds)' },
       { path: 'resourceId', message: 'a NETWORKINTERFACE id starts with "eni-"' },
     ]);
+  });
+});
+
+describe('log topic formats', () => {
+  const base: Omit<FlowRecord, 'recordId'> = {
+    version: 2, accountId: '123456789012', interfaceId: 'eni-1', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', srcport: 443, dstport: 5000, protocol: 6,
+    packets: 2, bytes: 120, start: 10, end: 11, action: 'ACCEPT', logStatus: 'OK', vpcId: 'vpc-1', subnetId: null, tcpFlags: 18, type: 'IPv4',
+    flowDirection: 'egress', windowStart: 0, windowEnd: 600, flowLogId: 'fl-1', logTopicId: 'topic-1', skippedPackets: null,
+  };
+  const record = { ...base, recordId: recordIdOf(base) };
+
+  it('take a custom list of DESIGN field names, in their order', () => {
+    const body = validate(CreateLogTopic, { logsetId: 'logset-1', name: 't', format: { custom: ['dstaddr', 'srcaddr', 'bytes', 'subnet-id', 'tcp-flags'] } });
+    expect(formatRecord(record, body.format)).toBe('10.0.0.2 10.0.0.1 120 - 18');
+    expect(formatRecord(record, 'text')).toBe('2 123456789012 eni-1 10.0.0.1 10.0.0.2 443 5000 6 2 120 10 11 ACCEPT OK');
+    expect(JSON.parse(formatRecord(record, 'json'))).toEqual(record);
+  });
+
+  it('refuse unknown or repeated fields and an empty list', () => {
+    expect(rejection(() => validate(ModifyLogTopic, { format: { custom: ['srcaddr', 'srcAddr'] } })).message).toMatch(/^format: custom\.1: Invalid option: expected one of "version"/);
+    expect(rejection(() => validate(ModifyLogTopic, { format: { custom: ['bytes', 'bytes'] } })).message).toBe('format.custom: a field is listed twice');
+    expect(rejection(() => validate(ModifyLogTopic, { format: { custom: [] } })).message).toMatch(/^format.custom: Too small/);
+    expect(rejection(() => validate(ModifyLogTopic, { format: 'xml' })).message).toBe('format: expected "json", "text" or {custom: [field, …]}');
   });
 });

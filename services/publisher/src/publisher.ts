@@ -5,7 +5,7 @@
  */
 import type { Admin, Consumer, EachBatchPayload, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type LogFormat, type TopicNames } from '@flowlogs/contracts';
+import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
 import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
@@ -25,8 +25,12 @@ export interface PublisherDeps {
 
 interface LogTopicTarget {
   kafkaTopic: string;
-  format: LogFormat;
+  format: RecordFormat;
+  /** Date.now() after which the log topic is read again: a format changed through the API applies within TARGET_TTL_MS. */
+  expiresAt: number;
 }
+
+const TARGET_TTL_MS = 5_000;
 
 /** Errors that mean "Postgres is not reachable right now": wait and retry, however long it takes. */
 function isConnectionError(err: unknown): boolean {
@@ -217,12 +221,13 @@ export class Publisher {
     }
   }
 
-  /** Messages per log topic's Kafka topic, each record keyed by its flow key, in the log topic's format. */
+  /** Messages per log topic's Kafka topic, each record keyed by its flow key, in the log topic's format (read again every few seconds). */
   private async deliveries(records: FlowRecord[]): Promise<Map<string, Message[]>> {
-    const unknown = [...new Set(records.map((r) => r.logTopicId))].filter((id) => !this.targets.has(id));
-    if (unknown.length) {
-      const { rows } = await this.pool!.query<{ id: string; kafka_topic: string; format: LogFormat }>('SELECT id, kafka_topic, format FROM log_topics WHERE id = ANY($1)', [unknown]);
-      for (const row of rows) this.targets.set(row.id, { kafkaTopic: row.kafka_topic, format: row.format });
+    const now = Date.now();
+    const stale = [...new Set(records.map((r) => r.logTopicId))].filter((id) => !((this.targets.get(id)?.expiresAt ?? 0) > now));
+    if (stale.length) {
+      const { rows } = await this.pool!.query<{ id: string; kafka_topic: string; format: RecordFormat }>('SELECT id, kafka_topic, format FROM log_topics WHERE id = ANY($1)', [stale]);
+      for (const row of rows) this.targets.set(row.id, { kafkaTopic: row.kafka_topic, format: row.format, expiresAt: now + TARGET_TTL_MS });
     }
     const out = new Map<string, Message[]>();
     for (const r of records) {

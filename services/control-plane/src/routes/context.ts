@@ -1,9 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import type { Admin, Kafka } from 'kafkajs';
 import type { FlowLogRule, TopicNames } from '@flowlogs/contracts';
-import { invalid, notFound } from '../errors.js';
+import { invalid, notFound, validate } from '../errors.js';
 import { cidrContains, parseCidr, type Cidr, type IpAddress } from '../ip.js';
-import type { Resource } from '../resources.js';
+import type { Page, Resource } from '../resources.js';
+import { openapi } from '../openapi.js';
+import { listOf, ListQuery } from '../schemas.js';
 import type { Principal, Store } from '../store.js';
 
 /** What the /v1 route plugins need from the running service. */
@@ -18,6 +21,8 @@ export interface ApiContext {
   createKafkaTopic(topic: string): Promise<void>;
   /** The broker: a client for the live tail's consumers, and the service's connected admin (consumer lag). */
   kafka: { client: Kafka; admin: Admin };
+  /** Requests a minute per API key (FLOWLOGS_RATE_LIMIT). */
+  rateLimit: number;
 }
 
 declare module 'fastify' {
@@ -50,8 +55,41 @@ export function requireInside(parent: { label: string; id: string; cidrBlock: st
   }
 }
 
-/** GET <path> (the account's items) and GET <path>/:id, which every resource has alike. */
-export function readRoutes<T extends Owned>(app: FastifyInstance, store: Store, path: string, resource: Resource<T>): void {
-  app.get(path, async (req) => ({ items: await store.find(resource, { accountId: req.principal.accountId } as Partial<T>) }));
-  app.get<{ Params: { id: string } }>(`${path}/:id`, async (req) => requireOwned(store, resource, req.principal, req.params.id));
+export type ById = FastifyRequest<{ Params: { id: string } }>;
+
+/** The account and id a `/:id` request is about. */
+export const owned = (req: ById) => ({ accountId: req.principal.accountId, id: req.params.id });
+
+interface ResourceRouteOptions<T> {
+  /** The list's query: `ListQuery` or an extension of it whose other fields are filters on T's fields. */
+  query?: z.ZodType<z.output<typeof ListQuery>>;
+  /** The DELETE: by default the store's, refused (409) while something depends on the resource. */
+  remove?: (key: { accountId: string; id: string }) => Promise<boolean>;
+}
+
+/** GET <path> (a page of the account's items), GET <path>/:id and DELETE <path>/:id, which every resource has alike. */
+export function resourceRoutes<T extends Owned>(
+  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, options: ResourceRouteOptions<T> = {},
+): void {
+  const { label } = resource;
+  const { query = ListQuery, remove = (key) => store.remove(resource, key) } = options;
+  app.get(path, openapi({ summary: `List ${label}s`, query, response: listOf(schema) }), async (req) => {
+    const { limit, cursor, ...filters } = validate(query, req.query, 'query');
+    const page: Page = { limit, after: cursor };
+    return store.list(resource, { ...filters, accountId: req.principal.accountId } as Partial<T>, page);
+  });
+  app.get(`${path}/:id`, openapi({ summary: `Get a ${label}`, response: schema }), async (req: ById) => requireOwned(store, resource, req.principal, req.params.id));
+  app.delete(`${path}/:id`, openapi({ summary: `Delete a ${label}`, response: null, status: 204, errors: [409] }), async (req: ById, reply) => {
+    if (!(await remove(owned(req)))) throw notFound(`${label} ${req.params.id} not found`);
+    reply.code(204);
+  });
+}
+
+/** PATCH <path>/:id: some of the resource's fields, validated by `body`. */
+export function modifyRoute<T extends Owned>(app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, body: z.ZodType<Partial<T>>): void {
+  app.patch(`${path}/:id`, openapi({ summary: `Modify a ${resource.label}`, body, response: schema, errors: [409] }), async (req: ById) => {
+    const changed = await store.update(resource, owned(req), validate(body, req.body));
+    if (!changed) throw notFound(`${resource.label} ${req.params.id} not found`);
+    return changed;
+  });
 }

@@ -1,12 +1,13 @@
 /** Flow logs: the rules that say which traffic is recorded into which log topic. */
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { ResourceType } from '@flowlogs/contracts';
-import { validate } from '../errors.js';
+import { notFound, validate } from '../errors.js';
+import { openapi } from '../openapi.js';
 import { FLOW_LOGS, LOG_TOPICS, NETWORK_INTERFACES, SUBNETS, VPCS, type Resource } from '../resources.js';
 import { toRule } from '../rules.js';
-import { notFound } from '../errors.js';
-import { CreateFlowLog, ModifyFlowLog } from '../schemas.js';
-import { readRoutes, requireOwned, type ApiContext } from './context.js';
+import { CreateFlowLog, FlowLog, FlowLogListQuery, FlowLogRevision, ModifyFlowLog } from '../schemas.js';
+import { owned, requireOwned, resourceRoutes, type ApiContext, type ById } from './context.js';
 
 /** The table a flow log's resourceId is looked up in, by its resourceType. */
 const COVERED: Record<ResourceType, Resource<{ id: string; accountId: string }>> = {
@@ -16,13 +17,16 @@ const COVERED: Record<ResourceType, Resource<{ id: string; accountId: string }>>
 };
 
 export const flowLogRoutes = ({ store, publishRules, deleteRule }: ApiContext): FastifyPluginAsync => async (app) => {
-  readRoutes(app, store, '/flow-logs', FLOW_LOGS);
+  resourceRoutes(app, store, '/flow-logs', FLOW_LOGS, FlowLog, {
+    query: FlowLogListQuery,
+    // The tombstone follows the delete: the aggregator forgets the rule.
+    remove: async (key) => (await store.remove(FLOW_LOGS, key)) && (await deleteRule(key.id), true),
+  });
 
-  app.post('/flow-logs', async (req, reply) => {
+  app.post('/flow-logs', openapi({ summary: 'Create a flow log', body: CreateFlowLog, response: FlowLog, status: 201, errors: [404, 409] }), async (req, reply) => {
     const body = validate(CreateFlowLog, req.body);
     await requireOwned(store, LOG_TOPICS, req.principal, body.logTopicId, 'logTopicId');
-    await requireOwned(store, COVERED[body.resourceType], req.principal, body.resourceId, 'resourceId');
-    const flowLog = await store.create(FLOW_LOGS, { accountId: req.principal.accountId, ...body });
+    const flowLog = await store.createFlowLog({ accountId: req.principal.accountId, ...body }, COVERED[body.resourceType]);
     // The aggregator relies on the rule being on the rules topic before the client sees 201. Should the
     // publish fail, the row is there and the next start-up republishes it.
     await publishRules([toRule(flowLog)]);
@@ -31,20 +35,24 @@ export const flowLogRoutes = ({ store, publishRules, deleteRule }: ApiContext): 
   });
 
   // Every change is published (and acked) before the answer, so the aggregator follows within moments.
-  const change = async (accountId: string, id: string, changes: Parameters<typeof store.updateFlowLog>[2]) => {
-    const flowLog = await store.updateFlowLog(accountId, id, changes);
-    if (!flowLog) throw notFound(`flow log ${id} not found`);
+  const change = async (req: ById, changes: Parameters<typeof store.updateFlowLog>[1]) => {
+    const flowLog = await store.updateFlowLog(owned(req), changes);
+    if (!flowLog) throw notFound(`flow log ${req.params.id} not found`);
     await publishRules([toRule(flowLog)]);
     return flowLog;
   };
 
-  app.patch<{ Params: { id: string } }>('/flow-logs/:id', async (req) => change(req.principal.accountId, req.params.id, validate(ModifyFlowLog, req.body)));
-  app.post<{ Params: { id: string } }>('/flow-logs/:id/enable', async (req) => change(req.principal.accountId, req.params.id, { enabled: true }));
-  app.post<{ Params: { id: string } }>('/flow-logs/:id/disable', async (req) => change(req.principal.accountId, req.params.id, { enabled: false }));
+  const changeDoc = (summary: string, body?: z.ZodType) =>
+    openapi({ summary, body, response: FlowLog, errors: body ? [409] : [], description: 'Revision + 1, on the rules topic before the answer.' });
+  app.patch('/flow-logs/:id', changeDoc('Modify a flow log', ModifyFlowLog), async (req: ById) => change(req, validate(ModifyFlowLog, req.body)));
+  app.post('/flow-logs/:id/enable', changeDoc('Enable a flow log'), async (req: ById) => change(req, { enabled: true }));
+  app.post('/flow-logs/:id/disable', changeDoc('Disable a flow log'), async (req: ById) => change(req, { enabled: false }));
 
-  app.delete<{ Params: { id: string } }>('/flow-logs/:id', async (req, reply) => {
-    if (!(await store.deleteFlowLog(req.principal.accountId, req.params.id))) throw notFound(`flow log ${req.params.id} not found`);
-    await deleteRule(req.params.id);
-    reply.code(204);
+  app.get('/flow-logs/:id/revisions', openapi({
+    summary: "A flow log's revisions, newest first", description: 'Each create, modification, enable and disable, with the flow log as it became.',
+    response: z.object({ items: z.array(FlowLogRevision) }),
+  }), async (req: ById) => {
+    const flowLog = await requireOwned(store, FLOW_LOGS, req.principal, req.params.id);
+    return { items: await store.flowLogRevisions(flowLog.id) };
   });
 };

@@ -2,21 +2,27 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { validate } from '../errors.js';
 import { newResourceId } from '../ids.js';
+import { openapi } from '../openapi.js';
 import { LOG_TOPICS, LOGSETS } from '../resources.js';
-import { CreateLogset, CreateLogTopic } from '../schemas.js';
-import { readRoutes, requireOwned, type ApiContext } from './context.js';
+import { CreateLogset, CreateLogTopic, Logset, LogTopic, ModifyLogset, ModifyLogTopic } from '../schemas.js';
+import { modifyRoute, requireOwned, resourceRoutes, type ApiContext } from './context.js';
 
 export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): FastifyPluginAsync => async (app) => {
-  readRoutes(app, store, '/logsets', LOGSETS);
-  readRoutes(app, store, '/log-topics', LOG_TOPICS);
+  resourceRoutes(app, store, '/logsets', LOGSETS, Logset);
+  resourceRoutes(app, store, '/log-topics', LOG_TOPICS, LogTopic);
+  modifyRoute(app, store, '/logsets', LOGSETS, Logset, ModifyLogset);
+  modifyRoute(app, store, '/log-topics', LOG_TOPICS, LogTopic, ModifyLogTopic);
 
-  app.post('/logsets', async (req, reply) => {
+  app.post('/logsets', openapi({ summary: 'Create a logset', body: CreateLogset, response: Logset, status: 201, errors: [409] }), async (req, reply) => {
     const body = validate(CreateLogset, req.body);
     reply.code(201);
     return store.create(LOGSETS, { accountId: req.principal.accountId, ...body });
   });
 
-  app.post('/log-topics', async (req, reply) => {
+  app.post('/log-topics', openapi({
+    summary: 'Create a log topic in a logset', description: 'format: "json" (default), "text", or {"custom": [field, …]} with DESIGN.md\'s field names.',
+    body: CreateLogTopic, response: LogTopic, status: 201, errors: [404, 409],
+  }), async (req, reply) => {
     const body = validate(CreateLogTopic, req.body);
     await requireOwned(store, LOGSETS, req.principal, body.logsetId, 'logsetId');
     const id = newResourceId(LOG_TOPICS.idPrefix);
@@ -27,5 +33,4 @@ export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): 
     reply.code(201);
     return store.create(LOG_TOPICS, { id, accountId: req.principal.accountId, kafkaTopic, ...body });
   });
-
 };

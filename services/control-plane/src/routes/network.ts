@@ -1,23 +1,24 @@
 /** The network inventory: VPCs, their subnets, and the ENIs in those. */
 import type { FastifyPluginAsync } from 'fastify';
-import { HttpError, validate } from '../errors.js';
+import { conflict, validate } from '../errors.js';
 import { parseCidr, parseIp } from '../ip.js';
+import { openapi } from '../openapi.js';
 import { NETWORK_INTERFACES, SUBNETS, VPCS } from '../resources.js';
-import { CreateNetworkInterface, CreateSubnet, CreateVpc, EniId } from '../schemas.js';
-import { readRoutes, requireInside, requireOwned, type ApiContext } from './context.js';
+import { CreateNetworkInterface, CreateSubnet, CreateVpc, EniId, NetworkInterface, Subnet, Vpc } from '../schemas.js';
+import { requireInside, requireOwned, resourceRoutes, type ApiContext, type ById } from './context.js';
 
 export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => async (app) => {
-  readRoutes(app, store, '/vpcs', VPCS);
-  readRoutes(app, store, '/subnets', SUBNETS);
-  readRoutes(app, store, '/network-interfaces', NETWORK_INTERFACES);
+  resourceRoutes(app, store, '/vpcs', VPCS, Vpc);
+  resourceRoutes(app, store, '/subnets', SUBNETS, Subnet);
+  resourceRoutes(app, store, '/network-interfaces', NETWORK_INTERFACES, NetworkInterface);
 
-  app.post('/vpcs', async (req, reply) => {
+  app.post('/vpcs', openapi({ summary: 'Create a VPC', body: CreateVpc, response: Vpc, status: 201, errors: [409] }), async (req, reply) => {
     const body = validate(CreateVpc, req.body);
     reply.code(201);
     return store.create(VPCS, { accountId: req.principal.accountId, ...body });
   });
 
-  app.post('/subnets', async (req, reply) => {
+  app.post('/subnets', openapi({ summary: 'Create a subnet in a VPC', body: CreateSubnet, response: Subnet, status: 201, errors: [404, 409] }), async (req, reply) => {
     const body = validate(CreateSubnet, req.body);
     const vpc = await requireOwned(store, VPCS, req.principal, body.vpcId, 'vpcId');
     requireInside({ label: VPCS.label, ...vpc }, parseCidr(body.cidrBlock)!, 'cidrBlock', body.cidrBlock);
@@ -25,17 +26,26 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
     return store.create(SUBNETS, { accountId: req.principal.accountId, ...body });
   });
 
-  app.post('/network-interfaces', async (req, reply) => {
+  const eniDoc = { body: CreateNetworkInterface, response: NetworkInterface, errors: [404, 409] };
+
+  // An address is one ENI's in its subnet. Agents registering by id (PUT, below) are not held to this: one
+  // address can be seen through several capture sources (a live interface and its nftables verdicts).
+  app.post('/network-interfaces', openapi({ summary: 'Create an ENI in a subnet', status: 201, ...eniDoc }), async (req, reply) => {
     const body = validate(CreateNetworkInterface, req.body);
+    const { accountId } = req.principal;
     const subnet = await requireOwned(store, SUBNETS, req.principal, body.subnetId, 'subnetId');
     requireInside({ label: SUBNETS.label, ...subnet }, parseIp(body.primaryIp)!, 'primaryIp', body.primaryIp);
+    const [holder] = await store.find(NETWORK_INTERFACES, { accountId, subnetId: subnet.id, primaryIp: body.primaryIp });
+    if (holder) throw conflict(`primaryIp: ${body.primaryIp} is network interface ${holder.id}'s in subnet ${subnet.id}`);
     reply.code(201);
-    return store.create(NETWORK_INTERFACES, { accountId: req.principal.accountId, vpcId: subnet.vpcId, ...body });
+    return store.create(NETWORK_INTERFACES, { accountId, vpcId: subnet.vpcId, ...body });
   });
 
   // A capture agent registers the ENI it owns under its own id: created when missing (201), answered
   // when it is there already in the same subnet with the same address (200; the name is kept).
-  app.put<{ Params: { id: string } }>('/network-interfaces/:id', async (req, reply) => {
+  app.put('/network-interfaces/:id', openapi({
+    summary: 'Register an ENI under its id (capture agents)', description: '201 when created, 200 when it exists in that subnet with that address, 409 otherwise.', ...eniDoc,
+  }), async (req: ById, reply) => {
     const id = validate(EniId, req.params.id, 'id');
     const body = validate(CreateNetworkInterface, req.body);
     const subnet = await requireOwned(store, SUBNETS, req.principal, body.subnetId, 'subnetId');
@@ -49,10 +59,10 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
     }
     const [existing] = await store.find(NETWORK_INTERFACES, { accountId, id });
     // Ids are global: one of another account's is taken, without saying more about it.
-    if (!existing) throw new HttpError(409, `network interface id ${id} is taken`);
+    if (!existing) throw conflict(`network interface id ${id} is taken`);
     const stored = parseIp(existing.primaryIp)!;
     if (existing.subnetId !== body.subnetId || stored.version !== ip.version || stored.value !== ip.value) {
-      throw new HttpError(409, `network interface ${id} exists with subnetId ${existing.subnetId} and primaryIp ${existing.primaryIp}`);
+      throw conflict(`network interface ${id} exists with subnetId ${existing.subnetId} and primaryIp ${existing.primaryIp}`);
     }
     return existing;
   });

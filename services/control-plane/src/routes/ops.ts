@@ -1,6 +1,8 @@
 /** Liveness, readiness and Prometheus metrics, without authentication. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
+import { z } from 'zod';
+import { openapi } from '../openapi.js';
 
 export interface OpsOptions {
   registry: Registry;
@@ -9,15 +11,16 @@ export interface OpsOptions {
 }
 
 export const opsRoutes = ({ registry, ready }: OpsOptions): FastifyPluginAsync => async (app) => {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  const Status = z.object({ status: z.enum(['ok', 'unavailable']) });
+  app.get('/healthz', openapi({ summary: 'Liveness', public: true, response: Status }), async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', openapi({ summary: 'Readiness: Postgres answers and the Kafka producer is connected (503 otherwise)', public: true, response: Status }), async (_req, reply) => {
     const ok = await ready();
     reply.code(ok ? 200 : 503);
     return { status: ok ? 'ok' : 'unavailable' };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', openapi({ summary: 'Prometheus metrics', public: true, response: z.string(), contentType: 'text/plain' }), async (_req, reply) => {
     reply.type(registry.contentType);
     return registry.metrics();
   });
