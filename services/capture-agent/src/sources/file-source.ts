@@ -53,7 +53,7 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
     takeKernelDrops: () => 0,
     async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {
       const nowS = Date.now() / 1000;
-      const shift = span?.packets ? Math.floor(nowS - (o.speed === 'capture' ? span.firstTs : span.lastTs)) : 0;
+      const shift = o.rebase && span?.packets ? Math.floor(nowS - (o.speed === 'capture' ? span.firstTs : span.lastTs)) : 0;
       const shifted = (record: CaptureRecord | undefined) => {
         if (record) record.tsSec += shift;
         return record;
