@@ -1,0 +1,32 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildEthernetFrame, buildIpPacket, writePcap } from '@flowlogs/packet';
+import { fileSource } from '../src/sources/file-source.js';
+
+const frame = buildEthernetFrame(buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 'udp', srcPort: 1, dstPort: 2 }));
+const path = join(mkdtempSync(join(tmpdir(), 'flowlogs-file-source-')), 'c.pcap');
+writeFileSync(path, writePcap([100, 101, 160].map((s) => ({ tsSec: 1_700_000_000 + s, frame }))));
+
+async function timestamps(options: Parameters<typeof fileSource>[0]): Promise<{ total: number | undefined; ts: number[] }> {
+  const source = await fileSource(options);
+  const ts: number[] = [];
+  for await (const chunk of source.chunks(new AbortController().signal)) for (let r = chunk.next(); r; r = chunk.next()) ts.push(r.tsSec);
+  return { total: source.total, ts };
+}
+
+describe('file source', () => {
+  it('keeps capture timestamps, also when it counts frames for a progress bar', async () => {
+    expect(await timestamps({ path, speed: 'max', rebase: false })).toEqual({ total: undefined, ts: [1_700_000_100, 1_700_000_101, 1_700_000_160] });
+    expect(await timestamps({ path, speed: 'max', rebase: false, countFrames: true })).toEqual({ total: 3, ts: [1_700_000_100, 1_700_000_101, 1_700_000_160] });
+  });
+
+  it('moves timestamps so the capture ends now when rebased, keeping their spacing', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { ts } = await timestamps({ path, speed: 'max', rebase: true });
+    expect(ts[2]).toBeGreaterThanOrEqual(now - 1);
+    expect(ts[2]).toBeLessThanOrEqual(now + 1);
+    expect([ts[1] - ts[0], ts[2] - ts[1]]).toEqual([1, 59]);
+  });
+});
