@@ -65,7 +65,7 @@ const MAX_FRAME = 1514;
 const PAYLOAD_STEP = 4;
 
 /** Deterministic PRNG (mulberry32): same parameters, same file. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -16,7 +16,7 @@ import { recordsFromCapture, type EniContext } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { pino } from 'pino';
 import { createTestDatabase, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
-import { ensureCapture, type CaptureStats } from '../../bench/lib/generate-capture.js';
+import { ensureCapture, rng as prng, type CaptureStats } from '../../bench/lib/generate-capture.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const OUT = join(ROOT, 'test-output', 'faults');
@@ -30,18 +30,6 @@ const REPLAY_TIMEOUT_MS = 180_000;
 export const CAPTURE_PARAMS = { packets: 1_000_000, flows: 3_000, durationSec: 300, ipv6Fraction: 0.1, seed: 7, startSec: 1_700_000_400 };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed of a scenario: FAULT_SEED when set (to replay a failure), else a fresh one; always printed. */
 export function scenarioSeed(name: string): { seed: number; random: () => number } {
