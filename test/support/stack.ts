@@ -1,9 +1,16 @@
 /**
  * The services of an end-to-end test, in-process: control plane, aggregator and publisher on a fresh
  * database and a topic prefix of their own, with an `api()` helper for the control plane's HTTP API.
- * The services are imported when a stack starts, so tests that only need the infrastructure do not load them.
  */
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { Aggregator } from '@flowlogs/aggregator';
+import { AggregatorConfig } from '@flowlogs/aggregator/config';
+import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
+import { createKafka } from '@flowlogs/kafka';
+import { Publisher } from '@flowlogs/publisher';
+import { PublisherConfig } from '@flowlogs/publisher/config';
+import { createRegistry } from '@flowlogs/runtime';
 import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
 
 export const TEST_API_KEY = 'test-admin-key-0123456789';
@@ -23,16 +30,16 @@ export interface Stack {
   env: Record<string, string>;
   /** A request to the API with the admin key (or `key`; null sends none); JSON bodies both ways. */
   api(method: string, path: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
+  /** The running services, and the metrics registries of the aggregator and the publisher. */
+  aggregator: Aggregator;
+  publisher: Publisher;
+  registries: { aggregator: Registry; publisher: Registry };
   /** Stops the services in reverse order and drops the database. */
   stop(): Promise<void>;
 }
 
 /** Starts the stack; `env` adds to or overrides the services' settings (e.g. FLOWLOGS_IDLE_CLOSE_MS). */
 export async function startStack(env: Record<string, string> = {}, log: Logger = testLogger()): Promise<Stack> {
-  const [{ ControlPlane, ControlPlaneConfig }, { Aggregator }, { AggregatorConfig }, { Publisher }, { PublisherConfig }, { createKafka }, { createRegistry }] = await Promise.all([
-    import('@flowlogs/control-plane'), import('@flowlogs/aggregator'), import('@flowlogs/aggregator/config'),
-    import('@flowlogs/publisher'), import('@flowlogs/publisher/config'), import('@flowlogs/kafka'), import('@flowlogs/runtime'),
-  ]);
   const prefix = uniquePrefix();
   const db = await createTestDatabase();
   const fullEnv = {
@@ -49,8 +56,9 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(fullEnv), log, kafka, pool: db.pool });
     await controlPlane.start();
     services.push(controlPlane);
-    const aggregator = new Aggregator({ config: AggregatorConfig.parse(fullEnv), log, kafka, registry: createRegistry('aggregator') });
-    const publisher = new Publisher({ config: PublisherConfig.parse(fullEnv), log, kafka, registry: createRegistry('publisher'), pool: db.pool });
+    const registries = { aggregator: createRegistry('aggregator'), publisher: createRegistry('publisher') };
+    const aggregator = new Aggregator({ config: AggregatorConfig.parse(fullEnv), log, kafka, registry: registries.aggregator });
+    const publisher = new Publisher({ config: PublisherConfig.parse(fullEnv), log, kafka, registry: registries.publisher, pool: db.pool });
     await Promise.all([aggregator.start(), publisher.start()]);
     services.push(aggregator, publisher);
     const url = controlPlane.url;
@@ -62,7 +70,7 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
       const text = await res.text();
       return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
     };
-    return { url, prefix, db, log, env: fullEnv, api, stop };
+    return { url, prefix, db, log, env: fullEnv, api, aggregator, publisher, registries, stop };
   } catch (err) {
     await stop();
     throw err;

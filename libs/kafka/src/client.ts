@@ -40,7 +40,7 @@ export function reliableProducer(kafka: Kafka, transactionalId?: string): Produc
 /** Consumers wait at most this long for data per fetch: keeps shutdown and idle detection quick. */
 export const FETCH_MAX_WAIT_MS = 500;
 
-/** Creates missing topics; existing ones are left as they are. */
+/** Creates missing topics; existing ones are left as they are. Resolves once every partition has a leader. */
 export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.topic));
@@ -50,6 +50,16 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   } catch (err) {
     // Another service created them first.
     if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
+  }
+  // A new topic can answer "does not host this topic-partition" for a moment after its creation.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const led = await admin.fetchTopicMetadata({ topics: missing.map((t) => t.topic) }).then(
+      ({ topics: meta }) => meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+      () => false,
+    );
+    if (led || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
