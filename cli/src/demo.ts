@@ -25,9 +25,12 @@ export async function setUpDemo(o: { apiUrl: string; apiKey: string; cacheDir: s
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   };
-  /** The resource named `demo` of a kind, created when missing: the demo survives restarts without piling up copies. */
-  const ensure = async <T extends Named>(path: string, body: Record<string, unknown>): Promise<T> => {
-    const { items } = await call<{ items: T[] }>('GET', path);
+  /**
+   * The resource named `demo` of a kind, created when missing: the demo survives restarts without piling up copies.
+   * Asked for by name, since a list answers a page at a time.
+   */
+  const ensure = async <T extends Named>(path: string, body: { name: string } & Record<string, unknown>): Promise<T> => {
+    const { items } = await call<{ items: T[] }>('GET', `${path}?${new URLSearchParams({ name: body.name })}`);
     return items.find((i) => i.name === body.name) ?? call<T>('POST', path, body);
   };
 

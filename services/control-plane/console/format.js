@@ -39,6 +39,16 @@ export const interval = (s) => (s % 60 ? `${s} s` : `${s / 60} min`);
 
 export const INTERVALS = [5, 10, 30, 60, 300, 600];
 
+/**
+ * A log topic's format in words: "json", "text", or "custom: srcaddr dstaddr …" (the first fields of a long list).
+ * @param {string | {custom: string[]}} f
+ */
+export function logFormat(f) {
+  if (typeof f === 'string') return f;
+  const shown = f.custom.slice(0, 8).join(' ');
+  return `custom: ${f.custom.length > 8 ? `${shown} …` : shown}`;
+}
+
 export const RESOURCE_TYPES = /** @type {const} */ ({ NETWORKINTERFACE: 'ENI', SUBNET: 'Subnet', VPC: 'VPC' });
 
 /** IANA protocol numbers the console names. */

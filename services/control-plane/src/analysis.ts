@@ -25,11 +25,17 @@ export const HistogramQuery = RangeQuery.extend({
 });
 export type HistogramQuery = z.infer<typeof HistogramQuery>;
 
-export interface Totals {
-  bytes: number;
-  packets: number;
-  flows: number;
-}
+/** Sums over OK records: bytes, packets, and how many records (flows). */
+export const Totals = z.object({ bytes: z.number().int(), packets: z.number().int(), flows: z.number().int() });
+export type Totals = z.infer<typeof Totals>;
+
+/** The answers: the top keys by the metric, every bucket of the range, the totals per action. */
+export const TopItems = z.object({ items: z.array(Totals.extend({ key: z.union([z.string(), z.number()]).nullable() })) });
+export const Histogram = z.object({
+  step: z.number().int().meta({ description: 'bucket width in seconds' }),
+  buckets: z.array(Totals.extend({ start: z.number().int().meta({ description: 'unix seconds' }) })),
+});
+export const ActionTotals = z.object({ ACCEPT: Totals, REJECT: Totals });
 
 const TOTALS = 'coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows';
 const ZERO: Totals = { bytes: 0, packets: 0, flows: 0 };
@@ -51,7 +57,7 @@ export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric'
 
 export type TopRow = Totals & { key: string | number | null };
 
-export const topItems = (rows: TopRow[]) => ({ items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })) });
+export const topItems = (rows: TopRow[]): z.infer<typeof TopItems> => ({ items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })) });
 
 /** The bucket width: `step`, or the range split into `buckets`; too many buckets are a 400. */
 export function histogramStep(range: { from: number; to: number }, query: Pick<HistogramQuery, 'buckets' | 'step'>): number {
@@ -76,7 +82,7 @@ export function histogramSql(scope: RecordScope, step: number): Sql {
 export type HistogramRow = Totals & { start: number };
 
 /** Every bucket of the range, empty ones as zeros. */
-export function histogramBuckets(rows: HistogramRow[], range: { from: number; to: number }, step: number) {
+export function histogramBuckets(rows: HistogramRow[], range: { from: number; to: number }, step: number): z.infer<typeof Histogram> {
   const byStart = new Map(rows.map((r) => [r.start, totalsOf(r)]));
   const buckets = [];
   for (let start = range.from; start < range.to; start += step) buckets.push({ start, ...(byStart.get(start) ?? ZERO) });
@@ -91,7 +97,7 @@ export function actionsSql(scope: RecordScope): Sql {
 
 export type ActionRow = Totals & { action: string };
 
-export function actionTotals(rows: ActionRow[]): { ACCEPT: Totals; REJECT: Totals } {
+export function actionTotals(rows: ActionRow[]): z.infer<typeof ActionTotals> {
   const of = (action: string) => totalsOf(rows.find((r) => r.action === action) ?? ZERO);
   return { ACCEPT: of('ACCEPT'), REJECT: of('REJECT') };
 }

@@ -1,5 +1,6 @@
 /** Pipeline health: a flow log's freshness and losses from its records, and the consumer groups' lag from Kafka. */
 import type { Admin } from 'kafkajs';
+import { z } from 'zod';
 import { AGGREGATION_INTERVALS, type TopicNames } from '@flowlogs/contracts';
 import type { Sql } from './resources.js';
 
@@ -35,7 +36,15 @@ export interface FlowLogHealthRow {
   nodata_records: number;
 }
 
-export function flowLogHealth(row: FlowLogHealthRow) {
+/** A flow log's health, from its records. */
+export const FlowLogHealth = z.object({
+  lastRecordAt: z.number().int().nullable().meta({ description: 'the newest window end (unix seconds); null before the first record' }),
+  recordsPerMinute: z.number().meta({ description: 'over the last 10 minutes' }),
+  skipdata: z.object({ records: z.number().int(), packets: z.number().int() }).meta({ description: 'SKIPDATA records of the last hour and the packets they lost' }),
+  nodata: z.number().int().meta({ description: 'NODATA records of the last hour' }),
+});
+
+export function flowLogHealth(row: FlowLogHealthRow): z.infer<typeof FlowLogHealth> {
   return {
     lastRecordAt: row.last_record_at,
     recordsPerMinute: row.recent / (RATE_SPAN / 60),
@@ -59,7 +68,11 @@ export function consumerLag(watermarks: { partition: number; low: string; high: 
   }, 0);
 }
 
-export async function consumerGroupLags(admin: Admin, consumers: { group: string; topic: string }[]) {
+/** The pipeline's health: each consumer group's lag (messages not yet committed). */
+export const PipelineHealth = z.object({ consumerGroups: z.array(z.object({ group: z.string(), topic: z.string(), lag: z.number().int() })) });
+export type PipelineHealth = z.infer<typeof PipelineHealth>;
+
+export async function consumerGroupLags(admin: Admin, consumers: { group: string; topic: string }[]): Promise<PipelineHealth['consumerGroups']> {
   return Promise.all(consumers.map(async ({ group, topic }) => {
     const [watermarks, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
     return { group, topic, lag: consumerLag(watermarks, committed?.partitions ?? []) };

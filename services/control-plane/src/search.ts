@@ -3,7 +3,7 @@
  * No I/O here. Search, export, analysis and the tail all filter through the one query language.
  */
 import { z } from 'zod';
-import { AGGREGATION_INTERVALS, FIELD_KEYS, formatText, type FlowRecord } from '@flowlogs/contracts';
+import { AGGREGATION_INTERVALS, FIELD_KEYS, FlowRecord, formatText } from '@flowlogs/contracts';
 import { invalid } from './errors.js';
 import { parseQuery, QueryError, querySql, SqlParams, type Query } from './query/index.js';
 import type { Sql } from './resources.js';
@@ -153,8 +153,12 @@ export interface RecordRow {
 
 const cursorAfter = (row: RecordRow, sort: Sort): Cursor => ({ sort, key: row.sort_key, recordId: row.record_id });
 
+/** The answer of a search: a page of records, and the cursor of the next page (null on the last). */
+export const RecordPage = z.object({ records: z.array(FlowRecord), nextCursor: z.string().nullable() });
+export type RecordPage = z.infer<typeof RecordPage>;
+
 /** A page of at most `limit` records; the cursor points after its last one when more follow. */
-export function recordPage(rows: RecordRow[], search: Pick<RecordSearch, 'limit' | 'sort'>): { records: FlowRecord[]; nextCursor: string | null } {
+export function recordPage(rows: RecordRow[], search: Pick<RecordSearch, 'limit' | 'sort'>): RecordPage {
   const page = rows.slice(0, search.limit);
   const last = page.at(-1);
   return {

@@ -1,11 +1,16 @@
 /** The live tail of a log topic: its Kafka topic from now on, filtered by a query, as Server-Sent Events. */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
-import type { FlowRecord } from '@flowlogs/contracts';
+import type { FlowRecord, RecordFormat } from '@flowlogs/contracts';
 import { FETCH_MAX_WAIT_MS } from '@flowlogs/kafka';
 import type { RecordPredicate } from './query/index.js';
 
 export const KEEPALIVE_MS = 15_000;
+/** The event each record is sent as. */
+export const TAIL_EVENT = 'record';
+
+/** A log topic's format as a word for messages: json, text or custom. */
+export const formatName = (format: RecordFormat) => (typeof format === 'string' ? format : 'custom');
 
 /** One SSE event; `data` is one line (JSON has no raw newlines). */
 export const sseEvent = (event: string, data: string) => `event: ${event}\ndata: ${data}\n\n`;

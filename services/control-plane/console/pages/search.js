@@ -10,7 +10,7 @@ import { recordsTable } from '../components/records-table.js';
 import { tail } from '../components/tail.js';
 import { timeRange } from '../components/time-range.js';
 import { h, replace } from '../dom.js';
-import { ago, count } from '../format.js';
+import { ago, count, logFormat } from '../format.js';
 
 const PAGE_SIZE = 50;
 const QUERY_HINT = 'An IP or CIDR, field:value, dstport:[1 TO 1024], bytes:>1000, AND / OR / NOT, (…)';
@@ -42,7 +42,8 @@ export function render(root, { id, query }) {
   const next = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'next-page', text: 'Next ›', disabled: true, onclick: () => { cursors.push(cursor); cursor = nextCursor ?? undefined; page(); } }));
   const pageNo = h('span', { class: 'muted', id: 'page-number' });
   const tailToggle = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'live-tail', onchange: () => (tailToggle.checked ? startTail() : stopTail()) }));
-  const tailLabel = h('label', { class: 'switch', for: 'live-tail' }, tailToggle, h('span', { text: 'Live tail' }));
+  // Offered once the log topic turns out to be a JSON one: the API tails no other format.
+  const tailLabel = h('label', { class: 'switch', for: 'live-tail', hidden: true }, tailToggle, h('span', { text: 'Live tail' }));
   const tailNote = h('span', { class: 'muted', id: 'tail-note' });
   const exportError = h('span', { class: 'field-error' });
 
@@ -229,7 +230,11 @@ export function render(root, { id, query }) {
   }
 
   void api('GET', `/v1/log-topics/${encodeURIComponent(topicId)}`)
-    .then((t) => { title.textContent = `Log topic ${t.name} · ${t.id}`; })
+    .then((t) => {
+      title.textContent = `Log topic ${t.name} · ${t.id} · ${logFormat(t.format)}`;
+      if (t.format === 'json') tailLabel.hidden = false;
+      else tailNote.textContent = 'Live tail is for json log topics only.';
+    })
     .catch(() => { title.textContent = `Log topic ${topicId} (not found)`; });
   search();
   return () => {

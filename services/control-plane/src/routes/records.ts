@@ -1,18 +1,26 @@
 /** A log topic's records: search and export, analysis, and the live tail. */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { z } from 'zod';
-import { actionTotals, HistogramQuery, histogramBuckets, histogramStep, TopQuery, topItems } from '../analysis.js';
+import { z } from 'zod';
+import { ActionTotals, actionTotals, Histogram, HistogramQuery, histogramBuckets, histogramStep, TopItems, TopQuery, topItems } from '../analysis.js';
 import { HttpError, validate } from '../errors.js';
+import { openapi } from '../openapi.js';
 import { queryPredicate } from '../query/index.js';
 import { LOG_TOPICS } from '../resources.js';
-import { EXPORT_CAP, EXPORTS, exportChunks, RangeQuery, recordPage, recordScope, recordSearch, SearchQuery } from '../search.js';
-import { KEEPALIVE_MS, sseComment, sseEvent, startTail } from '../tail.js';
+import { EXPORT_CAP, EXPORTS, exportChunks, RangeQuery, RecordPage, recordPage, recordScope, recordSearch, SearchQuery } from '../search.js';
+import { formatName, KEEPALIVE_MS, sseComment, sseEvent, startTail, TAIL_EVENT } from '../tail.js';
 import { requireOwned, type ApiContext } from './context.js';
 
 type ById = FastifyRequest<{ Params: { id: string } }>;
 
 const now = () => Math.floor(Date.now() / 1000);
+
+const RANGE = 'Records whose aggregation window overlaps [from, to) (unix seconds; by default the hour before now), matching the query `q`.';
+const ANALYSIS = `${RANGE} Only OK records count.`;
+const EXPORT_TYPES = Object.entries(EXPORTS).map(([format, { contentType }]) => `\`format=${format}\` answers ${contentType}`).join(', ');
+
+/** The tail takes only the query: it starts at now and has no end. */
+const TailQuery = RangeQuery.pick({ q: true });
 
 export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync => async (app) => {
   /** The caller's log topic and the records its query string selects. */
@@ -22,7 +30,12 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
     return { topic, query, scope: recordScope(topic.id, req.principal.accountId, query, now()) };
   };
 
-  app.get('/log-topics/:id/records', async (req: ById, reply) => {
+  app.get('/log-topics/:id/records', openapi({
+    summary: 'Search records, or export them (format=ndjson|csv|text)',
+    description: `${RANGE} Without \`format\`: a page of records in the order of \`sort\`, and the cursor of the next. `
+      + `With \`format\`: the whole result (at most ${EXPORT_CAP} records, header x-flowlogs-truncated: true when there were more) as an attachment; ${EXPORT_TYPES}.`,
+    query: SearchQuery, response: RecordPage,
+  }), async (req: ById, reply) => {
     const { topic, query, scope } = await scoped(req, SearchQuery);
     const search = recordSearch(scope, query);
     if (!query.format) return recordPage(await store.searchRecords(search), search);
@@ -34,18 +47,20 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
       .send(Readable.from(exportChunks(search, query.format, (s) => store.searchRecords(s))));
   });
 
-  app.get('/log-topics/:id/analysis/top', async (req: ById) => {
+  app.get('/log-topics/:id/analysis/top', openapi({ summary: 'Top keys by bytes, packets or flows', description: ANALYSIS, query: TopQuery, response: TopItems }), async (req: ById) => {
     const { query, scope } = await scoped(req, TopQuery);
     return topItems(await store.topRecords(scope, query));
   });
 
-  app.get('/log-topics/:id/analysis/histogram', async (req: ById) => {
+  app.get('/log-topics/:id/analysis/histogram', openapi({
+    summary: 'Totals over time', description: `${ANALYSIS} The range in \`buckets\` buckets, or buckets \`step\` seconds wide; empty ones are zeros.`, query: HistogramQuery, response: Histogram,
+  }), async (req: ById) => {
     const { query, scope } = await scoped(req, HistogramQuery);
     const step = histogramStep(scope, query);
     return histogramBuckets(await store.histogram(scope, step), scope, step);
   });
 
-  app.get('/log-topics/:id/analysis/actions', async (req: ById) => {
+  app.get('/log-topics/:id/analysis/actions', openapi({ summary: 'Totals of accepted and rejected traffic', description: ANALYSIS, query: RangeQuery, response: ActionTotals }), async (req: ById) => {
     const { scope } = await scoped(req, RangeQuery);
     return actionTotals(await store.actionTotals(scope));
   });
@@ -54,10 +69,15 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
   const tails = new Set<() => void>();
   app.addHook('preClose', async () => { for (const end of tails) end(); });
 
-  app.get('/log-topics/:id/tail', async (req: ById, reply) => {
+  app.get('/log-topics/:id/tail', openapi({
+    summary: 'Live tail (Server-Sent Events)',
+    description: `The records published from now on that match the query \`q\`, each as an event \`${TAIL_EVENT}\` whose data is the record's JSON; `
+      + `a comment every ${KEEPALIVE_MS / 1000} s keeps the connection open. Only for log topics of format json (400 otherwise).`,
+    query: TailQuery, response: z.string(), contentType: 'text/event-stream',
+  }), async (req: ById, reply) => {
     const topic = await requireOwned(store, LOG_TOPICS, req.principal, req.params.id);
-    const query = validate(RangeQuery.pick({ q: true }), req.query, 'query');
-    if (topic.format !== 'json') throw new HttpError(400, `live tail needs a JSON log topic; ${topic.id} is ${topic.format}`);
+    const query = validate(TailQuery, req.query, 'query');
+    if (topic.format !== 'json') throw new HttpError(400, `live tail needs a JSON log topic; ${topic.id} is ${formatName(topic.format)}`);
     const matches = queryPredicate(query.q);
     const res = reply.raw;
     const send = async (chunk: string) => {
@@ -67,7 +87,7 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
       kafka: kafka.client, admin: kafka.admin, topic: topic.kafkaTopic,
       // The log topic's Kafka topic holds only this account's records; checked anyway, as SQL always does.
       matches: (r) => r.accountId === req.principal.accountId && matches(r),
-      send: (r) => send(sseEvent('record', JSON.stringify(r))),
+      send: (r) => send(sseEvent(TAIL_EVENT, JSON.stringify(r))),
     });
     reply.hijack();
     if (res.destroyed) return void (await stop()); // the client left while the consumer started
