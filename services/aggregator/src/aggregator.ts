@@ -241,9 +241,14 @@ export class Aggregator {
     const tx = await state.producer.transaction();
     try {
       const byLogTopic = new Map<string, FlowRecord[]>();
-      for (const r of records) byLogTopic.set(r.logTopicId, [...(byLogTopic.get(r.logTopicId) ?? []), r]);
+      for (const r of records) {
+        const list = byLogTopic.get(r.logTopicId);
+        if (list) list.push(r);
+        else byLogTopic.set(r.logTopicId, [r]);
+      }
+      // Keyed by log topic and chunk, so one log topic's records spread over the partitions (and publishers).
       const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
-        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part) => ({ key: logTopicId, value: JSON.stringify({ records: part }) })));
+        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({ key: `${logTopicId}/${i}`, value: JSON.stringify({ records: part }) })));
       await sendBounded(tx, this.topics.records, messages);
       await sendBounded(tx, this.topics.dlq, deadLetters);
       const metadata = encodeCommitMetadata({ emittedThrough: state.windows.emittedThrough, processedThrough: state.lastProcessed });
