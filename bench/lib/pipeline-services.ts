@@ -1,0 +1,205 @@
+/**
+ * The pipeline benchmark's moving parts: the services as child processes
+ * (`node --import tsx services/<name>/src/main.ts`, configured by env vars,
+ * each with its own METRICS_PORT and a log file), their Prometheus /metrics
+ * scraped and parsed, and CPU time of other processes (the Kafka broker,
+ * Postgres) read from /proc.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export type ServiceName = 'control-plane' | 'capture-agent' | 'aggregator' | 'publisher';
+
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  /** Where /metrics, /readyz are served (the control plane: its API). */
+  baseUrl: string;
+  logPath: string;
+  exited: Promise<number | null>;
+}
+
+const running = new Set<Service>();
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => res(port));
+    });
+  });
+}
+
+/** Starts `services/<service>/src/main.ts` in a child Node process; its output goes to `<logDir>/<name>.log`. */
+export function startService(service: ServiceName, name: string, env: Record<string, string>, port: number, logDir: string, nodeArgs: string[] = []): Service {
+  const logPath = join(logDir, `${name}.log`);
+  const out = createWriteStream(logPath);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join('services', service, 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(out, { end: false });
+  child.stderr!.pipe(out, { end: false });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => {
+    running.delete(svc);
+    out.end();
+    res(code);
+  }));
+  const svc: Service = { name, child, baseUrl: `http://127.0.0.1:${port}`, logPath, exited };
+  running.add(svc);
+  return svc;
+}
+
+/** Waits until `path` on the service answers 200 (or throws when it exits or the time is up). */
+export async function waitReady(svc: Service, path = '/readyz', timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited (${svc.child.exitCode}) before it was ready; see ${svc.logPath}`);
+    try {
+      const res = await fetch(svc.baseUrl + path, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${svc.name} not ready after ${timeoutMs / 1000} s; see ${svc.logPath}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopService(svc: Service, graceMs = 10_000): Promise<void> {
+  if (svc.child.exitCode !== null || svc.child.signalCode !== null) return;
+  svc.child.kill('SIGTERM');
+  const timer = setTimeout(() => svc.child.kill('SIGKILL'), graceMs);
+  await svc.exited;
+  clearTimeout(timer);
+}
+
+/** Stops every service this process started (reverse start order). */
+export async function stopAll(): Promise<void> {
+  for (const svc of [...running].reverse()) await stopService(svc);
+}
+
+/** Synchronous last resort (process exit): SIGKILL whatever is left. */
+export function killAllNow(): void {
+  for (const svc of running) {
+    try {
+      svc.child.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Prometheus text: metric name → sum over its label sets (enough for these counters and gauges). */
+export type Metrics = Map<string, number>;
+
+export function parseMetrics(text: string): Metrics {
+  const m: Metrics = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const brace = line.indexOf('{');
+    const space = line.lastIndexOf(' ');
+    if (space < 0) continue;
+    const name = brace >= 0 && brace < space ? line.slice(0, brace) : line.slice(0, line.indexOf(' '));
+    const value = Number(line.slice(space + 1));
+    if (!Number.isFinite(value)) continue;
+    m.set(name, (m.get(name) ?? 0) + value);
+  }
+  return m;
+}
+
+/** A service's /metrics, or undefined when it does not answer within `timeoutMs`. */
+export async function scrape(svc: Service, timeoutMs = 5000): Promise<Metrics | undefined> {
+  try {
+    const res = await fetch(`${svc.baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return undefined;
+    return parseMetrics(await res.text());
+  } catch {
+    return undefined;
+  }
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of a process, seconds (undefined when it is gone). */
+export function procCpuSec(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of every process whose command is `comm` (e.g. all postgres backends, shared with others). */
+export function commCpuSec(comm: string): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
+    } catch {
+      continue;
+    }
+    total += procCpuSec(Number(entry)) ?? 0;
+  }
+  return total;
+}
+
+/** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
+export function machineCpuSec(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = v[3] + (v[4] ?? 0);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+}
+
+export function machineDescription(): string {
+  let model = cpus()[0]?.model ?? 'unknown CPU';
+  try {
+    model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? model;
+  } catch {
+    // not Linux
+  }
+  let load = '';
+  try {
+    load = `; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} at start`;
+  } catch {
+    // not Linux
+  }
+  return `${model}, ${cpus().length} cores; Node ${process.version}${load}`;
+}
+
+/** The local broker's state (`npx flowlogs-kafka status`), started when nothing answers on its port. */
+export function ensureKafka(): { pid?: number; started: boolean } {
+  const status = () => {
+    const out = spawnSync('npx', ['flowlogs-kafka', 'status'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    try {
+      return JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { answering?: boolean; pid?: number };
+    } catch {
+      return {};
+    }
+  };
+  const first = status();
+  if (first.answering) return { pid: first.pid, started: false };
+  const start = spawnSync('npx', ['flowlogs-kafka', 'start'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (start.status !== 0) throw new Error(`npx flowlogs-kafka start failed (${start.status}): ${start.stderr}`);
+  const second = status();
+  if (!second.answering) throw new Error('the Kafka broker does not answer after `npx flowlogs-kafka start`');
+  return { pid: second.pid, started: true };
+}
