@@ -170,6 +170,11 @@ export class Aggregator {
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
         const offset = Number(message.offset);
+        // Below the committed offset all is emitted already (the consumer may have fetched its position before a commit landed).
+        if (offset < state.committed) {
+          resolveOffset(message.offset);
+          continue;
+        }
         try {
           this.addBatch(state, message, offset, event);
         } catch (err) {

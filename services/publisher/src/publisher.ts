@@ -106,21 +106,34 @@ export class Publisher {
     }
   }
 
-  private async producer(partition: number): Promise<Producer> {
-    let producer = this.producers.get(partition);
-    if (!producer) {
-      producer = reliableProducer(this.deps.kafka, `${this.groupId}.${this.topics.records}.${partition}`);
-      await producer.connect();
-      this.producers.set(partition, producer);
-    }
-    return producer;
+  /**
+   * The partition's transactional producer. A new one first waits out (by its initialisation) any
+   * transaction of the previous owner still completing, then reads the committed offset, which is
+   * only final after that: input below it was delivered already (the consumer may have fetched
+   * its position before the previous owner's commit landed).
+   */
+  private async producer(partition: number): Promise<{ producer: Producer; committed: number }> {
+    const known = this.producers.get(partition);
+    if (known) return { producer: known, committed: -1 };
+    const producer = reliableProducer(this.deps.kafka, `${this.groupId}.${this.topics.records}.${partition}`);
+    await producer.connect();
+    this.producers.set(partition, producer);
+    const [offsets] = await this.admin!.fetchOffsets({ groupId: this.groupId, topics: [this.topics.records] });
+    return { producer, committed: Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? -1) };
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
     if (!batch.messages.length || !isRunning()) return;
+    const last = batch.messages[batch.messages.length - 1];
+    const { producer, committed } = await this.producer(batch.partition);
+    const input = batch.messages.filter((m) => Number(m.offset) >= committed);
+    if (!input.length) {
+      resolveOffset(last.offset);
+      return;
+    }
     const records: FlowRecord[] = [];
     const deadLetters: Message[] = [];
-    for (const message of batch.messages) {
+    for (const message of input) {
       try {
         records.push(...FlowRecordBatch.parse(JSON.parse(message.value?.toString() ?? '')).records);
       } catch (err) {
@@ -132,17 +145,15 @@ export class Publisher {
     const stored = await this.store(records, heartbeat);
     if (!stored.ok) {
       this.metrics.deadLetters.inc();
-      const last = batch.messages[batch.messages.length - 1];
       deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: last.offset, key: last.key, value: Buffer.from(JSON.stringify({ records })) }, stored.error));
     }
     const delivered = stored.ok ? records : [];
     const messages = await this.deliveries(delivered);
-    const producer = await this.producer(batch.partition);
     const tx = await producer.transaction();
     try {
       for (const [topic, msgs] of messages) await sendBounded(tx, topic, msgs);
       await sendBounded(tx, this.topics.dlq, deadLetters);
-      const next = String(Number(batch.messages[batch.messages.length - 1].offset) + 1);
+      const next = String(Number(last.offset) + 1);
       await tx.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
       await tx.commit();
     } catch (err) {
@@ -152,7 +163,7 @@ export class Publisher {
       await producer.disconnect().catch(() => {});
       throw err;
     }
-    resolveOffset(batch.messages[batch.messages.length - 1].offset);
+    resolveOffset(last.offset);
     this.metrics.records.inc(delivered.length);
     await heartbeat();
   }
