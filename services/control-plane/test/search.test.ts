@@ -67,12 +67,20 @@ describe('recordSearchSql', () => {
   });
 
   it('adds the query, then the keyset of the sort, as parameters', () => {
-    const { text, values } = recordSearchSql({ ...base, where: parseQuery('2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: "r'1" } });
-    expect(text).toContain('AND (srcaddr = $5::inet OR dstaddr = $5::inet) AND (coalesce(bytes, 0), record_id) < ($6, $7)');
-    expect(text).toMatch(/ORDER BY coalesce\(bytes, 0\) DESC, record_id DESC LIMIT \$8$/);
+    const { text, values } = recordSearchSql({ ...base, where: parseQuery('dstport:443 OR 2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: "r'1" } });
+    expect(text).toContain('AND (dstport = $5 OR (srcaddr = $6::inet OR dstaddr = $6::inet)) AND (coalesce(bytes, 0), record_id) < ($7, $8)');
+    expect(text).toMatch(/ORDER BY coalesce\(bytes, 0\) DESC, record_id DESC LIMIT \$9$/);
     expect(text).not.toContain("r'1");
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, '2001:db8::1', 1200, "r'1", 11]);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 443, '2001:db8::1', 1200, "r'1", 11]);
     expect(recordSearchSql({ ...base, sort: 'packets', after: { sort: 'packets', key: 3, recordId: 'r' } }).text).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
+  });
+
+  it('searches a bare address as a source branch and a destination branch, each ordered and limited', () => {
+    const { text, values } = recordSearchSql({ ...base, where: parseQuery('2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: 'r1' } });
+    const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $7';
+    expect(text).toContain(`AND (coalesce(bytes, 0), record_id) < ($5, $6) AND srcaddr = $8::inet ${branch}) UNION ALL (`);
+    expect(text).toContain(`AND dstaddr = $8::inet AND srcaddr IS DISTINCT FROM $8::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $7`);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 1200, 'r1', 11, '2001:db8::1']);
   });
 
   it('counts up to a cap', () => {
