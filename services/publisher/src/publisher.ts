@@ -75,7 +75,8 @@ export class Publisher {
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+    // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
+    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
     await this.consumer.connect();
     await this.consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
