@@ -31,6 +31,9 @@ export class PacketEventDecoder {
   decode(record: CaptureRecord, out: PacketEvent): SkipReason | null {
     this.counters.received++;
     const d = this.decoded;
+    // The decoder writes the addresses straight into the event's arrays: no copy per packet.
+    d.src = out.src;
+    d.dst = out.dst;
     const reason = decodePacket(record.linkType, record.frame, d);
     if (reason) {
       this.counters.skipped[reason] = (this.counters.skipped[reason] ?? 0) + 1;
@@ -45,8 +48,6 @@ export class PacketEventDecoder {
     out.srcPort = d.srcPort;
     out.dstPort = d.dstPort;
     out.bytes = d.bytes;
-    out.src.set(d.src);
-    out.dst.set(d.dst);
     out.action = d.nflogPrefix !== undefined && /drop|reject|deny/i.test(d.nflogPrefix) ? 'REJECT' : 'ACCEPT';
     out.direction = this.directionOf(d);
     return null;
