@@ -21,6 +21,7 @@ import { MODES, runPath, type Mode, type PathResult } from './lib/flowlogs-path.
 import { best, hasGnuTime, median, si, table } from './lib/measure.js';
 import { pmacctdBinary, runPmacctd, runTcpdump, tcpdumpBinary, type PeerRun, type PmacctdRun } from './lib/peers.js';
 import { summarizeProfile } from './lib/profile.js';
+import { intOption } from './lib/args.js';
 
 interface Options {
   packets?: number;
@@ -32,11 +33,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { runs: 3, peers: true, profile: false };
-  const int = (i: number, name: string) => {
-    const value = Number(argv[i + 1]);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
-    return value;
-  };
+  const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
       case '--packets': opts.packets = int(i++, '--packets'); break;

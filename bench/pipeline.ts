@@ -28,6 +28,7 @@ import { pmacctdBinary } from './lib/peers.js';
 import { summarizeProfile } from './lib/profile.js';
 import { dropPmacctDb, preparePmacctDb, runPmacctPg, type PmacctMode, type PmacctPgRun } from './lib/pipeline-pmacct.js';
 import { packetsTopicSpan, runLatency, runThroughput, type EniSetup, type LatencyResult, type Sample, type ThroughputResult } from './lib/pipeline-phases.js';
+import { intOption } from './lib/args.js';
 import {
   ensureKafka, freePort, killAllNow, machineDescription, scrape, startService, stopAll, waitReady, type Metrics, type Service,
 } from './lib/pipeline-services.js';
@@ -45,11 +46,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { packets: 2_000_000, latencyPackets: 600_000, latencySec: 60, latency: true, peers: true, profile: false };
-  const int = (i: number, name: string, min = 1) => {
-    const value = Number(argv[i + 1]);
-    if (!Number.isInteger(value) || value < min) throw new Error(`${name} needs an integer ≥ ${min}`);
-    return value;
-  };
+  const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
       case '--packets': opts.packets = int(i++, '--packets'); break;

@@ -30,6 +30,7 @@ import { median, mib, table } from './lib/measure.js';
 import { ensureKafka } from './lib/pipeline-services.js';
 import { countRecords, extraIndexes, GENERATOR_VERSION, loadDataSet, readDataSet, relationSizes, SPAN, T0, type DataSet } from './lib/query-data.js';
 import { explain, formatPlan, type PlanSummary } from './lib/query-plans.js';
+import { intOption } from './lib/args.js';
 
 const API_KEY = 'bench-query-admin-key-0123456789';
 const DB_NAME = 'flowlogs_bench_query';
@@ -47,11 +48,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { records: 10_000_000, reload: false, requests: 50, aggRequests: 20 };
-  const int = (i: number, name: string) => {
-    const value = Number(argv[i + 1]);
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} needs a positive integer`);
-    return value;
-  };
+  const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
       case '--records': opts.records = int(i++, '--records'); break;
