@@ -1,4 +1,4 @@
-import { Kafka, Partitioners, logLevel, type Admin, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 
 export type { Kafka };
@@ -90,5 +90,53 @@ export async function sendBounded(sender: { send(record: ProducerRecord): Promis
     while (++end < messages.length && bytes + (messages[end].value?.length ?? 0) <= maxBytes);
     await sender.send({ topic, acks: -1, messages: messages.slice(start, end) });
     start = end;
+  }
+}
+
+/**
+ * A consumer kept running: kafkajs restarts a consumer after a retriable crash, but gives up on
+ * others (no group coordinator while a broker restarts, for one); then this starts a new one.
+ * `start` creates, connects, subscribes and runs a consumer; `onReplace` runs before a new one
+ * starts (state tied to the old assignment goes: the new one resumes from committed offsets).
+ */
+export class SupervisedConsumer {
+  private current: Consumer | undefined;
+  private stopped = false;
+
+  constructor(private readonly start: () => Promise<Consumer>, private readonly log: Logger, private readonly onReplace: () => Promise<void> | void = () => {}) {}
+
+  get consumer(): Consumer | undefined {
+    return this.current;
+  }
+
+  async run(): Promise<void> {
+    this.stopped = false;
+    this.watch(await this.start());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.current?.disconnect();
+  }
+
+  private watch(consumer: Consumer): void {
+    this.current = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopped || consumer !== this.current) return;
+      this.log.warn({ err: payload.error.message, groupId: payload.groupId }, 'consumer crashed for good; starting a new one');
+      setTimeout(() => void this.replace(consumer), 1000);
+    });
+  }
+
+  private async replace(old: Consumer): Promise<void> {
+    if (this.stopped || old !== this.current) return;
+    await old.disconnect().catch(() => {});
+    try {
+      await this.onReplace();
+      this.watch(await this.start());
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'starting a new consumer failed; retrying');
+      setTimeout(() => void this.replace(old), 2000);
+    }
   }
 }

@@ -3,11 +3,11 @@
  * own windows and its own transactional producer; records and the input offset are committed in
  * one Kafka transaction, so a crash or a rebalance replays without duplicating.
  */
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { FlowWindows, RuleSet } from '@flowlogs/flow';
-import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, SupervisedConsumer, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { AggregatorConfig } from './config.js';
 import { chunk, commitOffset, decodeCommitMetadata, encodeCommitMetadata } from './commit-point.js';
@@ -49,8 +49,8 @@ export class Aggregator {
   private readonly rulesNext = new Map<number, number>();
   private readonly partitions = new Map<number, PartitionState>();
   private admin: Admin | undefined;
-  private rulesConsumer: Consumer | undefined;
-  private consumer: Consumer | undefined;
+  private rulesConsumer: SupervisedConsumer | undefined;
+  private consumer: SupervisedConsumer | undefined;
   private health: HealthServer | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -71,16 +71,25 @@ export class Aggregator {
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
 
     // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
-    this.rulesConsumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
-    await this.rulesConsumer.connect();
-    await this.rulesConsumer.subscribe({ topic: this.topics.rules, fromBeginning: true });
-    await this.rulesConsumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.applyRule(partition, message) });
+    this.rulesConsumer = new SupervisedConsumer(async () => {
+      const consumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topics.rules, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.applyRule(partition, message) });
+      return consumer;
+    }, log, () => this.rulesNext.clear());
+    await this.rulesConsumer.run();
 
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.packets] ?? []));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
-    await this.consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+    // A replaced consumer resumes from the committed offsets: the windows built past them go too.
+    this.consumer = new SupervisedConsumer(async () => {
+      const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.packets] ?? []));
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
+      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
+      return consumer;
+    }, log, () => this.onAssignment([]));
+    await this.consumer.run();
     this.idleTimer = setInterval(() => void this.closeIdlePartitions(), 250);
     this.running = true;
     log.info({ group: this.groupId, topic: this.topics.packets }, 'aggregator started');
@@ -90,8 +99,8 @@ export class Aggregator {
     this.running = false;
     clearInterval(this.idleTimer);
     // Open windows are not emitted: their input is not committed, and the next owner replays it.
-    await this.consumer?.disconnect();
-    await this.rulesConsumer?.disconnect();
+    await this.consumer?.stop();
+    await this.rulesConsumer?.stop();
     await Promise.all([...this.partitions.values()].map((s) => s.lock.then(() => s.producer.disconnect())));
     this.partitions.clear();
     await this.admin?.disconnect();
@@ -234,7 +243,7 @@ export class Aggregator {
       this.partitions.delete(state.partition);
       await state.producer.disconnect().catch(() => {});
       const offset = state.committed >= 0 ? state.committed : Number((await this.admin!.fetchTopicOffsets(this.topics.packets)).find((p) => p.partition === state.partition)?.low ?? 0);
-      this.consumer!.seek({ topic: this.topics.packets, partition: state.partition, offset: String(offset) });
+      this.consumer?.consumer?.seek({ topic: this.topics.packets, partition: state.partition, offset: String(offset) });
     }
   }
 

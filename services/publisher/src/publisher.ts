@@ -3,11 +3,11 @@
  * out. Rows are written first and idempotently; the delivery and the input offset are then
  * committed in one Kafka transaction, so a crash at any point stores once and delivers once.
  */
-import type { Admin, Consumer, EachBatchPayload, Message, Producer } from 'kafkajs';
+import type { Admin, EachBatchPayload, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
-import { FETCH_MAX_WAIT_MS, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
+import { FETCH_MAX_WAIT_MS, SupervisedConsumer, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
@@ -50,7 +50,7 @@ export class Publisher {
   private readonly targets = new Map<string, LogTopicTarget>();
   private pool: Pool | undefined;
   private admin: Admin | undefined;
-  private consumer: Consumer | undefined;
+  private consumer: SupervisedConsumer | undefined;
   private health: HealthServer | undefined;
   private running = false;
   private retentionTimer: NodeJS.Timeout | undefined;
@@ -76,11 +76,15 @@ export class Publisher {
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
     // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
-    this.consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
-    await this.consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
+    this.consumer = new SupervisedConsumer(async () => {
+      const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
+      return consumer;
+    }, log, () => this.onAssignment([]));
+    await this.consumer.run();
     this.retentionTimer = setInterval(() => {
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
     }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
@@ -91,7 +95,7 @@ export class Publisher {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.retentionTimer);
-    await this.consumer?.disconnect();
+    await this.consumer?.stop();
     await Promise.all([...this.producers.values()].map((p) => p.disconnect()));
     this.producers.clear();
     await this.admin?.disconnect();
