@@ -9,20 +9,13 @@
  * and real captures.
  */
 import { decodePacket, formatIp, newDecodedPacket, readCaptureFile } from '../src/index.js';
-import { IP_FIELDS, outerIp, runTsharkFields, type IpField } from './tshark.js';
+import { IP_FIELDS, outerIp, runTsharkFields, type IpField, type OuterIp } from './tshark.js';
 
 const FIELDS = ['frame.number', ...IP_FIELDS] as const;
 type TsharkPacket = Record<(typeof FIELDS)[number], string>;
 
 /** What a flow record would hold: addresses, protocol, ports, layer-3 bytes. */
-interface Summary {
-  src: string;
-  dst: string;
-  protocol: number;
-  srcPort: number;
-  dstPort: number;
-  bytes: number;
-}
+type Summary = Pick<OuterIp, 'src' | 'dst' | 'protocol' | 'srcPort' | 'dstPort' | 'bytes'>;
 
 function runTshark(path: string): Map<number, TsharkPacket> {
   const packets = new Map<number, TsharkPacket>();
