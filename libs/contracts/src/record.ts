@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 
 export const Action = z.enum(['ACCEPT', 'REJECT']);
@@ -43,11 +43,13 @@ export type FlowRecordBatch = z.infer<typeof FlowRecordBatch>;
 
 /**
  * The idempotency key: the same flow log, ENI, window and flow key always give the same id,
- * so a record replayed after a crash is stored and delivered once.
+ * so a record replayed after a crash is stored and delivered once. `distinct` tells apart a second
+ * record of the same key (a window's SKIPDATA after late packets reopened it).
  */
-export function recordIdOf(r: Omit<FlowRecord, 'recordId'>): string {
-  const key = [r.flowLogId, r.interfaceId, r.windowStart, r.logStatus, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.action].join('|');
-  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+export function recordIdOf(r: Omit<FlowRecord, 'recordId'>, distinct?: string): string {
+  let key = `${r.flowLogId}|${r.interfaceId}|${r.windowStart}|${r.logStatus}|${r.srcaddr ?? ''}|${r.dstaddr ?? ''}|${r.srcport ?? ''}|${r.dstport ?? ''}|${r.protocol ?? ''}|${r.action ?? ''}`;
+  if (distinct !== undefined) key += `|${distinct}`;
+  return hash('sha256', key, 'hex').slice(0, 32);
 }
 
 /** The user-facing field names (DESIGN.md) mapped to the JSON keys. */

@@ -3,15 +3,23 @@
  * also used in-process by `flowlogs records`. No I/O; the caller feeds packets and asks for the
  * windows that are due.
  */
-import { FlowRecord, recordIdOf, type FlowLogRule, type PacketEvent } from '@flowlogs/contracts';
+import { recordIdOf, type FlowLogRule, type FlowRecord, type PacketEvent } from '@flowlogs/contracts';
 import { formatIp } from '@flowlogs/packet';
 import { ruleAccepts, type EniContext } from './rules.js';
 
+/**
+ * One flow of a window. Its key lives in numbers (addresses as 32-bit words), so a packet finds its
+ * flow without building a string, and a flow costs one small object of the heap.
+ */
 interface Flow {
+  /** The next flow whose key hashes alike (the window's index holds the first). */
+  next: Flow | undefined;
   eni: EniContext;
+  eniIndex: number;
   ipVersion: 4 | 6;
-  src: Uint8Array;
-  dst: Uint8Array;
+  /** Source and destination address words, big-endian; IPv4 uses s0 and d0 only. */
+  s0: number; s1: number; s2: number; s3: number;
+  d0: number; d1: number; d2: number; d3: number;
   srcPort: number;
   dstPort: number;
   protocol: number;
@@ -28,13 +36,18 @@ interface Window {
   rule: FlowLogRule;
   start: number;
   end: number;
-  flows: Map<string, Flow>;
+  /** The flows in the order they began (records come out in this order). */
+  flows: Flow[];
+  /** Flows by the hash of their key, chained through `next`. */
+  index: Map<number, Flow>;
   /** Packets lost for this window, per ENI: reported as SKIPDATA. */
   skipped: Map<string, { eni: EniContext; packets: number }>;
   /** ENIs known to be capturing during this window: one without traffic gets a NODATA record. */
   live: Map<string, EniContext>;
   /** The smallest input position (e.g. Kafka offset) that fed this window: input before it is fully emitted. */
   minPosition: number;
+  /** Opened for late packets after the window was emitted: its SKIPDATA record is a second one, told apart by minPosition. */
+  reopened: boolean;
 }
 
 export interface FlowWindowsOptions {
@@ -54,9 +67,15 @@ export function windowStartOf(ts: number, interval: number): number {
   return Math.floor(ts / interval) * interval;
 }
 
-function addrKey(addr: Uint8Array, version: 4 | 6): string {
-  if (version === 4) return String(((addr[0] << 24) | (addr[1] << 16) | (addr[2] << 8) | addr[3]) >>> 0);
-  return Buffer.from(addr.buffer, addr.byteOffset, 16).toString('hex');
+const word = (a: Uint8Array, i: number): number => (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3];
+
+/** A 30-bit hash of a flow key (a small integer, which a Map holds without boxing). */
+function flowHash(eniIndex: number, s0: number, d0: number, ports: number, tail: number, s: Uint8Array, d: Uint8Array, v6: boolean): number {
+  let h = Math.imul(s0 ^ 0x9e3779b9, 0x85ebca6b) ^ d0;
+  h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ ports;
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ tail ^ (eniIndex << 10);
+  if (v6) for (let i = 4; i < 16; i += 4) h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ word(s, i) ^ Math.imul(word(d, i), 0x9e3779b9);
+  return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
 export class FlowWindows {
@@ -66,8 +85,23 @@ export class FlowWindows {
   /** The end of the latest emitted window: packets of windows ending at or before it are late. */
   private closedThrough = -Infinity;
   private flowCount = 0;
+  /** A small number per ENI id, part of the flow key; the last ENI object seen is remembered (a batch is one ENI). */
+  private readonly eniIndexes = new Map<string, number>();
+  private lastEni: EniContext | undefined;
+  private lastEniIndex = 0;
+  /** The window the last packet went to: the next one most likely goes there too. */
+  private lastWindow: Window | undefined;
 
   constructor(private readonly options: FlowWindowsOptions) {}
+
+  private eniIndex(eni: EniContext): number {
+    if (eni === this.lastEni) return this.lastEniIndex;
+    let index = this.eniIndexes.get(eni.eniId);
+    if (index === undefined) this.eniIndexes.set(eni.eniId, (index = this.eniIndexes.size));
+    this.lastEni = eni;
+    this.lastEniIndex = index;
+    return index;
+  }
 
   get watermark(): number {
     return this.maxEventTime;
@@ -131,24 +165,39 @@ export class FlowWindows {
       this.addSkipped(rule, eni, p.ts, 1, position);
       return 'late';
     }
-    const key = `${eni.eniId}|${addrKey(p.src, p.ipVersion)}|${addrKey(p.dst, p.ipVersion)}|${p.srcPort}|${p.dstPort}|${p.protocol}|${p.action}`;
-    const flow = window.flows.get(key);
-    if (flow) {
-      flow.packets++;
-      flow.bytes += p.bytes;
-      if (p.ts < flow.first) flow.first = p.ts;
-      if (p.ts > flow.last) flow.last = p.ts;
-      flow.tcpFlags |= p.tcpFlags;
+    const eniIndex = this.eniIndex(eni);
+    const v6 = p.ipVersion === 6;
+    const src = p.src;
+    const dst = p.dst;
+    const s0 = word(src, 0);
+    const d0 = word(dst, 0);
+    const actionBit = p.action === 'REJECT' ? 1 : 0;
+    const tail = (p.protocol << 1) | actionBit;
+    const hash = flowHash(eniIndex, s0, d0, p.srcPort * 65536 + p.dstPort, tail, src, dst, v6);
+    const head = window.index.get(hash);
+    for (let f = head; f !== undefined; f = f.next) {
+      if (f.s0 !== s0 || f.d0 !== d0 || f.srcPort !== p.srcPort || f.dstPort !== p.dstPort || f.protocol !== p.protocol || f.action !== p.action || f.eniIndex !== eniIndex || f.ipVersion !== p.ipVersion) continue;
+      if (v6 && (f.s1 !== word(src, 4) || f.s2 !== word(src, 8) || f.s3 !== word(src, 12) || f.d1 !== word(dst, 4) || f.d2 !== word(dst, 8) || f.d3 !== word(dst, 12))) continue;
+      f.packets++;
+      f.bytes += p.bytes;
+      if (p.ts < f.first) f.first = p.ts;
+      if (p.ts > f.last) f.last = p.ts;
+      f.tcpFlags |= p.tcpFlags;
       return 'added';
     }
     if (this.flowCount >= (this.options.maxFlows ?? Infinity)) {
       this.addSkipped(rule, eni, p.ts, 1, position);
       return 'capacity';
     }
-    window.flows.set(key, {
-      eni, ipVersion: p.ipVersion, src: p.src.slice(0, 16), dst: p.dst.slice(0, 16), srcPort: p.srcPort, dstPort: p.dstPort,
-      protocol: p.protocol, action: p.action, direction: p.direction, packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
-    });
+    const flow: Flow = {
+      next: head, eni, eniIndex, ipVersion: p.ipVersion,
+      s0, s1: v6 ? word(src, 4) : 0, s2: v6 ? word(src, 8) : 0, s3: v6 ? word(src, 12) : 0,
+      d0, d1: v6 ? word(dst, 4) : 0, d2: v6 ? word(dst, 8) : 0, d3: v6 ? word(dst, 12) : 0,
+      srcPort: p.srcPort, dstPort: p.dstPort, protocol: p.protocol, action: p.action, direction: p.direction,
+      packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
+    };
+    window.index.set(hash, flow);
+    window.flows.push(flow);
     this.flowCount++;
     return 'added';
   }
@@ -163,14 +212,17 @@ export class FlowWindows {
   }
 
   private window(rule: FlowLogRule, start: number, end: number, position: number): Window {
-    const id = `${rule.id}|${start}`;
-    let w = this.windows.get(id);
-    if (!w) {
-      w = { rule, start, end, flows: new Map(), skipped: new Map(), live: new Map(), minPosition: position };
-      this.windows.set(id, w);
-    } else if (position < w.minPosition) {
-      w.minPosition = position;
+    let w = this.lastWindow;
+    if (w === undefined || w.rule !== rule || w.start !== start) {
+      const id = `${rule.id}|${start}`;
+      w = this.windows.get(id);
+      if (!w) {
+        w = { rule, start, end, flows: [], index: new Map(), skipped: new Map(), live: new Map(), minPosition: position, reopened: end <= this.closedThrough };
+        this.windows.set(id, w);
+      }
+      this.lastWindow = w;
     }
+    if (position < w.minPosition) w.minPosition = position;
     return w;
   }
 
@@ -192,11 +244,12 @@ export class FlowWindows {
   private close(due: (w: Window) => boolean): FlowRecord[] {
     const out: FlowRecord[] = [];
     const closing = [...this.windows.entries()].filter(([, w]) => due(w)).sort(([, a], [, b]) => a.start - b.start || (a.rule.id < b.rule.id ? -1 : 1));
+    this.lastWindow = undefined;
     for (const [id, w] of closing) {
       this.windows.delete(id);
-      this.flowCount -= w.flows.size;
+      this.flowCount -= w.flows.length;
       const withTraffic = new Set<string>();
-      for (const flow of w.flows.values()) {
+      for (const flow of w.flows) {
         out.push(flowRecord(w, flow));
         withTraffic.add(flow.eni.eniId);
       }
@@ -210,36 +263,45 @@ export class FlowWindows {
   }
 }
 
-function recordBase(w: Window, eni: EniContext) {
-  return {
-    version: 2 as const, accountId: eni.accountId, interfaceId: eni.eniId, vpcId: eni.vpcId || null, subnetId: eni.subnetId || null,
-    windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId,
-  };
+const scratch = new Uint8Array(16);
+
+function formatAddress(ipVersion: 4 | 6, w0: number, w1: number, w2: number, w3: number): string {
+  if (ipVersion === 4) return `${w0 >>> 24}.${(w0 >>> 16) & 255}.${(w0 >>> 8) & 255}.${w0 & 255}`;
+  const view = new DataView(scratch.buffer);
+  view.setInt32(0, w0);
+  view.setInt32(4, w1);
+  view.setInt32(8, w2);
+  view.setInt32(12, w3);
+  return formatIp(scratch, 6);
 }
 
-const FIELD_ORDER = Object.keys(FlowRecord.shape) as (keyof FlowRecord)[];
-
-/** Adds the record id, and puts the keys in the contract's order (as users read the JSON). */
-function withId(r: Omit<FlowRecord, 'recordId'>): FlowRecord {
-  const full: FlowRecord = { ...r, recordId: recordIdOf(r) };
-  return Object.fromEntries(FIELD_ORDER.map((k) => [k, full[k]])) as FlowRecord;
-}
-
+// The records are built as literals in the contract's key order (as users read the JSON): one shape, no copies.
 function flowRecord(w: Window, f: Flow): FlowRecord {
-  return withId({
-    ...recordBase(w, f.eni),
-    srcaddr: formatIp(f.src, f.ipVersion), dstaddr: formatIp(f.dst, f.ipVersion), srcport: f.srcPort, dstport: f.dstPort,
-    protocol: f.protocol, packets: f.packets, bytes: f.bytes, start: Math.floor(f.first), end: Math.floor(f.last),
-    action: f.action, logStatus: 'OK', tcpFlags: f.protocol === 6 ? f.tcpFlags : null, type: f.ipVersion === 4 ? 'IPv4' : 'IPv6',
-    flowDirection: f.direction ?? null, skippedPackets: null,
-  });
+  const r: FlowRecord = {
+    version: 2, accountId: f.eni.accountId, interfaceId: f.eni.eniId,
+    srcaddr: formatAddress(f.ipVersion, f.s0, f.s1, f.s2, f.s3), dstaddr: formatAddress(f.ipVersion, f.d0, f.d1, f.d2, f.d3),
+    srcport: f.srcPort, dstport: f.dstPort, protocol: f.protocol, packets: f.packets, bytes: f.bytes,
+    start: Math.floor(f.first), end: Math.floor(f.last), action: f.action, logStatus: 'OK',
+    vpcId: f.eni.vpcId || null, subnetId: f.eni.subnetId || null, tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
+    type: f.ipVersion === 4 ? 'IPv4' : 'IPv6', flowDirection: f.direction ?? null,
+    windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets: null, recordId: '',
+  };
+  r.recordId = recordIdOf(r);
+  return r;
 }
 
-/** A record without a flow: NODATA (live, no traffic) or SKIPDATA (packets lost, how many). */
+/**
+ * A record without a flow: NODATA (live, no traffic) or SKIPDATA (packets lost, how many). The
+ * SKIPDATA of a window reopened by late packets is a second record of that window: its id also
+ * names the input position that reopened it, the same on every replay.
+ */
 function statusRecord(w: Window, eni: EniContext, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
-  return withId({
-    ...recordBase(w, eni),
+  const r: FlowRecord = {
+    version: 2, accountId: eni.accountId, interfaceId: eni.eniId,
     srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, start: null, end: null,
-    action: null, logStatus, tcpFlags: null, type: null, flowDirection: null, skippedPackets,
-  });
+    action: null, logStatus, vpcId: eni.vpcId || null, subnetId: eni.subnetId || null, tcpFlags: null, type: null, flowDirection: null,
+    windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets, recordId: '',
+  };
+  r.recordId = recordIdOf(r, w.reopened ? `reopened@${w.minPosition}` : undefined);
+  return r;
 }

@@ -11,9 +11,10 @@ function rule(over: Partial<FlowLogRule> = {}): FlowLogRule {
 
 function pkt(ts: number, over: Partial<Omit<PacketEvent, 'src' | 'dst'>> & { src?: string; dst?: string } = {}): PacketEvent {
   const p = newPacketEvent();
-  const src = parseIp(over.src ?? '10.16.0.22')!;
-  const dst = parseIp(over.dst ?? '10.16.0.40')!;
-  Object.assign(p, { protocol: 1, bytes: 84, ...over, ts, ipVersion: src.version });
+  const { src: srcIp = '10.16.0.22', dst: dstIp = '10.16.0.40', ...fields } = over;
+  const src = parseIp(srcIp)!;
+  const dst = parseIp(dstIp)!;
+  Object.assign(p, { protocol: 1, bytes: 84, ...fields, ts, ipVersion: src.version });
   p.src.set(src.bytes);
   p.dst.set(dst.bytes);
   return p;
@@ -78,6 +79,27 @@ describe('FlowWindows', () => {
     expect(skip).toMatchObject({ logStatus: 'SKIPDATA', skippedPackets: 1, windowStart: 1_700_000_000, srcaddr: null, packets: null });
   });
 
+  it('gives each round of late packets its own SKIPDATA record, with the same id on a replay of the same input', () => {
+    const lateRounds = () => {
+      const w = new FlowWindows({ allowedLateness: 0 });
+      const r = rule({ aggregationInterval: 10 });
+      w.add(r, eni, pkt(1_700_000_001), 0);
+      w.addSkipped(r, eni, 1_700_000_003, 4, 0);
+      w.add(r, eni, pkt(1_700_000_020), 1);
+      const first = w.closeDue();
+      w.add(r, eni, pkt(1_700_000_002), 2);
+      const second = w.closeDue();
+      w.add(r, eni, pkt(1_700_000_004), 3);
+      w.add(r, eni, pkt(1_700_000_005), 4);
+      const third = w.closeDue();
+      return [...first, ...second, ...third].filter((x) => x.logStatus === 'SKIPDATA');
+    };
+    const skips = lateRounds();
+    expect(skips.map((x) => [x.windowStart, x.skippedPackets])).toEqual([[1_700_000_000, 4], [1_700_000_000, 1], [1_700_000_000, 2]]);
+    expect(new Set(skips.map((x) => x.recordId)).size).toBe(3);
+    expect(lateRounds().map((x) => x.recordId)).toEqual(skips.map((x) => x.recordId));
+  });
+
   it('after restore, tells input of emitted windows apart', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     w.restore(1_700_000_010);
@@ -126,6 +148,45 @@ describe('NODATA and capacity', () => {
     const records = w.closeAll();
     expect(records.filter((x) => x.logStatus === 'OK').map((x) => x.packets)).toEqual([2, 1]);
     expect(records.find((x) => x.logStatus === 'SKIPDATA')).toMatchObject({ skippedPackets: 2 });
+  });
+});
+
+describe('flow keys', () => {
+  it('sums exactly what a plain string-keyed count sums, over ENIs, IPv4 and IPv6, ports, protocols and actions', () => {
+    const enis: EniContext[] = [eni, { ...eni, eniId: 'eni-b' }];
+    const subnetRule = rule({ resourceType: 'SUBNET', resourceId: 'subnet-1', aggregationInterval: 10 });
+    const addrs = ['10.0.0.1', '10.0.0.2', '10.0.1.1', '2001:db8::1', '2001:db8::2', '2001:db8:0:1::1', '::ffff:10.0.0.1'];
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const w = new FlowWindows({ allowedLateness: Infinity });
+    const expected = new Map<string, { packets: number; bytes: number }>();
+    for (let i = 0; i < 5_000; i++) {
+      const v6 = next(2) === 1;
+      const pick = () => (v6 ? addrs[3 + next(4)] : addrs[next(3)]);
+      const p = pkt(1_700_000_000 + next(30), {
+        src: pick(), dst: pick(), protocol: [6, 17, 1][next(3)], srcPort: next(4), dstPort: next(3) * 1000, bytes: 40 + next(1000),
+        action: next(5) === 0 ? 'REJECT' : 'ACCEPT',
+      });
+      const e = enis[next(2)];
+      w.add(subnetRule, e, p, i);
+      const key = [e.eniId, windowStartOf(p.ts, 10), p.src.join('.'), p.dst.join('.'), p.srcPort, p.dstPort, p.protocol, p.action].join('|');
+      const sum = expected.get(key) ?? { packets: 0, bytes: 0 };
+      sum.packets++;
+      sum.bytes += p.bytes;
+      expected.set(key, sum);
+    }
+    const records = w.closeAll();
+    expect(records).toHaveLength(expected.size);
+    const got = new Map(records.map((r) => {
+      const [src, dst] = [parseIp(r.srcaddr!)!.bytes, parseIp(r.dstaddr!)!.bytes];
+      const pad = (b: Uint8Array) => { const a = new Uint8Array(16); a.set(b); return a.join('.'); };
+      return [[r.interfaceId, r.windowStart, pad(src), pad(dst), r.srcport, r.dstport, r.protocol, r.action].join('|'), { packets: r.packets, bytes: r.bytes }];
+    }));
+    expect(got).toEqual(expected);
+    expect(new Set(records.map((r) => r.recordId)).size).toBe(records.length);
   });
 });
 
