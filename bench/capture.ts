@@ -1,6 +1,7 @@
 /**
  * Capture benchmark: flowlogs' decode-and-batch path on one core against
- * tcpdump and pmacctd reading the same large pcap file.
+ * tcpdump and pmacctd reading the same large pcap file, and the aggregator's
+ * core (windows and records, Kafka aside) on the batches it makes.
  *
  *   npm run bench:capture -- [--packets N] [--flows N] [--runs N] [--no-peers] [--profile]
  *
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < opts.runs; i++) {
       const r = runWorker(mode, file);
       if (mode !== 'fs-read' && r.packets !== packets) throw new Error(`${mode}: read ${r.packets} packets, the capture has ${packets}`);
-      if ((mode === 'decode' || mode === 'batch') && r.decoded !== packets) throw new Error(`${mode}: decoded ${r.decoded} of ${packets} packets`);
+      if (mode !== 'fs-read' && mode !== 'read' && r.decoded !== packets) throw new Error(`${mode}: decoded ${r.decoded} of ${packets} packets`);
       runs.push(r);
     }
     results.set(mode, runs);
@@ -144,6 +145,8 @@ async function main(): Promise<void> {
     };
   };
   const batchRuns = results.get('batch')!;
+  const aggregateRuns = results.get('aggregate')!;
+  rows.push(flowRow('aggregate', 'flowlogs aggregate', `the aggregator's core on the batches (made untimed): 1 rule, 60 s windows, ${aggregateRuns[0].records} records as JSON`));
   rows.push(flowRow('batch', 'flowlogs decode+batch', `1 core; finish() every 4096; ${batchRuns[0].batches} batches, ${si(batchRuns[0].batchBytes / 1e6, 0)}MB out`));
   rows.push(flowRow('decode', 'flowlogs decode only', 'readCaptureFile + PacketEventDecoder.decode'));
   rows.push(flowRow('read', 'flowlogs read only', 'readCaptureFile (CaptureParser records), no decode'));
@@ -213,7 +216,7 @@ async function main(): Promise<void> {
   console.log(`${si(packets, 1)}packets, ${(capture.fileBytes / 1e6).toFixed(0)} MB file; figures are best (median) of ${opts.runs}; MB/s = file bytes / time`);
   console.log(table(['tool', 'packets/s', 'MB/s', 'peak RSS', 'notes'], rows.map(rowCells)));
   console.log('');
-  const flowPps = rows[0].pps;
+  const flowPps = batchRuns.map((r) => packets / r.elapsedSec);
   console.log(`aim ≥ 3.00 M packets/s decode+batch on one core: best ${si(best(flowPps))}, median ${si(median(flowPps))} — ${best(flowPps) >= 3e6 ? 'MET' : 'NOT MET'}`);
   if (pmacctd) {
     const pmWall = pmacctd.map((r) => packets / Math.max(0.001, r.wallSec - pmacctdOverheadSec));

@@ -7,17 +7,20 @@
  *   decode   – + PacketEventDecoder.decode into one reused PacketEvent
  *   batch    – the agent's own EniStream over its file source, batches of `batchPackets` into its
  *              send queue (drained here instead of by Kafka)
+ *   aggregate – the aggregator's core on those batches (made first, untimed): decodePacketBatch,
+ *              FlowWindows for one rule of 60-second windows, closeDue after each batch as the
+ *              aggregator does, and the records as the JSON it sends; times only this part
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
 import { open, stat } from 'node:fs/promises';
 import { BatchQueue } from '@flowlogs/capture-agent/batch-queue';
 import { EniStream } from '@flowlogs/capture-agent/eni-stream';
 import { fileSource } from '@flowlogs/capture-agent/sources/file-source';
-import { newPacketEvent } from '@flowlogs/contracts';
-import { PacketEventDecoder } from '@flowlogs/flow';
+import { decodePacketBatch, newPacketEvent, type FlowLogRule } from '@flowlogs/contracts';
+import { FlowWindows, PacketEventDecoder } from '@flowlogs/flow';
 import { readCaptureChunks } from '@flowlogs/packet';
 
-export const MODES = ['fs-read', 'read', 'decode', 'batch'] as const;
+export const MODES = ['fs-read', 'read', 'decode', 'batch', 'aggregate'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface PathResult {
@@ -28,8 +31,10 @@ export interface PathResult {
   /** Bytes of the file read. */
   fileBytes: number;
   batches: number;
-  /** Bytes of the encoded batches (batch mode): keeps the work observable. */
+  /** Bytes of the encoded batches (batch mode) or of the records' JSON (aggregate mode): keeps the work observable. */
   batchBytes: number;
+  /** Flow records made (aggregate mode). */
+  records: number;
   /** Seconds from opening the file to the last record (process start-up excluded). */
   elapsedSec: number;
   /** process.resourceUsage().maxRSS, KiB. */
@@ -41,7 +46,7 @@ export interface PathResult {
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export async function runPath(mode: Mode, path: string, batchPackets = 4096): Promise<PathResult> {
-  const result: PathResult = { mode, packets: 0, decoded: 0, fileBytes: 0, batches: 0, batchBytes: 0, elapsedSec: 0, maxRssKb: 0, cpuUserSec: 0, cpuSysSec: 0 };
+  const result: PathResult = { mode, packets: 0, decoded: 0, fileBytes: 0, batches: 0, batchBytes: 0, records: 0, elapsedSec: 0, maxRssKb: 0, cpuUserSec: 0, cpuSysSec: 0 };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (mode === 'fs-read') {
@@ -75,32 +80,69 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
         if (decoder.decode(record, event) === null) result.decoded++;
       }
     }
-  } else {
-    const queue = new BatchQueue(64 << 20);
-    const stream = new EniStream({
-      eni: { eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001' }, agentId: 'bench',
-      source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
+  } else if (mode === 'batch') {
+    const counters = await agentBatches(path, batchPackets, (b) => {
+      result.batches++;
+      result.batchBytes += b.length;
     });
-    const draining = (async () => {
-      for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) {
-        for (const b of taken) {
-          result.batches++;
-          result.batchBytes += b.value.length;
-        }
-      }
-    })();
-    const counters = await stream.run(new AbortController().signal);
-    queue.close();
-    await draining;
     result.packets = counters.received;
     result.decoded = counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0);
     result.fileBytes = (await stat(path)).size;
+  } else {
+    const batches: Buffer[] = [];
+    const counters = await agentBatches(path, batchPackets, (b) => batches.push(b));
+    result.decoded = counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0);
+    result.fileBytes = (await stat(path)).size;
+    const cpuAggregate = process.cpuUsage();
+    const tAggregate = performance.now();
+    const windows = new FlowWindows({ allowedLateness: 5 });
+    const event = newPacketEvent();
+    const emit = (records: unknown[]) => {
+      result.records += records.length;
+      if (records.length) result.batchBytes += JSON.stringify({ records }).length;
+    };
+    for (let offset = 0; offset < batches.length; offset++) {
+      const view = decodePacketBatch(batches[offset]);
+      for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
+      windows.advance(view.header.eventTime);
+      emit(windows.closeDue());
+      result.packets += view.count;
+      result.batches++;
+    }
+    emit(windows.closeAll());
+    finish(result, tAggregate, cpuAggregate);
+    return result;
   }
+  finish(result, t0, cpu0);
+  if (mode !== 'fs-read') result.fileBytes += 24; // the global header
+  return result;
+}
+
+const BENCH_ENI = { eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001' };
+const BENCH_RULE: FlowLogRule = {
+  id: 'fl-bench', accountId: BENCH_ENI.accountId, name: 'bench', resourceType: 'NETWORKINTERFACE', resourceId: BENCH_ENI.eniId,
+  trafficType: 'ALL', logTopicId: 'topic-bench', aggregationInterval: 60, enabled: true, revision: 1,
+};
+
+/** The agent's own EniStream over the file, its batches handed to `onBatch` instead of Kafka. */
+async function agentBatches(path: string, batchPackets: number, onBatch: (b: Buffer) => void) {
+  const queue = new BatchQueue(64 << 20);
+  const stream = new EniStream({
+    eni: BENCH_ENI, agentId: 'bench', source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
+  });
+  const draining = (async () => {
+    for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) for (const b of taken) onBatch(b.value);
+  })();
+  const counters = await stream.run(new AbortController().signal);
+  queue.close();
+  await draining;
+  return counters;
+}
+
+function finish(result: PathResult, t0: number, cpu0: NodeJS.CpuUsage): void {
   result.elapsedSec = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   result.cpuUserSec = cpu.user / 1e6;
   result.cpuSysSec = cpu.system / 1e6;
-  if (mode !== 'fs-read') result.fileBytes += 24; // the global header
   result.maxRssKb = process.resourceUsage().maxRSS;
-  return result;
 }

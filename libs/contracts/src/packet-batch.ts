@@ -304,8 +304,13 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
       out.srcPort = buf.readUInt16BE(p + 12);
       out.dstPort = buf.readUInt16BE(p + 14);
       out.bytes = buf.readUInt32BE(p + 16);
-      out.src.set(buf.subarray(p + 20, p + 36));
-      out.dst.set(buf.subarray(p + 36, p + 52));
+      // Byte by byte: a subarray per address would be two objects per packet.
+      const src = out.src;
+      const dst = out.dst;
+      for (let k = 0; k < 16; k++) {
+        src[k] = buf[p + 20 + k];
+        dst[k] = buf[p + 36 + k];
+      }
       return out;
     },
   };
