@@ -53,6 +53,8 @@ export class Aggregator {
   private consumer: SupervisedConsumer | undefined;
   private health: HealthServer | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Partitions of the records topic: a commit's messages go round them, so every publisher gets a share. */
+  private recordsPartitions = 1;
   private running = false;
   private closingIdle = false;
 
@@ -69,6 +71,8 @@ export class Aggregator {
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
+    const metadata = await this.admin.fetchTopicMetadata({ topics: [this.topics.records] });
+    this.recordsPartitions = Math.max(1, metadata.topics[0]?.partitions.length ?? 1);
 
     // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
     this.rulesConsumer = new SupervisedConsumer(async () => {
@@ -260,9 +264,10 @@ export class Aggregator {
         if (list) list.push(r);
         else byLogTopic.set(r.logTopicId, [r]);
       }
-      // Keyed by log topic and chunk, so one log topic's records spread over the partitions (and publishers).
+      // Chunks go round the partitions (a key's hash would leave some publishers most of the work), keyed by log topic.
       const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
-        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({ key: `${logTopicId}/${i}`, value: JSON.stringify({ records: part }) })));
+        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({ key: `${logTopicId}/${i}`, value: JSON.stringify({ records: part }) })))
+        .map((message, i) => ({ ...message, partition: (state.partition + i) % this.recordsPartitions }));
       await sendBounded(tx, this.topics.records, messages);
       await sendBounded(tx, this.topics.dlq, deadLetters);
       const metadata = encodeCommitMetadata({ emittedThrough: state.windows.emittedThrough, processedThrough: state.lastProcessed });
