@@ -4,7 +4,7 @@
  * offline `flowlogs records`, so both see the same packets.
  */
 import type { PacketEvent } from '@flowlogs/contracts';
-import { decodePacket, newDecodedPacket, parseIp, type CaptureRecord, type DecodedPacket, type SkipReason } from '@flowlogs/packet';
+import { decodeFrame, newDecodedPacket, parseIp, type CaptureRecord, type DecodedPacket, type SkipReason } from '@flowlogs/packet';
 
 export interface CaptureCounters {
   received: number;
@@ -34,7 +34,7 @@ export class PacketEventDecoder {
     // The decoder writes the addresses straight into the event's arrays: no copy per packet.
     d.src = out.src;
     d.dst = out.dst;
-    const reason = decodePacket(record.linkType, record.frame, d);
+    const reason = decodeFrame(record.linkType, record.data, record.frameStart, record.frameStart + record.caplen, d);
     if (reason) {
       this.counters.skipped[reason] = (this.counters.skipped[reason] ?? 0) + 1;
       return reason;

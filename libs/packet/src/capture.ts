@@ -16,8 +16,14 @@ export interface CaptureRecord {
   tsNanos: number;
   caplen: number;
   wireLen: number;
-  /** A view into the parser's input: valid only until the next record is requested. */
-  frame: Buffer;
+  /**
+   * The bytes holding the frame, `caplen` of them from `frameStart`: the parser's input, valid only
+   * until the next record is requested. Decoders read them in place (decodeFrame), no view made.
+   */
+  data: Uint8Array;
+  frameStart: number;
+  /** The frame as a Buffer: the parser makes this view of `data` only when it is asked for. */
+  readonly frame: Buffer;
 }
 
 export class CaptureFormatError extends Error {
@@ -59,17 +65,42 @@ function u32be(buf: Buffer, at: number): number {
 }
 
 /**
- * Frames are made as instances of this Uint8Array subclass whose prototype chain runs through
+ * Frame views are instances of this Uint8Array subclass whose prototype chain runs through
  * Buffer.prototype (its `constructor` is Buffer): a Buffer in every way callers can see
  * (Buffer.isBuffer, instanceof Buffer, every Buffer method, inspect, equality), made in about half
- * the time of Buffer#subarray, which reads the source's `buffer` and `byteOffset` on every call
- * (about 25 ns a record; the parser reads them once per chunk instead).
+ * the time of Buffer#subarray.
  */
 class FrameBuffer extends Uint8Array {}
 Object.setPrototypeOf(FrameBuffer.prototype, Buffer.prototype);
 Object.defineProperty(FrameBuffer.prototype, 'constructor', { value: Buffer, writable: true, configurable: true });
 
 const EMPTY_FRAME = Buffer.alloc(0);
+
+/** The parser's one record, refilled by every next(): the frame's place, and its Buffer view on demand. */
+class ParsedRecord implements CaptureRecord {
+  linkType = 0;
+  tsSec = 0;
+  tsNanos = 0;
+  caplen = 0;
+  wireLen = 0;
+  data: Buffer = EMPTY_FRAME;
+  frameStart = 0;
+  private view: Buffer | undefined;
+
+  /** Most readers only decode the frame in place: making a view per record would be an object per packet. */
+  get frame(): Buffer {
+    // (A SharedArrayBuffer works the same at run time; the types only list ArrayBuffer.)
+    this.view ??= new FrameBuffer(this.data.buffer as ArrayBuffer, this.data.byteOffset + this.frameStart, this.caplen) as unknown as Buffer;
+    return this.view;
+  }
+
+  setFrame(data: Buffer, start: number, caplen: number): void {
+    this.data = data;
+    this.frameStart = start;
+    this.caplen = caplen;
+    this.view = undefined;
+  }
+}
 
 interface PcapngInterface {
   linkType: number;
@@ -99,11 +130,7 @@ export class CaptureParser {
   private pcapNanos = false;
   private interfaces: PcapngInterface[] = [];
   /** The one record every next() refills and returns (see CaptureRecord). */
-  /** The chunk frames were last cut from, and its memory: see FrameBuffer. */
-  private frameSource: Buffer = EMPTY_FRAME;
-  private frameMemory: ArrayBufferLike = EMPTY_FRAME.buffer;
-  private frameMemoryOffset = EMPTY_FRAME.byteOffset;
-  private readonly record: CaptureRecord = { linkType: 0, tsSec: 0, tsNanos: 0, caplen: 0, wireLen: 0, frame: EMPTY_FRAME };
+  private readonly record = new ParsedRecord();
 
   get format(): 'pcap' | 'pcapng' | undefined {
     return this.#format;
@@ -136,17 +163,6 @@ export class CaptureParser {
       this.failure = this.error(`capture ends inside a record (${this.buffered} trailing bytes)`);
       throw this.failure;
     }
-  }
-
-  /** A Buffer view of `length` bytes of `buf` from `start` (within bounds, checked by the caller). */
-  private frame(buf: Buffer, start: number, length: number): Buffer {
-    if (buf !== this.frameSource) {
-      this.frameSource = buf;
-      this.frameMemory = buf.buffer;
-      this.frameMemoryOffset = buf.byteOffset;
-    }
-    // (A SharedArrayBuffer works the same at run time; the types only list ArrayBuffer.)
-    return new FrameBuffer(this.frameMemory as ArrayBuffer, this.frameMemoryOffset + start, length) as unknown as Buffer;
   }
 
   private error(message: string): CaptureFormatError {
@@ -285,9 +301,8 @@ export class CaptureParser {
     record.linkType = this.pcapLinkType;
     record.tsSec = tsSec;
     record.tsNanos = this.pcapNanos ? fraction : fraction * 1000;
-    record.caplen = caplen;
     record.wireLen = wireLen;
-    record.frame = this.frame(buf, at + PCAP_RECORD_HEADER_LENGTH, caplen);
+    record.setFrame(buf, at + PCAP_RECORD_HEADER_LENGTH, caplen);
     return record;
   }
 
@@ -374,9 +389,8 @@ export class CaptureParser {
     if (caplen > MAX_CAPLEN || 28 + caplen > length - 4) throw this.error(`bad packet length ${caplen}`);
     const record = this.record;
     record.linkType = iface.linkType;
-    record.caplen = caplen;
     record.wireLen = this.u32(buf, at + 24);
-    record.frame = this.frame(buf, at + 28, caplen);
+    record.setFrame(buf, at + 28, caplen);
     setTimestamp(record, this.u32(buf, at + 12), this.u32(buf, at + 16), iface);
     return record;
   }
@@ -394,9 +408,8 @@ export class CaptureParser {
     record.linkType = iface.linkType;
     record.tsSec = 0;
     record.tsNanos = 0;
-    record.caplen = caplen;
     record.wireLen = wireLen;
-    record.frame = this.frame(buf, at + 12, caplen);
+    record.setFrame(buf, at + 12, caplen);
     return record;
   }
 }

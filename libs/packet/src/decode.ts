@@ -102,44 +102,49 @@ const PORTS_BYTES = 4;
  * reason the frame is skipped. Never throws on any input.
  */
 export function decodePacket(linkType: number, frame: Uint8Array, out: DecodedPacket): SkipReason | null {
+  return decodeFrame(linkType, frame, 0, frame.length, out);
+}
+
+/** decodePacket of the frame that lies in `data` from `start` to `end`, read in place. */
+export function decodeFrame(linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket): SkipReason | null {
   const previousPrefix = out.nflogPrefix;
   out.srcPort = 0;
   out.dstPort = 0;
   out.tcpFlags = 0;
   out.nflogPrefix = undefined;
-  const end = frame.length;
+  const length = end - start;
   switch (linkType) {
     case LinkType.ETHERNET:
-      if (end < 14) return 'truncated';
-      return decodeEtherType(frame, 14, readU16(frame, 12), end, out);
+      if (length < 14) return 'truncated';
+      return decodeEtherType(frame, start + 14, readU16(frame, start + 12), end, out);
     case LinkType.LINUX_SLL:
-      if (end < 16) return 'truncated';
-      return decodeCookedProtocol(frame, 16, readU16(frame, 14), end, out);
+      if (length < 16) return 'truncated';
+      return decodeCookedProtocol(frame, start + 16, readU16(frame, start + 14), end, out);
     case LinkType.LINUX_SLL2:
-      if (end < 20) return 'truncated';
-      return decodeCookedProtocol(frame, 20, readU16(frame, 0), end, out);
+      if (length < 20) return 'truncated';
+      return decodeCookedProtocol(frame, start + 20, readU16(frame, start), end, out);
     case LinkType.RAW:
     case LINKTYPE_RAW_BSD:
     case LINKTYPE_RAW_OPENBSD:
-      if (end < 1) return 'truncated';
-      return decodeIpByVersion(frame, 0, end, out);
+      if (length < 1) return 'truncated';
+      return decodeIpByVersion(frame, start, end, out);
     case LinkType.IPV4:
-      return decodeIpv4(frame, 0, end, out);
+      return decodeIpv4(frame, start, end, out);
     case LinkType.IPV6:
-      return decodeIpv6(frame, 0, end, out);
+      return decodeIpv6(frame, start, end, out);
     case LinkType.NULL: {
-      if (end < 4) return 'truncated';
+      if (length < 4) return 'truncated';
       // Host byte order of the capturing machine: a small family read as
       // little-endian from a big-endian capture lands in the top byte.
-      const littleEndian = (frame[0] | (frame[1] << 8) | (frame[2] << 16) | (frame[3] << 24)) >>> 0;
-      const family = littleEndian > 0xffff ? readU32(frame, 0) : littleEndian;
-      return decodeBsdFamily(frame, family, end, out);
+      const littleEndian = (frame[start] | (frame[start + 1] << 8) | (frame[start + 2] << 16) | (frame[start + 3] << 24)) >>> 0;
+      const family = littleEndian > 0xffff ? readU32(frame, start) : littleEndian;
+      return decodeBsdFamily(frame, start, family, end, out);
     }
     case LinkType.LOOP:
-      if (end < 4) return 'truncated';
-      return decodeBsdFamily(frame, readU32(frame, 0), end, out);
+      if (length < 4) return 'truncated';
+      return decodeBsdFamily(frame, start, readU32(frame, start), end, out);
     case LinkType.NFLOG:
-      return decodeNflog(frame, end, out, previousPrefix);
+      return decodeNflog(frame, start, end, out, previousPrefix);
     default:
       return 'unsupported-link';
   }
@@ -184,10 +189,10 @@ function decodeLlc(frame: Uint8Array, at: number, end: number, out: DecodedPacke
   return 'non-ip';
 }
 
-function decodeBsdFamily(frame: Uint8Array, family: number, end: number, out: DecodedPacket): SkipReason | null {
-  if (family === AF_INET) return decodeIpv4(frame, 4, end, out);
+function decodeBsdFamily(frame: Uint8Array, start: number, family: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (family === AF_INET) return decodeIpv4(frame, start + 4, end, out);
   if (family === AF_INET6_BSD || family === AF_INET6_FREEBSD || family === AF_INET6_DARWIN) {
-    return decodeIpv6(frame, 4, end, out);
+    return decodeIpv6(frame, start + 4, end, out);
   }
   return 'non-ip';
 }
@@ -203,12 +208,12 @@ function decodeIpByVersion(frame: Uint8Array, at: number, end: number, out: Deco
  * NFLOG: a 4-byte header (family, version, resource id) then netlink TLVs
  * whose length (header included) and type are little-endian.
  */
-function decodeNflog(frame: Uint8Array, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
-  if (end < 4) return 'truncated';
-  const family = frame[0];
+function decodeNflog(frame: Uint8Array, start: number, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
+  if (end - start < 4) return 'truncated';
+  const family = frame[start];
   let payloadStart = -1;
   let payloadEnd = -1;
-  let at = 4;
+  let at = start + 4;
   while (at < end) {
     if (end - at < 4) return 'truncated';
     const tlvLength = frame[at] | (frame[at + 1] << 8);

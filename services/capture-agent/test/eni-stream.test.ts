@@ -17,8 +17,9 @@ function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSou
     // Chunks of up to 64 records, as a file or a pipe delivers them.
     async *chunks(): AsyncIterable<RecordReader> {
       const records: CaptureRecord[] = Array.from({ length: count }, (_, i) => (
-        { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, frame }));
-      records.push({ linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, frame: Buffer.from([1, 2, 3]) });
+        { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, data: frame, frameStart: 0, frame }));
+      const cut = Buffer.from([1, 2, 3]);
+      records.push({ linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, data: cut, frameStart: 0, frame: cut });
       for (let i = 0; i < records.length; i += 64) {
         const chunk = records.slice(i, i + 64);
         yield { next: () => chunk.shift() };
