@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
+import { IPV4_PACKET_BYTES, PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
 
 const header: PacketBatchHeader = {
   eniId: 'eni-abc12345', accountId: '100000000001', vpcId: 'vpc-1', subnetId: 'subnet-1', agentId: 'agent-α',
@@ -17,10 +17,14 @@ function packet(i: number, v: 4 | 6): PacketEvent {
   p.srcPort = 1000 + i;
   p.dstPort = 65535 - i;
   p.bytes = 40 + i * 1000;
-  p.src.fill(i);
-  p.dst.fill(255 - i);
+  // IPv4 addresses take the first 4 bytes; the rest are zeros.
+  p.src.fill(i, 0, v === 4 ? 4 : 16);
+  p.dst.fill(255 - i, 0, v === 4 ? 4 : 16);
   return p;
 }
+
+/** A batch holds its IPv4 packets first, then its IPv6 ones, each in the order they came. */
+const batchOrder = (packets: PacketEvent[]) => [...packets.filter((p) => p.ipVersion === 4), ...packets.filter((p) => p.ipVersion === 6)];
 
 describe('packet batch codec', () => {
   it('round-trips the header and every packet field', () => {
@@ -29,6 +33,43 @@ describe('packet batch codec', () => {
     expect(view.header).toEqual({ ...header, stats: { ...header.stats, skipped: { 'non-ip': 3, truncated: 1 } } });
     expect(view.count).toBe(50);
     const out = newPacketEvent();
+    batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+  });
+
+  it('writes IPv4 packets in the short form: 24 bytes less each', () => {
+    const v4 = Array.from({ length: 40 }, (_, i) => packet(i, 4));
+    const short = encodePacketBatch(header, v4);
+    const mixed = [...v4.slice(0, 20), packet(40, 6), ...v4.slice(20), packet(41, 6)];
+    const long = encodePacketBatch(header, mixed);
+    expect(long.length - short.length).toBe(2 * PACKET_BYTES);
+    expect(short.length - encodePacketBatch(header, []).length).toBe(40 * IPV4_PACKET_BYTES);
+    const out = newPacketEvent();
+    const view = decodePacketBatch(long);
+    // Reading an IPv4 packet after an IPv6 one leaves no IPv6 bytes behind in the event.
+    view.read(40, out);
+    batchOrder(mixed).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+  });
+
+  it('still reads version 1 batches (every packet with 16-byte addresses, in capture order)', () => {
+    const packets = [packet(1, 4), packet(2, 6), packet(3, 4)];
+    const v2 = encodePacketBatch(header, []);
+    const headerBytes = v2.subarray(1, v2.length - 8);
+    const body = Buffer.alloc(4 + packets.length * PACKET_BYTES);
+    body.writeUInt32BE(packets.length, 0);
+    packets.forEach((p, i) => {
+      const o = 4 + i * PACKET_BYTES;
+      body.writeDoubleBE(p.ts, o);
+      body.set([p.ipVersion, p.protocol, p.tcpFlags, (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0)], o + 8);
+      body.writeUInt16BE(p.srcPort, o + 12);
+      body.writeUInt16BE(p.dstPort, o + 14);
+      body.writeUInt32BE(p.bytes, o + 16);
+      body.set(p.src, o + 20);
+      body.set(p.dst, o + 36);
+    });
+    const v1 = Buffer.concat([Buffer.from([1]), headerBytes, body]);
+    const out = newPacketEvent();
+    const view = decodePacketBatch(v1);
+    expect(view.header.eniId).toBe(header.eniId);
     packets.forEach((p, i) => expect(view.read(i, out)).toEqual(p));
   });
 
@@ -54,7 +95,7 @@ describe('PacketBatchBuilder', () => {
     expect(view.header.sequence).toBe(h.sequence);
     expect(view.header.stats.dropsBySecond).toEqual(h.stats.dropsBySecond);
     expect(view.count).toBe(packets.length);
-    packets.forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+    batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
   }
 
   it('full and partial batches, and batches after them, each hold their own bytes', () => {
@@ -74,7 +115,23 @@ describe('PacketBatchBuilder', () => {
     }
     // Appends after a batch was handed out must not have changed it.
     batches.forEach(([batch, part], i) => expectPackets(batch, part, { ...header, sequence: i }));
-    expect(batches[0][0].length).toBe(batches[4][0].length - 7 * PACKET_BYTES + 8 * PACKET_BYTES);
+    // 8 packets (4 of each) against 7 (3 IPv4, 4 IPv6).
+    expect(batches[0][0].length).toBe(batches[4][0].length + IPV4_PACKET_BYTES);
+    // IPv4 only, in batches that fill, partly fill and grow the working buffer.
+    for (const size of sizes) {
+      const part = Array.from({ length: size }, (_, i) => packet(i, 4));
+      part.forEach((p) => builder.append(p));
+      const batch = builder.finish(header);
+      expect(decodePacketBatch(batch).count).toBe(size);
+      expectPackets(batch, part);
+    }
+  });
+
+  it('IPv6 packets past the room the IPv4 ones leave', () => {
+    const builder = new PacketBatchBuilder(8);
+    const packets = [...Array.from({ length: 7 }, (_, i) => packet(i, 4)), ...Array.from({ length: 70 }, (_, i) => packet(i, 6)), packet(99, 4)];
+    packets.forEach((p) => builder.append(p));
+    expectPackets(builder.finish(header), packets);
   });
 
   it('a header too big for the room in front of the packets', () => {
