@@ -13,8 +13,5 @@ export default defineConfig({
     fileParallelism: false,
     // The scenario's progress and its report are the point of the run: show them.
     silent: false,
-    // One more try: kafka-restart stalled once in about six runs after the consumer supervisor came in
-    // (cause not found yet; a retried failure still fails, and the first report stays in the log).
-    retry: 1,
   },
 });

@@ -7,13 +7,16 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug',
 };
 
-/** A kafkajs client whose own logs go through the service's pino logger. */
+/**
+ * A kafkajs client whose own logs go through the service's pino logger: its warnings and errors;
+ * at debug level its info too (consumer starts and stops, group joins and their assignments).
+ */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,
     brokers,
-    logLevel: logLevel.WARN,
+    logLevel: log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
     logCreator: () => ({ level, log: entry }: { level: number; log: LogEntry['log'] }) => {
       const { message, ...extra } = entry;
       child[LEVELS[level] ?? 'info'](extra, message);
@@ -96,47 +99,78 @@ export async function sendBounded(sender: { send(record: ProducerRecord): Promis
 /**
  * A consumer kept running: kafkajs restarts a consumer after a retriable crash, but gives up on
  * others (no group coordinator while a broker restarts, for one); then this starts a new one.
- * `start` creates, connects, subscribes and runs a consumer; `onReplace` runs before a new one
- * starts (state tied to the old assignment goes: the new one resumes from committed offsets).
+ * `create` makes a consumer (and subscribes to its events); `start` connects, subscribes and runs
+ * it; `onReplace` runs before a new one starts (state tied to the old assignment goes: the new one
+ * resumes from committed offsets).
+ *
+ * The crash listener is attached before `start`: kafkajs joins the group inside `consumer.run()`,
+ * and a join that fails for good (the broker going away meanwhile) emits the crash, with
+ * `restart: false`, before `run()` resolves; a listener attached afterwards never hears of it, and
+ * the consumer stays stopped while the service looks started.
  */
 export class SupervisedConsumer {
   private current: Consumer | undefined;
   private stopped = false;
 
-  constructor(private readonly start: () => Promise<Consumer>, private readonly log: Logger, private readonly onReplace: () => Promise<void> | void = () => {}) {}
+  constructor(
+    private readonly create: () => Consumer,
+    private readonly start: (consumer: Consumer) => Promise<void>,
+    private readonly log: Logger,
+    private readonly onReplace: () => Promise<void> | void = () => {},
+  ) {}
 
+  /** The running consumer; undefined while one is being replaced. */
   get consumer(): Consumer | undefined {
     return this.current;
   }
 
+  /** Starts the first consumer; throws when that fails (the caller's start fails). */
   async run(): Promise<void> {
     this.stopped = false;
-    this.watch(await this.start());
+    await this.launch();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.current?.disconnect();
+    const consumer = this.current;
+    this.current = undefined;
+    await consumer?.disconnect();
   }
 
-  private watch(consumer: Consumer): void {
+  private async launch(): Promise<void> {
+    const consumer = this.create();
     this.current = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopped || consumer !== this.current) return;
       this.log.warn({ err: payload.error.message, groupId: payload.groupId }, 'consumer crashed for good; starting a new one');
       setTimeout(() => void this.replace(consumer), 1000);
     });
+    try {
+      await this.start(consumer);
+    } catch (err) {
+      if (this.current === consumer) this.current = undefined;
+      await consumer.disconnect().catch(() => {});
+      throw err;
+    }
+    // Stopped (or given up for a new one) while it started: kafkajs would go on joining and fetching.
+    if (this.stopped || consumer !== this.current) await consumer.disconnect().catch(() => {});
   }
 
   private async replace(old: Consumer): Promise<void> {
     if (this.stopped || old !== this.current) return;
+    // One replacement at a time: from here on, reports about the old consumer are ignored.
+    this.current = undefined;
     await old.disconnect().catch(() => {});
-    try {
-      await this.onReplace();
-      this.watch(await this.start());
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'starting a new consumer failed; retrying');
-      setTimeout(() => void this.replace(old), 2000);
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.onReplace();
+        await this.launch();
+        this.log.info({ attempt }, 'new consumer started');
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, attempt }, 'starting a new consumer failed; retrying');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
     }
   }
 }

@@ -3,7 +3,7 @@
  * own windows and its own transactional producer; records and the input offset are committed in
  * one Kafka transaction, so a crash or a rebalance replays without duplicating.
  */
-import type { Admin, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Admin, Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { FlowWindows, RuleSet } from '@flowlogs/flow';
@@ -25,6 +25,8 @@ interface PartitionState {
   windows: FlowWindows;
   producer: Producer;
   lastProcessed: number;
+  /** The first input offset this state read (-1 before any): where a replay starts when nothing is committed. */
+  firstRead: number;
   /** Input up to this offset was processed before a restart: its emitted windows are skipped silently. */
   replayedThrough: number;
   lastInputAt: number;
@@ -48,6 +50,8 @@ export class Aggregator {
   /** Next offset to read on each rules partition, as far as the rules consumer got. */
   private readonly rulesNext = new Map<number, number>();
   private readonly partitions = new Map<number, PartitionState>();
+  /** Partitions sent back after a failed commit, and where to: their next state must start there (see resumesInput). */
+  private readonly rewinds = new Map<number, { offset: number; sought: boolean }>();
   private admin: Admin | undefined;
   private rulesConsumer: SupervisedConsumer | undefined;
   private consumer: SupervisedConsumer | undefined;
@@ -75,24 +79,23 @@ export class Aggregator {
     this.recordsPartitions = Math.max(1, metadata.topics[0]?.partitions.length ?? 1);
 
     // Rules: the whole compacted topic from the beginning, every start; a group of its own, never committed.
-    this.rulesConsumer = new SupervisedConsumer(async () => {
-      const consumer = kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+    this.rulesConsumer = new SupervisedConsumer(() => kafka.consumer({ groupId: `${this.groupId}.rules.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS }), async (consumer) => {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topics.rules, fromBeginning: true });
       await consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => this.applyRule(partition, message) });
-      return consumer;
     }, log, () => this.rulesNext.clear());
     await this.rulesConsumer.run();
 
     // A replaced consumer resumes from the committed offsets: the windows built past them go too.
-    this.consumer = new SupervisedConsumer(async () => {
+    this.consumer = new SupervisedConsumer(() => {
       const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.packets] ?? []));
+      consumer.on(consumer.events.GROUP_JOIN, () => this.onAssignment());
+      return consumer;
+    }, async (consumer) => {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topics.packets, fromBeginning: true });
       await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
-      return consumer;
-    }, log, () => this.onAssignment([]));
+    }, log, () => this.onAssignment());
     await this.consumer.run();
     this.idleTimer = setInterval(() => void this.closeIdlePartitions(), 250);
     this.running = true;
@@ -144,13 +147,17 @@ export class Aggregator {
     }
   }
 
-  private onAssignment(assigned: number[]): void {
+  /**
+   * A (re)join of the group, or a new consumer: kafkajs resumes every partition it assigns from the
+   * committed offset, so every state goes, a kept partition's too (its windows hold input past that
+   * offset: replayed into them, it would count twice). A revoked partition is replayed by its new owner.
+   */
+  private onAssignment(): void {
     for (const [partition, state] of this.partitions) {
-      if (assigned.includes(partition)) continue;
-      // Revoked: another instance replays this partition from its committed offset.
       this.partitions.delete(partition);
       void state.lock.then(() => state.producer.disconnect());
     }
+    this.rewinds.clear();
   }
 
   private async partitionState(partition: number): Promise<PartitionState> {
@@ -163,7 +170,7 @@ export class Aggregator {
     const mine = committed?.partitions.find((p) => p.partition === partition);
     const meta = decodeCommitMetadata(mine?.metadata);
     if (meta) windows.restore(meta.emittedThrough);
-    state = { partition, windows, producer, lastProcessed: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve(), lastReport: new Map(), sources: new Map() };
+    state = { partition, windows, producer, lastProcessed: -1, firstRead: -1, replayedThrough: meta?.processedThrough ?? -1, lastInputAt: Date.now(), committed: Number(mine?.offset ?? -1), lock: Promise.resolve(), lastReport: new Map(), sources: new Map() };
     this.partitions.set(partition, state);
     return state;
   }
@@ -178,6 +185,7 @@ export class Aggregator {
     await this.rulesCaughtUp();
     const state = await this.partitionState(batch.partition);
     await this.withLock(state, async () => {
+      if (!this.resumesInput(state, batch)) return;
       const deadLetters: Message[] = [];
       const event = newPacketEvent();
       for (const message of batch.messages) {
@@ -188,6 +196,7 @@ export class Aggregator {
           resolveOffset(message.offset);
           continue;
         }
+        if (state.firstRead < 0) state.firstRead = offset;
         try {
           this.addBatch(state, message, offset, event);
         } catch (err) {
@@ -237,17 +246,55 @@ export class Aggregator {
 
   /**
    * Commits what is due; when the transaction fails, the closed windows exist nowhere else, so the
-   * partition's state is dropped and its input replayed from the last committed offset.
+   * partition's state is dropped and its input replayed from the last committed offset (from the
+   * first offset read when none is committed).
    */
   private async commitOrRewind(state: PartitionState, due: () => FlowRecord[], deadLetters: Message[]): Promise<void> {
     try {
       await this.commit(state, due(), deadLetters);
     } catch (err) {
-      this.deps.log.warn({ err, partition: state.partition, rewindTo: state.committed }, 'commit failed; replaying the partition from its committed offset');
-      this.partitions.delete(state.partition);
+      const rewindTo = state.committed >= 0 ? state.committed : state.firstRead;
+      this.deps.log.warn({ err, partition: state.partition, rewindTo }, 'commit failed; replaying the partition from its committed offset');
+      // A state dropped meanwhile (revoked, or a new assignment) is replayed from the committed offsets anyway.
+      if (this.partitions.get(state.partition) === state) {
+        this.partitions.delete(state.partition);
+        this.rewinds.set(state.partition, { offset: rewindTo, sought: false });
+        this.seek(state.partition, rewindTo);
+      }
       await state.producer.disconnect().catch(() => {});
-      const offset = state.committed >= 0 ? state.committed : Number((await this.admin!.fetchTopicOffsets(this.topics.packets)).find((p) => p.partition === state.partition)?.low ?? 0);
-      this.consumer?.consumer?.seek({ topic: this.topics.packets, partition: state.partition, offset: String(offset) });
+    }
+  }
+
+  /**
+   * Whether a batch may go into a partition's state. Not when the state was dropped while the batch
+   * waited for it (the batch comes again, to the next state); nor when the partition was sent back
+   * after a failed commit and the batch starts further on: the seek did not happen (the broker away,
+   * the consumer restarting, a batch fetched before it), and the input in between, whose records
+   * went with the dropped state, would be skipped. Then it is sent back again, and the batch dropped.
+   */
+  private resumesInput(state: PartitionState, batch: Batch): boolean {
+    if (this.partitions.get(batch.partition) !== state) return false;
+    const rewind = this.rewinds.get(batch.partition);
+    if (!rewind) return true;
+    const first = Number(batch.firstOffset());
+    // At or before the rewind offset (input below the committed offset is skipped); or sent back
+    // once already, and the offset is no message's (a gap in the partition).
+    if (state.lastProcessed >= 0 || first <= Math.max(rewind.offset, state.committed) || rewind.sought) {
+      this.rewinds.delete(batch.partition);
+      return true;
+    }
+    this.deps.log.warn({ partition: batch.partition, offset: first, rewindTo: rewind.offset }, 'batch past the offset a failed commit rewound to; seeking back again');
+    rewind.sought = true;
+    this.seek(batch.partition, rewind.offset);
+    return false;
+  }
+
+  /** Best effort: a consumer not running now (restarting, replaced) resumes from the committed offsets. */
+  private seek(partition: number, offset: number): void {
+    try {
+      this.consumer?.consumer?.seek({ topic: this.topics.packets, partition, offset: String(offset) });
+    } catch (err) {
+      this.deps.log.warn({ partition, offset, err: (err as Error).message }, 'seek failed; the consumer resumes from the committed offsets');
     }
   }
 
@@ -310,7 +357,7 @@ export class Aggregator {
         const inputAt = state.lastInputAt;
         await this.withLock(state, async () => {
           // Input that arrived meanwhile is handled by the batch handler, which closes what is due itself.
-          if (!this.partitions.has(state.partition) || state.lastInputAt !== inputAt || !state.windows.openWindows) return;
+          if (this.partitions.get(state.partition) !== state || state.lastInputAt !== inputAt || !state.windows.openWindows) return;
           await this.commitOrRewind(state, () => state.windows.closeDue(Math.max(state.windows.watermark, now / 1000)), []);
           this.metrics.activeFlows.set(this.totalFlows());
         });

@@ -76,13 +76,14 @@ export class Publisher {
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
     // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
-    this.consumer = new SupervisedConsumer(async () => {
+    this.consumer = new SupervisedConsumer(() => {
       const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
+      return consumer;
+    }, async (consumer) => {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
-      return consumer;
     }, log, () => this.onAssignment([]));
     await this.consumer.run();
     this.retentionTimer = setInterval(() => {
