@@ -11,7 +11,9 @@
  * warm-up excluded: IP search over an hour and over a day (q=<ip>, limit 100; different addresses
  * drawn from the data, half top talkers, half tail), top-10 source addresses by bytes over a day,
  * and a 60-bucket histogram over a day. For one example of each it prints EXPLAIN (ANALYZE,
- * BUFFERS) of the statement the API runs, built with the control plane's own SQL builders.
+ * BUFFERS) of the statement the API runs, built with the control plane's own SQL builders. The top-10
+ * (whole hours from the hourly rollup, the edge hours from the records) is checked once against the
+ * same query over the records only, which is timed too.
  * Indexes made by hand on flow_records in that database (to try them) are listed and used.
  */
 import { randomBytes } from 'node:crypto';
@@ -22,14 +24,14 @@ import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
-import { histogramSql, histogramStep, topSql } from '../services/control-plane/src/analysis.js';
+import { histogramSql, histogramStep, TOP_SETTINGS, topSql } from '../services/control-plane/src/analysis.js';
 import { parseQuery } from '../services/control-plane/src/query/index.js';
-import { recordScope, recordSearch, recordSearchSql } from '../services/control-plane/src/search.js';
+import { recordScope, recordSearch, recordSearchSql, type RecordScope } from '../services/control-plane/src/search.js';
 import { defaultCacheDir } from './lib/generate-capture.js';
 import { median, mib, table } from './lib/measure.js';
 import { ensureKafka } from './lib/pipeline-services.js';
 import { countRecords, extraIndexes, GENERATOR_VERSION, loadDataSet, readDataSet, relationSizes, SPAN, T0, type DataSet } from './lib/query-data.js';
-import { explain, formatPlan, type PlanSummary } from './lib/query-plans.js';
+import { explain, formatPlan, queryAsApi, type PlanSummary } from './lib/query-plans.js';
 import { intOption } from './lib/args.js';
 
 const API_KEY = 'bench-query-admin-key-0123456789';
@@ -125,8 +127,9 @@ interface Case {
   /** Request i's path and query (without the /v1/log-topics/:id prefix), and its kind for the split. */
   request(i: number): { path: string; kind?: string };
   count: number;
-  /** The statement the API runs for request i (for EXPLAIN), from the control plane's builders. */
+  /** The statement the API runs for request i (for EXPLAIN), from the control plane's builders, and the settings it runs under. */
   sql(i: number): { text: string; values: unknown[] };
+  settings?: string;
 }
 
 interface Timing {
@@ -213,7 +216,8 @@ async function main(): Promise<void> {
     const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
     console.log(
       `  ${set.records.toLocaleString('en')} records, log topic ${set.logTopicId} (account ${set.accountId}), windows of 60 s from ${new Date(T0 * 1000).toISOString()} for 36 h; ` +
-        `heap ${mib(sizes.heap)}, indexes ${mib(sizes.indexes)} (${sizes.perIndex.map((i) => `${i.name} ${mib(i.bytes)}`).join(', ')})`,
+        `heap ${mib(sizes.heap)}, indexes ${mib(sizes.indexes)} (${sizes.perIndex.map((i) => `${i.name} ${mib(i.bytes)}`).join(', ')}); `
+        + `hourly rollup ${mib(sizes.rollup.bytes)} with its indexes, ~${sizes.rollup.rows.toLocaleString('en')} rows`,
     );
     console.log(`  1 % sample: OK ${pct(s.ok)}, NODATA ${pct(s.nodata)}, SKIPDATA ${pct(s.skip)}, REJECT ${pct(s.reject)}; ${s.src} distinct srcaddr, ${s.dst} distinct dstaddr`);
     const extra = await extraIndexes(pool);
@@ -249,6 +253,7 @@ async function main(): Promise<void> {
         name: 'top-10 srcaddr by bytes, 1 day', aim: { ms: 1000, text: 'p95 < 1 s' }, count: opts.aggRequests,
         request: (i) => ({ path: `analysis/top?by=srcaddr&metric=bytes&limit=10&from=${aggFrom(i)}&to=${aggFrom(i) + DAY}` }),
         sql: (i) => topSql(scope(aggFrom(i), aggFrom(i) + DAY), { by: 'srcaddr', metric: 'bytes', limit: 10 }),
+        settings: TOP_SETTINGS,
       });
     }
     if (!opts.only || opts.only === 'hist') {
@@ -269,14 +274,17 @@ async function main(): Promise<void> {
       console.log(`${c.name}: ${c.count} requests after ${WARMUP} warm-up, p50 ${median(t.ms).toFixed(1)} ms, p95 ${pctl(t.ms, 95).toFixed(1)} ms, max ${Math.max(...t.ms).toFixed(1)} ms`);
     }
 
-    // One example of each (a top talker and a tail address for the searches), with the API's SQL.
+    const topCheck = cases.some((c) => c.name.startsWith('top')) ? await checkTop(pool, scope(aggFrom(1), aggFrom(1) + DAY)) : undefined;
+
+    // One example of each (a top talker and a tail address for the searches; a day from 15 min before
+    // an hour for the aggregations, so partial hours at both ends), with the API's SQL.
     const plans: { name: string; plan: PlanSummary; text: string }[] = [];
     for (const c of cases) {
-      const examples = c.name.startsWith('IP') ? [0, 1] : [0];
+      const examples = c.name.startsWith('IP') ? [0, 1] : [15];
       for (const i of examples) {
         const sql = c.sql(i);
         const label = c.name.startsWith('IP') ? `${c.name}, ${sample(i).kind} address ${sample(i).ip}` : c.name;
-        plans.push({ name: label, plan: await explain(pool, sql), text: sql.text });
+        plans.push({ name: label, plan: await explain(pool, sql, c.settings), text: sql.text });
       }
     }
 
@@ -290,6 +298,9 @@ async function main(): Promise<void> {
         c.aim ? `${c.aim.text}: ${p95 < c.aim.ms ? 'MET' : 'NOT MET'}` : '—', `${t.resultNote}${split ? `; ${split}` : ''}`];
     });
     console.log(table(['query', 'requests', 'p50', 'p95', 'max', 'aim', 'notes'], rows));
+    if (topCheck) {
+      console.log(`top-10 with the rollup ${topCheck.same ? 'equals' : 'DIFFERS FROM'} the answer from the records only, which took ${(topCheck.recordsMs / 1000).toFixed(1)} s (once, Postgres only)`);
+    }
     console.log('');
     console.log('EXPLAIN (ANALYZE, BUFFERS) of the statements the API runs (built with search.ts / analysis.ts), one example each:');
     for (const p of plans) console.log(`\n  ${p.name}\n${formatPlan(p.plan)}`);
@@ -303,6 +314,15 @@ async function main(): Promise<void> {
     await deleteTopics(kafka, prefix).catch((err: unknown) => console.error(`could not delete the ${prefix}.* topics: ${String(err)}`));
     await pool.end();
   }
+}
+
+/** The top-10 of a day through the rollup and from the records only: the same answer? and the time of the latter. */
+async function checkTop(pool: Pool, scope: RecordScope): Promise<{ same: boolean; recordsMs: number }> {
+  const query = { by: 'srcaddr', metric: 'bytes', limit: 10 } as const;
+  const viaRollup = await queryAsApi(pool, topSql(scope, query), TOP_SETTINGS);
+  const t = performance.now();
+  const fromRecords = await queryAsApi(pool, topSql(scope, query, { rollup: false }), TOP_SETTINGS);
+  return { same: JSON.stringify(viaRollup) === JSON.stringify(fromRecords), recordsMs: performance.now() - t };
 }
 
 async function deleteTopics(kafka: ReturnType<typeof createKafka>, prefix: string): Promise<void> {

@@ -1,6 +1,8 @@
-/** Retention on the real database: a logset's retentionDays drops whole day partitions once passed. */
+/** Retention on the real database: a logset's retentionDays drops whole day partitions once passed, and the rollup's rows go with their records. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FlowRecord } from '@flowlogs/contracts';
 import { dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
+import { insertRecords } from '../services/publisher/src/store.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const DAY = 86_400;
@@ -21,14 +23,24 @@ describe('retention', () => {
     const now = Math.floor(Date.now() / 1000);
     const ages = [0, 3, 10]; // days
     await ensureDayPartitions(db.pool, ages.map((a) => now - a * DAY), new Set());
-    for (const topic of [long, short]) {
-      for (const age of ages) {
-        const ws = now - age * DAY - (now % 60);
-        await db.pool.query(
-          `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, log_status, record)
-           VALUES ($1, $2, $3, $4, 'fl-x', 'acct', 'eni-x', 'NODATA', '{}')`, [`${topic.id}-${age}`, ws, ws + 60, topic.id]);
-      }
-    }
+    const records = [long, short].flatMap((topic) => ages.map((age): FlowRecord => {
+      const ws = now - age * DAY - (now % 60);
+      const r: Omit<FlowRecord, 'recordId'> = {
+        version: 2, accountId: 'acct', interfaceId: 'eni-x', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', srcport: 40_000, dstport: 443, protocol: 6,
+        packets: 1, bytes: 60, start: ws, end: ws, action: 'ACCEPT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: 2, type: 'IPv4',
+        flowDirection: 'egress', windowStart: ws, windowEnd: ws + 60, flowLogId: 'fl-x', logTopicId: topic.id, skippedPackets: null,
+      };
+      return { ...r, recordId: `${topic.id}-${age}` };
+    }));
+    await insertRecords(db.pool, records);
+    /** The log topics and hours the rollup holds rows of. */
+    const rollupHours = async () => (await db.pool.query<{ log_topic_id: string; hour: number }>(
+      "SELECT DISTINCT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' ORDER BY 1, 2",
+    )).rows;
+    const hoursOf = (rows: Array<[{ id: string }, number]>) => rows
+      .map(([topic, age]) => ({ log_topic_id: topic.id, hour: Math.floor((now - age * DAY - (now % 60)) / 3600) * 3600 }))
+      .sort((a, b) => (a.log_topic_id === b.log_topic_id ? a.hour - b.hour : a.log_topic_id < b.log_topic_id ? -1 : 1));
+    expect(await rollupHours()).toEqual(hoursOf([long, short].flatMap((t) => ages.map((a): [{ id: string }, number] => [t, a]))));
     const partitions = async () => (await db.pool.query<{ name: string }>(
       "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records' ORDER BY 1",
     )).rows.map((r) => r.name);
@@ -39,5 +51,6 @@ describe('retention', () => {
     expect(await partitions()).toEqual([0, 3].map((a) => dayPartitionName(now - a * DAY).name).sort());
     const left = (await db.pool.query<{ record_id: string }>('SELECT record_id FROM flow_records ORDER BY 1')).rows.map((r) => r.record_id);
     expect(left).toEqual([`${long.id}-0`, `${long.id}-3`, `${short.id}-0`].sort());
+    expect(await rollupHours()).toEqual(hoursOf([[long, 0], [long, 3], [short, 0]]));
   });
 });

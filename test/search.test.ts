@@ -9,6 +9,7 @@ import { ensureDayPartitions } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
 import { kafkaBrokers } from '@flowlogs/testkit';
 import { parseQuery, queryPredicate } from '../services/control-plane/src/query/index.js';
+import { insertRecords } from '../services/publisher/src/store.js';
 import { startStack, TEST_API_KEY, type Stack } from './support/stack.js';
 
 const OTHER_KEY = 'test-other-account-key-0123';
@@ -30,17 +31,10 @@ function record(windowStart: number, over: Partial<FlowRecord>): FlowRecord {
   return { ...r, recordId: recordIdOf(r) };
 }
 
+/** Stores records as the publisher does (with their hourly rollup). */
 async function insert(rs: FlowRecord[]) {
   await ensureDayPartitions(stack.db.pool, rs.map((r) => r.windowStart), new Set());
-  for (const r of rs) {
-    await stack.db.pool.query(
-      `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
-         srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-      [r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr, r.srcport, r.dstport,
-        r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, JSON.stringify(r)],
-    );
-  }
+  await insertRecords(stack.db.pool, rs);
 }
 
 const get = async (path: string, key?: string) => {

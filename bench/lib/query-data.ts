@@ -11,11 +11,12 @@
  * ~4 % REJECT; ~0.3 % NODATA and ~0.3 % SKIPDATA status records; heavy-tailed packets and bytes.
  *
  * Loading: the day partitions are made with ensureDayPartitions, detached and stripped of their
- * indexes, filled by chunks (two connections), re-attached — which builds the partitions' indexes
- * from the parent's definitions, as the migrations declare them — then VACUUM ANALYZE.
+ * indexes, filled an hour at a time (two connections), each hour's rows added to the hourly rollup in
+ * its statement as the publisher does it, re-attached — which builds the partitions' indexes from the
+ * parent's definitions, as the migrations declare them — then VACUUM ANALYZE.
  */
 import type { Pool } from '@flowlogs/db';
-import { dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
+import { dayPartitionName, ensureDayPartitions, HOUR, ROLLUP_SOURCE_COLUMNS, rollupUpsertSql } from '@flowlogs/db';
 
 /** Bumped whenever the generator changes, so an old data set is not reused. */
 export const GENERATOR_VERSION = 3;
@@ -26,7 +27,6 @@ export const SPAN = 36 * 3600;
 export const WINDOWS = SPAN / INTERVAL;
 export const INTERNAL_ADDRESSES = 5_000;
 export const PEERS = 50_000;
-const CHUNK = 250_000;
 
 export interface DataSet {
   records: number;
@@ -124,6 +124,7 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
   const say = (m: string) => process.stderr.write(`[load] ${m}\n`);
   await pool.query('DELETE FROM bench_query_meta');
   for (const p of await partitions(pool)) await pool.query(`DROP TABLE ${p}`);
+  await pool.query('TRUNCATE flow_rollup_hourly');
 
   // Day partitions as the publisher makes them, then detached and without indexes while they fill.
   const days: number[] = [];
@@ -140,13 +141,13 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
     await pool.query(`ALTER TABLE ${p.name} ADD CONSTRAINT ${p.name}_bench_range CHECK (window_start >= ${p.from} AND window_start < ${p.to})`);
   }
 
-  // Chunks of row numbers, none crossing a day: window w = floor(i · WINDOWS / N) starts at T0 + 60 w.
+  // Chunks of row numbers, an hour of windows each: none crosses a day, and each has rollup rows of its
+  // own (inserted, not updated by the next chunk, which would leave dead rows). Window w = floor(i · WINDOWS / N) starts at T0 + 60 w.
   const firstRowOfWindow = (w: number) => Math.ceil((w * n) / WINDOWS);
   const chunks: { part: string; lo: number; hi: number }[] = [];
-  for (const p of parts) {
-    const lo = firstRowOfWindow(Math.max(0, (p.from - T0) / INTERVAL));
-    const hi = Math.min(n, firstRowOfWindow(Math.min(WINDOWS, (p.to - T0) / INTERVAL)));
-    for (let a = lo; a < hi; a += CHUNK) chunks.push({ part: p.name, lo: a, hi: Math.min(hi, a + CHUNK) });
+  for (let w = 0; w < WINDOWS; w += HOUR / INTERVAL) {
+    const [lo, hi] = [firstRowOfWindow(w), firstRowOfWindow(w + HOUR / INTERVAL)];
+    if (lo < hi) chunks.push({ part: dayPartitionName(T0 + w * INTERVAL).name, lo, hi });
   }
   let next = 0;
   let done = 0;
@@ -154,8 +155,11 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
     const client = await pool.connect();
     try {
       await client.query('SET synchronous_commit = off');
+      await client.query("SET work_mem = '256MB'");
       for (let c = chunks[next++]; c; c = chunks[next++]) {
-        await client.query(`INSERT INTO ${c.part} (${COLUMNS}) ${generateSql(n, c.lo, c.hi, ids)}`);
+        await client.query(
+          `WITH chunk AS (INSERT INTO ${c.part} (${COLUMNS}) ${generateSql(n, c.lo, c.hi, ids)} RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}) ${rollupUpsertSql('chunk')}`,
+        );
         done += c.hi - c.lo;
         const sec = (performance.now() - started) / 1000;
         say(`${done.toLocaleString('en')} / ${n.toLocaleString('en')} rows (${((100 * done) / n).toFixed(0)} %), ${sec.toFixed(0)} s`);
@@ -179,6 +183,7 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
     const t = performance.now();
     await client.query('VACUUM (ANALYZE) flow_records');
     for (const p of parts) await client.query(`VACUUM (ANALYZE) ${p.name}`);
+    await client.query('VACUUM (ANALYZE) flow_rollup_hourly');
     say(`VACUUM ANALYZE in ${((performance.now() - t) / 1000).toFixed(0)} s`);
   } finally {
     client.release();
@@ -190,8 +195,8 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
   return set;
 }
 
-/** Sizes of flow_records' partitions (heap, indexes) for the report. */
-export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes: number; perIndex: { name: string; bytes: number }[] }> {
+/** Sizes of flow_records' partitions (heap, indexes) and of the hourly rollup's (with indexes; rows as estimated) for the report. */
+export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes: number; perIndex: { name: string; bytes: number }[]; rollup: { bytes: number; rows: number } }> {
   const parts = await partitions(pool);
   let heap = 0;
   let indexes = 0;
@@ -206,7 +211,11 @@ export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes
     );
     for (const r of idx) perIndex.set(r.parent, (perIndex.get(r.parent) ?? 0) + r.bytes);
   }
-  return { heap, indexes, perIndex: [...perIndex].map(([name, bytes]) => ({ name, bytes })) };
+  const { rows: [rollup] } = await pool.query<{ bytes: number; rows: number }>(
+    `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes, coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint AS rows
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'flow_rollup_hourly'::regclass`,
+  );
+  return { heap, indexes, perIndex: [...perIndex].map(([name, bytes]) => ({ name, bytes })), rollup };
 }
 
 /** Indexes on flow_records beyond the migrations' (made by hand to try them), as their definitions. */

@@ -22,8 +22,21 @@ export interface PlanSummary {
   full: string;
 }
 
-export async function explain(pool: Pool, sql: Sql): Promise<PlanSummary> {
-  const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.text}`, sql.values);
+/** Runs a statement as the API does: in a transaction with the settings it runs under (analysis.ts's TOP_SETTINGS), if any. */
+export async function queryAsApi<R extends object>(pool: Pool, sql: Sql, settings?: string): Promise<R[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    if (settings) await client.query(settings);
+    return (await client.query<R>(sql.text, sql.values)).rows;
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
+}
+
+export async function explain(pool: Pool, sql: Sql, settings?: string): Promise<PlanSummary> {
+  const rows = await queryAsApi<{ 'QUERY PLAN': string }>(pool, { text: `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.text}`, values: sql.values }, settings);
   const lines = rows.map((r) => r['QUERY PLAN']);
   const nodes = lines.filter((l, i) => i === 0 || /^\s*->/.test(l)).map((l) => l.replace(/\(actual time=[\d.]+\.\.([\d.]+) rows=(\d+) loops=(\d+)\)/, '(rows=$2 loops=$3 ms=$1)'));
   const indexes = new Set<string>();

@@ -1,19 +1,16 @@
 /** Analysis of a log topic's records — top keys, a histogram over time, totals per action — as SQL and shapes. No I/O. */
 import { z } from 'zod';
+import { HOUR, TOP_KEYS, type TopKey } from '@flowlogs/db';
 import { invalid } from './errors.js';
 import { SqlParams } from './query/index.js';
 import type { Sql } from './resources.js';
 import { RangeQuery, scopeSql, type RecordScope } from './search.js';
 
-/** The keys `top` groups by, as SQL expressions (addresses as text). */
-const TOP_KEYS = {
-  srcaddr: 'host(srcaddr)', dstaddr: 'host(dstaddr)', srcport: 'srcport', dstport: 'dstport', protocol: 'protocol', interfaceId: 'interface_id', action: 'action',
-} as const;
 const METRICS = ['bytes', 'packets', 'flows'] as const;
 const MAX_BUCKETS = 10_000;
 
 export const TopQuery = RangeQuery.extend({
-  by: z.enum(Object.keys(TOP_KEYS) as [keyof typeof TOP_KEYS, ...(keyof typeof TOP_KEYS)[]]),
+  by: z.enum(Object.keys(TOP_KEYS) as [TopKey, ...TopKey[]]),
   metric: z.enum(METRICS).default('bytes'),
   limit: z.coerce.number().int().min(1).max(1000).default(10),
 });
@@ -46,14 +43,47 @@ function okScopeSql(scope: RecordScope, params: SqlParams): string {
   return `${scopeSql(scope, params)} AND log_status = 'OK'`;
 }
 
-export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
+/**
+ * The whole hours of the scope, which the hourly rollup answers `top` for: none when a query filters
+ * the records (the rollup holds totals of all of them) or when the range holds no whole hour.
+ */
+export function rollupHours(scope: RecordScope): { from: number; to: number } | undefined {
+  if (scope.where !== undefined) return undefined;
+  const from = Math.ceil(scope.from / HOUR) * HOUR;
+  const to = Math.floor(scope.to / HOUR) * HOUR;
+  return from < to ? { from, to } : undefined;
+}
+
+/**
+ * The top keys of the scope's OK records. Where the range holds whole hours (rollupHours), their totals
+ * come from the rollup and only the records starting before the first or from the last whole hour are
+ * read; the parts are summed per key before ordering, so the answer is the records' own. `rollup: false`
+ * reads the records only.
+ */
+export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>, { rollup = true } = {}): Sql {
   const params = new SqlParams();
   const where = okScopeSql(scope, params);
+  const key = TOP_KEYS[query.by];
+  const hours = rollup ? rollupHours(scope) : undefined;
+  const order = `ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`;
+  if (!hours) return { text: `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ${order}`, values: params.values };
+  const [from, to] = [params.add(hours.from), params.add(hours.to)];
+  const records = (edge: string) => `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} AND ${edge} GROUP BY 1`;
+  // Account isolation as scopeSql has it on the records: this log topic and this account.
+  const rolledUp = `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${params.add(scope.logTopicId)} `
+    + `AND account_id = ${params.add(scope.accountId)} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
   return {
-    text: `SELECT ${TOP_KEYS[query.by]} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    text: `SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows FROM (`
+      + `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
     values: params.values,
   };
 }
+
+/**
+ * The settings of topSql's transaction: no JIT, whose compiling took 0.1–0.4 s, more than it saved; and
+ * the memory to sum a day's keys (55,000 addresses in the query benchmark: ~24 MB) without spilling.
+ */
+export const TOP_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'";
 
 export type TopRow = Totals & { key: string | number | null };
 

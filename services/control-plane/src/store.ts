@@ -7,7 +7,7 @@ import {
 } from './resources.js';
 import { encodeCursor, type Account, type ApiKey, type FlowLog, type FlowLogRevision, type Role } from './schemas.js';
 import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type RecordSearch } from './search.js';
-import { actionsSql, histogramSql, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
+import { actionsSql, histogramSql, TOP_SETTINGS, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
 import { flowLogHealthSql, type FlowLogHealthRow } from './health.js';
 
 export type { Role } from './schemas.js';
@@ -233,7 +233,10 @@ export class Store {
   }
 
   async topRecords(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Promise<TopRow[]> {
-    return (await this.pool.query<TopRow>(topSql(scope, query))).rows;
+    return this.tx(async (client) => {
+      await client.query(TOP_SETTINGS);
+      return (await client.query<TopRow>(topSql(scope, query))).rows;
+    });
   }
 
   async histogram(scope: RecordScope, step: number): Promise<HistogramRow[]> {

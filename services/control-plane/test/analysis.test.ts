@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { actionsSql, actionTotals, histogramBuckets, histogramSql, histogramStep, topSql } from '../src/analysis.js';
+import { actionsSql, actionTotals, histogramBuckets, histogramSql, histogramStep, rollupHours, topSql } from '../src/analysis.js';
 import { parseQuery } from '../src/query/index.js';
 
 const scope = { logTopicId: 'topic-1', accountId: '123456789012', from: 1000, to: 1600, where: parseQuery('dstport:443') };
@@ -11,6 +11,34 @@ describe('analysis SQL', () => {
     expect(text).toContain("account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600 AND dstport = $5 AND log_status = 'OK'");
     expect(text).toMatch(/GROUP BY 1 ORDER BY packets DESC, 1 LIMIT \$6$/);
     expect(values).toEqual([1000, 'topic-1', '123456789012', 1600, 443, 5]);
+  });
+
+  it('reads the whole hours of an unfiltered range from the rollup, the edges from the records', () => {
+    const day = { ...scope, from: 7200 - 60, to: 7200 + 86_400 - 60, where: undefined };
+    expect(rollupHours(day)).toEqual({ from: 7200, to: 7200 + 82_800 });
+    const { text, values } = topSql(day, { by: 'srcaddr', metric: 'bytes', limit: 10 });
+    expect(text).toMatch(/^SELECT key, sum\(bytes\)::bigint AS bytes, sum\(packets\)::bigint AS packets, sum\(flows\)::bigint AS flows FROM \(SELECT host\(srcaddr\) AS key, /);
+    // Before the first whole hour (windows overlapping `from` included), the whole hours, from the last whole hour on.
+    expect(text).toContain("window_end > $1 AND window_start >= $1::bigint - 600 AND log_status = 'OK' AND window_start < $6 GROUP BY 1 UNION ALL ");
+    expect(text).toContain('UNION ALL SELECT key::text, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = $8 AND account_id = $9 AND dimension = $10 AND hour >= $6 AND hour < $7 UNION ALL ');
+    expect(text).toMatch(/AND window_start >= \$7 GROUP BY 1\) AS parts GROUP BY 1 ORDER BY bytes DESC, 1 LIMIT \$5$/);
+    expect(values).toEqual([7140, 'topic-1', '123456789012', 93_540, 10, 7200, 90_000, 'topic-1', '123456789012', 'srcaddr']);
+    // Keys keep the records' type: numbers as numbers.
+    expect(topSql(day, { by: 'dstport', metric: 'flows', limit: 10 }).text).toContain('SELECT key::integer, bytes');
+    expect(topSql(day, { by: 'protocol', metric: 'flows', limit: 10 }).text).toContain('SELECT key::smallint, bytes');
+  });
+
+  it('reads the records only under a query, without a whole hour, or when told to', () => {
+    const hours = { ...scope, from: 3600, to: 3 * 3600 };
+    expect(rollupHours(hours)).toBeUndefined(); // filtered by dstport:443
+    expect(rollupHours({ ...hours, where: undefined })).toEqual({ from: 3600, to: 3 * 3600 });
+    expect(rollupHours({ ...hours, where: undefined, from: 3601, to: 3 * 3600 - 1 })).toBeUndefined(); // one hour, no whole one
+    expect(rollupHours({ ...hours, where: undefined, from: 3601, to: 3 * 3600 })).toEqual({ from: 7200, to: 3 * 3600 });
+    const records = /^SELECT \S+ AS key, coalesce\(sum\(bytes\), 0\)::bigint AS bytes, .* FROM flow_records WHERE [^]* GROUP BY 1 ORDER BY /;
+    expect(topSql(hours, { by: 'dstport', metric: 'bytes', limit: 10 }).text).toMatch(records);
+    expect(topSql({ ...hours, where: undefined, to: 7199 }, { by: 'dstport', metric: 'bytes', limit: 10 }).text).toMatch(records);
+    expect(topSql({ ...hours, where: undefined }, { by: 'dstport', metric: 'bytes', limit: 10 }, { rollup: false }).text).toMatch(records);
+    expect(topSql({ ...hours, where: undefined }, { by: 'dstport', metric: 'bytes', limit: 10 }).text).toContain('flow_rollup_hourly');
   });
 
   it('buckets by window start from `from`, and totals per action', () => {

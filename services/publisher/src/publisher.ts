@@ -12,7 +12,7 @@ import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
 import { parseDayPartition, retentionPlan, type DayPartition } from './retention.js';
-import { ROWS_PER_INSERT, insertStatement } from './rows.js';
+import { insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
 
 export interface PublisherDeps {
   config: PublisherConfig;
@@ -31,12 +31,6 @@ interface LogTopicTarget {
 }
 
 const TARGET_TTL_MS = 5_000;
-
-/** Errors that mean "Postgres is not reachable right now": wait and retry, however long it takes. */
-function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: string }).code ?? '';
-  return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /Connection terminated|connect/i.test((err as Error).message ?? '');
-}
 
 // Any fixed number: one publisher applies retention at a time.
 const RETENTION_LOCK = 7_115_003;
@@ -174,7 +168,7 @@ export class Publisher {
     await heartbeat();
   }
 
-  /** Stores the records; waits out an unreachable Postgres; gives up after bounded attempts on any other error. */
+  /** Stores the records; waits out an unreachable Postgres and retries deadlocks; gives up after bounded attempts on any other error. */
   private async store(records: FlowRecord[], heartbeat: () => Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown }> {
     if (!records.length) return { ok: true };
     let failures = 0;
@@ -182,18 +176,15 @@ export class Publisher {
       const end = this.metrics.storeSeconds.startTimer();
       try {
         await ensureDayPartitions(this.pool!, new Set(records.map((r) => r.windowStart)), this.knownPartitions);
-        let inserted = 0;
-        for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-          const { text, values } = insertStatement(records.slice(i, i + ROWS_PER_INSERT));
-          inserted += (await this.pool!.query(text, values)).rowCount ?? 0;
-        }
+        const inserted = await insertRecords(this.pool!, records);
         this.metrics.duplicates.inc(records.length - inserted);
         end();
         return { ok: true };
       } catch (err) {
         end();
         this.metrics.storeRetries.inc();
-        if (!isConnectionError(err) && ++failures >= this.deps.config.FLOWLOGS_STORE_ATTEMPTS) return { ok: false, error: err };
+        const transient = isConnectionError(err) || isConcurrencyConflict(err);
+        if (!transient && ++failures >= this.deps.config.FLOWLOGS_STORE_ATTEMPTS) return { ok: false, error: err };
         if (!this.running) throw err;
         this.deps.log.warn({ attempt, err: (err as Error).message }, 'storing records failed; retrying');
         this.knownPartitions.clear();
@@ -220,11 +211,16 @@ export class Publisher {
           'SELECT t.id AS "logTopicId", l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id',
         )).rows;
         const plan = retentionPlan(partitions, topics, now);
+        // The rollup's rows first: should this stop between the two, the next round drops the partitions again.
+        if (plan.rollupBefore !== undefined) await client.query('DELETE FROM flow_rollup_hourly WHERE hour < $1', [plan.rollupBefore]);
         // Names come from parseDayPartition's pattern, so they are safe identifiers.
         for (const name of plan.dropPartitions) await client.query(`DROP TABLE IF EXISTS ${name}`);
         let deleted = 0;
         for (const d of plan.deletes) {
-          deleted += (await client.query('DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2', [d.logTopicIds, d.before])).rowCount ?? 0;
+          deleted += (await client.query(
+            'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2) DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
+            [d.logTopicIds, d.before],
+          )).rowCount ?? 0;
         }
         for (const name of plan.dropPartitions) this.knownPartitions.delete(name);
         if (plan.dropPartitions.length || deleted) this.deps.log.info({ dropped: plan.dropPartitions, deleted }, 'retention applied');

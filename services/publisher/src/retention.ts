@@ -1,7 +1,10 @@
 /**
  * Retention: which day partitions of flow_records to drop whole, and which log topics' older rows
- * to delete inside the partitions that stay (a logset keeping fewer days than the longest). Pure.
+ * to delete inside the partitions that stay (a logset keeping fewer days than the longest); the
+ * hourly rollup's rows go with their records. Pure.
  */
+import { HOUR } from '@flowlogs/db';
+
 const DAY = 86_400;
 
 export interface DayPartition {
@@ -18,7 +21,12 @@ export interface TopicRetention {
 
 export interface RetentionPlan {
   dropPartitions: string[];
-  /** Rows of these log topics with window_start before `before` are deleted. */
+  /** With partitions to drop: the rollup rows of every log topic with an hour before this (the days dropped) are deleted. */
+  rollupBefore?: number;
+  /**
+   * Rows of these log topics with window_start (in the rollup: hour) before `before` are deleted. An
+   * hour's start, so that an hour's rollup row goes when, and only when, all its records go.
+   */
   deletes: Array<{ logTopicIds: string[]; before: number }>;
 }
 
@@ -41,8 +49,8 @@ export function retentionPlan(partitions: DayPartition[], topics: TopicRetention
     if (t.retentionDays < longest) byDays.set(t.retentionDays, [...(byDays.get(t.retentionDays) ?? []), t.logTopicId]);
   }
   const deletes = [...byDays]
-    .map(([days, logTopicIds]) => ({ logTopicIds: logTopicIds.sort(), before: now - days * DAY }))
+    .map(([days, logTopicIds]) => ({ logTopicIds: logTopicIds.sort(), before: Math.floor((now - days * DAY) / HOUR) * HOUR }))
     .filter((d) => d.before > oldestKept)
     .sort((a, b) => a.before - b.before);
-  return { dropPartitions, deletes };
+  return { dropPartitions, rollupBefore: dropPartitions.length ? Math.floor(keepFrom / DAY) * DAY : undefined, deletes };
 }

@@ -1,5 +1,6 @@
-/** Flow records as rows of flow_records: one multi-row INSERT per chunk, parameterised. Pure. */
+/** Flow records as rows of flow_records and of its hourly rollup: one multi-row statement per chunk, parameterised. Pure. */
 import type { FlowRecord } from '@flowlogs/contracts';
+import { ROLLUP_SOURCE_COLUMNS, rollupUpsertSql } from '@flowlogs/db';
 
 const COLUMNS = [
   'record_id', 'window_start', 'window_end', 'log_topic_id', 'flow_log_id', 'account_id', 'interface_id', 'srcaddr', 'dstaddr',
@@ -16,7 +17,11 @@ function rowValues(r: FlowRecord): unknown[] {
   ];
 }
 
-/** An idempotent insert: a record stored before (same recordId and window) is left as it is. */
+/**
+ * An idempotent insert: a record stored before (same recordId and window) is left as it is. The
+ * records it does insert, and only those, are added to the hourly rollup in the same statement, so a
+ * replay adds nothing twice. Answers one row: `inserted`, how many records were new.
+ */
 export function insertStatement(records: FlowRecord[]): { text: string; values: unknown[] } {
   const values: unknown[] = [];
   const tuples = records.map((r) => {
@@ -25,7 +30,8 @@ export function insertStatement(records: FlowRecord[]): { text: string; values: 
     return `(${COLUMNS.map((_, i) => `$${start + i + 1}`).join(',')})`;
   });
   return {
-    text: `INSERT INTO flow_records (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (record_id, window_start) DO NOTHING`,
+    text: `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (record_id, window_start) DO NOTHING `
+      + `RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), rolled_up AS (${rollupUpsertSql('inserted')}) SELECT count(*)::int AS inserted FROM inserted`,
     values,
   };
 }

@@ -19,7 +19,14 @@ describe('retention', () => {
       { logTopicId: 'topic-c', retentionDays: 1 },
     ], now);
     expect(plan.dropPartitions).toEqual(days(30, 8).map((p) => p.name).sort());
+    expect(plan.rollupBefore).toBe(Date.UTC(2026, 10, 18) / 1000); // every day before the 7 kept
     expect(plan.deletes).toEqual([{ logTopicIds: ['topic-b', 'topic-c'], before: now - DAY }]);
+  });
+
+  it('deletes shorter retentions at the start of an hour, so an hour\'s rollup row goes with all its records', () => {
+    const later = now + 25 * 60 + 7;
+    const plan = retentionPlan(days(0, 1, 2), [{ logTopicId: 'topic-a', retentionDays: 7 }, { logTopicId: 'topic-b', retentionDays: 1 }], later);
+    expect(plan).toEqual({ dropPartitions: [], rollupBefore: undefined, deletes: [{ logTopicIds: ['topic-b'], before: now - DAY }] });
   });
 
   it('keeps everything inside the retention, and drops all when no log topic is left', () => {

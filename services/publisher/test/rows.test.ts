@@ -7,11 +7,18 @@ const record = { version: 2, accountId: 'a', interfaceId: 'eni-a', srcaddr: '10.
 describe('insertStatement', () => {
   it('numbers parameters per row, is idempotent on the record id, and keeps the JSON as delivered', () => {
     const { text, values } = insertStatement([record, { ...record, recordId: 'r2' }]);
-    expect(text).toMatch(/VALUES \(\$1,.*\$19\),\(\$20,.*\$38\) ON CONFLICT \(record_id, window_start\) DO NOTHING$/);
+    expect(text).toMatch(/VALUES \(\$1,.*\$19\),\(\$20,.*\$38\) ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING /);
     expect(values).toHaveLength(38);
     expect(values[0]).toBe('r1');
     expect(values[19]).toBe('r2');
     expect(JSON.parse(values[18] as string)).toEqual(record);
+  });
+
+  it('adds to the rollup only what it inserted, and answers how many records that was', () => {
+    const { text } = insertStatement([record]);
+    expect(text).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* RETURNING log_topic_id, account_id, window_start, .*\), rolled_up AS \(INSERT INTO flow_rollup_hourly /s);
+    expect(text).toContain('FROM inserted CROSS JOIN LATERAL');
+    expect(text).toMatch(/SELECT count\(\*\)::int AS inserted FROM inserted$/);
   });
 
   it('stays under the 65535 parameters of one statement', () => {

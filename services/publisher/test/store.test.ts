@@ -1,0 +1,142 @@
+/** The publisher's insert path on the real database: records and their hourly rollup, replays, concurrent publishers, the migration's backfill. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import { ensureDayPartitions, migrate, TOP_KEYS, type Pool } from '@flowlogs/db';
+import { createTestDatabase, type TestDatabase } from '@flowlogs/testkit';
+import { insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
+
+const HOUR = 3600;
+const T0 = Date.UTC(2026, 10, 25, 10) / 1000;
+
+let db: TestDatabase;
+let serial = 0;
+
+/** A record of the first log topic in the hour `hour` after T0; `over` changes any field. */
+function record(hour: number, over: Partial<FlowRecord> = {}): FlowRecord {
+  const windowStart = T0 + hour * HOUR + (serial % 60) * 60;
+  const r: Omit<FlowRecord, 'recordId'> = {
+    version: 2, accountId: '111111111111', interfaceId: `eni-${serial % 3}`, srcaddr: `10.0.0.${serial % 5}`, dstaddr: serial % 2 ? '192.0.2.1' : 'fd00::1',
+    srcport: 40_000 + (serial % 7), dstport: serial % 2 ? 443 : 53, protocol: serial % 2 ? 6 : 17, packets: 1 + (serial % 11), bytes: 100 + serial, start: windowStart,
+    end: windowStart + 30, action: serial % 9 ? 'ACCEPT' : 'REJECT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: null, type: 'IPv4',
+    flowDirection: null, windowStart, windowEnd: windowStart + 60, flowLogId: 'fl-1', logTopicId: 'topic-1', skippedPackets: null, ...over,
+  };
+  serial++;
+  return { ...r, recordId: recordIdOf({ ...r, srcport: serial }) };
+}
+
+type RollupRow = { log_topic_id: string; account_id: string; dimension: string; hour: number; key: string | null; bytes: number; packets: number; flows: number };
+
+/** The rollup the records make, computed here: OK records only, per log topic, account, dimension, hour and key (as text). */
+function expectedRollup(records: FlowRecord[]): RollupRow[] {
+  const rows = new Map<string, RollupRow>();
+  for (const r of records.filter((x) => x.logStatus === 'OK')) {
+    for (const dimension of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) {
+      const value = r[dimension];
+      const key = value === null ? null : String(value);
+      const hour = r.windowStart - (r.windowStart % HOUR);
+      const id = JSON.stringify([r.logTopicId, r.accountId, dimension, hour, key]);
+      const row = rows.get(id) ?? { log_topic_id: r.logTopicId, account_id: r.accountId, dimension, hour, key, bytes: 0, packets: 0, flows: 0 };
+      row.bytes += r.bytes ?? 0;
+      row.packets += r.packets ?? 0;
+      row.flows += 1;
+      rows.set(id, row);
+    }
+  }
+  return sortRollup([...rows.values()]);
+}
+
+const sortRollup = (rows: RollupRow[]) => rows.sort((a, b) => JSON.stringify([a.log_topic_id, a.account_id, a.dimension, a.hour, a.key]).localeCompare(JSON.stringify([b.log_topic_id, b.account_id, b.dimension, b.hour, b.key])));
+
+async function rollup(pool: Pool): Promise<RollupRow[]> {
+  return sortRollup((await pool.query<RollupRow>('SELECT log_topic_id, account_id, dimension, hour, key, bytes, packets, flows FROM flow_rollup_hourly')).rows);
+}
+
+async function store(records: FlowRecord[]): Promise<number> {
+  await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
+  return insertRecords(db.pool, records);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => db?.drop());
+
+describe('insertRecords', () => {
+  const stored: FlowRecord[] = [];
+
+  it('adds the OK records it inserts to the hourly rollup, and nothing when a batch is replayed', async () => {
+    const batch = [
+      ...Array.from({ length: 40 }, (_, i) => record(i % 2)),
+      record(0, { logTopicId: 'topic-2' }),
+      record(0, { accountId: '222222222222' }),
+      record(1, { srcport: null, dstport: null, protocol: 1, packets: null }), // keys and counters may be missing
+      record(0, { srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, action: null, logStatus: 'NODATA' }),
+      record(1, { logStatus: 'SKIPDATA', skippedPackets: 12 }),
+    ];
+    expect(await store(batch)).toBe(batch.length);
+    stored.push(...batch);
+    const once = await rollup(db.pool);
+    expect(once).toEqual(expectedRollup(stored));
+    expect(once.find((r) => r.dimension === 'srcport' && r.key === null)).toMatchObject({ flows: 1, packets: 0 });
+    expect(once.filter((r) => r.dimension === 'action').reduce((n, r) => n + r.flows, 0)).toBe(batch.length - 2);
+
+    // The same batch again (a publisher restarted before its offset commit): stored once, counted once.
+    expect(await store(batch)).toBe(0);
+    expect(await rollup(db.pool)).toEqual(once);
+
+    // Half of it again with new records: only the new ones count.
+    const more = Array.from({ length: 10 }, (_, i) => record(i % 3));
+    expect(await store([...batch.slice(0, 20), ...more])).toBe(more.length);
+    stored.push(...more);
+    expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
+  });
+
+  it('keeps exact totals when publishers upsert the same rollup rows at once', async () => {
+    // Four batches of new records over the same hours and keys, stored concurrently, two of them in reverse order.
+    const batches = Array.from({ length: 4 }, (_, b) => {
+      const rs = Array.from({ length: 1500 }, (_, i) => record(i % 3));
+      return b % 2 ? rs.reverse() : rs;
+    });
+    const counts = await Promise.all(batches.map((b) => store(b)));
+    expect(counts).toEqual([1500, 1500, 1500, 1500]);
+    stored.push(...batches.flat());
+    expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
+  });
+
+  it('is what the migration fills the rollup with from records stored before it', async () => {
+    await db.pool.query('DROP TABLE flow_rollup_hourly');
+    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '004_%'");
+    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^004_/)]);
+    expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
+  });
+});
+
+describe('store errors', () => {
+  /** The error Postgres answers when two transactions wait for each other's locks. */
+  async function deadlock(): Promise<unknown> {
+    const [a, b] = [await db.pool.connect(), await db.pool.connect()];
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await a.query('SELECT pg_advisory_xact_lock(1)');
+      await b.query('SELECT pg_advisory_xact_lock(2)');
+      const results = await Promise.allSettled([a.query('SELECT pg_advisory_xact_lock(2)'), b.query('SELECT pg_advisory_xact_lock(1)')]);
+      return results.find((r) => r.status === 'rejected')?.reason;
+    } finally {
+      for (const c of [a, b]) {
+        await c.query('ROLLBACK');
+        c.release();
+      }
+    }
+  }
+
+  it('takes a deadlock for a conflict a retry gets past, not for a bad batch nor an unreachable Postgres', async () => {
+    const err = await deadlock();
+    expect(err).toMatchObject({ code: '40P01' });
+    expect(isConcurrencyConflict(err)).toBe(true);
+    expect(isConnectionError(err)).toBe(false);
+    const bad = await db.pool.query("SELECT 'x'::int").catch((e: unknown) => e);
+    expect(isConcurrencyConflict(bad)).toBe(false);
+    expect(isConnectionError(bad)).toBe(false);
+  });
+});
