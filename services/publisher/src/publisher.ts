@@ -72,13 +72,13 @@ export class Publisher {
     // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
     this.consumer = new SupervisedConsumer(() => {
       const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 });
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment[this.topics.records] ?? []));
+      consumer.on(consumer.events.GROUP_JOIN, () => this.onAssignment());
       return consumer;
     }, async (consumer) => {
       await consumer.connect();
       await consumer.subscribe({ topic: this.topics.records, fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 4, eachBatch: (p) => this.onBatch(p) });
-    }, log, () => this.onAssignment([]));
+    }, log, () => this.onAssignment());
     await this.consumer.run();
     this.retentionTimer = setInterval(() => {
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
@@ -98,9 +98,14 @@ export class Publisher {
     await this.health?.stop();
   }
 
-  private onAssignment(assigned: number[]): void {
+  /**
+   * A (re)join of the group, or a new consumer: kafkajs resumes every assigned partition from its
+   * committed offset, so every producer goes, a kept partition's too: its next one reads the
+   * committed offset afresh (after waiting out any transaction still completing), and input below
+   * it is skipped, not delivered twice.
+   */
+  private onAssignment(): void {
     for (const [partition, producer] of this.producers) {
-      if (assigned.includes(partition)) continue;
       this.producers.delete(partition);
       void producer.disconnect();
     }
