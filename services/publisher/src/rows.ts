@@ -1,4 +1,7 @@
-/** Flow records as rows of flow_records and of its hourly rollup: one multi-row statement per chunk, parameterised. Pure. */
+/**
+ * Flow records as rows of flow_records and of its hourly rollup: the COPY text of a batch, and the
+ * statement that moves it from its staging table into the records and the rollup. Pure.
+ */
 import type { FlowRecord } from '@flowlogs/contracts';
 import { ROLLUP_SOURCE_COLUMNS, rollupUpsertSql } from '@flowlogs/db';
 
@@ -7,9 +10,6 @@ const COLUMNS = [
   'srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start_time', 'end_time', 'action', 'log_status', 'record',
 ] as const;
 
-/** Postgres allows 65535 parameters per statement. */
-export const ROWS_PER_INSERT = Math.floor(65535 / COLUMNS.length);
-
 function rowValues(r: FlowRecord): unknown[] {
   return [
     r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr,
@@ -17,21 +17,29 @@ function rowValues(r: FlowRecord): unknown[] {
   ];
 }
 
-/**
- * An idempotent insert: a record stored before (same recordId and window) is left as it is. The
- * records it does insert, and only those, are added to the hourly rollup in the same statement, so a
- * replay adds nothing twice. Answers one row: `inserted`, how many records were new.
- */
-export function insertStatement(records: FlowRecord[]): { text: string; values: unknown[] } {
-  const values: unknown[] = [];
-  const tuples = records.map((r) => {
-    const start = values.length;
-    values.push(...rowValues(r));
-    return `(${COLUMNS.map((_, i) => `$${start + i + 1}`).join(',')})`;
-  });
-  return {
-    text: `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (record_id, window_start) DO NOTHING `
-      + `RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), rolled_up AS (${rollupUpsertSql('inserted')}) SELECT count(*)::int AS inserted FROM inserted`,
-    values,
-  };
+/** A value in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
+function copyValue(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  const s = String(v);
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : s;
 }
+
+/** The batch as COPY text, one line a record, in COPY_STAGING's column order. */
+export function copyText(records: FlowRecord[]): string {
+  let out = '';
+  for (const r of records) out += `${rowValues(r).map(copyValue).join('\t')}\n`;
+  return out;
+}
+
+/** The staging table of one transaction (dropped at its commit), and how to fill it. */
+export const STAGING_TABLE_SQL = 'CREATE TEMP TABLE flow_records_staging (LIKE flow_records) ON COMMIT DROP';
+export const COPY_STAGING = `COPY flow_records_staging (${COLUMNS.join(',')}) FROM STDIN`;
+
+/**
+ * An idempotent insert of the staged batch: a record stored before (same recordId and window) is
+ * left as it is. The records it does insert, and only those, are added to the hourly rollup in the
+ * same statement, so a replay adds nothing twice. Answers one row: `inserted`, how many were new.
+ */
+export const INSERT_STAGED = `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) SELECT ${COLUMNS.join(',')} FROM flow_records_staging `
+  + `ON CONFLICT (record_id, window_start) DO NOTHING RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), rolled_up AS (${rollupUpsertSql('inserted')}) `
+  + 'SELECT count(*)::int AS inserted FROM inserted';

@@ -1,16 +1,35 @@
 /** Flow records into Postgres (with their hourly rollup), and which errors of that a retry gets past. */
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { FlowRecord } from '@flowlogs/contracts';
 import type { Pool } from '@flowlogs/db';
-import { ROWS_PER_INSERT, insertStatement } from './rows.js';
+import { COPY_STAGING, INSERT_STAGED, STAGING_TABLE_SQL, copyText } from './rows.js';
 
-/** Stores the records (their day partitions must exist) a chunk a statement; answers how many were new. */
+/**
+ * Stores the records (their day partitions must exist) in one transaction: COPY into a staging
+ * table, then one idempotent insert from it (with the rollup). COPY measured about a quarter faster
+ * than one multi-row statement for new batches, and twice as fast for replayed ones (README,
+ * Performance). Answers how many records were new.
+ */
 export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<number> {
-  let inserted = 0;
-  for (let i = 0; i < records.length; i += ROWS_PER_INSERT) {
-    const { text, values } = insertStatement(records.slice(i, i + ROWS_PER_INSERT));
-    inserted += (await pool.query<{ inserted: number }>(text, values)).rows[0].inserted;
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    await client.query('BEGIN');
+    await client.query(STAGING_TABLE_SQL);
+    await pipeline(Readable.from([copyText(records)]), client.query(copyFrom(COPY_STAGING)));
+    const { rows } = await client.query<{ inserted: number }>(INSERT_STAGED);
+    await client.query('COMMIT');
+    return rows[0].inserted;
+  } catch (err) {
+    failed = true;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    // A connection that failed mid-COPY may be in any state: it is closed, not reused.
+    client.release(failed);
   }
-  return inserted;
 }
 
 /** "Postgres is not reachable right now": wait and retry, however long it takes. */

@@ -1,27 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { ROWS_PER_INSERT, insertStatement } from '../src/rows.js';
+import { COPY_STAGING, INSERT_STAGED, copyText } from '../src/rows.js';
 
 const record = { version: 2, accountId: 'a', interfaceId: 'eni-a', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', srcport: 1, dstport: 2, protocol: 6, packets: 3, bytes: 120, start: 10, end: 12, action: 'ACCEPT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: 2, type: 'IPv4', flowDirection: null, windowStart: 0, windowEnd: 60, flowLogId: 'fl', logTopicId: 't', skippedPackets: null, recordId: 'r1' } satisfies FlowRecord;
 
-describe('insertStatement', () => {
-  it('numbers parameters per row, is idempotent on the record id, and keeps the JSON as delivered', () => {
-    const { text, values } = insertStatement([record, { ...record, recordId: 'r2' }]);
-    expect(text).toMatch(/VALUES \(\$1,.*\$19\),\(\$20,.*\$38\) ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING /);
-    expect(values).toHaveLength(38);
-    expect(values[0]).toBe('r1');
-    expect(values[19]).toBe('r2');
-    expect(JSON.parse(values[18] as string)).toEqual(record);
+describe('copyText', () => {
+  it('writes a line a record, its columns in COPY_STAGING order, NULL as \\N and the JSON as delivered', () => {
+    const lines = copyText([record, { ...record, recordId: 'r2', srcaddr: null }]).split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('');
+    const columns = /\(([^)]*)\)/.exec(COPY_STAGING)![1].split(',');
+    const first = lines[0].split('\t');
+    expect(first).toHaveLength(columns.length);
+    expect(Object.fromEntries(columns.map((c, i) => [c, first[i]]))).toMatchObject({ record_id: 'r1', window_start: '0', srcaddr: '10.0.0.1', log_status: 'OK' });
+    expect(JSON.parse(first[columns.indexOf('record')])).toEqual(record);
+    expect(lines[1].split('\t')[columns.indexOf('srcaddr')]).toBe('\\N');
   });
 
-  it('adds to the rollup only what it inserted, and answers how many records that was', () => {
-    const { text } = insertStatement([record]);
-    expect(text).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* RETURNING log_topic_id, account_id, window_start, .*\), rolled_up AS \(INSERT INTO flow_rollup_hourly /s);
-    expect(text).toContain('FROM inserted CROSS JOIN LATERAL');
-    expect(text).toMatch(/SELECT count\(\*\)::int AS inserted FROM inserted$/);
+  it('escapes backslash, tab, newline and carriage return so a value stays one field', () => {
+    const odd = { ...record, interfaceId: 'eni-\t\\x\n"y\r' };
+    const [line] = copyText([odd]).split('\n');
+    expect(line.split('\t')[6]).toBe('eni-\\t\\\\x\\n"y\\r');
   });
+});
 
-  it('stays under the 65535 parameters of one statement', () => {
-    expect(ROWS_PER_INSERT * 19).toBeLessThanOrEqual(65535);
+describe('INSERT_STAGED', () => {
+  it('inserts idempotently on the record id, adds to the rollup only what it inserted, and answers how many that was', () => {
+    expect(INSERT_STAGED).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* FROM flow_records_staging ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING log_topic_id, account_id, window_start, .*\), rolled_up AS \(INSERT INTO flow_rollup_hourly /s);
+    expect(INSERT_STAGED).toContain('FROM inserted CROSS JOIN LATERAL');
+    expect(INSERT_STAGED).toMatch(/SELECT count\(\*\)::int AS inserted FROM inserted$/);
   });
 });

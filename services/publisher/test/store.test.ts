@@ -64,6 +64,18 @@ afterAll(async () => db?.drop());
 describe('insertRecords', () => {
   const stored: FlowRecord[] = [];
 
+  it('stores every field as given, the JSON too, whatever characters a value holds (COPY text escaping)', async () => {
+    const odd = record(3, { interfaceId: 'eni-\t\\x\n"y\r', flowLogId: 'fl-ü\\N' });
+    expect(await store([odd])).toBe(1);
+    const { rows } = await db.pool.query('SELECT interface_id, flow_log_id, record FROM flow_records WHERE record_id = $1', [odd.recordId]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].interface_id).toBe(odd.interfaceId);
+    expect(rows[0].flow_log_id).toBe(odd.flowLogId);
+    expect(typeof rows[0].record === 'string' ? JSON.parse(rows[0].record) : rows[0].record).toEqual(odd);
+    await db.pool.query('DELETE FROM flow_records WHERE record_id = $1', [odd.recordId]);
+    await db.pool.query('DELETE FROM flow_rollup_hourly');
+  });
+
   it('adds the OK records it inserts to the hourly rollup, and nothing when a batch is replayed', async () => {
     const batch = [
       ...Array.from({ length: 40 }, (_, i) => record(i % 2)),
