@@ -12,6 +12,9 @@ export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor a checked-out client's between two of its queries (pool.connect(): a transaction, a COPY):
+  // its next query fails with the error, and the holder releases it as broken.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
