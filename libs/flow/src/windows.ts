@@ -263,15 +263,16 @@ export class FlowWindows {
   }
 }
 
+/** An IPv6 address's words back in bytes, for formatIp. */
 const scratch = new Uint8Array(16);
+const scratchView = new DataView(scratch.buffer);
 
 function formatAddress(ipVersion: 4 | 6, w0: number, w1: number, w2: number, w3: number): string {
   if (ipVersion === 4) return `${w0 >>> 24}.${(w0 >>> 16) & 255}.${(w0 >>> 8) & 255}.${w0 & 255}`;
-  const view = new DataView(scratch.buffer);
-  view.setInt32(0, w0);
-  view.setInt32(4, w1);
-  view.setInt32(8, w2);
-  view.setInt32(12, w3);
+  scratchView.setInt32(0, w0);
+  scratchView.setInt32(4, w1);
+  scratchView.setInt32(8, w2);
+  scratchView.setInt32(12, w3);
   return formatIp(scratch, 6);
 }
 
