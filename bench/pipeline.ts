@@ -233,7 +233,7 @@ async function main(): Promise<void> {
 
     console.log(`\nphase 1 — throughput: ${capture.packets} packets at full speed`);
     throughput = await runThroughput(
-      { baseEnv, metricsPort: agentAPort, logDir, name: 'agent-throughput', eni: resources.a, path: capture.path, speed: 'max', rebase: false },
+      { baseEnv, metricsPort: agentAPort, logDir, name: 'agent-throughput', eni: resources.a, path: capture.path, speed: 'max', rebase: false, nodeArgs: profArgs('capture-agent') },
       services, pool, capture.packets, 200, (l) => console.log(l),
     );
     const t = throughput;
@@ -268,10 +268,10 @@ async function main(): Promise<void> {
   }
 
   if (opts.profile) {
-    for (const name of ['aggregator', 'publisher']) {
+    for (const name of ['capture-agent', 'aggregator', 'publisher']) {
       const dir = join(logDir, 'profiles', name);
       const file = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0] : undefined;
-      console.log(`\nCPU profile of the ${name} (whole run, both phases): ${file ?? 'none written'}`);
+      console.log(`\nCPU profile of the ${name} (${name === 'capture-agent' ? 'phase 1' : 'whole run, both phases'}): ${file ?? 'none written'}`);
       if (file) console.log(summarizeProfile(file, 20));
     }
   }

@@ -36,6 +36,8 @@ export interface AgentLaunch {
   path: string;
   speed: 'max' | 'capture';
   rebase: boolean;
+  /** Node options of the agent's process (the benchmark's --profile). */
+  nodeArgs?: string[];
 }
 
 export function startAgent(a: AgentLaunch): Service {
@@ -46,7 +48,7 @@ export function startAgent(a: AgentLaunch): Service {
   }, null, 2));
   return startService('capture-agent', a.name, {
     ...a.baseEnv, FLOWLOGS_AGENT_CONFIG: configPath, FLOWLOGS_AGENT_ID: `bench-${a.name}`, METRICS_PORT: String(a.metricsPort),
-  }, a.metricsPort, a.logDir);
+  }, a.metricsPort, a.logDir, a.nodeArgs);
 }
 
 const now = () => Date.now() / 1000;

@@ -69,7 +69,7 @@ export const CaptureAgentConfig = CommonConfig.extend({
   /** Packets per batch on the packets topic. */
   FLOWLOGS_BATCH_PACKETS: envInt(4096),
   /** A batch leaves at the latest this long after its first packet. */
-  FLOWLOGS_FLUSH_MS: envInt(200),
+  FLOWLOGS_FLUSH_MS: envInt(100),
   /** With no traffic, an ENI still says it is live this often. */
   FLOWLOGS_HEARTBEAT_MS: envInt(5000),
   /** Memory for batches waiting for Kafka; past it live packets are dropped (and reported), files wait. */

@@ -31,6 +31,8 @@ export class EniStream {
   private reported: CaptureCounters = { received: 0, skipped: {} };
   private eventTime = 0;
   private lastSentAt = Date.now();
+  /** When the batch being built got its first packet. */
+  private batchStartedAt = 0;
   /** Batches made while the previous one waits for room (a file source): kept in order. */
   private pending: Promise<void> = Promise.resolve();
 
@@ -46,7 +48,8 @@ export class EniStream {
   /** Runs until the source ends or `signal` aborts; the last batch is queued before it returns. */
   async run(signal: AbortSignal): Promise<CaptureCounters> {
     const { source } = this.o;
-    const timer = setInterval(() => this.tick(), Math.min(this.o.flushMs, this.o.heartbeatMs));
+    // A quarter of the flush time: a batch leaves at most flushMs (and a quarter) after its first packet.
+    const timer = setInterval(() => this.tick(), Math.max(5, Math.min(this.o.flushMs, this.o.heartbeatMs) / 4));
     const event = newPacketEvent();
     try {
       for await (const chunk of source.chunks(signal)) {
@@ -54,6 +57,7 @@ export class EniStream {
           this.frames++;
           if (this.decoder.decode(frame, event) !== null) continue;
           this.eventTime = Math.max(this.eventTime, event.ts);
+          if (!this.builder.count) this.batchStartedAt = Date.now();
           this.builder.append(event);
           if (this.builder.count >= this.o.batchPackets) {
             this.flush();
@@ -71,9 +75,9 @@ export class EniStream {
   }
 
   private tick(): void {
-    const idle = Date.now() - this.lastSentAt;
-    if (this.builder.count && idle >= this.o.flushMs) this.flush();
-    else if (idle >= this.o.heartbeatMs) this.flush(true);
+    const now = Date.now();
+    if (this.builder.count && now - this.batchStartedAt >= this.o.flushMs) this.flush();
+    else if (now - this.lastSentAt >= this.o.heartbeatMs) this.flush(true);
   }
 
   /**

@@ -12,7 +12,7 @@ writeFileSync(path, writePcap([100, 101, 160].map((s) => ({ tsSec: 1_700_000_000
 async function timestamps(options: Parameters<typeof fileSource>[0]): Promise<{ total: number | undefined; ts: number[] }> {
   const source = await fileSource(options);
   const ts: number[] = [];
-  for await (const chunk of source.chunks(new AbortController().signal)) for (let r = chunk.next(); r; r = chunk.next()) ts.push(r.tsSec);
+  for await (const chunk of source.chunks(new AbortController().signal)) for (let r = chunk.next(); r; r = chunk.next()) ts.push(r.tsSec + r.tsNanos / 1e9);
   return { total: source.total, ts };
 }
 
@@ -22,11 +22,21 @@ describe('file source', () => {
     expect(await timestamps({ path, speed: 'max', rebase: false, countFrames: true })).toEqual({ total: 3, ts: [1_700_000_100, 1_700_000_101, 1_700_000_160] });
   });
 
-  it('moves timestamps so the capture ends now when rebased, keeping their spacing', async () => {
-    const now = Math.floor(Date.now() / 1000);
+  it('moves timestamps so the capture ends now when rebased, to the millisecond, keeping their spacing', async () => {
+    const before = Date.now() / 1000;
     const { ts } = await timestamps({ path, speed: 'max', rebase: true });
-    expect(ts[2]).toBeGreaterThanOrEqual(now - 1);
-    expect(ts[2]).toBeLessThanOrEqual(now + 1);
-    expect([ts[1] - ts[0], ts[2] - ts[1]]).toEqual([1, 59]);
+    const after = Date.now() / 1000;
+    expect(ts[2]).toBeGreaterThanOrEqual(before - 0.001);
+    expect(ts[2]).toBeLessThanOrEqual(after + 0.001);
+    expect([ts[1] - ts[0], ts[2] - ts[1]].map((d) => Math.round(d * 1e6) / 1e6)).toEqual([1, 59]);
+  });
+
+  it('stamps the first packet with the moment it is sent at capture speed', async () => {
+    const before = Date.now() / 1000;
+    const source = await fileSource({ path, speed: 'capture', rebase: true });
+    const chunk = (await source.chunks(new AbortController().signal)[Symbol.asyncIterator]().next()).value;
+    const first = chunk.next();
+    expect(first.tsSec + first.tsNanos / 1e9).toBeGreaterThanOrEqual(before - 0.001);
+    expect(first.tsSec + first.tsNanos / 1e9).toBeLessThanOrEqual(Date.now() / 1000 + 0.001);
   });
 });

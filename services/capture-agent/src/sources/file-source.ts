@@ -52,10 +52,19 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
     total: span?.packets,
     takeKernelDrops: () => 0,
     async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {
-      const nowS = Date.now() / 1000;
-      const shift = o.rebase && span?.packets ? Math.floor(nowS - (o.speed === 'capture' ? span.firstTs : span.lastTs)) : 0;
+      // Exact to the millisecond (whole seconds would leave event time up to a second behind the wall clock).
+      const shiftMs = o.rebase && span?.packets ? Date.now() - Math.round((o.speed === 'capture' ? span.firstTs : span.lastTs) * 1000) : 0;
+      const shiftSec = Math.floor(shiftMs / 1000);
+      const shiftNanos = (shiftMs - shiftSec * 1000) * 1_000_000;
       const shifted = (record: CaptureRecord | undefined) => {
-        if (record) record.tsSec += shift;
+        if (record && shiftMs) {
+          record.tsSec += shiftSec;
+          record.tsNanos += shiftNanos;
+          if (record.tsNanos >= 1e9) {
+            record.tsNanos -= 1e9;
+            record.tsSec += 1;
+          }
+        }
         return record;
       };
       try {
