@@ -33,9 +33,10 @@ describe('retention', () => {
       return { ...r, recordId: `${topic.id}-${age}` };
     }));
     await insertRecords(db.pool, records);
-    /** The log topics and hours the rollup holds rows of. */
+    /** The log topics and hours the rollup holds rows of, folded or still pending (the stack's publisher folds every few seconds). */
     const rollupHours = async () => (await db.pool.query<{ log_topic_id: string; hour: number }>(
-      "SELECT DISTINCT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' ORDER BY 1, 2",
+      "SELECT DISTINCT log_topic_id, hour FROM (SELECT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' "
+      + 'UNION ALL SELECT log_topic_id, window_start - window_start % 3600 FROM flow_rollup_pending) AS rollup ORDER BY 1, 2',
     )).rows;
     const hoursOf = (rows: Array<[{ id: string }, number]>) => rows
       .map(([topic, age]) => ({ log_topic_id: topic.id, hour: Math.floor((now - age * DAY - (now % 60)) / 3600) * 3600 }))

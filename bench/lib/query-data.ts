@@ -124,7 +124,7 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
   const say = (m: string) => process.stderr.write(`[load] ${m}\n`);
   await pool.query('DELETE FROM bench_query_meta');
   for (const p of await partitions(pool)) await pool.query(`DROP TABLE ${p}`);
-  await pool.query('TRUNCATE flow_rollup_hourly');
+  await pool.query('TRUNCATE flow_rollup_hourly, flow_rollup_pending');
 
   // Day partitions as the publisher makes them, then detached and without indexes while they fill.
   const days: number[] = [];

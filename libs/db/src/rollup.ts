@@ -1,9 +1,10 @@
 /**
  * The hourly rollup of flow_records (table flow_rollup_hourly, migration 004): per log topic, account,
  * hour of window start and key, the totals of the OK records. analysis/top reads it for the whole
- * hours of a range instead of the records. Whatever inserts records adds them to it in the same
- * statement, from the rows the insert actually made, so a replayed batch never counts twice.
- * SQL text only, no I/O.
+ * hours of a range instead of the records. Whatever inserts records appends the rows the insert
+ * actually made to flow_rollup_pending in the same statement (migration 005), so a replayed batch
+ * never counts twice; FOLD_ROLLUP_SQL moves them into the rollup, and top reads what is still pending
+ * beside it. SQL text only, no I/O.
  */
 
 export const HOUR = 3600;
@@ -43,3 +44,16 @@ export function rollupUpsertSql(source: string): string {
     ON CONFLICT (log_topic_id, account_id, dimension, hour, key)
     DO UPDATE SET bytes = r.bytes + excluded.bytes, packets = r.packets + excluded.packets, flows = r.flows + excluded.flows`;
 }
+
+/** Appends the OK rows of `source` (a relation with ROLLUP_SOURCE_COLUMNS) to flow_rollup_pending. */
+export function rollupPendingSql(source: string): string {
+  const columns = ROLLUP_SOURCE_COLUMNS.join(', ');
+  return `INSERT INTO flow_rollup_pending (${columns}) SELECT ${columns} FROM ${source} WHERE log_status = 'OK'`;
+}
+
+/**
+ * Moves every committed pending row into the rollup: deleted and added in one statement, so a crash
+ * adds all of them or none. Answers one row: `folded`, how many pending rows it took.
+ */
+export const FOLD_ROLLUP_SQL = `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), `
+  + `added AS (${rollupUpsertSql('taken')}) SELECT count(*)::int AS folded FROM taken`;

@@ -56,8 +56,8 @@ export function rollupHours(scope: RecordScope): { from: number; to: number } | 
 
 /**
  * The top keys of the scope's OK records. Where the range holds whole hours (rollupHours), their totals
- * come from the rollup and only the records starting before the first or from the last whole hour are
- * read; the parts are summed per key before ordering, so the answer is the records' own. `rollup: false`
+ * come from the rollup (and its pending rows) and only the records starting before the first or from
+ * the last whole hour are read; the parts are summed per key before ordering, so the answer is the records' own. `rollup: false`
  * reads the records only.
  */
 export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>, { rollup = true } = {}): Sql {
@@ -70,11 +70,15 @@ export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric'
   const [from, to] = [params.add(hours.from), params.add(hours.to)];
   const records = (edge: string) => `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} AND ${edge} GROUP BY 1`;
   // Account isolation as scopeSql has it on the records: this log topic and this account.
-  const rolledUp = `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${params.add(scope.logTopicId)} `
-    + `AND account_id = ${params.add(scope.accountId)} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
+  const [topic, account] = [params.add(scope.logTopicId), params.add(scope.accountId)];
+  const rolledUp = `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${topic} `
+    + `AND account_id = ${account} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
+  // Records stored in the last seconds, not yet folded into the rollup (OK ones only, as the rollup).
+  const pending = `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_rollup_pending WHERE log_topic_id = ${topic} AND account_id = ${account} `
+    + `AND window_start >= ${from} AND window_start < ${to} GROUP BY 1`;
   return {
     text: `SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows FROM (`
-      + `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
+      + `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${pending} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
     values: params.values,
   };
 }

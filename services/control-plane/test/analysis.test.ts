@@ -21,6 +21,9 @@ describe('analysis SQL', () => {
     // Before the first whole hour (windows overlapping `from` included), the whole hours, from the last whole hour on.
     expect(text).toContain("window_end > $1 AND window_start >= $1::bigint - 600 AND log_status = 'OK' AND window_start < $6 GROUP BY 1 UNION ALL ");
     expect(text).toContain('UNION ALL SELECT key::text, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = $8 AND account_id = $9 AND dimension = $10 AND hour >= $6 AND hour < $7 UNION ALL ');
+    // … and the records stored since the rollup's last fold, in the same hours.
+    expect(text).toContain('UNION ALL SELECT host(srcaddr) AS key, coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows '
+      + 'FROM flow_rollup_pending WHERE log_topic_id = $8 AND account_id = $9 AND window_start >= $6 AND window_start < $7 GROUP BY 1 UNION ALL ');
     expect(text).toMatch(/AND window_start >= \$7 GROUP BY 1\) AS parts GROUP BY 1 ORDER BY bytes DESC, 1 LIMIT \$5$/);
     expect(values).toEqual([7140, 'topic-1', '123456789012', 93_540, 10, 7200, 90_000, 'topic-1', '123456789012', 'srcaddr']);
     // Keys keep the records' type: numbers as numbers.

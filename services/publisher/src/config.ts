@@ -6,6 +6,8 @@ export const PublisherConfig = CommonConfig.extend({
   FLOWLOGS_STORE_ATTEMPTS: envInt(3),
   /** How often retention drops expired day partitions (and deletes older rows of shorter-lived logsets). */
   FLOWLOGS_RETENTION_INTERVAL_MS: envInt(3_600_000),
+  /** How often the rollup's pending rows (the records stored since) are folded into the hourly rollup. */
+  FLOWLOGS_ROLLUP_FOLD_MS: envInt(2_000),
   METRICS_HOST: z.string().default('127.0.0.1'),
   METRICS_PORT: envInt(9103),
 });

@@ -12,7 +12,7 @@ import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
 import { parseDayPartition, retentionPlan, type DayPartition } from './retention.js';
-import { insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
+import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
 
 export interface PublisherDeps {
   config: PublisherConfig;
@@ -48,6 +48,8 @@ export class Publisher {
   private health: HealthServer | undefined;
   private running = false;
   private retentionTimer: NodeJS.Timeout | undefined;
+  private foldTimer: NodeJS.Timeout | undefined;
+  private folding: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: PublisherDeps) {
     this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
@@ -83,6 +85,7 @@ export class Publisher {
     this.retentionTimer = setInterval(() => {
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
     }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
+    this.foldTimer = setInterval(() => void this.foldRollup(), config.FLOWLOGS_ROLLUP_FOLD_MS);
     this.running = true;
     log.info({ group: this.groupId, topic: this.topics.records }, 'publisher started');
   }
@@ -90,7 +93,9 @@ export class Publisher {
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.retentionTimer);
+    clearInterval(this.foldTimer);
     await this.consumer?.stop();
+    await this.foldRollup();
     await Promise.all([...this.producers.values()].map((p) => p.disconnect()));
     this.producers.clear();
     await this.admin?.disconnect();
@@ -199,6 +204,19 @@ export class Publisher {
     }
   }
 
+  /** Folds the rollup's pending rows (one fold at a time); a failure is counted and the next interval tries again. */
+  foldRollup(): Promise<unknown> {
+    this.folding = this.folding.then(async () => {
+      try {
+        this.metrics.rollupFolded.inc(await foldRollup(this.pool!));
+      } catch (err) {
+        this.metrics.rollupFoldFailures.inc();
+        this.deps.log.warn({ err: (err as Error).message }, 'folding the pending rollup rows failed; retrying at the next interval');
+      }
+    });
+    return this.folding;
+  }
+
   /**
    * Drops the day partitions past every logset's retention and deletes older rows of shorter ones.
    * One publisher at a time does it (an advisory lock); the others skip this round.
@@ -217,13 +235,18 @@ export class Publisher {
         )).rows;
         const plan = retentionPlan(partitions, topics, now);
         // The rollup's rows first: should this stop between the two, the next round drops the partitions again.
-        if (plan.rollupBefore !== undefined) await client.query('DELETE FROM flow_rollup_hourly WHERE hour < $1', [plan.rollupBefore]);
+        if (plan.rollupBefore !== undefined) {
+          await client.query('DELETE FROM flow_rollup_pending WHERE window_start < $1', [plan.rollupBefore]);
+          await client.query('DELETE FROM flow_rollup_hourly WHERE hour < $1', [plan.rollupBefore]);
+        }
         // Names come from parseDayPartition's pattern, so they are safe identifiers.
         for (const name of plan.dropPartitions) await client.query(`DROP TABLE IF EXISTS ${name}`);
         let deleted = 0;
         for (const d of plan.deletes) {
           deleted += (await client.query(
-            'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2) DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
+            'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2), '
+            + 'pending AS (DELETE FROM flow_rollup_pending WHERE log_topic_id = ANY($1) AND window_start < $2) '
+            + 'DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
             [d.logTopicIds, d.before],
           )).rowCount ?? 0;
         }

@@ -1,9 +1,9 @@
 /**
  * Flow records as rows of flow_records and of its hourly rollup: the COPY text of a batch, and the
- * statement that moves it from its staging table into the records and the rollup. Pure.
+ * statement that moves it from its staging table into the records and the rollup's pending rows. Pure.
  */
 import type { FlowRecord } from '@flowlogs/contracts';
-import { ROLLUP_SOURCE_COLUMNS, rollupUpsertSql } from '@flowlogs/db';
+import { ROLLUP_SOURCE_COLUMNS, rollupPendingSql } from '@flowlogs/db';
 
 const COLUMNS = [
   'record_id', 'window_start', 'window_end', 'log_topic_id', 'flow_log_id', 'account_id', 'interface_id', 'srcaddr', 'dstaddr',
@@ -37,9 +37,9 @@ export const COPY_STAGING = `COPY flow_records_staging (${COLUMNS.join(',')}) FR
 
 /**
  * An idempotent insert of the staged batch: a record stored before (same recordId and window) is
- * left as it is. The records it does insert, and only those, are added to the hourly rollup in the
+ * left as it is. The records it does insert, and only those, go to the rollup's pending rows in the
  * same statement, so a replay adds nothing twice. Answers one row: `inserted`, how many were new.
  */
 export const INSERT_STAGED = `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) SELECT ${COLUMNS.join(',')} FROM flow_records_staging `
-  + `ON CONFLICT (record_id, window_start) DO NOTHING RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), rolled_up AS (${rollupUpsertSql('inserted')}) `
+  + `ON CONFLICT (record_id, window_start) DO NOTHING RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), pending AS (${rollupPendingSql('inserted')}) `
   + 'SELECT count(*)::int AS inserted FROM inserted';

@@ -1,9 +1,9 @@
-/** Flow records into Postgres (with their hourly rollup), and which errors of that a retry gets past. */
+/** Flow records into Postgres (with their hourly rollup), the rollup's fold, and which errors of these a retry gets past. */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { FlowRecord } from '@flowlogs/contracts';
-import type { Pool } from '@flowlogs/db';
+import { FOLD_ROLLUP_SQL, type Pool } from '@flowlogs/db';
 import { COPY_STAGING, INSERT_STAGED, STAGING_TABLE_SQL, copyText } from './rows.js';
 
 /**
@@ -28,6 +28,31 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
     throw err;
   } finally {
     // A connection that failed mid-COPY may be in any state: it is closed, not reused.
+    client.release(failed);
+  }
+}
+
+// Any fixed number: one publisher folds the rollup at a time (concurrent folds would only wait on each other).
+const FOLD_LOCK = 7_115_004;
+
+/**
+ * Moves the rollup's pending rows into flow_rollup_hourly (FOLD_ROLLUP_SQL), unless another publisher
+ * is doing it now. Answers how many pending rows it folded.
+ */
+export async function foldRollup(pool: Pool): Promise<number> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    await client.query('BEGIN');
+    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
+    const folded = lock.ok ? (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded : 0;
+    await client.query('COMMIT');
+    return folded;
+  } catch (err) {
+    failed = true;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
     client.release(failed);
   }
 }

@@ -25,9 +25,9 @@ describe('copyText', () => {
 });
 
 describe('INSERT_STAGED', () => {
-  it('inserts idempotently on the record id, adds to the rollup only what it inserted, and answers how many that was', () => {
-    expect(INSERT_STAGED).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* FROM flow_records_staging ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING log_topic_id, account_id, window_start, .*\), rolled_up AS \(INSERT INTO flow_rollup_hourly /s);
-    expect(INSERT_STAGED).toContain('FROM inserted CROSS JOIN LATERAL');
+  it('inserts idempotently on the record id, adds to the rollup\'s pending rows only what it inserted, and answers how many that was', () => {
+    expect(INSERT_STAGED).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* FROM flow_records_staging ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING log_topic_id, account_id, window_start, .*\), pending AS \(INSERT INTO flow_rollup_pending /s);
+    expect(INSERT_STAGED).toContain("FROM inserted WHERE log_status = 'OK'");
     expect(INSERT_STAGED).toMatch(/SELECT count\(\*\)::int AS inserted FROM inserted$/);
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
 import { ensureDayPartitions, migrate, TOP_KEYS, type Pool } from '@flowlogs/db';
 import { createTestDatabase, type TestDatabase } from '@flowlogs/testkit';
-import { insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
+import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
 const HOUR = 3600;
 const T0 = Date.UTC(2026, 10, 25, 10) / 1000;
@@ -47,7 +47,10 @@ function expectedRollup(records: FlowRecord[]): RollupRow[] {
 
 const sortRollup = (rows: RollupRow[]) => rows.sort((a, b) => JSON.stringify([a.log_topic_id, a.account_id, a.dimension, a.hour, a.key]).localeCompare(JSON.stringify([b.log_topic_id, b.account_id, b.dimension, b.hour, b.key])));
 
+/** The hourly rollup once the pending rows are folded into it. */
 async function rollup(pool: Pool): Promise<RollupRow[]> {
+  await foldRollup(pool);
+  expect((await pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n).toBe(0);
   return sortRollup((await pool.query<RollupRow>('SELECT log_topic_id, account_id, dimension, hour, key, bytes, packets, flows FROM flow_rollup_hourly')).rows);
 }
 
@@ -73,7 +76,7 @@ describe('insertRecords', () => {
     expect(rows[0].flow_log_id).toBe(odd.flowLogId);
     expect(typeof rows[0].record === 'string' ? JSON.parse(rows[0].record) : rows[0].record).toEqual(odd);
     await db.pool.query('DELETE FROM flow_records WHERE record_id = $1', [odd.recordId]);
-    await db.pool.query('DELETE FROM flow_rollup_hourly');
+    await db.pool.query('DELETE FROM flow_rollup_pending');
   });
 
   it('adds the OK records it inserts to the hourly rollup, and nothing when a batch is replayed', async () => {
@@ -103,14 +106,22 @@ describe('insertRecords', () => {
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
   });
 
-  it('keeps exact totals when publishers upsert the same rollup rows at once', async () => {
-    // Four batches of new records over the same hours and keys, stored concurrently, two of them in reverse order.
+  it('keeps exact totals when publishers store the same keys and fold at once', async () => {
+    // Four batches of new records over the same hours and keys, stored concurrently (two of them in
+    // reverse order), while folds run: each pending row is folded once, by one of them.
     const batches = Array.from({ length: 4 }, (_, b) => {
       const rs = Array.from({ length: 1500 }, (_, i) => record(i % 3));
       return b % 2 ? rs.reverse() : rs;
     });
-    const counts = await Promise.all(batches.map((b) => store(b)));
+    const folds: Promise<number>[] = [];
+    const counts = await Promise.all(batches.map(async (b) => {
+      const n = await store(b);
+      folds.push(foldRollup(db.pool), foldRollup(db.pool));
+      return n;
+    }));
     expect(counts).toEqual([1500, 1500, 1500, 1500]);
+    const folded = (await Promise.all(folds)).reduce((a, b) => a + b, 0) + (await foldRollup(db.pool));
+    expect(folded).toBe(batches.flat().filter((r) => r.logStatus === 'OK').length);
     stored.push(...batches.flat());
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
   });
