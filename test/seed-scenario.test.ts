@@ -139,10 +139,11 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
     const logset = await stack.api('POST', '/v1/logsets', { name: 'seed' });
     const flowLog = async (eni: string, trafficType: string) => {
       const topic = await stack.api('POST', '/v1/log-topics', { logsetId: logset.body.id, name: `${eni}-${trafficType}` });
+      expect(topic.status, JSON.stringify(topic.body)).toBe(201);
       const created = await stack.api('POST', '/v1/flow-logs', {
         name: `${eni}-${trafficType}`, resourceType: 'NETWORKINTERFACE', resourceId: eni, trafficType, logTopicId: topic.body.id, aggregationInterval: 5,
       });
-      expect(created.status).toBe(201);
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
       return topic.body.id as string;
     };
     const all = await flowLog(liveEni, 'ALL');

@@ -207,8 +207,9 @@ export class Publisher {
   /** Folds the rollup's pending rows (one fold at a time); a failure is counted and the next interval tries again. */
   foldRollup(): Promise<unknown> {
     this.folding = this.folding.then(async () => {
+      if (!this.pool) return;
       try {
-        this.metrics.rollupFolded.inc(await foldRollup(this.pool!));
+        this.metrics.rollupFolded.inc(await foldRollup(this.pool));
       } catch (err) {
         this.metrics.rollupFoldFailures.inc();
         this.deps.log.warn({ err: (err as Error).message }, 'folding the pending rollup rows failed; retrying at the next interval');
