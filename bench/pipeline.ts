@@ -138,7 +138,7 @@ function cpuTable(samples: Sample[], from: number, to: number): string {
     rows.push([name, Number.isFinite(used) ? used.toFixed(1) : '—', pct(used, wall), notes]);
   };
   row('capture-agent', 'agent', 'process_cpu_seconds_total');
-  row('aggregator', 'aggregator', 'process_cpu_seconds_total');
+  row('aggregator', 'aggregator', `process_cpu_seconds_total; ${b.aggTransactions - a.aggTransactions} Kafka transactions`);
   row('publisher', 'publisher', 'process_cpu_seconds_total');
   row('Kafka broker (JVM)', 'broker', '/proc/<pid>/stat; shared with other users of the broker');
   row('postgres (all backends)', 'postgres', '/proc/*/stat of every postgres process: includes other users');

@@ -63,6 +63,8 @@ export interface Sample {
   agentPackets: number;
   aggPackets: number;
   aggRecords: number;
+  /** Kafka transactions the aggregator committed. */
+  aggTransactions: number;
   aggSkipped: number;
   activeFlows: number;
   pubRecords: number;
@@ -107,6 +109,7 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
     agentPackets: get(a, 'flowlogs_agent_packets_total'),
     aggPackets: get(g, 'flowlogs_aggregator_packets_total'),
     aggRecords: get(g, 'flowlogs_aggregator_records_total'),
+    aggTransactions: get(g, 'flowlogs_aggregator_transactions_total'),
     aggSkipped: get(g, 'flowlogs_aggregator_skipped_packets_total'),
     activeFlows: get(g, 'flowlogs_aggregator_active_flows'),
     pubRecords: get(p, 'flowlogs_publisher_records_total'),

@@ -42,6 +42,8 @@ export class Publisher {
   private readonly producers = new Map<number, Producer>();
   private readonly knownPartitions = new Set<string>();
   private readonly targets = new Map<string, LogTopicTarget>();
+  /** The Postgres stores in progress, one per partition at most. */
+  private readonly storing = new Set<Promise<unknown>>();
   private pool: Pool | undefined;
   private admin: Admin | undefined;
   private consumer: SupervisedConsumer | undefined;
@@ -152,7 +154,13 @@ export class Publisher {
         deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, err));
       }
     }
-    const stored = await this.store(records, heartbeat);
+    const storing = this.store(records, heartbeat);
+    this.storing.add(storing);
+    const stored = await storing.finally(() => this.storing.delete(storing));
+    // Making a batch's Kafka messages blocks the event loop for a while: the stores of the other
+    // partitions that run now finish first, so their records are queryable sooner. Stores that
+    // start later are not waited for.
+    await Promise.allSettled([...this.storing]);
     if (!stored.ok) {
       this.metrics.deadLetters.inc();
       deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: last.offset, key: last.key, value: Buffer.from(JSON.stringify({ records })) }, stored.error));
