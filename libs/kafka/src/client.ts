@@ -1,7 +1,11 @@
+// First: it must run before kafkajs is loaded (see crc32c.ts).
+import { nativeCrc32c } from './crc32c.js';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 
 export type { Kafka };
+/** kafkajs's partitioners, from here so that kafkajs is only ever loaded through this module (crc32c.ts). */
+export { Partitioners };
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug',
@@ -13,6 +17,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
+  if (!nativeCrc32c) child.warn('kafkajs was loaded before @flowlogs/kafka: record batches are checksummed in JavaScript, slower');
   return new Kafka({
     clientId,
     brokers,

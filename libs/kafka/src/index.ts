@@ -1,2 +1,3 @@
 export * from './client.js';
+export { nativeCrc32c } from './crc32c.js';
 export * from './dlq.js';

@@ -208,8 +208,10 @@ export class Aggregator {
         resolveOffset(message.offset);
       }
       state.lastInputAt = Date.now();
+      // Every source on the partition ended and all its input read: its windows close now, not at the idle closer's next round.
+      const drained = this.sourcesEnded(state) && state.lastProcessed + 1 >= Number(batch.highWatermark);
+      await this.commitOrRewind(state, () => state.windows.closeDue(drained ? Math.max(state.windows.watermark, Date.now() / 1000) : undefined), deadLetters);
       this.metrics.activeFlows.set(this.totalFlows());
-      await this.commitOrRewind(state, () => state.windows.closeDue(), deadLetters);
       await heartbeat();
     });
   }
@@ -342,7 +344,7 @@ export class Aggregator {
       if (!state.windows.openWindows) return false;
       const sources = [...state.sources.values()];
       const idle = now - state.lastInputAt;
-      if (sources.length && sources.every((s) => s.ended)) return true;
+      if (this.sourcesEnded(state)) return true;
       if (sources.some((s) => !s.live && !s.ended)) return idle >= FLOWLOGS_STALLED_REPLAY_MS;
       return idle >= FLOWLOGS_IDLE_CLOSE_MS;
     });
@@ -367,6 +369,13 @@ export class Aggregator {
     } finally {
       this.closingIdle = false;
     }
+  }
+
+  /** Every source on the partition is a file read to its end. */
+  private sourcesEnded(state: PartitionState): boolean {
+    if (!state.sources.size) return false;
+    for (const source of state.sources.values()) if (!source.ended) return false;
+    return true;
   }
 
   private totalFlows(): number {

@@ -2,10 +2,10 @@
  * The control plane: the HTTP API over Postgres (the source of truth), publishing every flow-log rule
  * to the compacted rules topic so the aggregator follows without polling.
  */
-import { Partitioners, type Admin, type Producer } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
-import { ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { Partitioners, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
 import { createRegistry, type Logger } from '@flowlogs/runtime';
 import { hashApiKey } from './api-key.js';
 import type { ControlPlaneConfig } from './config.js';
