@@ -357,7 +357,7 @@ async function main(): Promise<void> {
     const ws = latency.windows;
     console.log(`\nlatency (phase 2): ${latency.storedPackets} of ${latency.packets} packets stored in ${ws.length} windows of 10 s; Postgres polled every ${latency.pollMs} ms (a query took ${latency.pollQueryMs.toFixed(0)} ms on average)`);
     console.log('  definitions: close = the wall-clock moment the window\'s end (window_end) passed — with capture speed and --rebase, packets are stamped');
-    console.log('  when they are sent (shift rounded down to a whole second, so event time trails wall time by < 1 s). queryable = when the poll that');
+    console.log('  when they are sent (to the millisecond, so event time follows wall time). queryable = when the poll that');
     console.log('  first showed the window\'s final record count returned (an upper bound, ≤ one poll + query late). latency = queryable − close.');
     console.log(`  the configured part: FLOWLOGS_ALLOWED_LATENESS_S = ${L} s — the aggregator emits a window only once event time has passed window_end + lateness`);
     console.log('  (the last window: once the replay\'s last batch said the file ended and wall time passed window_end + lateness, checked every 250 ms;');
