@@ -66,6 +66,8 @@ function parseArgs(argv: string[]): Options {
 /** Cleanup for a run stopped by a signal (set once the run's names are known). */
 let onAbort: (() => Promise<void>) | undefined;
 
+/** How often phase 1 samples the services' /metrics: the end of the run is known to this much. */
+const SAMPLE_MS = 100;
 const API_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
 const PG_HOST = '127.0.0.1';
 const PG_USER = 'postgres';
@@ -234,7 +236,7 @@ async function main(): Promise<void> {
     console.log(`\nphase 1 — throughput: ${capture.packets} packets at full speed`);
     throughput = await runThroughput(
       { baseEnv, metricsPort: agentAPort, logDir, name: 'agent-throughput', eni: resources.a, path: capture.path, speed: 'max', rebase: false, nodeArgs: profArgs('capture-agent') },
-      services, pool, capture.packets, 200, (l) => console.log(l),
+      services, pool, capture.packets, SAMPLE_MS, (l) => console.log(l),
     );
     const t = throughput;
     // The agent's own clock for when it sent: the producer timestamps of the first and last packet batch.
@@ -319,7 +321,7 @@ async function main(): Promise<void> {
   const fixed = pmacctFixed?.doneSec ?? 0;
   const pmNet = (r: PmacctPgRun) => Math.max(0.001, r.doneSec - fixed);
   const rows: string[][] = [
-    ['flowlogs end to end', si(N / e2e), si(t.storedRows / e2e), sec(e2e), mib(t.maxRss.aggregator), `first packet sent (${t.startSource}) → last record stored (publisher /metrics, ≤ 200 ms poll); ${t.storedRows} records (60 s windows); RSS: aggregator (agent ${mib(t.maxRss.agent)}, publisher ${mib(t.maxRss.publisher)})`],
+    ['flowlogs end to end', si(N / e2e), si(t.storedRows / e2e), sec(e2e), mib(t.maxRss.aggregator), `first packet sent (${t.startSource}) → last record stored (publisher /metrics, ≤ ${SAMPLE_MS} ms poll); ${t.storedRows} records (60 s windows); RSS: aggregator (agent ${mib(t.maxRss.agent)}, publisher ${mib(t.maxRss.publisher)})`],
     ['  agent send', si(N / agentSec), '', sec(agentSec), mib(t.maxRss.agent), 'producer timestamps of the first and last packet batch'],
     ['  aggregator consume', si(N / aggSec), '', sec(aggSec), mib(t.maxRss.aggregator), 'first packet sent → every packet read by the aggregator'],
   ];
