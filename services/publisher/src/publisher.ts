@@ -87,7 +87,7 @@ export class Publisher {
     this.retentionTimer = setInterval(() => {
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
     }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
-    this.foldTimer = setInterval(() => void this.foldRollup(), config.FLOWLOGS_ROLLUP_FOLD_MS);
+    this.foldTimer = setInterval(() => void this.foldPending(), config.FLOWLOGS_ROLLUP_FOLD_MS);
     this.running = true;
     log.info({ group: this.groupId, topic: this.topics.records }, 'publisher started');
   }
@@ -97,7 +97,7 @@ export class Publisher {
     clearInterval(this.retentionTimer);
     clearInterval(this.foldTimer);
     await this.consumer?.stop();
-    await this.foldRollup();
+    await this.foldPending();
     await Promise.all([...this.producers.values()].map((p) => p.disconnect()));
     this.producers.clear();
     await this.admin?.disconnect();
@@ -213,7 +213,7 @@ export class Publisher {
   }
 
   /** Folds the rollup's pending rows (one fold at a time); a failure is counted and the next interval tries again. */
-  foldRollup(): Promise<unknown> {
+  foldPending(): Promise<unknown> {
     this.folding = this.folding.then(async () => {
       if (!this.pool) return;
       try {

@@ -64,9 +64,9 @@ export function isConnectionError(err: unknown): boolean {
 }
 
 /**
- * A deadlock or serialization failure: publishers storing at the same time upserted the same rollup
- * rows (or inserted the same records) in another order. The statement was rolled back whole; a retry
- * succeeds, so it is not a bad batch.
+ * A deadlock or serialization failure: publishers storing at the same time inserted the same records
+ * in another order (a partition's batch replayed by its new owner while the old one still stores it).
+ * The statement was rolled back whole; a retry succeeds, so it is not a bad batch.
  */
 export function isConcurrencyConflict(err: unknown): boolean {
   const code = (err as { code?: string }).code;
