@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodePacketBatch, newPacketEvent } from '@flowlogs/contracts';
 import { buildEthernetFrame, buildIpPacket, LinkType, type CaptureRecord, type RecordReader } from '@flowlogs/packet';
 import { BatchQueue } from '../src/batch-queue.js';
@@ -83,5 +83,48 @@ describe('EniStream', () => {
     expect(reported).toBe(900 + 7);
     const bySecond = batches.flatMap((b) => b.header.stats.dropsBySecond).reduce((n, [, c]) => n + c, 0);
     expect(bySecond).toBe(907);
+  });
+
+  describe('a batch that does not fill', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('leaves at most flushMs and a quarter after its first packet, however the earlier batches were timed', async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'Date'] });
+      // A live source whose packets come when the test releases them (the fourth ends it).
+      const released: Array<() => void> = [];
+      const source: CaptureSource = {
+        name: 'paced', live: true, total: undefined, takeKernelDrops: () => 0,
+        async *chunks() {
+          for (let i = 0; i < 4; i++) {
+            await new Promise<void>((r) => released.push(r));
+            const record: CaptureRecord = { linkType: LinkType.ETHERNET, tsSec: Math.floor(Date.now() / 1000), tsNanos: 0, caplen: frame.length, wireLen: frame.length, data: frame, frameStart: 0, frame };
+            let taken = false;
+            yield { next: () => (taken ? undefined : ((taken = true), record)) };
+          }
+        },
+      };
+      const queue = new BatchQueue(1 << 30);
+      const stream = new EniStream({ ...options, flushMs: 100, heartbeatMs: 60_000, source, queue });
+      const running = stream.run(new AbortController().signal);
+      const sentAt: number[] = [];
+      const packetAt: number[] = [];
+      const start = Date.now();
+      // Packets at 0, 130 and 290 ms: the second comes just after the first batch left, the third just before a whole flushMs since.
+      for (const at of [0, 130, 290]) {
+        await vi.advanceTimersByTimeAsync(at - (Date.now() - start));
+        packetAt.push(Date.now() - start);
+        released.shift()!();
+        for (let t = 0; t < 300 && queue.length === 0; t += 5) await vi.advanceTimersByTimeAsync(5);
+        sentAt.push(Date.now() - start);
+        expect((await queue.take(Infinity)).map((b) => b.packets)).toEqual([1]);
+      }
+      for (let i = 0; i < 3; i++) {
+        expect(sentAt[i] - packetAt[i], `batch ${i}`).toBeGreaterThanOrEqual(100);
+        expect(sentAt[i] - packetAt[i], `batch ${i}`).toBeLessThanOrEqual(125 + 5);
+      }
+      released.shift()!();
+      vi.useRealTimers();
+      await running;
+    });
   });
 });
