@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
 import { dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
-import { insertRecords } from '../services/publisher/src/store.js';
+import { FOLD_LOCK, insertRecords } from '../services/publisher/src/store.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const DAY = 86_400;
@@ -53,5 +53,35 @@ describe('retention', () => {
     const left = (await db.pool.query<{ record_id: string }>('SELECT record_id FROM flow_records ORDER BY 1')).rows.map((r) => r.record_id);
     expect(left).toEqual([`${long.id}-0`, `${long.id}-3`, `${short.id}-0`].sort());
     expect(await rollupHours()).toEqual(hoursOf([[long, 0], [long, 3], [short, 0]]));
+  });
+
+  it('waits for a rollup fold in progress before it deletes, and lets go of the fold lock after', async () => {
+    const fold = await stack.db.pool.connect();
+    try {
+      await fold.query('BEGIN');
+      await fold.query('SELECT pg_advisory_xact_lock($1)', [FOLD_LOCK]); // as foldRollup holds it
+      let done = false;
+      const retention = stack.publisher.applyRetention().then(() => (done = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(done).toBe(false);
+      await fold.query('COMMIT');
+      await retention;
+      expect(done).toBe(true);
+      // And retention let go of the lock: the next fold takes it (the stack's publisher may hold it for a moment).
+      const probe = await stack.db.pool.connect();
+      try {
+        let free = false;
+        for (let i = 0; i < 20 && !free; i++) {
+          free = (await probe.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FOLD_LOCK])).rows[0].ok;
+          if (!free) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(free).toBe(true);
+        await probe.query('SELECT pg_advisory_unlock_all()');
+      } finally {
+        probe.release();
+      }
+    } finally {
+      fold.release();
+    }
   });
 });

@@ -17,7 +17,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
-  if (!nativeCrc32c) child.warn('kafkajs was loaded before @flowlogs/kafka: record batches are checksummed in JavaScript, slower');
+  if (!nativeCrc32c) child.warn('no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower');
   return new Kafka({
     clientId,
     brokers,

@@ -7,14 +7,23 @@
  * loaded already, nothing changes (`nativeCrc32c` says so): the checksum is the same either way.
  */
 import { createRequire, Module } from 'node:module';
-import { crc32c } from '@node-rs/crc32';
 
 const require = createRequire(import.meta.url);
 const CHECKSUM_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
 const RECORD_BATCH_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/v0/index.js');
 
+/** The native checksum; undefined where its binding is missing (a platform without one): kafkajs keeps its own. */
+function nativeBinding(): ((input: Buffer) => number) | undefined {
+  try {
+    return (require('@node-rs/crc32') as typeof import('@node-rs/crc32')).crc32c;
+  } catch {
+    return undefined;
+  }
+}
+
 function install(): boolean {
-  if (require.cache[RECORD_BATCH_MODULE]) return false;
+  const crc32c = nativeBinding();
+  if (!crc32c || require.cache[RECORD_BATCH_MODULE]) return false;
   const module = new Module(CHECKSUM_MODULE);
   module.filename = CHECKSUM_MODULE;
   module.loaded = true;
@@ -24,5 +33,5 @@ function install(): boolean {
   return true;
 }
 
-/** Whether kafkajs checksums batches with the native CRC-32C (false: kafkajs was loaded first). */
+/** Whether kafkajs checksums batches with the native CRC-32C (false: kafkajs was loaded first, or no binding). */
 export const nativeCrc32c = install();

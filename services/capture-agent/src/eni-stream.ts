@@ -35,6 +35,8 @@ export class EniStream {
   private batchStartedAt = 0;
   /** Batches made while the previous one waits for room (a file source): kept in order. */
   private pending: Promise<void> = Promise.resolve();
+  /** How many batches wait in `pending`. */
+  private waiting = 0;
 
   constructor(private readonly o: EniStreamOptions) {
     this.decoder = new PacketEventDecoder(o.eniIp);
@@ -107,7 +109,8 @@ export class EniStream {
     const batch = { key: eni.eniId, value: this.builder.finish(header), packets };
     this.lastSentAt = Date.now();
     const report = () => this.o.onBatch?.({ packets, skipped: delta, dropped, frames: this.frames });
-    if (this.o.queue.offer(batch)) {
+    // Behind a batch still waiting for room, a batch waits too: batches reach Kafka in their order.
+    if (!this.waiting && this.o.queue.offer(batch)) {
       report();
     } else if (this.o.source.live && !final) {
       // Live traffic cannot wait: the packets are lost, and they and this batch's counts go in the next batch.
@@ -116,7 +119,11 @@ export class EniStream {
       for (const [second, n] of dropsBySecond) this.drops.add(second, n);
       this.drops.add(this.eventTime, packets);
     } else {
-      this.pending = this.pending.then(() => this.o.queue.put(batch)).then(report);
+      this.waiting++;
+      this.pending = this.pending.then(() => this.o.queue.put(batch)).then(() => {
+        this.waiting--;
+        report();
+      });
     }
   }
 }

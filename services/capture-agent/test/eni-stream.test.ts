@@ -85,6 +85,23 @@ describe('EniStream', () => {
     expect(bySecond).toBe(907);
   });
 
+  it('keeps a file\'s batches in order while one waits for room: a heartbeat does not overtake it', async () => {
+    // Room for one full batch (100 packets, ~2.9 kB) and a heartbeat, not for two full batches.
+    const queue = new BatchQueue(4000);
+    const stream = new EniStream({ ...options, heartbeatMs: 20, source: memorySource(250, false), queue });
+    const running = stream.run(new AbortController().signal);
+    await new Promise((r) => setTimeout(r, 150)); // heartbeats are due meanwhile
+    const sequences: number[] = [];
+    let done = false;
+    void running.then(() => (done = true));
+    while (!done || queue.length) {
+      for (const b of await Promise.race([queue.take(Infinity), new Promise<[]>((r) => setTimeout(() => r([]), 20))])) sequences.push(decodePacketBatch(b.value).header.sequence);
+    }
+    expect(sequences.length).toBeGreaterThanOrEqual(3);
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(sequences).toEqual(sequences.map((_, i) => i));
+  });
+
   describe('a batch that does not fill', () => {
     afterEach(() => vi.useRealTimers());
 

@@ -12,7 +12,7 @@ import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
 import { parseDayPartition, retentionPlan, type DayPartition } from './retention.js';
-import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
+import { FOLD_LOCK, foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
 
 export interface PublisherDeps {
   config: PublisherConfig;
@@ -31,6 +31,9 @@ interface LogTopicTarget {
 }
 
 const TARGET_TTL_MS = 5_000;
+
+/** How long a batch's delivery waits at most for the other partitions' stores (see onBatch). */
+const STORE_WAIT_MS = 1_000;
 
 // Any fixed number: one publisher applies retention at a time.
 const RETENTION_LOCK = 7_115_003;
@@ -52,6 +55,8 @@ export class Publisher {
   private retentionTimer: NodeJS.Timeout | undefined;
   private foldTimer: NodeJS.Timeout | undefined;
   private folding: Promise<unknown> = Promise.resolve();
+  /** A fold waits to start behind the one running. */
+  private foldsQueued = false;
 
   constructor(private readonly deps: PublisherDeps) {
     this.topics = topicNames(deps.config.FLOWLOGS_TOPIC_PREFIX);
@@ -159,8 +164,13 @@ export class Publisher {
     const stored = await storing.finally(() => this.storing.delete(storing));
     // Making a batch's Kafka messages blocks the event loop for a while: the stores of the other
     // partitions that run now finish first, so their records are queryable sooner. Stores that
-    // start later are not waited for.
-    await Promise.allSettled([...this.storing]);
+    // start later are not waited for, nor one for longer than STORE_WAIT_MS (it may be waiting
+    // out a Postgres outage: the other partitions go on).
+    if (this.storing.size) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.storing]), new Promise((r) => (timer = setTimeout(r, STORE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     if (!stored.ok) {
       this.metrics.deadLetters.inc();
       deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: last.offset, key: last.key, value: Buffer.from(JSON.stringify({ records })) }, stored.error));
@@ -214,7 +224,11 @@ export class Publisher {
 
   /** Folds the rollup's pending rows (one fold at a time); a failure is counted and the next interval tries again. */
   foldPending(): Promise<unknown> {
+    // A fold still running (a slow one, or waiting for Postgres) is not queued behind again and again.
+    if (this.foldsQueued) return this.folding;
+    this.foldsQueued = true;
     this.folding = this.folding.then(async () => {
+      this.foldsQueued = false;
       if (!this.pool) return;
       try {
         this.metrics.rollupFolded.inc(await foldRollup(this.pool));
@@ -228,7 +242,8 @@ export class Publisher {
 
   /**
    * Drops the day partitions past every logset's retention and deletes older rows of shorter ones.
-   * One publisher at a time does it (an advisory lock); the others skip this round.
+   * One publisher at a time does it (an advisory lock); the others skip this round. No rollup fold
+   * runs meanwhile.
    */
   async applyRetention(now = Date.now() / 1000): Promise<{ dropped: string[]; deleted: number }> {
     const client = await this.pool!.connect();
@@ -236,6 +251,9 @@ export class Publisher {
       const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK]);
       if (!lock.ok) return { dropped: [], deleted: 0 };
       try {
+        // No fold meanwhile: one that took pending rows before a delete below, and committed after it,
+        // would leave their hours in the rollup without their records.
+        await client.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
         const partitions = (await client.query<{ name: string }>(
           "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records'",
         )).rows.map((r) => parseDayPartition(r.name)).filter((p): p is DayPartition => p !== undefined);
@@ -264,7 +282,7 @@ export class Publisher {
         this.metrics.retentionDrops.inc(plan.dropPartitions.length);
         return { dropped: plan.dropPartitions, deleted };
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]);
+        await client.query('SELECT pg_advisory_unlock_all()');
       }
     } finally {
       client.release();

@@ -32,8 +32,11 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
   }
 }
 
-// Any fixed number: one publisher folds the rollup at a time (concurrent folds would only wait on each other).
-const FOLD_LOCK = 7_115_004;
+/**
+ * Any fixed number: one publisher folds the rollup at a time (concurrent folds would only wait on
+ * each other), and retention holds it while it deletes rollup rows with their records.
+ */
+export const FOLD_LOCK = 7_115_004;
 
 /**
  * Moves the rollup's pending rows into flow_rollup_hourly (FOLD_ROLLUP_SQL), unless another publisher
