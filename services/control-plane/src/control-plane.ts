@@ -62,7 +62,9 @@ export class ControlPlane {
     await admin.connect();
     await ensureTopics(admin, pipelineTopics(topics, config.KAFKA_PARTITIONS));
     // The rules topic has one partition; naming the partitioner only silences kafkajs' v2 migration warning.
-    const producer = (this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }));
+    // Not idempotent: kafkajs wants unlimited retries for that, and an API call should fail rather than
+    // wait forever; a rule written twice is harmless (the aggregator keeps each rule's highest revision).
+    const producer = (this.producer = kafka.producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }));
     producer.on(producer.events.CONNECT, () => { this.producerConnected = true; });
     producer.on(producer.events.DISCONNECT, () => { this.producerConnected = false; });
     await producer.connect();
