@@ -9,6 +9,12 @@ export function dayPartitionName(windowStart: number): { name: string; from: num
   return { name, from, to: from + DAY };
 }
 
+/** Window starts in today (UTC) and in each of the `days` after it: the partitions made ahead of their records. */
+export function daysAhead(now: number, days: number): number[] {
+  const today = Math.floor(now / DAY) * DAY;
+  return Array.from({ length: days + 1 }, (_, i) => today + i * DAY);
+}
+
 /** Creates the daily partitions of flow_records that hold these window starts (any date, old captures too). */
 export async function ensureDayPartitions(pool: Pool, windowStarts: Iterable<number>, known: Set<string>): Promise<void> {
   for (const ws of windowStarts) {

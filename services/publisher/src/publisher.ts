@@ -6,7 +6,7 @@
 import type { Admin, EachBatchPayload, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
-import { createPool, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
+import { createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
 import { FETCH_MAX_WAIT_MS, SupervisedConsumer, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
@@ -75,6 +75,7 @@ export class Publisher {
       this.pool = createPool(config.DATABASE_URL);
       await migrate(this.pool);
     }
+    await this.preparePartitions();
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
@@ -90,6 +91,7 @@ export class Publisher {
     }, log, () => this.onAssignment());
     await this.consumer.run();
     this.retentionTimer = setInterval(() => {
+      this.preparePartitions().catch((err) => log.error({ err }, 'making the next day partitions failed; retrying at the next interval'));
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
     }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
     this.foldTimer = setInterval(() => void this.foldPending(), config.FLOWLOGS_ROLLUP_FOLD_MS);
@@ -220,6 +222,15 @@ export class Publisher {
         await heartbeat();
       }
     }
+  }
+
+  /**
+   * Today's and tomorrow's day partitions, before their first records (again at every retention
+   * round): making one locks flow_records, and searches would wait for it at midnight. Partitions
+   * of other dates are still made on demand.
+   */
+  private async preparePartitions(): Promise<void> {
+    await ensureDayPartitions(this.pool!, daysAhead(Date.now() / 1000, 1), this.knownPartitions);
   }
 
   /** Folds the rollup's pending rows (one fold at a time); a failure is counted and the next interval tries again. */
