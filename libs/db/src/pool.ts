@@ -18,6 +18,27 @@ export function createPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
+/**
+ * Runs `fn` in one transaction on one pooled connection, and answers what it answers. A connection
+ * whose transaction failed is closed, not reused: it may be lost, or in the middle of a COPY.
+ */
+export async function inTransaction<R>(pool: pg.Pool, fn: (client: PoolClient) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
+  let failed = false;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failed = true;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release(failed);
+  }
+}
+
 /** Creates the database named in `url` when it does not exist, through the server's `postgres` database. */
 export async function ensureDatabase(url: string): Promise<void> {
   const target = new URL(url);

@@ -1,5 +1,5 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
-import type { Pool, PoolClient } from '@flowlogs/db';
+import { inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
 import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
 import {
@@ -46,19 +46,8 @@ export class Store {
   constructor(private readonly pool: Pool) {}
 
   /** Runs `fn` in one transaction on one connection. */
-  private async tx<R>(fn: (client: PoolClient) => Promise<R>): Promise<R> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK');
-      throw err;
-    } finally {
-      client.release();
-    }
+  private tx<R>(fn: (client: PoolClient) => Promise<R>): Promise<R> {
+    return inTransaction(this.pool, fn);
   }
 
   private async rows<T>(db: Db, resource: Resource<T>, { text, values }: Sql, given: Partial<T>): Promise<T[]> {
