@@ -3,7 +3,7 @@
 #   docker build -t flowlogs .
 #   docker run --rm flowlogs control-plane      # or capture-agent, aggregator, publisher
 # There is no build step: TypeScript runs through tsx, which is why the full `npm ci` is installed
-# (tsx is a dependency of the cli and deploy/local workspaces and a devDependency of the root).
+# (tsx is a dependency of the cli and libs/local-kafka workspaces and a devDependency of the root).
 
 # Every workspace's package.json, found rather than listed, so a new workspace needs no edit here.
 # Only these manifests and the lock reach the install layer: changing sources keeps npm ci cached.

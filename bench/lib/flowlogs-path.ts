@@ -13,9 +13,7 @@
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
 import { open, stat } from 'node:fs/promises';
-import { BatchQueue } from '@flowlogs/capture-agent/batch-queue';
-import { EniStream } from '@flowlogs/capture-agent/eni-stream';
-import { fileSource } from '@flowlogs/capture-agent/sources/file-source';
+import { BatchQueue, EniStream, fileSource } from '@flowlogs/capture-agent';
 import { decodePacketBatch, newPacketEvent, type FlowLogRule } from '@flowlogs/contracts';
 import { FlowWindows, PacketEventDecoder } from '@flowlogs/flow';
 import { readCaptureChunks } from '@flowlogs/packet';

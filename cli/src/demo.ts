@@ -1,7 +1,7 @@
 /** The demo's resources (created once, found again on later runs) and its agent configuration. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEMO_NETWORK, demoCapture } from './demo-capture.js';
+import { DEMO_NETWORK, demoCapture } from '@flowlogs/packet/demo-capture';
 
 interface Named { id: string; name: string }
 

@@ -1,7 +1,5 @@
 import { topicNames } from '@flowlogs/contracts';
-import { ReplaySpeed, loadConfig } from '@flowlogs/capture-agent/config';
-import { fetchEni } from '@flowlogs/capture-agent/inventory';
-import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent/replay';
+import { ReplaySpeed, loadConfig, fetchEni, replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { UsageError } from './usage.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createPool, ensureDatabase, migrate } from '@flowlogs/db';
-import { ensureLocalKafka, type LocalKafka } from '@flowlogs/local-infra';
+import { ensureLocalKafka, type LocalKafka } from '@flowlogs/local-kafka';
 import { CommonConfig, parseConfig } from '@flowlogs/runtime';
 import { setUpDemo } from './demo.js';
 

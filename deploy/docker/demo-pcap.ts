@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DEMO_NETWORK, demoCapture } from '@flowlogs/cli/demo-capture';
+import { DEMO_NETWORK, demoCapture } from '@flowlogs/packet/demo-capture';
 
 const out = resolve(process.argv[2] ?? 'captures/sample.pcap');
 mkdirSync(dirname(out), { recursive: true });

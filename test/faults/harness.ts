@@ -9,7 +9,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSyn
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
-import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent/replay';
+import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
 import { topicNames, type FlowRecord } from '@flowlogs/contracts';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture, type EniContext } from '@flowlogs/flow';

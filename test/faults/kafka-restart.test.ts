@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { ensureLocalKafka, stopLocalKafka, type LocalKafkaOptions } from '@flowlogs/local-infra';
+import { ensureLocalKafka, stopLocalKafka, type LocalKafkaOptions } from '@flowlogs/local-kafka';
 import { OUT, ROOT, openScenario, scenarioSeed, sleep, verify, type Scenario } from './harness.js';
 
 const PORT = 19093;

@@ -1,9 +1,9 @@
 /**
  * Where the tests find a real Kafka broker and a real Postgres, the same test code in every case:
  * KAFKA_BROKERS / DATABASE_URL when set; else containers when a container runtime answers;
- * else the local broker runner of deploy/local and the machine's PostgreSQL on 127.0.0.1:5432.
+ * else the local broker runner of libs/local-kafka and the machine's PostgreSQL on 127.0.0.1:5432.
  */
-import { ensureLocalKafka } from '@flowlogs/local-infra';
+import { ensureLocalKafka } from '@flowlogs/local-kafka';
 
 export interface Infra {
   brokers: string[];

@@ -2,7 +2,7 @@
  * The demo's traffic, made here rather than shipped: about 20 seconds of one ENI's life — a ping,
  * HTTPS sessions, DNS lookups, an inbound SSH session and some IPv6 — as an Ethernet pcap.
  */
-import { buildEthernetFrame, buildIpPacket, writePcap, type CaptureInput, type PacketSpec } from '@flowlogs/packet';
+import { buildEthernetFrame, buildIpPacket, writePcap, type CaptureInput, type PacketSpec } from './build.js';
 
 export const DEMO_NETWORK = { vpcCidr: '10.0.0.0/16', subnetCidr: '10.0.1.0/24', eniIp: '10.0.1.10' } as const;
 

@@ -1,0 +1,12 @@
+/**
+ * The capture agent's public API: what the CLI, the benchmarks and the end-to-end tests use. Everything
+ * else under src/ is the service's own.
+ */
+export { CaptureAgent, type CaptureAgentDeps } from './capture-agent.js';
+export { CaptureAgentConfig, EniSource, ReplaySpeed, loadConfig, loadEniSources } from './config.js';
+export { replayCapture, type ReplayOptions, type ReplayProgress } from './replay.js';
+export { fetchEni, registerEni, type EniInfo, type EniRegistration } from './inventory.js';
+// The agent's send path piece by piece, for bench:capture's stage timings.
+export { BatchQueue } from './batch-queue.js';
+export { EniStream } from './eni-stream.js';
+export { fileSource } from './sources/file-source.js';
