@@ -22,7 +22,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
-import { createLogger } from '@flowlogs/runtime';
+import { createLogger, createRegistry } from '@flowlogs/runtime';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { histogramSql, histogramStep, TOP_SETTINGS, topSql } from '../services/control-plane/src/analysis.js';
 import { parseQuery } from '../services/control-plane/src/query/index.js';
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     KAFKA_BROKERS: brokers.join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: dbUrl, HTTP_PORT: '0', FLOWLOGS_API_KEY: API_KEY,
     LOG_LEVEL: 'warn', FLOWLOGS_RATE_LIMIT: '1000000',
   };
-  const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool });
+  const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool, registry: createRegistry('control-plane') });
   await controlPlane.start();
   console.log(`control plane in-process at ${controlPlane.url}; Kafka ${brokers.join(',')} (${kafkaState.started ? 'started now' : 'already running'}), prefix ${prefix}`);
   try {

@@ -1,8 +1,8 @@
 /** Retention on the real database: a logset's retentionDays drops whole day partitions once passed, and the rollup's rows go with their records. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
-import { FOLD_LOCK, insertRecords } from '../services/publisher/src/store.js';
+import { ADVISORY_LOCKS, dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
+import { insertRecords } from '../services/publisher/src/store.js';
 import { startStack, type Stack } from './support/stack.js';
 
 const DAY = 86_400;
@@ -61,7 +61,7 @@ describe('retention', () => {
     const fold = await stack.db.pool.connect();
     try {
       await fold.query('BEGIN');
-      await fold.query('SELECT pg_advisory_xact_lock($1)', [FOLD_LOCK]); // as foldRollup holds it
+      await fold.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.rollupFold]); // as foldRollup holds it
       let done = false;
       const retention = stack.publisher.applyRetention().then(() => (done = true));
       await new Promise((r) => setTimeout(r, 300));
@@ -74,7 +74,7 @@ describe('retention', () => {
       try {
         let free = false;
         for (let i = 0; i < 20 && !free; i++) {
-          free = (await probe.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [FOLD_LOCK])).rows[0].ok;
+          free = (await probe.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold])).rows[0].ok;
           if (!free) await new Promise((r) => setTimeout(r, 50));
         }
         expect(free).toBe(true);

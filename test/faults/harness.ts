@@ -15,6 +15,7 @@ import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture, type EniContext } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { pino } from 'pino';
+import { createRegistry } from '@flowlogs/runtime';
 import { createTestDatabase, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
 import { ensureCapture, rng as prng, type CaptureStats } from '../../bench/lib/generate-capture.js';
 
@@ -131,7 +132,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
     FLOWLOGS_IDLE_CLOSE_MS: '1000', LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn', FLOWLOGS_API_KEY: API_KEY, HTTP_PORT: '0',
   };
   const kafka = createKafka(brokers, `faults-${name}`, log);
-  const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool });
+  const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool, registry: createRegistry('control-plane') });
   await controlPlane.start();
   const api = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await fetch(controlPlane.url + path, {

@@ -53,7 +53,7 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     await db.drop();
   };
   try {
-    const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(fullEnv), log, kafka, pool: db.pool });
+    const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(fullEnv), log, kafka, pool: db.pool, registry: createRegistry('control-plane') });
     await controlPlane.start();
     services.push(controlPlane);
     const registries = { aggregator: createRegistry('aggregator'), publisher: createRegistry('publisher') };

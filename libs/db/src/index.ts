@@ -2,3 +2,4 @@ export * from './pool.js';
 export * from './migrate.js';
 export * from './partitions.js';
 export * from './rollup.js';
+export * from './locks.js';

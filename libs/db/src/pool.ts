@@ -6,8 +6,6 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/flowlogs';
-
 export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client's error (e.g. the server restarted) must not crash the process; the next query reconnects.

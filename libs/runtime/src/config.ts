@@ -24,3 +24,9 @@ export const CommonConfig = z.object({
 
 /** An integer from the environment, e.g. a port or a number of milliseconds. */
 export const envInt = (def: number) => z.coerce.number().int().nonnegative().default(def);
+
+/** Where a service serves /metrics, /healthz and /readyz; each service has its own default port. */
+export const metricsListener = (port: number) => ({
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  METRICS_PORT: envInt(port).pipe(z.number().max(65_535)),
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+import { CommonConfig, envInt, metricsListener, parseConfig } from '@flowlogs/runtime';
 
 export const AggregatorConfig = CommonConfig.extend({
   /** Seconds a window stays open after event time passes its end, for packets that arrive out of order. */
@@ -12,8 +12,7 @@ export const AggregatorConfig = CommonConfig.extend({
   FLOWLOGS_MAX_FLOWS_PER_PARTITION: envInt(1_000_000),
   /** Records per message on the records topic (keeps messages well under the broker's 1 MB limit). */
   FLOWLOGS_RECORDS_PER_MESSAGE: envInt(500),
-  METRICS_HOST: z.string().default('127.0.0.1'),
-  METRICS_PORT: envInt(9102),
+  ...metricsListener(9102),
 });
 export type AggregatorConfig = z.infer<typeof AggregatorConfig>;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+import { CommonConfig, envInt, metricsListener, parseConfig } from '@flowlogs/runtime';
 
 export const ReplaySpeed = z.enum(['max', 'capture']);
 
@@ -74,8 +74,7 @@ export const CaptureAgentConfig = CommonConfig.extend({
   FLOWLOGS_HEARTBEAT_MS: envInt(5000),
   /** Memory for batches waiting for Kafka; past it live packets are dropped (and reported), files wait. */
   FLOWLOGS_AGENT_QUEUE_BYTES: envInt(64 << 20),
-  METRICS_HOST: z.string().default('127.0.0.1'),
-  METRICS_PORT: envInt(9101),
+  ...metricsListener(9101),
 });
 export type CaptureAgentConfig = z.infer<typeof CaptureAgentConfig>;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommonConfig, envInt } from '@flowlogs/runtime';
+import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
 
 /** The control plane's environment: the shared settings plus its HTTP listener and bootstrap key. */
 export const ControlPlaneConfig = CommonConfig.extend({
@@ -11,3 +11,5 @@ export const ControlPlaneConfig = CommonConfig.extend({
   FLOWLOGS_RATE_LIMIT: envInt(6000).pipe(z.number().min(1)),
 });
 export type ControlPlaneConfig = z.infer<typeof ControlPlaneConfig>;
+
+export const loadConfig = (env = process.env) => parseConfig(ControlPlaneConfig, env);

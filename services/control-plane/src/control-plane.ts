@@ -6,7 +6,8 @@ import type { Admin, Producer } from 'kafkajs';
 import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
 import { Partitioners, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
-import { createRegistry, type Logger } from '@flowlogs/runtime';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@flowlogs/runtime';
 import { hashApiKey } from './api-key.js';
 import type { ControlPlaneConfig } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -21,6 +22,7 @@ export interface ControlPlaneDeps {
   config: ControlPlaneConfig;
   log: Logger;
   kafka: Kafka;
+  registry: Registry;
   /** A pool to use (tests); without one the service creates the database if needed, and its own pool. */
   pool?: Pool;
 }
@@ -49,7 +51,7 @@ export class ControlPlane {
   async start(): Promise<void> {
     const { config, log, kafka } = this.deps;
     const topics = topicNames(config.FLOWLOGS_TOPIC_PREFIX);
-    const registry = createRegistry('control-plane');
+    const { registry } = this.deps;
     const metrics = createMetrics(registry);
 
     const pool = (this.pool = this.deps.pool ?? (await this.createPool(config.DATABASE_URL)));

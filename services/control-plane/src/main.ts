@@ -1,9 +1,9 @@
-import { parseConfig, createLogger, runUntilSignal } from '@flowlogs/runtime';
 import { createKafka } from '@flowlogs/kafka';
+import { createLogger, createRegistry, runUntilSignal } from '@flowlogs/runtime';
 import { ControlPlane } from './control-plane.js';
-import { ControlPlaneConfig } from './config.js';
+import { loadConfig } from './config.js';
 
-const config = parseConfig(ControlPlaneConfig);
+const config = loadConfig();
 const log = createLogger('control-plane', config.LOG_LEVEL);
 const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-control-plane', log);
-await runUntilSignal(new ControlPlane({ config, log, kafka }), log);
+await runUntilSignal(new ControlPlane({ config, log, kafka, registry: createRegistry('control-plane') }), log);

@@ -1,5 +1,5 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
-import { inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
+import { ADVISORY_LOCKS, inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
 import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
 import {
@@ -25,7 +25,6 @@ type Owned = { id: string; accountId: string };
 type FlowLogChanges = Partial<Pick<FlowLog, 'name' | 'description' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>>;
 
 // Any fixed number: serialises the bootstrap of the default account between instances starting together.
-const BOOTSTRAP_LOCK = 7_115_002;
 const UNIQUE_VIOLATION = '23505';
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -162,7 +161,7 @@ export class Store {
   /** Makes `keyHash` an admin key of the operator account, creating that (named `accountName`) when there is none. */
   async ensureAdminKey(keyHash: string, accountName: string): Promise<void> {
     await this.tx(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.bootstrap]);
       const existing = await client.query<{ id: string }>('SELECT id FROM accounts WHERE operator');
       const accountId = existing.rows[0]?.id ?? (await this.insertAccount(client, accountName, true)).id;
       await client.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING", [

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { recordIdOf, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { ensureDayPartitions } from '@flowlogs/db';
+import { createRegistry } from '@flowlogs/runtime';
 import { testLogger, type TestDatabase } from '@flowlogs/testkit';
 import { ControlPlane } from '../src/control-plane.js';
 import { addAccount as insertAccount, startControlPlane, type TestControlPlane } from './support.js';
@@ -111,7 +112,7 @@ describe('control plane API', () => {
        VALUES ('fl-crashed', $1, 'crashed', 'VPC', $2, 'REJECT', $3, 60, 4)`,
       [ids.account, ids.vpc, ids.topic],
     );
-    const second = new ControlPlane({ config: t.config, log: testLogger(), kafka, pool: db.pool });
+    const second = new ControlPlane({ config: t.config, log: testLogger(), kafka, pool: db.pool, registry: createRegistry('control-plane') });
     await second.start();
     await second.stop();
     expect(await publishedRule('fl-crashed')).toMatchObject({ id: 'fl-crashed', resourceType: 'VPC', trafficType: 'REJECT', aggregationInterval: 60, revision: 4 });

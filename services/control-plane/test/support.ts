@@ -1,7 +1,7 @@
 /** A control plane on a database of its own, and a client for its API. */
 import type { Kafka } from 'kafkajs';
 import { createKafka } from '@flowlogs/kafka';
-import { parseConfig } from '@flowlogs/runtime';
+import { createRegistry, parseConfig } from '@flowlogs/runtime';
 import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
 import { hashApiKey } from '../src/api-key.js';
 import { ControlPlane, ControlPlaneConfig } from '../src/control-plane.js';
@@ -33,7 +33,7 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
     FLOWLOGS_API_KEY: ADMIN_KEY, KAFKA_PARTITIONS: '2', ...env,
   });
   const kafka = createKafka(config.KAFKA_BROKERS, 'control-plane-test', testLogger());
-  const cp = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool });
+  const cp = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool, registry: createRegistry('control-plane') });
   await cp.start();
   const api = async (method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY): Promise<ApiAnswer> => {
     const headers: Record<string, string> = {};

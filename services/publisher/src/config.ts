@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CommonConfig, envInt, parseConfig } from '@flowlogs/runtime';
+import { CommonConfig, envInt, metricsListener, parseConfig } from '@flowlogs/runtime';
 
 export const PublisherConfig = CommonConfig.extend({
   /** Attempts to store a batch that Postgres rejects (not counting waits while Postgres is down) before it goes to the DLQ. */
@@ -8,8 +8,7 @@ export const PublisherConfig = CommonConfig.extend({
   FLOWLOGS_RETENTION_INTERVAL_MS: envInt(3_600_000),
   /** How often the rollup's pending rows (the records stored since) are folded into the hourly rollup. */
   FLOWLOGS_ROLLUP_FOLD_MS: envInt(2_000),
-  METRICS_HOST: z.string().default('127.0.0.1'),
-  METRICS_PORT: envInt(9103),
+  ...metricsListener(9103),
 });
 export type PublisherConfig = z.infer<typeof PublisherConfig>;
 

@@ -6,13 +6,13 @@
 import type { Admin, EachBatchPayload, Message, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
-import { createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
+import { ADVISORY_LOCKS, createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
 import { FETCH_MAX_WAIT_MS, SupervisedConsumer, deadLetter, ensureTopics, pipelineTopics, reliableProducer, sendBounded, type Kafka } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
 import { parseDayPartition, retentionPlan, type DayPartition } from './retention.js';
-import { FOLD_LOCK, foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
+import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
 
 export interface PublisherDeps {
   config: PublisherConfig;
@@ -36,7 +36,6 @@ const TARGET_TTL_MS = 5_000;
 const STORE_WAIT_MS = 1_000;
 
 // Any fixed number: one publisher applies retention at a time.
-const RETENTION_LOCK = 7_115_003;
 
 export class Publisher {
   private readonly topics: TopicNames;
@@ -259,12 +258,12 @@ export class Publisher {
   async applyRetention(now = Date.now() / 1000): Promise<{ dropped: string[]; deleted: number }> {
     const client = await this.pool!.connect();
     try {
-      const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [RETENTION_LOCK]);
+      const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.retention]);
       if (!lock.ok) return { dropped: [], deleted: 0 };
       try {
         // No fold meanwhile: one that took pending rows before a delete below, and committed after it,
         // would leave their hours in the rollup without their records.
-        await client.query('SELECT pg_advisory_lock($1)', [FOLD_LOCK]);
+        await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.rollupFold]);
         const partitions = (await client.query<{ name: string }>(
           "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records'",
         )).rows.map((r) => parseDayPartition(r.name)).filter((p): p is DayPartition => p !== undefined);

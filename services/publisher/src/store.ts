@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { FOLD_ROLLUP_SQL, inTransaction, type Pool } from '@flowlogs/db';
+import { ADVISORY_LOCKS, FOLD_ROLLUP_SQL, inTransaction, type Pool } from '@flowlogs/db';
 import { COPY_STAGING, INSERT_STAGED, STAGING_TABLE_SQL, copyText } from './rows.js';
 
 /**
@@ -24,7 +24,6 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
  * Any fixed number: one publisher folds the rollup at a time (concurrent folds would only wait on
  * each other), and retention holds it while it deletes rollup rows with their records.
  */
-export const FOLD_LOCK = 7_115_004;
 
 /**
  * Moves the rollup's pending rows into flow_rollup_hourly (FOLD_ROLLUP_SQL), unless another publisher
@@ -32,7 +31,7 @@ export const FOLD_LOCK = 7_115_004;
  */
 export async function foldRollup(pool: Pool): Promise<number> {
   return inTransaction(pool, async (client) => {
-    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [FOLD_LOCK]);
+    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold]);
     return lock.ok ? (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded : 0;
   });
 }
