@@ -56,6 +56,32 @@ describe('ENI registration', () => {
     expect((await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId: subnetB, name: 'x', primaryIp: '10.16.1.23' })).status).toBe(409);
   });
 
+  it('records the agent that registers the ENI, and when; none for one registered without', async () => {
+    const body = { subnetId, name: 'cvm-d', primaryIp: '10.16.0.31' };
+    const plain = await api('PUT', '/v1/network-interfaces/eni-agent3', body);
+    expect(plain.body).toMatchObject({ agentId: null, registeredAt: null });
+    const before = Date.now();
+    const first = await api('PUT', '/v1/network-interfaces/eni-agent3', { ...body, agentId: 'host-a' });
+    expect(first.status).toBe(200);
+    expect(first.body.agentId).toBe('host-a');
+    expect(Date.parse(first.body.registeredAt)).toBeGreaterThanOrEqual(before - 1000);
+    const moved = await api('PUT', '/v1/network-interfaces/eni-agent3', { ...body, agentId: 'host-b' });
+    expect(moved.body).toMatchObject({ agentId: 'host-b' });
+    expect(Date.parse(moved.body.registeredAt)).toBeGreaterThanOrEqual(Date.parse(first.body.registeredAt));
+    expect((await api('GET', '/v1/network-interfaces/eni-agent3')).body).toEqual(moved.body);
+    const created = await api('PUT', '/v1/network-interfaces/eni-agent4', { subnetId, name: 'cvm-e', primaryIp: '10.16.0.32', agentId: 'host-a' });
+    expect(created.status).toBe(201);
+    expect(created.body.agentId).toBe('host-a');
+    expect((await api('PUT', '/v1/network-interfaces/eni-agent4', { ...body, agentId: '' })).body.message).toMatch(/^agentId: /);
+    // POST (by hand) takes no agent.
+    expect((await api('POST', '/v1/network-interfaces', { ...body, primaryIp: '10.16.0.33', agentId: 'x' })).status).toBe(400);
+  });
+
+  it("answers an ENI's activity from its records: nothing yet, and 404 for another account's", async () => {
+    expect(await api('GET', '/v1/network-interfaces/eni-agent1/activity')).toEqual({ status: 200, body: { lastSeenAt: null, lastTrafficAt: null } });
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1/activity', undefined, OTHER_KEY)).status).toBe(404);
+  });
+
   it('validates the id, the body and the address', async () => {
     for (const id of ['eni_1', 'ENI-1', 'vpc-1', 'eni-']) {
       const res = await api('PUT', `/v1/network-interfaces/${id}`, { subnetId, name: 'x', primaryIp: '10.16.0.5' });

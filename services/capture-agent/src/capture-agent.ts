@@ -80,7 +80,8 @@ export class CaptureAgent {
     }
     const { FLOWLOGS_API_URL, FLOWLOGS_API_KEY } = this.deps.config;
     if (eni.subnetId && eni.primaryIp) {
-      return registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, { id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp });
+      const registration = { id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp, agentId: this.deps.config.FLOWLOGS_AGENT_ID };
+      return registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, registration);
     }
     return fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
   }

@@ -10,6 +10,8 @@ export interface EniRegistration {
   subnetId: string;
   name: string;
   primaryIp: string;
+  /** The registering agent: the control plane records it on the ENI (the console shows it). */
+  agentId?: string;
 }
 
 async function eniRequest(apiUrl: string, apiKey: string | undefined, eniId: string, body?: Omit<EniRegistration, 'id'>): Promise<EniInfo> {

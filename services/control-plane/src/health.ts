@@ -53,6 +53,37 @@ export function flowLogHealth(row: FlowLogHealthRow): z.infer<typeof FlowLogHeal
   };
 }
 
+const ACTIVITY_SPAN = 86_400;
+
+/**
+ * An ENI's newest records of the last day, over every flow log that covers it: any record (while its
+ * agent reports it capturing, each window has one: NODATA without traffic) and the newest OK one.
+ */
+export function eniActivitySql(accountId: string, eniId: string, now: number): Sql {
+  return {
+    text: `SELECT max(window_end) AS last_seen_at, max(window_end) FILTER (WHERE log_status = 'OK') AS last_traffic_at
+    FROM flow_records WHERE account_id = $1 AND interface_id = $2 AND window_start >= $3::bigint - ${ACTIVITY_SPAN}
+      AND log_topic_id IN (SELECT id FROM log_topics WHERE account_id = $1)`,
+    values: [accountId, eniId, now],
+  };
+}
+
+export interface EniActivityRow {
+  last_seen_at: number | null;
+  last_traffic_at: number | null;
+}
+
+/** What an ENI's records of the last day say of it. */
+export const EniActivity = z.object({
+  lastSeenAt: z.number().int().nullable().meta({
+    description: 'the end (unix seconds) of the newest window with a record of any status: its agent was capturing then (heartbeats without '
+      + 'traffic give NODATA records). Null when no flow log covers the ENI or nothing came in the last 24 h',
+  }),
+  lastTrafficAt: z.number().int().nullable().meta({ description: 'the end of the newest window with traffic (an OK record); null: none in the last 24 h' }),
+});
+
+export const eniActivity = (row: EniActivityRow): z.infer<typeof EniActivity> => ({ lastSeenAt: row.last_seen_at, lastTrafficAt: row.last_traffic_at });
+
 /** The pipeline's consumer groups and what they read (the services name their groups `<prefix>.<service>`). */
 export function pipelineConsumers(topics: TopicNames): { group: string; topic: string }[] {
   const prefix = topics.packets.slice(0, -'.packets'.length);

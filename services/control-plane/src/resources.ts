@@ -35,6 +35,7 @@ export const NETWORK_INTERFACES: Resource<NetworkInterface> = {
   label: 'network interface', table: 'network_interfaces', idPrefix: 'eni',
   columns: {
     id: 'id', accountId: 'account_id', vpcId: 'vpc_id', subnetId: 'subnet_id', name: 'name', primaryIp: 'primary_ip', createdAt: 'created_at',
+    agentId: 'agent_id', registeredAt: 'registered_at',
   },
 };
 export const LOGSETS: Resource<Logset> = {

@@ -29,11 +29,16 @@ const Tag = z.strictObject({ key: z.string().min(1).max(127), value: z.string().
 export const Role = z.enum(['admin', 'readonly']);
 export const Account = z.object({ id: Id, name: Name, createdAt: CreatedAt });
 export const ApiKey = z.object({ id: Id, accountId: Id, name: Name.nullable(), role: Role, createdAt: CreatedAt });
+/** GET /v1/account: the account, and the role of the key that asks (the console hides writes from read-only keys). */
+export const CallerAccount = Account.extend({ role: Role.meta({ description: "the role of the API key of this request" }) });
 
 export const Vpc = z.object({ id: Id, accountId: Id, name: Name, cidrBlock: CidrBlock, createdAt: CreatedAt });
 export const Subnet = z.object({ id: Id, accountId: Id, vpcId: Id, name: Name, cidrBlock: CidrBlock, createdAt: CreatedAt });
+const AgentId = z.string().trim().min(1).max(255);
 export const NetworkInterface = z.object({
   id: Id, accountId: Id, vpcId: Id, subnetId: Id, name: Name, primaryIp: IpAddress, createdAt: CreatedAt,
+  agentId: AgentId.nullable().meta({ description: 'the capture agent that registered it last; null for one created by hand' }),
+  registeredAt: z.date().nullable().meta({ description: 'when its agent last registered it (at each agent start)' }),
 });
 export const Logset = z.object({ id: Id, accountId: Id, name: Name, retentionDays: z.number().int().min(1).max(3650), createdAt: CreatedAt });
 export const LogTopic = z.object({ id: Id, accountId: Id, logsetId: Id, name: Name, format: RecordFormat, kafkaTopic: z.string(), createdAt: CreatedAt });
@@ -74,6 +79,8 @@ export const CreatedApiKey = ApiKey.extend({ key: z.string() });
 export const CreateVpc = Vpc.pick({ name: true, cidrBlock: true }).strict();
 export const CreateSubnet = Subnet.pick({ vpcId: true, name: true, cidrBlock: true }).strict();
 export const CreateNetworkInterface = NetworkInterface.pick({ subnetId: true, name: true, primaryIp: true }).strict();
+/** A capture agent's registration of an ENI: the create body, and the agent's id. */
+export const RegisterNetworkInterface = CreateNetworkInterface.extend({ agentId: AgentId.optional() }).strict();
 /** The id a capture agent registers its ENI under (PUT /v1/network-interfaces/:id). */
 export const EniId = z.string().regex(/^eni-[a-z0-9]+$/, 'expected an ENI id such as eni-1a2b3c4d');
 export const CreateLogset = Logset.pick({ name: true }).extend({ retentionDays: Logset.shape.retentionDays.default(7) }).strict();

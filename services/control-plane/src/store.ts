@@ -8,7 +8,7 @@ import {
 import { encodeCursor, type Account, type ApiKey, type FlowLog, type FlowLogRevision, type Role } from './schemas.js';
 import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type RecordSearch } from './search.js';
 import { actionsSql, histogramSql, TOP_SETTINGS, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
-import { flowLogHealthSql, type FlowLogHealthRow } from './health.js';
+import { eniActivitySql, flowLogHealthSql, type EniActivityRow, type FlowLogHealthRow } from './health.js';
 
 export type { Role } from './schemas.js';
 
@@ -237,5 +237,9 @@ export class Store {
 
   async flowLogHealth(accountId: string, flowLogId: string, now: number): Promise<FlowLogHealthRow> {
     return (await this.pool.query<FlowLogHealthRow>(flowLogHealthSql(accountId, flowLogId, now))).rows[0];
+  }
+
+  async eniActivity(accountId: string, eniId: string, now: number): Promise<EniActivityRow> {
+    return (await this.pool.query<EniActivityRow>(eniActivitySql(accountId, eniId, now))).rows[0];
   }
 }

@@ -20,7 +20,7 @@ describe('accounts and API keys', () => {
   it('lets the operator create accounts, each with a first admin key', async () => {
     const account = await created('/v1/accounts', { name: 'tenant-a' });
     expect(account).toMatchObject({ id: expect.stringMatching(/^\d{12}$/), name: 'tenant-a', adminKey: expect.stringMatching(/^flk_/) });
-    expect((await api('GET', '/v1/account', undefined, account.adminKey)).body).toEqual({ id: account.id, name: 'tenant-a', createdAt: expect.any(String) });
+    expect((await api('GET', '/v1/account', undefined, account.adminKey)).body).toEqual({ id: account.id, name: 'tenant-a', createdAt: expect.any(String), role: 'admin' });
     // Another account's admin may not.
     expect(await api('POST', '/v1/accounts', { name: 'x' }, account.adminKey)).toMatchObject({ status: 403, body: { message: expect.stringContaining('operator') } });
   });
@@ -31,6 +31,8 @@ describe('accounts and API keys', () => {
     const readonly = await created('/v1/api-keys', { role: 'readonly', name: 'grafana' }, adminKey);
     expect(readonly).toMatchObject({ id: expect.stringMatching(/^key-/), role: 'readonly', name: 'grafana', key: expect.stringMatching(/^flk_/) });
     expect(await api('POST', '/v1/vpcs', { name: 'v', cidrBlock: '10.0.0.0/16' }, readonly.key)).toMatchObject({ status: 403 });
+    // The caller's role, which the console hides write actions by.
+    expect((await api('GET', '/v1/account', undefined, readonly.key)).body).toMatchObject({ name: 'tenant-b', role: 'readonly' });
     expect(await api('POST', '/v1/api-keys', { role: 'admin' }, readonly.key)).toMatchObject({ status: 403 });
 
     const listed = (await api('GET', '/v1/api-keys', undefined, adminKey)).body.items;

@@ -4,7 +4,7 @@ import { hashApiKey, newApiKey } from '../api-key.js';
 import { HttpError, validate } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { ACCOUNTS, API_KEYS } from '../resources.js';
-import { Account, ApiKey, CreateAccount, CreateApiKey, CreatedAccount, CreatedApiKey } from '../schemas.js';
+import { ApiKey, CallerAccount, CreateAccount, CreateApiKey, CreatedAccount, CreatedApiKey } from '../schemas.js';
 import { resourceRoutes, type ApiContext } from './context.js';
 
 export const accountRoutes = ({ store }: ApiContext): FastifyPluginAsync => async (app) => {
@@ -18,7 +18,9 @@ export const accountRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
     return { ...(await store.createApiKey({ accountId: req.principal.accountId, ...body, keyHash: hashApiKey(key) })), key };
   });
 
-  app.get('/account', openapi({ summary: "The caller's account", response: Account }), async (req) => (await store.find(ACCOUNTS, { id: req.principal.accountId }))[0]);
+  app.get('/account', openapi({ summary: "The caller's account, and its key's role", response: CallerAccount }), async (req) => ({
+    ...(await store.find(ACCOUNTS, { id: req.principal.accountId }))[0], role: req.principal.role,
+  }));
 
   app.post('/accounts', openapi({
     summary: 'Create an account (operator only)',

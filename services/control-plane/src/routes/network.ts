@@ -4,7 +4,7 @@ import { conflict, validate } from '../errors.js';
 import { parseCidr, parseIp } from '../ip.js';
 import { openapi } from '../openapi.js';
 import { NETWORK_INTERFACES, SUBNETS, VPCS } from '../resources.js';
-import { CreateNetworkInterface, CreateSubnet, CreateVpc, EniId, NetworkInterface, Subnet, Vpc } from '../schemas.js';
+import { CreateNetworkInterface, CreateSubnet, CreateVpc, EniId, NetworkInterface, RegisterNetworkInterface, Subnet, Vpc } from '../schemas.js';
 import { requireInside, requireOwned, resourceRoutes, type ApiContext, type ById } from './context.js';
 
 export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => async (app) => {
@@ -44,15 +44,19 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
   // A capture agent registers the ENI it owns under its own id: created when missing (201), answered
   // when it is there already in the same subnet with the same address (200; the name is kept).
   app.put('/network-interfaces/:id', openapi({
-    summary: 'Register an ENI under its id (capture agents)', description: '201 when created, 200 when it exists in that subnet with that address, 409 otherwise.', ...eniDoc,
+    summary: 'Register an ENI under its id (capture agents)',
+    description: '201 when created, 200 when it exists in that subnet with that address, 409 otherwise. '
+      + 'With `agentId`, the ENI records that agent and the time (its `agentId` and `registeredAt`).',
+    ...eniDoc, body: RegisterNetworkInterface,
   }), async (req: ById, reply) => {
     const id = validate(EniId, req.params.id, 'id');
-    const body = validate(CreateNetworkInterface, req.body);
+    const { agentId, ...body } = validate(RegisterNetworkInterface, req.body);
     const subnet = await requireOwned(store, SUBNETS, req.principal, body.subnetId, 'subnetId');
     const ip = parseIp(body.primaryIp)!;
     requireInside({ label: SUBNETS.label, ...subnet }, ip, 'primaryIp', body.primaryIp);
     const { accountId } = req.principal;
-    const created = await store.createIfAbsent(NETWORK_INTERFACES, { id, accountId, vpcId: subnet.vpcId, ...body });
+    const agent = agentId === undefined ? {} : { agentId, registeredAt: new Date() };
+    const created = await store.createIfAbsent(NETWORK_INTERFACES, { id, accountId, vpcId: subnet.vpcId, ...body, ...agent });
     if (created) {
       reply.code(201);
       return created;
@@ -64,6 +68,6 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
     if (existing.subnetId !== body.subnetId || stored.version !== ip.version || stored.value !== ip.value) {
       throw conflict(`network interface ${id} exists with subnetId ${existing.subnetId} and primaryIp ${existing.primaryIp}`);
     }
-    return existing;
+    return agentId === undefined ? existing : ((await store.update(NETWORK_INTERFACES, { accountId, id }, agent)) ?? existing);
   });
 };
