@@ -1,3 +1,5 @@
 export * from './client.js';
+export * from './compacted.js';
 export { nativeCrc32c } from './crc32c.js';
 export * from './dlq.js';
+export * from './stage.js';

@@ -1,0 +1,64 @@
+/**
+ * A compacted settings topic (rules, log topics) read whole from the beginning at every start, and
+ * followed: each service instance has a consumer group of its own, never committed.
+ */
+import type { Admin } from 'kafkajs';
+import type { Logger } from '@flowlogs/runtime';
+import { FETCH_MAX_WAIT_MS, SupervisedConsumer, type Kafka } from './client.js';
+
+export class CompactedTopicReader {
+  /** Next offset to read on each partition, as far as the consumer got. */
+  private readonly next = new Map<number, number>();
+  private consumer: SupervisedConsumer | undefined;
+
+  /** `apply` gets each keyed message (a null value is a tombstone) in order; `onRestart` runs before a replacement rereads it all. */
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly log: Logger,
+    private readonly topic: string,
+    private readonly groupPrefix: string,
+    private readonly apply: (key: string, value: Buffer | null) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    this.consumer = new SupervisedConsumer(
+      () => this.kafka.consumer({ groupId: `${this.groupPrefix}.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS }),
+      async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            this.next.set(partition, Number(message.offset) + 1);
+            const key = message.key?.toString();
+            if (key) this.apply(key, message.value);
+          },
+        });
+      },
+      this.log,
+      () => this.next.clear(),
+    );
+    await this.consumer.run();
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  /**
+   * Waits until every message written to the topic so far is applied (a setting acknowledged before
+   * some input was produced applies to it), at most `timeoutMs`; answers whether it got there.
+   */
+  async caughtUp(admin: Admin, timeoutMs = 10_000): Promise<boolean> {
+    const ends = await admin.fetchTopicOffsets(this.topic);
+    const deadline = Date.now() + timeoutMs;
+    while (ends.some((e) => (this.next.get(e.partition) ?? 0) < Number(e.high))) {
+      if (Date.now() > deadline) {
+        this.log.warn({ topic: this.topic }, 'settings consumer is behind; going on with the settings read so far');
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+}
