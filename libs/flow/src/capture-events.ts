@@ -34,7 +34,8 @@ export class PacketEventDecoder {
     // The decoder writes the addresses straight into the event's arrays: no copy per packet.
     d.src = out.src;
     d.dst = out.dst;
-    const reason = decodeFrame(record.linkType, record.data, record.frameStart, record.frameStart + record.caplen, d);
+    const end = record.frameStart + record.caplen;
+    const reason = decodeFrame(record.linkType, record.data, record.frameStart, end, d, record.wireLen);
     if (reason) {
       this.counters.skipped[reason] = (this.counters.skipped[reason] ?? 0) + 1;
       return reason;

@@ -42,7 +42,7 @@ async function compareFile(path: string): Promise<void> {
     for await (const record of readCaptureFile(path)) {
       frameNumber++;
       counts.packets++;
-      const reason = decodePacket(record.linkType, record.frame, out);
+      const reason = decodePacket(record.linkType, record.frame, out, record.wireLen);
       const ours: Summary | undefined = reason === null
         ? { src: formatIp(out.src, out.ipVersion), dst: formatIp(out.dst, out.ipVersion), protocol: out.protocol, srcPort: out.srcPort, dstPort: out.dstPort, bytes: out.bytes }
         : undefined;

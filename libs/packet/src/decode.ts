@@ -12,11 +12,17 @@
 export const LinkType = {
   NULL: 0,
   ETHERNET: 1,
+  PPP: 9,
+  PPP_HDLC: 50,
+  PPP_ETHER: 51,
   RAW: 101,
+  C_HDLC: 104,
+  IEEE802_11: 105,
   LOOP: 108,
   LINUX_SLL: 113,
   IPV4: 228,
   IPV6: 229,
+  PPI: 192,
   NFLOG: 239,
   LINUX_SLL2: 276,
 } as const;
@@ -65,6 +71,10 @@ const ETHERTYPE_IPV6 = 0x86dd;
 const ETHERTYPE_VLAN = 0x8100;
 const ETHERTYPE_QINQ = 0x88a8;
 const ETHERTYPE_QINQ_OLD = 0x9100;
+const ETHERTYPE_PPPOE_SESSION = 0x8864;
+/** Cisco FabricPath (DCE): the outer header's EtherType, then FTag/TTL and the inner Ethernet header. */
+const ETHERTYPE_FABRICPATH = 0x8903;
+const FABRICPATH_TAG_AND_INNER_HEADER = 2 + 14;
 /** EtherType values up to 1500 are 802.3 length fields; 1536 and up are types. */
 const ETHERTYPE_MAX_LENGTH = 1500;
 const ETHERTYPE_MIN_TYPE = 0x0600;
@@ -76,6 +86,24 @@ const AF_INET6_FREEBSD = 28;
 const AF_INET6_DARWIN = 30;
 /** NFLOG's family byte is the Linux value. */
 const AF_INET6_LINUX = 10;
+
+const PPP_ADDRESS_ALL_STATIONS = 0xff;
+const PPP_CONTROL_UNNUMBERED = 0x03;
+const PPP_IPV4 = 0x21;
+const PPP_IPV6 = 0x57;
+/** PPPoE session header: version/type, code, session id, length. */
+const PPPOE_HEADER_LENGTH = 6;
+const PPPOE_VERSION_TYPE = 0x11;
+/** Cisco HDLC address byte: unicast and multicast. */
+const CHDLC_UNICAST = 0x0f;
+const CHDLC_MULTICAST = 0x8f;
+/** PPI packet header: version, flags, length (LE), the link type of what follows (LE). */
+const PPI_HEADER_LENGTH = 8;
+
+const IEEE802_11_TYPE_DATA = 2;
+const IEEE802_11_TO_AND_FROM_DS = 0x03;
+const IEEE802_11_PROTECTED = 0x40;
+const IEEE802_11_ORDER = 0x80;
 
 const NFULA_PAYLOAD = 9;
 const NFULA_PREFIX = 10;
@@ -98,20 +126,37 @@ const TCP_BYTES_THROUGH_FLAGS = 14;
 const PORTS_BYTES = 4;
 
 /**
- * Decodes one captured frame; returns null when `out` was filled, or the
- * reason the frame is skipped. Never throws on any input.
+ * Bytes of the frame being decoded that the capture cut off (wire length minus captured length).
+ * Only an IPv4 header whose total length is 0 needs them; set by decodeFrame on each call, which
+ * runs synchronously to the end, so no other frame can see the value.
  */
-export function decodePacket(linkType: number, frame: Uint8Array, out: DecodedPacket): SkipReason | null {
-  return decodeFrame(linkType, frame, 0, frame.length, out);
+let uncapturedBytes = 0;
+
+/**
+ * Decodes one captured frame; returns null when `out` was filled, or the
+ * reason the frame is skipped. Never throws on any input. `wireLength`: the
+ * frame's length on the wire, when a snaplen may have cut it.
+ */
+export function decodePacket(linkType: number, frame: Uint8Array, out: DecodedPacket, wireLength?: number): SkipReason | null {
+  return decodeFrame(linkType, frame, 0, frame.length, out, wireLength);
 }
 
 /** decodePacket of the frame that lies in `data` from `start` to `end`, read in place. */
-export function decodeFrame(linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket): SkipReason | null {
+export function decodeFrame(
+  linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket, wireLength = end - start,
+): SkipReason | null {
   const previousPrefix = out.nflogPrefix;
   out.srcPort = 0;
   out.dstPort = 0;
   out.tcpFlags = 0;
   out.nflogPrefix = undefined;
+  uncapturedBytes = wireLength > end - start ? wireLength - (end - start) : 0;
+  return decodeLink(linkType, frame, start, end, out, previousPrefix);
+}
+
+function decodeLink(
+  linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket, previousPrefix: string | undefined,
+): SkipReason | null {
   const length = end - start;
   switch (linkType) {
     case LinkType.ETHERNET:
@@ -145,6 +190,17 @@ export function decodeFrame(linkType: number, frame: Uint8Array, start: number, 
       return decodeBsdFamily(frame, start, readU32(frame, start), end, out);
     case LinkType.NFLOG:
       return decodeNflog(frame, start, end, out, previousPrefix);
+    case LinkType.PPP:
+    case LinkType.PPP_HDLC:
+      return decodePpp(frame, start, end, out);
+    case LinkType.PPP_ETHER:
+      return decodePppoe(frame, start, end, out);
+    case LinkType.C_HDLC:
+      return decodeCiscoHdlc(frame, start, end, out);
+    case LinkType.IEEE802_11:
+      return decodeIeee80211(frame, start, end, out);
+    case LinkType.PPI:
+      return decodePpi(frame, start, end, out, previousPrefix);
     default:
       return 'unsupported-link';
   }
@@ -164,17 +220,110 @@ function decodeCookedProtocol(frame: Uint8Array, at: number, protocol: number, e
   return decodeEtherType(frame, at, protocol, end, out);
 }
 
-/** Decodes what follows an EtherType field at `at`: VLAN tags, 802.2 LLC/SNAP or IP. */
+/**
+ * Decodes what follows an EtherType field at `at`: VLAN tags, FabricPath, PPPoE, 802.2 LLC/SNAP or
+ * IP. Tags and FabricPath headers are walked in a loop, not by recursion: a frame of nested
+ * headers cannot grow the stack.
+ */
 function decodeEtherType(frame: Uint8Array, at: number, etherType: number, end: number, out: DecodedPacket): SkipReason | null {
-  while (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ || etherType === ETHERTYPE_QINQ_OLD) {
-    if (end - at < 4) return 'truncated';
-    etherType = readU16(frame, at + 2);
-    at += 4;
+  for (;;) {
+    if (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ || etherType === ETHERTYPE_QINQ_OLD) {
+      if (end - at < 4) return 'truncated';
+      etherType = readU16(frame, at + 2);
+      at += 4;
+    } else if (etherType === ETHERTYPE_FABRICPATH) {
+      if (end - at < FABRICPATH_TAG_AND_INNER_HEADER) return 'truncated';
+      etherType = readU16(frame, at + FABRICPATH_TAG_AND_INNER_HEADER - 2);
+      at += FABRICPATH_TAG_AND_INNER_HEADER;
+    } else {
+      break;
+    }
   }
   if (etherType === ETHERTYPE_IPV4) return decodeIpv4(frame, at, end, out);
   if (etherType === ETHERTYPE_IPV6) return decodeIpv6(frame, at, end, out);
+  if (etherType === ETHERTYPE_PPPOE_SESSION) return decodePppoe(frame, at, end, out);
   if (etherType <= ETHERTYPE_MAX_LENGTH) return decodeLlc(frame, at, end, out);
   return 'non-ip';
+}
+
+/** PPPoE session stage (RFC 2516): the 6-byte header, then a PPP protocol field. */
+function decodePppoe(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < PPPOE_HEADER_LENGTH) return 'truncated';
+  // Version 1, type 1; code 0 is session data (discovery packets carry other codes and no IP).
+  if (frame[at] !== PPPOE_VERSION_TYPE) return 'malformed';
+  if (frame[at + 1] !== 0) return 'non-ip';
+  return decodePppProtocol(frame, at + PPPOE_HEADER_LENGTH, end, out);
+}
+
+/**
+ * DLT_PPP and DLT_PPP_SERIAL: PPP with or without HDLC-like framing (address 0xff, control 0x03);
+ * a serial capture may also hold Cisco HDLC frames, told apart by their address byte.
+ */
+function decodePpp(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 2) return 'truncated';
+  if (frame[at] === CHDLC_UNICAST || frame[at] === CHDLC_MULTICAST) return decodeCiscoHdlc(frame, at, end, out);
+  if (frame[at] === PPP_ADDRESS_ALL_STATIONS && frame[at + 1] === PPP_CONTROL_UNNUMBERED) at += 2;
+  return decodePppProtocol(frame, at, end, out);
+}
+
+/** A PPP protocol field (RFC 1661): one byte when compressed (an odd first byte), else two. */
+function decodePppProtocol(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 1) return 'truncated';
+  let protocol = frame[at];
+  if (protocol & 1) {
+    at += 1;
+  } else {
+    if (end - at < 2) return 'truncated';
+    protocol = readU16(frame, at);
+    at += 2;
+  }
+  if (protocol === PPP_IPV4) return decodeIpv4(frame, at, end, out);
+  if (protocol === PPP_IPV6) return decodeIpv6(frame, at, end, out);
+  return 'non-ip';
+}
+
+/** Cisco HDLC: address, control, then an EtherType. */
+function decodeCiscoHdlc(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 4) return 'truncated';
+  const protocol = readU16(frame, at + 2);
+  if (protocol === ETHERTYPE_IPV4) return decodeIpv4(frame, at + 4, end, out);
+  if (protocol === ETHERTYPE_IPV6) return decodeIpv6(frame, at + 4, end, out);
+  return 'non-ip';
+}
+
+/**
+ * IEEE 802.11 data frames without encryption: the MAC header (24 bytes, a fourth address in
+ * WDS frames, QoS control, HT control) then LLC/SNAP. Management, control, null-data and
+ * protected frames carry no readable IP.
+ */
+function decodeIeee80211(frame: Uint8Array, at: number, end: number, out: DecodedPacket): SkipReason | null {
+  if (end - at < 2) return 'truncated';
+  const typeAndSubtype = frame[at];
+  const flags = frame[at + 1];
+  if (((typeAndSubtype >> 2) & 0x03) !== IEEE802_11_TYPE_DATA) return 'non-ip';
+  const subtype = typeAndSubtype >> 4;
+  // Subtypes with bit 2 set (null data, CF-ack/poll without data) have no body.
+  if (subtype & 0x04 || flags & IEEE802_11_PROTECTED) return 'non-ip';
+  const qos = (subtype & 0x08) !== 0;
+  let headerLength = 24;
+  if ((flags & IEEE802_11_TO_AND_FROM_DS) === IEEE802_11_TO_AND_FROM_DS) headerLength += 6;
+  if (qos) headerLength += 2;
+  if (qos && flags & IEEE802_11_ORDER) headerLength += 4;
+  if (end - at < headerLength) return 'truncated';
+  return decodeLlc(frame, at + headerLength, end, out);
+}
+
+/** PPI (Per-Packet Information): a little-endian header naming the link type of the frame after it. */
+function decodePpi(frame: Uint8Array, at: number, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
+  if (end - at < PPI_HEADER_LENGTH) return 'truncated';
+  if (frame[at] !== 0) return 'malformed';
+  const headerLength = frame[at + 2] | (frame[at + 3] << 8);
+  const linkType = (frame[at + 4] | (frame[at + 5] << 8) | (frame[at + 6] << 16) | (frame[at + 7] << 24)) >>> 0;
+  if (headerLength < PPI_HEADER_LENGTH) return 'malformed';
+  if (end - at < headerLength) return 'truncated';
+  // PPI inside PPI is not a thing; refusing it also bounds the recursion.
+  if (linkType === LinkType.PPI) return 'malformed';
+  return decodeLink(linkType, frame, at + headerLength, end, out, previousPrefix);
 }
 
 /** 802.3 frame: IP only travels in a SNAP header (AA AA 03, OUI, EtherType). */
@@ -224,6 +373,7 @@ function decodeNflog(frame: Uint8Array, start: number, end: number, out: Decoded
       // A snaplen cuts the payload TLV short; its IP headers are still usable.
       payloadStart = at + 4;
       payloadEnd = Math.min(valueEnd, end);
+      uncapturedBytes = valueEnd - payloadEnd;
     } else if (valueEnd > end) {
       return 'truncated';
     } else if (type === NFULA_PREFIX) {
@@ -267,7 +417,9 @@ function decodeIpv4(frame: Uint8Array, at: number, end: number, out: DecodedPack
   const versionAndIhl = frame[at];
   if (versionAndIhl >> 4 !== 4) return 'malformed';
   const headerLength = (versionAndIhl & 0x0f) * 4;
-  const totalLength = readU16(frame, at + 2);
+  // Total length 0: a segmentation-offloaded packet (TSO/GSO) captured before the NIC split it;
+  // its length is the frame's from here on the wire, as tshark presumes.
+  const totalLength = readU16(frame, at + 2) || end - at + uncapturedBytes;
   if (headerLength < 20 || totalLength < headerLength) return 'malformed';
   if (end - at < headerLength) return 'truncated';
   out.ipVersion = 4;

@@ -11,6 +11,9 @@ import {
   type DecodedPacket,
   type PacketSpec,
 } from '../src/index.js';
+import {
+  ciscoHdlcFrame, fabricPathFrame, offloadedFrame, ppiFrame, pppFrame, pppoeEthernetFrame, pppoeSession, wifiDataFrame,
+} from './link-frames.js';
 
 /** Decodes and returns a plain snapshot with addresses as text, or the skip reason. */
 function decode(linkType: number, frame: Uint8Array, out: DecodedPacket = newDecodedPacket()) {
@@ -247,6 +250,121 @@ describe('decodePacket link layers', () => {
   it('unknown link types', () => {
     expect(decode(147, ip4)).toBe('unsupported-link');
     expect(SKIP_REASONS).toEqual(['non-ip', 'truncated', 'malformed', 'unsupported-link']);
+  });
+});
+
+describe('decodePacket: PPP, Cisco HDLC, PPPoE, FabricPath, PPI, 802.11', () => {
+  const ip4 = buildIpPacket(tcp4);
+  const ip6 = buildIpPacket(udp6);
+
+  it('PPP with and without HDLC-like framing, protocol field compressed or not', () => {
+    for (const linkType of [LinkType.PPP, LinkType.PPP_HDLC]) {
+      expect(decode(linkType, pppFrame(ip4))).toEqual(tcp4Expected);
+      expect(decode(linkType, pppFrame(ip6))).toEqual(udp6Expected);
+      expect(decode(linkType, pppFrame(ip4, { framing: false }))).toEqual(tcp4Expected);
+      expect(decode(linkType, pppFrame(ip6, { compressed: true }))).toEqual(udp6Expected);
+      expect(decode(linkType, pppFrame(ip4, { framing: false, compressed: true }))).toEqual(tcp4Expected);
+    }
+    const lcp = Buffer.from([0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4]);
+    expect(decode(LinkType.PPP, lcp)).toBe('non-ip');
+    expect(decode(LinkType.PPP, Buffer.from([0xff]))).toBe('truncated');
+    expect(decode(LinkType.PPP, Buffer.from([0xff, 0x03, 0x00]))).toBe('truncated');
+  });
+
+  it('Cisco HDLC, on its own link type and inside a PPP serial capture', () => {
+    expect(decode(LinkType.C_HDLC, ciscoHdlcFrame(ip4))).toEqual(tcp4Expected);
+    expect(decode(LinkType.C_HDLC, ciscoHdlcFrame(ip6))).toEqual(udp6Expected);
+    expect(decode(LinkType.PPP_HDLC, ciscoHdlcFrame(ip6))).toEqual(udp6Expected);
+    const multicast = ciscoHdlcFrame(ip4);
+    multicast[0] = 0x8f;
+    expect(decode(LinkType.C_HDLC, multicast)).toEqual(tcp4Expected);
+    expect(decode(LinkType.C_HDLC, ciscoHdlcFrame(Buffer.alloc(20), 0x8035))).toBe('non-ip'); // SLARP
+    expect(decode(LinkType.C_HDLC, Buffer.from([0x0f, 0, 0x08]))).toBe('truncated');
+  });
+
+  it('PPPoE session frames in Ethernet (0x8864), behind a VLAN tag, and as DLT_PPP_ETHER', () => {
+    expect(decode(LinkType.ETHERNET, pppoeEthernetFrame(ip4))).toEqual(tcp4Expected);
+    expect(decode(LinkType.ETHERNET, pppoeEthernetFrame(ip6))).toEqual(udp6Expected);
+    const tagged = Buffer.concat([ethernetHeader(0x8100), Buffer.from([0, 7, 0x88, 0x64]), pppoeSession(ip4)]);
+    expect(decode(LinkType.ETHERNET, tagged)).toEqual(tcp4Expected);
+    expect(decode(LinkType.PPP_ETHER, pppoeSession(ip6))).toEqual(udp6Expected);
+    expect(decode(LinkType.PPP_ETHER, pppoeSession(ip4, 0x09))).toBe('non-ip'); // discovery (PADI)
+    const badVersion = pppoeSession(ip4);
+    badVersion[0] = 0x21;
+    expect(decode(LinkType.PPP_ETHER, badVersion)).toBe('malformed');
+  });
+
+  it('Cisco FabricPath: the classic Ethernet frame inside, with its VLAN tags', () => {
+    expect(decode(LinkType.ETHERNET, fabricPathFrame(buildEthernetFrame(ip4)))).toEqual(tcp4Expected);
+    expect(decode(LinkType.ETHERNET, fabricPathFrame(buildEthernetFrame(ip6, { vlan: [30] })))).toEqual(udp6Expected);
+    expect(decode(LinkType.ETHERNET, fabricPathFrame(Buffer.concat([ethernetHeader(0x0806), Buffer.alloc(28)])))).toBe('non-ip');
+  });
+
+  it('a frame of nested FabricPath and VLAN headers is walked without recursion', () => {
+    // Each 16-byte unit: EtherType 0x8903, FTag/TTL, the next inner MAC addresses.
+    const units = Buffer.alloc(16 * 20_000);
+    for (let at = 0; at < units.length; at += 16) units.writeUInt16BE(0x8903, at);
+    const outer = Buffer.concat([Buffer.alloc(12, 0x02), units, u16be(0x0800), ip4]);
+    expect(decode(LinkType.ETHERNET, outer)).toEqual(tcp4Expected);
+  });
+
+  it('PPI around Ethernet and around 802.11 data frames', () => {
+    expect(decode(LinkType.PPI, ppiFrame(buildEthernetFrame(ip4), LinkType.ETHERNET))).toEqual(tcp4Expected);
+    expect(decode(LinkType.PPI, ppiFrame(wifiDataFrame(ip6, { qos: true }), LinkType.IEEE802_11, 20))).toEqual(udp6Expected);
+    expect(decode(LinkType.PPI, ppiFrame(ip4, LinkType.RAW))).toEqual(tcp4Expected);
+    expect(decode(LinkType.PPI, ppiFrame(ip4, 147))).toBe('unsupported-link');
+    expect(decode(LinkType.PPI, ppiFrame(ppiFrame(ip4, LinkType.RAW), LinkType.PPI))).toBe('malformed');
+    const badLength = ppiFrame(ip4, LinkType.RAW);
+    badLength.writeUInt16LE(4, 2);
+    expect(decode(LinkType.PPI, badLength)).toBe('malformed');
+    expect(decode(LinkType.PPI, ppiFrame(ip4, LinkType.RAW, 40).subarray(0, 30))).toBe('truncated');
+  });
+
+  it('802.11: data and QoS data frames, with four addresses; protected and management frames are not IP', () => {
+    expect(decode(LinkType.IEEE802_11, wifiDataFrame(ip4))).toEqual(tcp4Expected);
+    expect(decode(LinkType.IEEE802_11, wifiDataFrame(ip6, { qos: true, wds: true }))).toEqual(udp6Expected);
+    expect(decode(LinkType.IEEE802_11, wifiDataFrame(ip4, { protected: true }))).toBe('non-ip');
+    const beacon = wifiDataFrame(ip4);
+    beacon[0] = 0x80;
+    expect(decode(LinkType.IEEE802_11, beacon)).toBe('non-ip');
+    const nullData = wifiDataFrame(ip4);
+    nullData[0] = 0x48;
+    expect(decode(LinkType.IEEE802_11, nullData)).toBe('non-ip');
+  });
+});
+
+describe('decodePacket: IPv4 total length 0 (segmentation offload)', () => {
+  const big = buildIpPacket({ ...tcp4, payloadLength: 3000 });
+
+  it('takes the length from the frame', () => {
+    expect(decode(LinkType.ETHERNET, offloadedFrame(big))).toEqual({ ...tcp4Expected, bytes: 3040 });
+    const raw = Buffer.from(big);
+    raw.writeUInt16BE(0, 2);
+    expect(decode(LinkType.RAW, raw)).toEqual({ ...tcp4Expected, bytes: 3040 });
+  });
+
+  it('counts what a snaplen cut off from the wire length', () => {
+    const frame = offloadedFrame(big);
+    const out = newDecodedPacket();
+    expect(decodePacket(LinkType.ETHERNET, frame.subarray(0, 96), out, frame.length)).toBeNull();
+    expect(out).toMatchObject({ bytes: 3040, srcPort: 40000, tcpFlags: SYN_ACK });
+    // The cut belongs to that frame only.
+    expect(decodePacket(LinkType.RAW, buildIpPacket(tcp4), out)).toBeNull();
+    expect(out.bytes).toBe(140);
+  });
+
+  it('counts an NFLOG payload cut by its copy range from the TLV length', () => {
+    const raw = Buffer.from(big);
+    raw.writeUInt16BE(0, 2);
+    const frame = nflogFrame(raw, 'accept');
+    expect(decode(LinkType.NFLOG, frame.subarray(0, 200))).toMatchObject({ bytes: 3040, nflogPrefix: 'accept' });
+  });
+
+  it('a frame shorter than its IPv4 header length is still malformed', () => {
+    const raw = buildIpPacket({ ...tcp4, payloadLength: 0 }).subarray(0, 24);
+    raw.writeUInt16BE(0, 2);
+    raw[0] = 0x47; // 28-byte header in a 24-byte frame
+    expect(decode(LinkType.RAW, raw, newDecodedPacket())).toBe('malformed');
   });
 });
 
