@@ -1,6 +1,7 @@
 /** Retention on the real database: a logset's retentionDays drops whole day partitions once passed, and the rollup's rows go with their records. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
+import { makeRecord } from '@flowlogs/testkit';
 import { ADVISORY_LOCKS, dayPartitionName, ensureDayPartitions } from '@flowlogs/db';
 import { insertRecords } from '../services/publisher/src/store.js';
 import { startStack, type Stack } from './support/stack.js';
@@ -25,12 +26,10 @@ describe('retention', () => {
     await ensureDayPartitions(db.pool, ages.map((a) => now - a * DAY), new Set());
     const records = [long, short].flatMap((topic) => ages.map((age): FlowRecord => {
       const ws = now - age * DAY - (now % 60);
-      const r: Omit<FlowRecord, 'recordId'> = {
-        version: 2, accountId: 'acct', interfaceId: 'eni-x', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2', srcport: 40_000, dstport: 443, protocol: 6,
-        packets: 1, bytes: 60, start: ws, end: ws, action: 'ACCEPT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: 2, type: 'IPv4',
-        flowDirection: 'egress', windowStart: ws, windowEnd: ws + 60, flowLogId: 'fl-x', logTopicId: topic.id, skippedPackets: null,
-      };
-      return { ...r, recordId: `${topic.id}-${age}` };
+      return makeRecord({
+        accountId: 'acct', interfaceId: 'eni-x', packets: 1, bytes: 60, start: ws, end: ws,
+        windowStart: ws, windowEnd: ws + 60, flowLogId: 'fl-x', logTopicId: topic.id, recordId: `${topic.id}-${age}`,
+      });
     }));
     await insertRecords(db.pool, records);
     /** The log topics and hours the rollup holds rows of, folded or still pending (the stack's publisher folds every few seconds). */

@@ -4,10 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIELD_KEYS, formatText, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import { FIELD_KEYS, formatText, type FlowRecord } from '@flowlogs/contracts';
 import { ensureDayPartitions } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
-import { kafkaBrokers } from '@flowlogs/testkit';
+import { kafkaBrokers, makeRecord } from '@flowlogs/testkit';
 import { parseQuery, queryPredicate } from '../services/control-plane/src/query/index.js';
 import { insertRecords } from '../services/publisher/src/store.js';
 import { startStack, TEST_API_KEY, type Stack } from './support/stack.js';
@@ -22,13 +22,11 @@ let base: number; // the first window's start
 let range: string;
 
 function record(windowStart: number, over: Partial<FlowRecord>): FlowRecord {
-  const r: Omit<FlowRecord, 'recordId'> = {
-    version: 2, accountId: ids.account, interfaceId: ids.eni, srcaddr: '10.16.0.22', dstaddr: '10.16.0.40', srcport: 50_000, dstport: 443, protocol: 6,
-    packets: 10, bytes: 1500, start: windowStart + 1, end: windowStart + 30, action: 'ACCEPT', logStatus: 'OK', vpcId: ids.vpc, subnetId: ids.subnet,
-    tcpFlags: 27, type: 'IPv4', flowDirection: 'egress', windowStart, windowEnd: windowStart + INTERVAL, flowLogId: ids.flowLog, logTopicId: ids.topic,
-    skippedPackets: null, ...over,
-  };
-  return { ...r, recordId: recordIdOf(r) };
+  return makeRecord({
+    accountId: ids.account, interfaceId: ids.eni, srcaddr: '10.16.0.22', dstaddr: '10.16.0.40', packets: 10, bytes: 1500,
+    start: windowStart + 1, end: windowStart + 30, vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: 27,
+    windowStart, windowEnd: windowStart + INTERVAL, flowLogId: ids.flowLog, logTopicId: ids.topic, ...over,
+  });
 }
 
 /** Stores records as the publisher does (with their hourly rollup). */

@@ -5,7 +5,8 @@
  * records only, for every key and metric, over a range with partial edge hours.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import type { FlowRecord } from '@flowlogs/contracts';
+import { makeRecord } from '@flowlogs/testkit';
 import { ensureDayPartitions, TOP_KEYS, type TopKey } from '@flowlogs/db';
 import { rollupHours, topSql } from '../services/control-plane/src/analysis.js';
 import { recordScope } from '../services/control-plane/src/search.js';
@@ -29,13 +30,12 @@ function records(logTopicId: string, accountId: string, flowLogId: string): Flow
   let n = 0;
   const add = (windowStart: number, interval: number, over: Partial<FlowRecord> = {}) => {
     n++;
-    const r: Omit<FlowRecord, 'recordId'> = {
-      version: 2, accountId, interfaceId: `eni-${n % 4}`, srcaddr: n % 7 ? `10.16.0.${n % 13}` : `fd00:16::${n % 5}`, dstaddr: `192.0.2.${n % 9}`,
+    out.push(makeRecord({
+      accountId, interfaceId: `eni-${n % 4}`, srcaddr: n % 7 ? `10.16.0.${n % 13}` : `fd00:16::${n % 5}`, dstaddr: `192.0.2.${n % 9}`,
       srcport: 40_000 + (n % 17), dstport: [443, 53, 22, 8080][n % 4], protocol: [6, 17, 6, 1][n % 4], packets: 1 + (n % 5), bytes: 40 * (1 + (n % 6)),
-      start: windowStart, end: windowStart + 1, action: n % 10 ? 'ACCEPT' : 'REJECT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: null,
-      type: 'IPv4', flowDirection: null, windowStart, windowEnd: windowStart + interval, flowLogId, logTopicId, skippedPackets: null, ...over,
-    };
-    out.push({ ...r, recordId: recordIdOf(r) });
+      start: windowStart, end: windowStart + 1, action: n % 10 ? 'ACCEPT' : 'REJECT',
+      windowStart, windowEnd: windowStart + interval, flowLogId, logTopicId, ...over,
+    }));
   };
   for (let t = H - 1200; t < H + 4 * HOUR; t += 60) {
     for (let i = 0; i < 3; i++) add(t, 60);

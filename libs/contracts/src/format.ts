@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { FIELD_KEYS, FieldName, type FlowRecord } from './record.js';
+import { FIELD_KEYS, FieldName } from './fields.js';
+import type { FlowRecord } from './record.js';
 import { LogFormat } from './rule.js';
 
 /** The default (version 2) field order, as Tencent and AWS print it. */

@@ -1,4 +1,5 @@
 export * from './rule.js';
+export * from './fields.js';
 export * from './record.js';
 export * from './format.js';
 export * from './topics.js';

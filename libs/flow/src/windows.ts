@@ -3,7 +3,7 @@
  * also used in-process by `flowlogs records`. No I/O; the caller feeds packets and asks for the
  * windows that are due.
  */
-import { recordIdOf, type FlowLogRule, type FlowRecord, type PacketEvent } from '@flowlogs/contracts';
+import { FIELDS, recordIdOf, type FlowLogRule, type FlowRecord, type PacketEvent } from '@flowlogs/contracts';
 import { formatIp } from '@flowlogs/packet';
 import { ruleAccepts, type EniContext } from './rules.js';
 
@@ -298,11 +298,13 @@ function flowRecord(w: Window, f: Flow): FlowRecord {
  */
 function statusRecord(w: Window, eni: EniContext, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
   const r: FlowRecord = {
-    version: 2, accountId: eni.accountId, interfaceId: eni.eniId,
-    srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, start: null, end: null,
-    action: null, logStatus, vpcId: eni.vpcId || null, subnetId: eni.subnetId || null, tcpFlags: null, type: null, flowDirection: null,
+    ...NO_FLOW, version: 2, accountId: eni.accountId, interfaceId: eni.eniId, logStatus,
+    vpcId: eni.vpcId || null, subnetId: eni.subnetId || null,
     windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets, recordId: '',
   };
   r.recordId = recordIdOf(r, w.reopened ? `reopened@${w.minPosition}` : undefined);
   return r;
 }
+
+/** Every field null, in the contract's key order: a record without a flow sets those the field table keeps on it. */
+const NO_FLOW = Object.fromEntries(FIELDS.map((f) => [f.key, null])) as { [K in keyof FlowRecord]: null };

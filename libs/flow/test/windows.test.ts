@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newPacketEvent, type FlowLogRule, type PacketEvent } from '@flowlogs/contracts';
+import { FIELDS, FLOW_KEY, FlowRecord, flowKeyOf, newPacketEvent, type FlowLogRule, type PacketEvent } from '@flowlogs/contracts';
 import { parseIp } from '@flowlogs/packet';
 import { FlowWindows, RuleSet, windowStartOf, type EniContext } from '../src/index.js';
 
@@ -40,6 +40,37 @@ describe('FlowWindows', () => {
     const tcp = records.find((x) => x.protocol === 6)!;
     expect(tcp).toMatchObject({ packets: 2, bytes: 168, tcpFlags: 18, dstport: 22 });
     expect(w.activeFlows).toBe(0);
+  });
+
+  it('tells flows apart by the field table\'s flow key and by nothing else', () => {
+    const other: EniContext = { ...eni, eniId: 'eni-b' };
+    /** A packet that differs from the first in one field of the flow key, named by its record key. */
+    const vary: Record<string, [EniContext, PacketEvent]> = {
+      interfaceId: [other, pkt(1_700_000_001)], srcaddr: [eni, pkt(1_700_000_001, { src: '10.16.0.23' })],
+      dstaddr: [eni, pkt(1_700_000_001, { dst: 'fd00::40', src: 'fd00::22' })], srcport: [eni, pkt(1_700_000_001, { srcPort: 1 })],
+      dstport: [eni, pkt(1_700_000_001, { dstPort: 1 })], protocol: [eni, pkt(1_700_000_001, { protocol: 17 })],
+      action: [eni, pkt(1_700_000_001, { action: 'REJECT' })],
+    };
+    expect(Object.keys(vary)).toEqual(FLOW_KEY);
+    const w = new FlowWindows({ allowedLateness: 5 });
+    const r = rule();
+    w.add(r, eni, pkt(1_700_000_001, { direction: 'egress', tcpFlags: 1 }), 0);
+    // Differing in fields outside the flow key: the same flow.
+    w.add(r, eni, pkt(1_700_000_009, { direction: 'ingress', tcpFlags: 2, bytes: 1500 }), 1);
+    for (const [e, p] of Object.values(vary)) w.add(r, e, p, 2);
+    const records = w.closeAll();
+    expect(records).toHaveLength(1 + FLOW_KEY.length);
+    expect(new Set(records.map((x) => flowKeyOf(x, '-'))).size).toBe(records.length);
+    expect(records[0]).toMatchObject({ packets: 2, bytes: 1584, flowDirection: 'egress', start: 1_700_000_001, end: 1_700_000_009 });
+  });
+
+  it('leaves null on NODATA records exactly the fields the field table says are absent', () => {
+    const w = new FlowWindows({ allowedLateness: 5 });
+    w.markLive(rule(), eni, 1_700_000_001, 1_700_000_001, 0);
+    const [nodata] = w.closeAll();
+    expect(nodata.logStatus).toBe('NODATA');
+    expect(FlowRecord.parse(nodata)).toEqual(nodata);
+    for (const f of FIELDS) expect(nodata[f.key] === null, f.name).toBe(f.absent === 'null');
   });
 
   it('keeps separate records per rule, per window and per action, and filters by collection type', () => {

@@ -39,3 +39,4 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+export * from './records.js';

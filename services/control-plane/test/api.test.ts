@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
-import { recordIdOf, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
+import { FIELDS, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { ensureDayPartitions } from '@flowlogs/db';
 import { createRegistry } from '@flowlogs/runtime';
-import { testLogger, type TestDatabase } from '@flowlogs/testkit';
+import { makeRecord, testLogger, type TestDatabase } from '@flowlogs/testkit';
 import { ControlPlane } from '../src/control-plane.js';
+import type { FieldList } from '../src/query/index.js';
 import { addAccount as insertAccount, startControlPlane, type TestControlPlane } from './support.js';
 
 const OTHER_KEY = 'test-other-key-0123456789';
@@ -155,15 +156,25 @@ describe('control plane API', () => {
     expect((await api('GET', '/v1/vpcs', undefined, READONLY_KEY)).status).toBe(200);
   });
 
+  it('serves the field table at GET /v1/fields: every record field, the flow key and the console\'s columns', async () => {
+    const res = await api('GET', '/v1/fields');
+    expect(res.status).toBe(200);
+    const fields = (res.body as FieldList).fields;
+    expect(fields.map((f) => f.name)).toEqual(FIELDS.map((f) => f.name));
+    expect(fields.filter((f) => f.flowKey).map((f) => f.key)).toEqual(['interfaceId', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'action']);
+    expect(fields.find((f) => f.name === 'log-status')).toMatchObject({ key: 'logStatus', absent: 'kept', values: ['OK', 'NODATA', 'SKIPDATA'] });
+    const columns = fields.filter((f) => f.console).sort((a, b) => a.console!.rank - b.console!.rank);
+    expect(columns.slice(0, 3).map((f) => [f.name, f.console!.display, f.console!.sort])).toEqual([['start', 'time', 'start'], ['end', 'time', undefined], ['interface-id', 'text', undefined]]);
+    expect((await api('GET', '/v1/fields', undefined, null)).status).toBe(401);
+  });
+
   it('searches the records of a log topic by time and address, page by page', async () => {
     const base = 1_700_000_400; // a multiple of 600
     const record = (windowStart: number, srcaddr: string, dstaddr: string): FlowRecord => {
-      const r: Omit<FlowRecord, 'recordId'> = {
-        version: 2, accountId: ids.account, interfaceId: ids.eni, srcaddr, dstaddr, srcport: 443, dstport: 50_000, protocol: 6, packets: 3, bytes: 180,
-        start: windowStart + 1, end: windowStart + 2, action: 'ACCEPT', logStatus: 'OK', vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: 18,
-        type: 'IPv4', flowDirection: 'egress', windowStart, windowEnd: windowStart + 600, flowLogId: ids.flowLog, logTopicId: ids.topic, skippedPackets: null,
-      };
-      return { ...r, recordId: recordIdOf(r) };
+      return makeRecord({
+        accountId: ids.account, interfaceId: ids.eni, srcaddr, dstaddr, srcport: 443, dstport: 50_000, start: windowStart + 1, end: windowStart + 2,
+        vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: 18, windowStart, windowEnd: windowStart + 600, flowLogId: ids.flowLog, logTopicId: ids.topic,
+      });
     };
     const records = [
       record(base, '10.0.1.5', '192.0.2.1'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import type { FlowRecord } from '@flowlogs/contracts';
+import { makeRecord } from '@flowlogs/testkit';
 import { parseQuery, queryPredicate, QueryError, querySql, SqlParams, type Query } from '../src/query/index.js';
 
 const m = (field: string, value: string | number, op = '='): Query => ({ type: 'match', field, op, value }) as Query;
@@ -111,13 +112,11 @@ describe('querySql', () => {
 });
 
 describe('queryPredicate', () => {
-  const base: Omit<FlowRecord, 'recordId'> = {
-    version: 2, accountId: '123456789012', interfaceId: 'eni-1', srcaddr: '10.0.1.5', dstaddr: '192.0.2.1', srcport: 50_000, dstport: 443, protocol: 6,
-    packets: 10, bytes: 5000, start: 1001, end: 1005, action: 'ACCEPT', logStatus: 'OK', vpcId: 'vpc-1', subnetId: 'subnet-1', tcpFlags: 18,
-    type: 'IPv4', flowDirection: 'egress', windowStart: 1000, windowEnd: 1010, flowLogId: 'fl-1', logTopicId: 'topic-1', skippedPackets: null,
+  const base: Partial<FlowRecord> = {
+    srcaddr: '10.0.1.5', dstaddr: '192.0.2.1', packets: 10, bytes: 5000, start: 1001, end: 1005, tcpFlags: 18, windowStart: 1000, windowEnd: 1010,
   };
-  const rec = (over: Partial<FlowRecord> = {}): FlowRecord => ({ ...base, ...over, recordId: recordIdOf({ ...base, ...over }) });
-  const nodata = rec({ srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, action: null, logStatus: 'NODATA', tcpFlags: null });
+  const rec = (over: Partial<FlowRecord> = {}): FlowRecord => makeRecord({ ...base, ...over });
+  const nodata = makeRecord({ logStatus: 'NODATA', windowStart: 1000, windowEnd: 1010 });
   const matches = (q: string, r = rec()) => queryPredicate(parseQuery(q))(r);
 
   it('matches addresses and CIDRs on either side', () => {

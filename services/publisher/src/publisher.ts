@@ -6,7 +6,7 @@
  */
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FlowRecordBatch, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
+import { FlowRecordBatch, flowKeyOf, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
 import { createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
 import { TransactionalStage, deadLetter, ensureTopics, pipelineTopics, type Kafka, type StageOutput } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
@@ -228,7 +228,7 @@ export class Publisher {
     const out = new Map<string, Message[]>();
     for (const r of records) {
       const target = this.targets.get(r.logTopicId) ?? { kafkaTopic: this.topics.logTopic(r.logTopicId), format: 'json' as const };
-      const key = `${r.interfaceId}|${r.srcaddr ?? '-'}|${r.dstaddr ?? '-'}|${r.srcport ?? '-'}|${r.dstport ?? '-'}|${r.protocol ?? '-'}|${r.action ?? '-'}`;
+      const key = flowKeyOf(r, '-');
       const msgs = out.get(target.kafkaTopic) ?? [];
       msgs.push({ key, value: formatRecord(r, target.format), headers: { 'flowlogs-record-id': r.recordId } });
       out.set(target.kafkaTopic, msgs);

@@ -2,19 +2,15 @@
  * Flow records as rows of flow_records and of its hourly rollup: the COPY text of a batch, and the
  * statement that moves it from its staging table into the records and the rollup's pending rows. Pure.
  */
-import type { FlowRecord } from '@flowlogs/contracts';
+import { FIELDS, type FlowRecord } from '@flowlogs/contracts';
 import { ROLLUP_SOURCE_COLUMNS, rollupPendingSql } from '@flowlogs/db';
 
-const COLUMNS = [
-  'record_id', 'window_start', 'window_end', 'log_topic_id', 'flow_log_id', 'account_id', 'interface_id', 'srcaddr', 'dstaddr',
-  'srcport', 'dstport', 'protocol', 'packets', 'bytes', 'start_time', 'end_time', 'action', 'log_status', 'record',
-] as const;
+/** The fields stored in columns of their own (the field table says which), beside the id and the whole record. */
+const STORED = FIELDS.filter((f) => f.column !== undefined);
+const COLUMNS = ['record_id', ...STORED.map((f) => f.column), 'record'];
 
 function rowValues(r: FlowRecord): unknown[] {
-  return [
-    r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr,
-    r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, JSON.stringify(r),
-  ];
+  return [r.recordId, ...STORED.map((f) => r[f.key]), JSON.stringify(r)];
 }
 
 /** A value in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
 import { ensureDayPartitions, migrate, TOP_KEYS, type Pool } from '@flowlogs/db';
-import { createTestDatabase, type TestDatabase } from '@flowlogs/testkit';
+import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
 const HOUR = 3600;
@@ -14,12 +14,12 @@ let serial = 0;
 /** A record of the first log topic in the hour `hour` after T0; `over` changes any field. */
 function record(hour: number, over: Partial<FlowRecord> = {}): FlowRecord {
   const windowStart = T0 + hour * HOUR + (serial % 60) * 60;
-  const r: Omit<FlowRecord, 'recordId'> = {
-    version: 2, accountId: '111111111111', interfaceId: `eni-${serial % 3}`, srcaddr: `10.0.0.${serial % 5}`, dstaddr: serial % 2 ? '192.0.2.1' : 'fd00::1',
-    srcport: 40_000 + (serial % 7), dstport: serial % 2 ? 443 : 53, protocol: serial % 2 ? 6 : 17, packets: 1 + (serial % 11), bytes: 100 + serial, start: windowStart,
-    end: windowStart + 30, action: serial % 9 ? 'ACCEPT' : 'REJECT', logStatus: 'OK', vpcId: null, subnetId: null, tcpFlags: null, type: 'IPv4',
-    flowDirection: null, windowStart, windowEnd: windowStart + 60, flowLogId: 'fl-1', logTopicId: 'topic-1', skippedPackets: null, ...over,
-  };
+  const r = makeRecord({
+    accountId: '111111111111', interfaceId: `eni-${serial % 3}`, srcaddr: `10.0.0.${serial % 5}`, dstaddr: serial % 2 ? '192.0.2.1' : 'fd00::1',
+    srcport: 40_000 + (serial % 7), dstport: serial % 2 ? 443 : 53, protocol: serial % 2 ? 6 : 17, packets: 1 + (serial % 11), bytes: 100 + serial,
+    start: windowStart, end: windowStart + 30, action: serial % 9 ? 'ACCEPT' : 'REJECT', windowStart, windowEnd: windowStart + 60,
+    flowLogId: 'fl-1', logTopicId: 'topic-1', ...over,
+  });
   serial++;
   return { ...r, recordId: recordIdOf({ ...r, srcport: serial }) };
 }

@@ -1,27 +1,30 @@
 /**
- * The results table: the design's record fields, sortable by start, bytes and packets (a click on the
- * header), with records from the live tail added at the top.
+ * The results table: the record fields the server's field table gives a console column (GET /v1/fields),
+ * sortable where the column says so (a click on the header), with records from the live tail added at the top.
  */
+import { api } from '../api.js';
 import { h, replace } from '../dom.js';
 import { count, dateTime, protocol } from '../format.js';
 
-/** [header, value of a record, sort key]. */
-const COLUMNS = /** @type {[string, (r: any) => any, string?][]} */ ([
-  ['start', (r) => dateTime(r.start), 'start'],
-  ['end', (r) => dateTime(r.end)],
-  ['interface-id', (r) => r.interfaceId],
-  ['srcaddr', (r) => r.srcaddr],
-  ['srcport', (r) => r.srcport],
-  ['dstaddr', (r) => r.dstaddr],
-  ['dstport', (r) => r.dstport],
-  ['protocol', (r) => protocol(r.protocol)],
-  ['packets', (r) => count(r.packets), 'packets'],
-  ['bytes', (r) => count(r.bytes), 'bytes'],
-  ['action', (r) => r.action],
-  ['log-status', (r) => r.logStatus],
-  ['account-id', (r) => r.accountId],
-  ['version', (r) => r.version],
-]);
+/** @typedef {{name: string, key: string, console: {rank: number, display: 'text'|'time'|'count'|'protocol', sort?: string} | null}} FieldInfo */
+/** @typedef {[label: string, value: (r: any) => any, sort?: string]} Column */
+
+/** @type {Record<string, (v: any) => any>} */
+const DISPLAY = { text: (v) => v, time: dateTime, count, protocol };
+
+/** The columns, fetched once per page load (again after a failure). @type {Promise<Column[]> | undefined} */
+let columns;
+
+/** @returns {Promise<Column[]>} */
+function loadColumns() {
+  columns ??= api('GET', '/v1/fields').then(
+    (/** @type {{fields: FieldInfo[]}} */ { fields }) => fields.flatMap((f) => (f.console ? [{ ...f, console: f.console }] : []))
+      .sort((a, b) => a.console.rank - b.console.rank)
+      .map((f) => /** @type {Column} */ ([f.name, (r) => DISPLAY[f.console.display](r[f.key]), f.console.sort])),
+    (err) => { columns = undefined; throw err; },
+  );
+  return columns;
+}
 
 const MAX_TAILED = 500;
 
@@ -32,9 +35,11 @@ export function recordsTable({ sort, onSort }) {
   const body = h('tbody');
   const head = h('tr');
   const el = h('div', { class: 'table-wrap' }, h('table', { class: 'records' }, h('thead', {}, head), body));
+  /** @type {Column[]} */
+  let cols = [];
 
   function header() {
-    replace(head, COLUMNS.map(([label, , key]) => {
+    replace(head, cols.map(([label, , key]) => {
       if (!key) return h('th', { text: label });
       const active = sort.replace('-', '') === key;
       const arrow = active ? (sort.startsWith('-') ? ' ↓' : ' ↑') : '';
@@ -46,22 +51,30 @@ export function recordsTable({ sort, onSort }) {
   }
 
   /** @param {any} r */
-  const row = (r) => h('tr', { class: r.action === 'REJECT' ? 'reject' : undefined }, COLUMNS.map(([label, value]) => h('td', { 'data-label': label, text: value(r) ?? '-' })));
+  const row = (r) => h('tr', { class: r.action === 'REJECT' ? 'reject' : undefined }, cols.map(([label, value]) => h('td', { 'data-label': label, text: value(r) ?? '-' })));
 
-  header();
+  /** Runs `draw` once the columns are known, in call order; a failure to load them shows in the table. @param {() => void} draw */
+  const withColumns = (draw) => loadColumns().then((c) => {
+    if (cols !== c) { cols = c; header(); }
+    draw();
+  }, (err) => replace(body, h('tr', {}, h('td', { class: 'empty', text: `The record fields could not be loaded: ${err.message}` }))));
+
+  void withColumns(() => {});
   return {
     el,
     /** @param {any[]} records @param {string} [empty] what to say when there are none */
     show(records, empty = 'No records in this time range match.') {
-      replace(body, records.length ? records.map(row) : h('tr', {}, h('td', { class: 'empty', colspan: COLUMNS.length, text: empty })));
+      void withColumns(() => replace(body, records.length ? records.map(row) : h('tr', {}, h('td', { class: 'empty', colspan: cols.length, text: empty }))));
     },
     /** A tailed record, at the top. @param {any} r */
     prepend(r) {
-      body.querySelector('td.empty')?.parentElement?.remove();
-      const tr = row(r);
-      tr.classList.add('tailed');
-      body.prepend(tr);
-      while (body.children.length > MAX_TAILED) body.lastElementChild?.remove();
+      void withColumns(() => {
+        body.querySelector('td.empty')?.parentElement?.remove();
+        const tr = row(r);
+        tr.classList.add('tailed');
+        body.prepend(tr);
+        while (body.children.length > MAX_TAILED) body.lastElementChild?.remove();
+      });
     },
   };
 }

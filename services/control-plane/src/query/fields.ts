@@ -1,7 +1,6 @@
-/** The fields a query can name: DESIGN.md's names (and their camelCase JSON keys), how each is typed and stored. */
-import { FIELD_KEYS, type FieldName, type FlowRecord } from '@flowlogs/contracts';
-
-export type FieldKind = 'address' | 'integer' | 'string';
+/** The fields a query can name: the field table's names (and their camelCase JSON keys), how each is typed and stored. */
+import { FIELDS as TABLE, FieldName, fieldValues, type FieldKind, type FlowRecord } from '@flowlogs/contracts';
+import { z } from 'zod';
 
 export interface Field {
   name: FieldName;
@@ -13,33 +12,7 @@ export interface Field {
   values?: readonly string[];
 }
 
-const SPEC: Record<FieldName, Omit<Field, 'name' | 'key'>> = {
-  'version': { kind: 'integer' },
-  'account-id': { kind: 'string', column: 'account_id' },
-  'interface-id': { kind: 'string', column: 'interface_id' },
-  'srcaddr': { kind: 'address', column: 'srcaddr' },
-  'dstaddr': { kind: 'address', column: 'dstaddr' },
-  'srcport': { kind: 'integer', column: 'srcport' },
-  'dstport': { kind: 'integer', column: 'dstport' },
-  'protocol': { kind: 'integer', column: 'protocol' },
-  'packets': { kind: 'integer', column: 'packets' },
-  'bytes': { kind: 'integer', column: 'bytes' },
-  'start': { kind: 'integer', column: 'start_time' },
-  'end': { kind: 'integer', column: 'end_time' },
-  'action': { kind: 'string', column: 'action', values: ['ACCEPT', 'REJECT'] },
-  'log-status': { kind: 'string', column: 'log_status', values: ['OK', 'NODATA', 'SKIPDATA'] },
-  'vpc-id': { kind: 'string' },
-  'subnet-id': { kind: 'string' },
-  'tcp-flags': { kind: 'integer' },
-  'type': { kind: 'string', values: ['IPv4', 'IPv6'] },
-  'flow-direction': { kind: 'string', values: ['ingress', 'egress'] },
-  'window-start': { kind: 'integer', column: 'window_start' },
-  'window-end': { kind: 'integer', column: 'window_end' },
-  'flow-log-id': { kind: 'string', column: 'flow_log_id' },
-  'log-topic-id': { kind: 'string', column: 'log_topic_id' },
-};
-
-export const FIELDS: readonly Field[] = (Object.keys(SPEC) as FieldName[]).map((name) => ({ name, key: FIELD_KEYS[name], ...SPEC[name] }));
+export const FIELDS: readonly Field[] = TABLE.map((f) => ({ name: f.name, key: f.key, kind: f.kind, column: f.column, values: fieldValues(f) }));
 
 const BY_NAME = new Map(FIELDS.flatMap((f) => [[f.name.toLowerCase(), f], [f.key.toLowerCase(), f]] as const));
 
@@ -48,3 +21,27 @@ export const fieldNamed = (name: string): Field | undefined => BY_NAME.get(name.
 
 /** Protocol names a query may use instead of numbers. */
 export const PROTOCOLS: Readonly<Record<string, number>> = { icmp: 1, tcp: 6, udp: 17, gre: 47, icmpv6: 58, sctp: 132 };
+
+/** A field as GET /v1/fields describes it: what the console's records table and API clients need to know. */
+export const FieldInfo = z.object({
+  name: FieldName,
+  key: z.string().describe('the record\'s JSON key'),
+  kind: z.enum(['address', 'integer', 'string']),
+  absent: z.enum(['null', 'kept']).describe('on NODATA and SKIPDATA records: null, or kept'),
+  flowKey: z.boolean().describe('part of the flow key'),
+  values: z.array(z.string()).nullable().describe('the values of a field that is one of a few'),
+  console: z.object({
+    rank: z.number().describe('the column\'s place in the records table (ascending)'),
+    display: z.enum(['text', 'time', 'count', 'protocol']),
+    sort: z.enum(['start', 'bytes', 'packets']).optional().describe('the search\'s sort key, when the column sorts'),
+  }).nullable().describe('the records table\'s column, or null when the console does not show the field'),
+});
+export const FieldList = z.object({ fields: z.array(FieldInfo) });
+export type FieldList = z.infer<typeof FieldList>;
+
+export const FIELD_LIST: FieldList = {
+  fields: TABLE.map((f) => ({
+    name: f.name, key: f.key, kind: f.kind, absent: f.absent, flowKey: f.flowKey,
+    values: fieldValues(f)?.slice() ?? null, console: f.console ?? null,
+  })),
+};

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ActionTotals, actionTotals, Histogram, HistogramQuery, histogramBuckets, histogramStep, TopItems, TopQuery, topItems } from '../analysis.js';
 import { HttpError, validate } from '../errors.js';
 import { openapi } from '../openapi.js';
-import { queryPredicate } from '../query/index.js';
+import { FIELD_LIST, FieldList, queryPredicate } from '../query/index.js';
 import { LOG_TOPICS } from '../resources.js';
 import { EXPORT_CAP, EXPORTS, exportChunks, RangeQuery, RecordPage, recordPage, recordScope, recordSearch, SearchQuery } from '../search.js';
 import { formatName, KEEPALIVE_MS, sseComment, sseEvent, startTail, TAIL_EVENT } from '../tail.js';
@@ -29,6 +29,13 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
     const query: z.infer<S> = validate(schema, req.query, 'query');
     return { topic, query, scope: recordScope(topic.id, req.principal.accountId, query, now()) };
   };
+
+  app.get('/fields', openapi({
+    summary: 'The flow record\'s fields',
+    description: 'Every field of a record, in its JSON order: its name (as queries and custom formats write it), JSON key, '
+      + 'kind, whether NODATA/SKIPDATA records keep it, whether it is part of the flow key, and the console\'s column for it.',
+    response: FieldList,
+  }), async () => FIELD_LIST);
 
   app.get('/log-topics/:id/records', openapi({
     summary: 'Search records, or export them (format=ndjson|csv|text)',
