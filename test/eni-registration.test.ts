@@ -94,13 +94,17 @@ describe('ENI registration', () => {
     expect(outside.body.message).toMatch(/^primaryIp: 10\.17\.0\.5 is not inside subnet/);
   });
 
-  it("keeps accounts apart: another account's subnet is 404, its ENI id is taken", async () => {
+  it("keeps accounts apart: another account's subnet is 404, and an ENI id is each account's own", async () => {
     const foreign = await api('PUT', '/v1/network-interfaces/eni-b3', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.5' });
     expect(foreign.status).toBe(404);
     expect(foreign.body.message).toMatch(/^subnetId: subnet .* not found/);
-    const taken = await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY);
-    expect(taken.status).toBe(409);
-    expect(taken.body.message).toBe('network interface id eni-agent1 is taken');
-    expect((await api('GET', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).status).toBe(404);
+    // The other account learns nothing of this one's eni-agent1: it registers its own, as if the id were unused.
+    const mine = (await api('GET', '/v1/network-interfaces/eni-agent1')).body;
+    const theirs = await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY);
+    expect(theirs).toMatchObject({ status: 201, body: { id: 'eni-agent1', accountId: '222222222222', subnetId: otherSubnetId } });
+    expect((await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY)).status).toBe(200);
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).body).toMatchObject({ accountId: '222222222222' });
+    expect((await api('DELETE', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).status).toBe(204);
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1')).body).toEqual(mine);
   });
 });

@@ -79,8 +79,12 @@ describe('account isolation', () => {
         expect(id, `${what}: which of A's ids goes in it?`).toBeDefined();
         const res = await asB(method, path.replace('{id}', id), body);
         if (method === 'PUT') {
-          // Agents register ENIs under ids of their own choosing, and ids are global: A's is taken, and that is all B learns.
-          expect(res, what).toMatchObject({ status: 409, body: { message: `network interface id ${id} is taken` } });
+          // Agents register ENIs under ids of their own choosing, and ids are per account: B registers its own ENI of
+          // that id, exactly as if A had none (then deletes it again, so the other routes find only A's).
+          expect(res, `${what}: ${JSON.stringify(res.body)}`).toMatchObject({ status: 201, body: { id, subnetId: subnetB } });
+          expect(mentionsA({ ...res, body: { ...res.body, id: '' } }), what).toEqual([]);
+          expect((await asB('DELETE', path.replace('{id}', id))).status, what).toBe(204);
+          continue;
         } else {
           expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBe(404);
         }

@@ -26,6 +26,8 @@ export interface RouteDoc {
   errors?: number[];
   /** Needs no API key (health, metrics, this document). */
   public?: boolean;
+  /** A POST that only reads (a search too long for a query string): read-only keys may call it. */
+  read?: boolean;
 }
 
 declare module 'fastify' {
@@ -77,7 +79,7 @@ function operation({ method, url, doc }: RouteEntry) {
   const queryParams = Object.entries(query?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: query?.required?.includes(name) ?? false, schema }));
   const errors = new Set([
     ...(doc.query || doc.body || params.length ? [400] : []),
-    ...(doc.public ? [] : [401, ...(method === 'GET' ? [] : [403]), 429]),
+    ...(doc.public ? [] : [401, ...(method === 'GET' || doc.read ? [] : [403]), 429]),
     ...(params.length ? [404] : []),
     ...(doc.errors ?? []),
   ]);

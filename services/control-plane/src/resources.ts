@@ -88,11 +88,15 @@ const isJsonb = <T>(resource: Resource<T>, field: keyof T) => resource.jsonb?.in
 /** jsonb fields go as JSON text: node-postgres would send an array as a Postgres array, and a string as is. */
 const toParam = <T>(resource: Resource<T>, field: keyof T, v: unknown) => (isJsonb(resource, field) ? JSON.stringify(v) : v);
 
-/** INSERT of the given fields (the others take their column defaults), returning the whole row. */
-export function insertSql<T>(resource: Resource<T>, values: Partial<T>): Sql {
+/**
+ * INSERT of the given fields (the others take their column defaults), returning the whole row; with `unlessTaken`
+ * (the fields of a unique key), nothing when a row has those values already.
+ */
+export function insertSql<T>(resource: Resource<T>, values: Partial<T>, unlessTaken?: (keyof T)[]): Sql {
   const fields = given(resource, values);
+  const onConflict = unlessTaken ? ` ON CONFLICT (${unlessTaken.map((f) => resource.columns[f]).join(', ')}) DO NOTHING` : '';
   return {
-    text: `INSERT INTO ${resource.table} (${fields.map((f) => resource.columns[f]).join(', ')}) VALUES (${fields.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING ${returning(resource)}`,
+    text: `INSERT INTO ${resource.table} (${fields.map((f) => resource.columns[f]).join(', ')}) VALUES (${fields.map((_, i) => `$${i + 1}`).join(', ')})${onConflict} RETURNING ${returning(resource)}`,
     values: fields.map((f) => toParam(resource, f, values[f])),
   };
 }

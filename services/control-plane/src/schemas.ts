@@ -54,7 +54,13 @@ export const FlowLog = z.object({
   aggregationInterval: Interval,
   enabled: z.boolean(),
   revision: z.number().int(),
-  tags: z.array(Tag).max(50),
+  tags: z.array(Tag).max(50).superRefine((tags, ctx) => {
+    const seen = new Set<string>();
+    tags.forEach(({ key }, i) => {
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'key'], message: `tag key "${key}" is given twice` });
+      seen.add(key);
+    });
+  }),
   createdAt: CreatedAt,
   updatedAt: z.date(),
 });

@@ -32,8 +32,11 @@ const QueryParam = z.string().transform((s, ctx) => {
 export const RangeQuery = z.strictObject({ from: UnixSeconds.optional(), to: UnixSeconds.optional(), q: QueryParam.optional() });
 export type RangeQuery = z.infer<typeof RangeQuery>;
 
-/** Sort keys: `start` is the window order (window start), `-` descending; record_id breaks ties. */
-const SORT_KEYS = { start: 'window_start', bytes: 'coalesce(bytes, 0)', packets: 'coalesce(packets, 0)' } as const;
+/**
+ * Sort keys, `-` descending, record_id breaking ties. `start` is the record's start (its first packet);
+ * a record without one (NODATA, SKIPDATA) sorts at its window's start.
+ */
+const SORT_KEYS = { start: 'coalesce(start_time, window_start)', bytes: 'coalesce(bytes, 0)', packets: 'coalesce(packets, 0)' } as const;
 export const SORTS = ['start', '-start', 'bytes', '-bytes', 'packets', '-packets'] as const;
 export type Sort = (typeof SORTS)[number];
 
@@ -41,7 +44,9 @@ export const EXPORT_FORMATS = ['ndjson', 'csv', 'text'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const SearchQuery = RangeQuery.extend({
-  sort: z.enum(SORTS).default('start'),
+  sort: z.enum(SORTS).default('start').meta({
+    description: "start: the record's start (its window's start without one), bytes or packets; '-' descending; ties by record id",
+  }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional(),
   format: z.enum(EXPORT_FORMATS).optional(),

@@ -1,8 +1,10 @@
 /** The HTTP server: error shapes, request metrics, and the route plugins. No listening here. */
-import Fastify, { LogController, type FastifyError } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { LogController, type FastifyError, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
-import { HttpError, notFound } from './errors.js';
+import { HttpError, invalid, notFound, nulIssues } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { collectRoutes } from './openapi.js';
 import { docsRoutes } from './routes/docs.js';
@@ -18,10 +20,44 @@ export interface ServerOptions {
   api: ApiContext;
 }
 
+/** The longest path parameter (an id); a longer one is answered 414. */
+const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (headers over 16 KB: 431), answered
+ * in the API's error shape rather than Fastify's default (which adds statusCode).
+ */
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const message = { 431: 'the request headers (with the URL) are over 16 KB; send a long search as POST …/records/search', 408: 'the request took too long to arrive' }[
+    status as 431 | 408
+  ] ?? `malformed HTTP request (${err.code ?? err.message})`;
+  const body = JSON.stringify(new HttpError(status, message).body);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export function buildServer({ log, registry, metrics, ready, api }: ServerOptions) {
   // Requests are counted in /metrics; the log keeps to errors and the lifecycle.
-  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({
+    loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, clientErrorHandler: clientError,
+    // A path the router cannot take (bad percent-encoding: 400, a parameter over MAX_PARAM_LENGTH: 414), in the API's error shape.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = err.statusCode ?? 400;
+      const message = status === 414 ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL is not valid (bad percent-encoding)';
+      return reply.code(status).send(new HttpError(status, message).body);
+    },
+  });
   const routes = collectRoutes(app); // for the OpenAPI document
+
+  // Postgres text cannot hold a NUL byte: refused for every input up front, naming the field, instead of a 500 at the query.
+  app.addHook('preValidation', async (req) => {
+    const issues = [...nulIssues(req.params), ...nulIssues(req.query), ...nulIssues(req.body)];
+    if (issues.length) throw invalid(issues);
+  });
 
   app.setErrorHandler<FastifyError | HttpError>((err, req, reply) => {
     if (err instanceof HttpError) return reply.code(err.statusCode).send(err.body);

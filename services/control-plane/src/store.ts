@@ -38,9 +38,6 @@ function conflictOf<T>(resource: Resource<T>, err: unknown, values: Partial<T>):
   return err as Error;
 }
 
-const isDuplicateId = (resource: Resource<unknown>, err: unknown) =>
-  (err as { code?: string }).code === UNIQUE_VIOLATION && (err as { constraint?: string }).constraint === `${resource.table}_pkey`;
-
 export class Store {
   constructor(private readonly pool: Pool) {}
 
@@ -63,14 +60,12 @@ export class Store {
     return (await this.rows(db, resource, insertSql(resource, row), row))[0];
   }
 
-  /** Like create, but undefined when a row with that id exists already (in any account). */
-  async createIfAbsent<T extends { id: string }>(resource: Resource<T>, values: Partial<T> & { id: string }): Promise<T | undefined> {
-    try {
-      return await this.create(resource, values);
-    } catch (err) {
-      if (isDuplicateId(resource, err)) return undefined;
-      throw err;
-    }
+  /**
+   * Like create, but undefined when the account has a row with that id already (ENI ids are per account).
+   * Only that is passed over: a duplicate name is still a 409.
+   */
+  async createIfAbsent<T extends Owned>(resource: Resource<T>, values: Partial<T> & Owned): Promise<T | undefined> {
+    return (await this.rows(this.pool, resource, insertSql(resource, values, ['accountId', 'id']), values))[0];
   }
 
   async find<T>(resource: Resource<T>, where: Partial<T>): Promise<T[]> {
@@ -104,7 +99,7 @@ export class Store {
       const found = await client.query(`SELECT id FROM ${resource.table} WHERE account_id = $1 AND id = $2 FOR UPDATE`, [key.accountId, key.id]);
       if (!found.rowCount) return false;
       for (const [dependent, column] of DEPENDENTS.get(resource) ?? []) {
-        const { rows } = await client.query(`SELECT id FROM ${dependent.table} WHERE ${column} = $1 LIMIT 1`, [key.id]);
+        const { rows } = await client.query(`SELECT id FROM ${dependent.table} WHERE ${column} = $1 AND account_id = $2 LIMIT 1`, [key.id, key.accountId]);
         if (rows[0]) throw conflict(`${resource.label} ${key.id} is in use by ${dependent.label} ${rows[0].id}: delete that first`);
       }
       const { text, values } = deleteSql(resource, key as Partial<T>);

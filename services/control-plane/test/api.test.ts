@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { FIELDS, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
-import { ensureDayPartitions } from '@flowlogs/db';
 import { createRegistry } from '@flowlogs/runtime';
 import { makeRecord, testLogger, type TestDatabase } from '@flowlogs/testkit';
 import { ControlPlane } from '../src/control-plane.js';
 import type { FieldList } from '../src/query/index.js';
-import { addAccount as insertAccount, startControlPlane, type TestControlPlane } from './support.js';
+import { addAccount as insertAccount, insertRecords, startControlPlane, type TestControlPlane } from './support.js';
 
 const OTHER_KEY = 'test-other-key-0123456789';
 const READONLY_KEY = 'test-readonly-key-0123456789';
@@ -183,16 +182,7 @@ describe('control plane API', () => {
       record(base + 600, '10.0.1.5', '198.51.100.7'),
       record(base + 1200, '10.0.1.5', '192.0.2.1'),
     ];
-    await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
-    for (const r of records) {
-      await db.pool.query(
-        `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
-           srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-        [r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr, r.srcport, r.dstport,
-          r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r],
-      );
-    }
+    await insertRecords(db, records);
     const search = async (query: string) => {
       const res = await api('GET', `/v1/log-topics/${ids.topic}/records?${query}`);
       expect(res.status, JSON.stringify(res.body)).toBe(200);

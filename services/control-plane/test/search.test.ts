@@ -62,7 +62,7 @@ describe('recordSearchSql', () => {
   it('selects overlapping windows of the account and topic, bounded for partition pruning, all values as parameters', () => {
     const { text, values } = recordSearchSql(base);
     expect(text).toContain('log_topic_id = $2 AND account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600');
-    expect(text).toMatch(/ORDER BY window_start, record_id LIMIT \$5$/);
+    expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$5$/);
     expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 11]);
   });
 

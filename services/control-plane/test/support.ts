@@ -1,5 +1,7 @@
 /** A control plane on a database of its own, and a client for its API. */
 import type { Kafka } from 'kafkajs';
+import type { FlowRecord } from '@flowlogs/contracts';
+import { ensureDayPartitions } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
 import { createRegistry, parseConfig } from '@flowlogs/runtime';
 import { createTestDatabase, kafkaBrokers, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
@@ -55,5 +57,19 @@ export async function addAccount(db: TestDatabase, id: string, keys: Record<stri
   await db.pool.query("INSERT INTO accounts (id, name) VALUES ($1, 'other')", [id]);
   for (const [key, role] of Object.entries(keys)) {
     await db.pool.query('INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, $4)', [`key-${role}-${id}`, id, hashApiKey(key), role]);
+  }
+}
+
+/** Stores records as the publisher would (their day partitions made first). */
+export async function insertRecords(db: TestDatabase, records: FlowRecord[]): Promise<void> {
+  await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
+  for (const r of records) {
+    await db.pool.query(
+      `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
+         srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+      [r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr, r.srcport, r.dstport,
+        r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r],
+    );
   }
 }

@@ -14,7 +14,7 @@ export function authenticate(store: Store) {
       reply.header('www-authenticate', 'Bearer');
       throw new HttpError(401, key === undefined ? 'missing API key: send "Authorization: Bearer <key>"' : 'unknown API key');
     }
-    if (principal.role === 'readonly' && !READ_METHODS.has(req.method)) {
+    if (principal.role === 'readonly' && !READ_METHODS.has(req.method) && !req.routeOptions.config?.openapi?.read) {
       throw new HttpError(403, 'this API key is read-only; writes need an admin key');
     }
     req.principal = principal;

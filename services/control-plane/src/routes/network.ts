@@ -42,7 +42,8 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
   });
 
   // A capture agent registers the ENI it owns under its own id: created when missing (201), answered
-  // when it is there already in the same subnet with the same address (200; the name is kept).
+  // when it is there already in the same subnet with the same address (200; the name is kept). Ids are
+  // per account, so another account's ENI of the same id is no concern of this one's (nor is it told of it).
   app.put('/network-interfaces/:id', openapi({
     summary: 'Register an ENI under its id (capture agents)',
     description: '201 when created, 200 when it exists in that subnet with that address, 409 otherwise. '
@@ -61,9 +62,7 @@ export const networkRoutes = ({ store }: ApiContext): FastifyPluginAsync => asyn
       reply.code(201);
       return created;
     }
-    const [existing] = await store.find(NETWORK_INTERFACES, { accountId, id });
-    // Ids are global: one of another account's is taken, without saying more about it.
-    if (!existing) throw conflict(`network interface id ${id} is taken`);
+    const existing = await requireOwned(store, NETWORK_INTERFACES, req.principal, id); // deleted meanwhile: 404
     const stored = parseIp(existing.primaryIp)!;
     if (existing.subnetId !== body.subnetId || stored.version !== ip.version || stored.value !== ip.value) {
       throw conflict(`network interface ${id} exists with subnetId ${existing.subnetId} and primaryIp ${existing.primaryIp}`);

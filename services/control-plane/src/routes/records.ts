@@ -1,6 +1,6 @@
 /** A log topic's records: search and export, analysis, and the live tail. */
 import { Readable } from 'node:stream';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ActionTotals, actionTotals, Histogram, HistogramQuery, histogramBuckets, histogramStep, TopItems, TopQuery, topItems } from '../analysis.js';
 import { HttpError, validate } from '../errors.js';
@@ -23,10 +23,10 @@ const EXPORT_TYPES = Object.entries(EXPORTS).map(([format, { contentType }]) => 
 const TailQuery = RangeQuery.pick({ q: true });
 
 export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync => async (app) => {
-  /** The caller's log topic and the records its query string selects. */
-  const scoped = async <S extends z.ZodType<RangeQuery>>(req: ById, schema: S) => {
+  /** The caller's log topic and the records its query string (or, for a POST, its body) selects. */
+  const scoped = async <S extends z.ZodType<RangeQuery>>(req: ById, schema: S, input: 'query' | 'body' = 'query') => {
     const topic = await requireOwned(store, LOG_TOPICS, req.principal, req.params.id);
-    const query: z.infer<S> = validate(schema, req.query, 'query');
+    const query: z.infer<S> = validate(schema, req[input], input);
     return { topic, query, scope: recordScope(topic.id, req.principal.accountId, query, now()) };
   };
 
@@ -37,22 +37,32 @@ export const recordRoutes = ({ store, kafka }: ApiContext): FastifyPluginAsync =
     response: FieldList,
   }), async () => FIELD_LIST);
 
-  app.get('/log-topics/:id/records', openapi({
-    summary: 'Search records, or export them (format=ndjson|csv|text)',
-    description: `${RANGE} Without \`format\`: a page of records in the order of \`sort\`, and the cursor of the next. `
-      + `With \`format\`: the whole result (at most ${EXPORT_CAP} records, header x-flowlogs-truncated: true when there were more) as an attachment; ${EXPORT_TYPES}.`,
-    query: SearchQuery, response: RecordPage,
-  }), async (req: ById, reply) => {
-    const { topic, query, scope } = await scoped(req, SearchQuery);
-    const search = recordSearch(scope, query);
-    if (!query.format) return recordPage(await store.searchRecords(search), search);
+  /** A page of records, or the whole result as an export: the search's answer by GET and by POST alike. */
+  const search = async (req: ById, reply: FastifyReply, input: 'query' | 'body') => {
+    const { topic, query, scope } = await scoped(req, SearchQuery, input);
+    const wanted = recordSearch(scope, query);
+    if (!query.format) return recordPage(await store.searchRecords(wanted), wanted);
     const { contentType } = EXPORTS[query.format];
-    if ((await store.countRecords(search, EXPORT_CAP + 1)) > EXPORT_CAP) reply.header('x-flowlogs-truncated', 'true');
+    if ((await store.countRecords(wanted, EXPORT_CAP + 1)) > EXPORT_CAP) reply.header('x-flowlogs-truncated', 'true');
     return reply
       .header('content-type', contentType)
       .header('content-disposition', `attachment; filename="${topic.id}.${query.format === 'text' ? 'txt' : query.format}"`)
-      .send(Readable.from(exportChunks(search, query.format, (s) => store.searchRecords(s))));
-  });
+      .send(Readable.from(exportChunks(wanted, query.format, (s) => store.searchRecords(s))));
+  };
+
+  const SEARCH = `${RANGE} Without \`format\`: a page of records in the order of \`sort\`, and the cursor of the next. `
+    + `With \`format\`: the whole result (at most ${EXPORT_CAP} records, header x-flowlogs-truncated: true when there were more) as an attachment; ${EXPORT_TYPES}.`;
+
+  app.get('/log-topics/:id/records', openapi({
+    summary: 'Search records, or export them (format=ndjson|csv|text)', description: SEARCH, query: SearchQuery, response: RecordPage,
+  }), (req: ById, reply) => search(req, reply, 'query'));
+
+  app.post('/log-topics/:id/records/search', openapi({
+    summary: 'Search records, the search in the body',
+    description: `The same search as GET …/records, its parameters as a JSON body (numbers as numbers), for a query \`q\` too long `
+      + `for a URL (headers over 16 KB answer 431). Read-only keys may call it. ${SEARCH}`,
+    body: SearchQuery, response: RecordPage, read: true,
+  }), (req: ById, reply) => search(req, reply, 'body'));
 
   app.get('/log-topics/:id/analysis/top', openapi({
     summary: 'Top keys by bytes, packets or flows',
