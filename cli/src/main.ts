@@ -8,12 +8,16 @@ const USAGE = `usage: flowlogs <command> [options]
       decode and window a capture in-process (no Kafka, no Postgres) and print its flow records
   replay --pcap FILE --eni ID [--speed max|capture] [--rebase]
       replay a capture for an ENI into the running stack (FLOWLOGS_API_URL, FLOWLOGS_API_KEY, KAFKA_BROKERS)
+  agent --config FILE [--check] [--debug]
+      run the capture agent for this host's ENIs (flowlogs agent --help says more)
   up
       run the whole stack in the foreground (Kafka, Postgres database, the four services, and a demo
       unless FLOWLOGS_DEMO=0); Ctrl-C stops everything it started
 `;
 
 const [command, ...rest] = process.argv.slice(2);
+/** With --debug an error shows its stack; otherwise it is one line. */
+let debug = false;
 
 function fail(message: string): never {
   process.stderr.write(`flowlogs: ${message}\n\n${USAGE}`);
@@ -34,6 +38,13 @@ try {
       await runReplay(values);
       break;
     }
+    case 'agent': {
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, check: { type: 'boolean' }, debug: { type: 'boolean' }, help: { type: 'boolean' } } });
+      debug = values.debug ?? false;
+      const { runAgentCommand } = await import('./agent.js');
+      await runAgentCommand(values);
+      break;
+    }
     case 'up': {
       const { runUp } = await import('./up.js');
       await runUp();
@@ -50,6 +61,10 @@ try {
 } catch (err) {
   if (err instanceof Error && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) fail(err.message);
   if (err instanceof UsageError) fail(err.message);
-  throw err;
+  if (command !== 'agent' && command !== 'replay') throw err;
+  // What an operator must fix (a config file, a key, an unreachable API): one line.
+  process.stderr.write(`flowlogs ${command}: ${(err as Error).message}\n`);
+  if (debug) process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
 }
 

@@ -1,5 +1,5 @@
 import { topicNames } from '@flowlogs/contracts';
-import { ReplaySpeed, loadConfig, fetchEni, replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
+import { ReplaySpeed, fetchEni, loadConfig, replayCapture, requireWritingKey, type ReplayProgress } from '@flowlogs/capture-agent';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { UsageError } from './usage.js';
@@ -19,6 +19,7 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   if (!speed.success) throw new UsageError('--speed must be max or capture');
   const config = loadConfig();
   const log = createLogger('replay', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
+  await requireWritingKey(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY);
   const eni = await fetchEni(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni);
   const producer = reliableProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
   await producer.connect();

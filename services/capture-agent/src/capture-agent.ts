@@ -57,7 +57,11 @@ export class CaptureAgent {
     await this.producer.connect();
     this.sending = sendQueued(this.queue, this.producer, this.topics.packets, log);
     this.running = true;
-    this.tasks = this.deps.enis.map((eni) => this.runEni(eni).catch((err) => log.error({ err, eni: eni.id }, 'capture source failed')));
+    this.tasks = this.deps.enis.map((eni) => this.runEni(eni).catch((err: Error) => {
+      // One line an operator can act on; the stack only at debug level.
+      log.error({ eni: eni.id, err: err.message }, 'capture source failed');
+      log.debug({ eni: eni.id, err }, 'capture source failed');
+    }));
     log.info({ enis: this.deps.enis.map((e) => e.id) }, 'capture agent started');
   }
 
@@ -105,9 +109,11 @@ export class CaptureAgent {
   private async runEni(eni: EniSource): Promise<void> {
     const info = await this.resolve(eni);
     const { config, log } = this.deps;
+    log.info({ eni: eni.id, account: info.accountId, vpc: info.vpcId, subnet: info.subnetId, agent: config.FLOWLOGS_AGENT_ID }, 'ENI registered');
     // A looping source (the demo) is opened again each round, its timestamps moved to now again.
     do {
       const source = await this.openSource(eni);
+      log.info({ eni: eni.id, source: source.name }, 'capture source started');
       const stream = new EniStream({
         eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, source, queue: this.queue,
         batchPackets: config.FLOWLOGS_BATCH_PACKETS, flushMs: config.FLOWLOGS_FLUSH_MS, heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,

@@ -80,8 +80,37 @@ export type CaptureAgentConfig = z.infer<typeof CaptureAgentConfig>;
 
 export const loadConfig = (env = process.env) => parseConfig(CaptureAgentConfig, env);
 
-export function loadEniSources(path: string): EniSource[] {
-  const parsed = z.object({ enis: z.array(EniSource).min(1) }).safeParse(JSON.parse(readFileSync(path, 'utf8')));
-  if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data.enis;
+/** The agent's config file (`flowlogs agent --config FILE`, FLOWLOGS_AGENT_CONFIG). */
+export const AgentFile = z.object({
+  /** Names this agent to the control plane (its ENIs are bound to it); default FLOWLOGS_AGENT_ID, else the host name. */
+  agentId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-", at most 100').optional(),
+  enis: z.array(EniSource).min(1, 'at least one ENI'),
+}).strict();
+export type AgentFile = z.infer<typeof AgentFile>;
+
+/** The file's text parsed, or one line per problem, each naming the field (`enis.0.source.interface: …`). Pure. */
+export function parseAgentFile(text: string, path: string): { file: AgentFile } | { problems: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { problems: [`${path}: not JSON: ${(err as Error).message}`] };
+  }
+  const parsed = AgentFile.safeParse(json);
+  if (parsed.success) return { file: parsed.data };
+  return { problems: parsed.error.issues.map((i) => `${path}: ${i.path.join('.') || '(top level)'}: ${i.message}`) };
 }
+
+/** Reads and parses the agent's config file; throws one error listing every problem. */
+export function loadAgentFile(path: string): AgentFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const result = parseAgentFile(text, path);
+  if ('problems' in result) throw new Error(result.problems.join('; '));
+  return result.file;
+}
+

@@ -1,14 +1,12 @@
-import { createKafka } from '@flowlogs/kafka';
-import { createLogger, createRegistry, runUntilSignal } from '@flowlogs/runtime';
-import { CaptureAgent } from './capture-agent.js';
-import { loadConfig, loadEniSources } from './config.js';
+import { agentEnvironment, runAgent } from './run.js';
 
-const config = loadConfig();
-const log = createLogger('capture-agent', config.LOG_LEVEL);
-if (!config.FLOWLOGS_AGENT_CONFIG) {
-  log.fatal('FLOWLOGS_AGENT_CONFIG must name the JSON file that lists the ENIs this agent owns');
+// The agent as a service (containers): FLOWLOGS_AGENT_CONFIG names its file. On a host, `flowlogs agent --config FILE`.
+try {
+  const config = agentEnvironment();
+  if (!config.FLOWLOGS_AGENT_CONFIG) throw new Error('FLOWLOGS_AGENT_CONFIG must name the JSON file that lists the ENIs this agent owns');
+  await runAgent(config.FLOWLOGS_AGENT_CONFIG, config);
+} catch (err) {
+  process.stderr.write(`capture-agent: ${(err as Error).message}\n`);
+  if (process.env.LOG_LEVEL === 'debug') process.stderr.write(`${(err as Error).stack}\n`);
   process.exit(1);
 }
-const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-capture-agent', log);
-const enis = loadEniSources(config.FLOWLOGS_AGENT_CONFIG);
-await runUntilSignal(new CaptureAgent({ config, log, kafka, registry: createRegistry('capture-agent'), enis }), log);
