@@ -1,7 +1,8 @@
 /**
- * A single-node Kafka broker (KRaft) for machines without Docker: resolves the broker's jars with
- * Maven into a cache folder once, formats storage once, starts it on 127.0.0.1 with a small heap,
- * waits until it answers, and stops it cleanly. A broker already answering on the port is reused.
+ * A local Kafka (KRaft) for machines without Docker: resolves the broker's jars with Maven into a
+ * cache folder once, formats storage once, starts one broker, or N brokers that are also a
+ * controller quorum (each with its own ports and data directory), on 127.0.0.1 with a small heap,
+ * waits until they answer, and stops them cleanly. Brokers already answering are reused.
  */
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -17,33 +18,55 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export interface LocalKafkaOptions {
   /** Where jars, data and logs live; default FLOWLOGS_CACHE_DIR or <repo>/.cache. */
   cacheDir?: string;
+  /** The first broker's client port (default 9092); broker i listens on port + i - 1. */
   port?: number;
+  /** The first controller port (default: after the last client port); controller i on controllerPort + i - 1. */
   controllerPort?: number;
+  /** How many brokers (default 1). Each is also a controller: 3 make a quorum that survives one loss. */
+  brokers?: number;
   heap?: string;
   log?: (msg: string) => void;
 }
 
 export interface LocalKafka {
   brokers: string[];
-  /** True when this call started the broker; false when one was already running. */
+  /** True when this call started a broker; false when all were already running. */
   started: boolean;
   stop(): Promise<void>;
+}
+
+interface Node {
+  id: number;
+  port: number;
+  controllerPort: number;
+  data: string;
+  props: string;
+  pidFile: string;
+  logFile: string;
 }
 
 function paths(opts: LocalKafkaOptions) {
   const root = join(opts.cacheDir ?? process.env.FLOWLOGS_CACHE_DIR ?? join(REPO_ROOT, '.cache'), 'kafka');
   const port = opts.port ?? 9092;
-  return {
-    root,
-    port,
-    controllerPort: opts.controllerPort ?? port + 1,
-    jars: join(root, 'jars'),
-    jarsDone: join(root, 'jars', '.resolved'),
-    data: join(root, `data-${port}`),
-    props: join(root, `server-${port}.properties`),
-    pidFile: join(root, `broker-${port}.pid`),
-    logFile: join(root, `broker-${port}.log`),
-  };
+  const count = opts.brokers ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`brokers must be a positive integer, not ${count}`);
+  const controllerPort = opts.controllerPort ?? port + count;
+  const nodes: Node[] = Array.from({ length: count }, (_, i) => {
+    const p = port + i;
+    return {
+      id: i + 1, port: p, controllerPort: controllerPort + i,
+      data: join(root, `data-${p}`), props: join(root, `server-${p}.properties`),
+      pidFile: join(root, `broker-${p}.pid`), logFile: join(root, `broker-${p}.log`),
+    };
+  });
+  return { root, jars: join(root, 'jars'), jarsDone: join(root, 'jars', '.resolved'), nodes };
+}
+type Paths = ReturnType<typeof paths>;
+
+function node(p: Paths, id: number): Node {
+  const n = p.nodes.find((x) => x.id === id);
+  if (!n) throw new Error(`no broker ${id}: the cluster has brokers 1..${p.nodes.length}`);
+  return n;
 }
 
 /** True when something accepts TCP connections on the port. */
@@ -57,23 +80,29 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** The broker answers a metadata request (not just an open port: the controller may still be electing). */
-async function answers(port: number): Promise<boolean> {
-  if (!(await listening(port))) return false;
+/**
+ * How many brokers the one on `port` knows (0: it does not answer a metadata request; an open port
+ * is not enough, the controller may still be electing).
+ */
+async function clusterSize(port: number): Promise<number> {
+  if (!(await listening(port))) return 0;
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 }).admin();
   try {
     await admin.connect();
-    const { brokers } = await admin.describeCluster();
-    return brokers.length > 0;
+    return (await admin.describeCluster()).brokers.length;
   } catch {
-    return false;
+    return 0;
   } finally {
     await admin.disconnect().catch(() => {});
   }
 }
 
-async function resolveJars(p: ReturnType<typeof paths>, log: (m: string) => void): Promise<void> {
+async function answers(port: number): Promise<boolean> {
+  return (await clusterSize(port)) > 0;
+}
+
+async function resolveJars(p: Paths, log: (m: string) => void): Promise<void> {
   if (existsSync(p.jarsDone)) return;
   log(`resolving Kafka jars with Maven into ${p.jars} (once)`);
   mkdirSync(p.jars, { recursive: true });
@@ -81,45 +110,71 @@ async function resolveJars(p: ReturnType<typeof paths>, log: (m: string) => void
   writeFileSync(p.jarsDone, new Date().toISOString());
 }
 
-function java(p: ReturnType<typeof paths>, mainClass: string, args: string[], heap: string): { cmd: string; args: string[] } {
+function java(p: Paths, mainClass: string, args: string[], heap: string): { cmd: string; args: string[] } {
   return {
     cmd: 'java',
     args: [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseG1GC', `-Dlog4j.configuration=file:${join(HERE, 'log4j.properties')}`, '-cp', `${p.jars}/*`, mainClass, ...args],
   };
 }
 
-async function formatStorage(p: ReturnType<typeof paths>, heap: string): Promise<void> {
-  writeFileSync(p.props, [
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${p.controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${p.port},CONTROLLER://127.0.0.1:${p.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${p.port}`,
-    'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
-    `log.dirs=${p.data}`,
-    'num.partitions=4',
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=4',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'transaction.state.log.num.partitions=4',
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=true',
-    'delete.topic.enable=true',
-    '',
-  ].join('\n'));
-  if (existsSync(join(p.data, 'meta.properties'))) return;
-  const uuid = java(p, 'kafka.tools.StorageTool', ['random-uuid'], '128m');
-  const { stdout } = await run(uuid.cmd, uuid.args);
-  const format = java(p, 'kafka.tools.StorageTool', ['format', '-t', stdout.trim(), '-c', p.props], heap);
-  await run(format.cmd, format.args);
+/**
+ * Each broker's properties. One broker: the internal topics have one replica. Several: the internal
+ * topics and the topics created without a factor have three replicas (or as many as there are
+ * brokers) and need two in sync, as a production cluster would.
+ */
+function writeProperties(p: Paths): void {
+  const n = p.nodes.length;
+  const replicas = Math.min(3, n);
+  const minIsr = Math.min(2, n);
+  const voters = p.nodes.map((x) => `${x.id}@127.0.0.1:${x.controllerPort}`).join(',');
+  for (const x of p.nodes) {
+    writeFileSync(x.props, [
+      'process.roles=broker,controller',
+      `node.id=${x.id}`,
+      `controller.quorum.voters=${voters}`,
+      `listeners=PLAINTEXT://127.0.0.1:${x.port},CONTROLLER://127.0.0.1:${x.controllerPort}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${x.port}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${x.data}`,
+      'num.partitions=4',
+      `default.replication.factor=${replicas}`,
+      `min.insync.replicas=${minIsr}`,
+      `offsets.topic.replication.factor=${replicas}`,
+      'offsets.topic.num.partitions=4',
+      `transaction.state.log.replication.factor=${replicas}`,
+      `transaction.state.log.min.isr=${minIsr}`,
+      'transaction.state.log.num.partitions=4',
+      'group.initial.rebalance.delay.ms=0',
+      'auto.create.topics.enable=true',
+      'delete.topic.enable=true',
+      '',
+    ].join('\n'));
+  }
 }
 
-function readPid(p: ReturnType<typeof paths>): number | undefined {
-  if (!existsSync(p.pidFile)) return undefined;
-  const pid = Number(readFileSync(p.pidFile, 'utf8'));
+/** Formats the storage of the brokers that have none, all with the cluster id of the formatted ones (or a new one). */
+async function formatStorage(p: Paths, heap: string): Promise<void> {
+  writeProperties(p);
+  const meta = (x: Node) => join(x.data, 'meta.properties');
+  const unformatted = p.nodes.filter((x) => !existsSync(meta(x)));
+  if (!unformatted.length) return;
+  const formatted = p.nodes.find((x) => existsSync(meta(x)));
+  let clusterId = formatted ? /^cluster\.id=(.+)$/m.exec(readFileSync(meta(formatted), 'utf8'))?.[1] : undefined;
+  if (!clusterId) {
+    const uuid = java(p, 'kafka.tools.StorageTool', ['random-uuid'], '128m');
+    clusterId = (await run(uuid.cmd, uuid.args)).stdout.trim();
+  }
+  for (const x of unformatted) {
+    const format = java(p, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', x.props], heap);
+    await run(format.cmd, format.args);
+  }
+}
+
+function readPid(x: Node): number | undefined {
+  if (!existsSync(x.pidFile)) return undefined;
+  const pid = Number(readFileSync(x.pidFile, 'utf8'));
   try {
     process.kill(pid, 0);
     return pid;
@@ -136,56 +191,103 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
-/** Starts the broker unless one answers already; idempotent. */
+/** Launches the broker's JVM (detached: it outlives this process); returns a check that throws once it exited. */
+function launch(p: Paths, x: Node, heap: string): () => void {
+  const out = openSync(x.logFile, 'a');
+  const broker = java(p, 'kafka.Kafka', [x.props], heap);
+  const child = spawn(broker.cmd, broker.args, { detached: true, stdio: ['ignore', out, out] });
+  writeFileSync(x.pidFile, String(child.pid));
+  child.unref();
+  let exited: number | null = null;
+  child.once('exit', (code) => { exited = code ?? -1; });
+  return () => {
+    if (exited !== null) throw new Error(`Kafka broker ${x.id} exited with code ${exited}; see ${x.logFile}`);
+  };
+}
+
+/** Starts the brokers unless they answer already; idempotent. */
 export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<LocalKafka> {
   const p = paths(opts);
   const log = opts.log ?? (() => {});
   const heap = opts.heap ?? '512m';
-  const brokers = [`127.0.0.1:${p.port}`];
+  const brokers = p.nodes.map((x) => `127.0.0.1:${x.port}`);
   const stop = async () => { await stopLocalKafka(opts); };
-  if (await answers(p.port)) return { brokers, started: false, stop };
-  if (readPid(p) !== undefined) {
-    // Our broker is still starting (another caller launched it): wait for it rather than start a second one.
-    await waitFor(`the Kafka broker on port ${p.port}`, () => answers(p.port), 90_000);
-    return { brokers, started: false, stop };
+  const size = p.nodes.length;
+  const allUp = async () => (await Promise.all(p.nodes.map((x) => clusterSize(x.port)))).every((n) => n >= size);
+  if (await allUp()) return { brokers, started: false, stop };
+  const down: Node[] = [];
+  for (const x of p.nodes) {
+    if (await answers(x.port)) continue;
+    if (readPid(x) !== undefined) continue; // ours, still starting (another caller launched it)
+    if (await listening(x.port)) throw new Error(`port ${x.port} is taken by something that is not a Kafka broker`);
+    down.push(x);
   }
-  if (await listening(p.port)) throw new Error(`port ${p.port} is taken by something that is not a Kafka broker`);
-  mkdirSync(p.root, { recursive: true });
-  await resolveJars(p, log);
-  await formatStorage(p, heap);
-  log(`starting Kafka on 127.0.0.1:${p.port} (log: ${p.logFile})`);
-  const out = openSync(p.logFile, 'a');
-  const broker = java(p, 'kafka.Kafka', [p.props], heap);
-  const child = spawn(broker.cmd, broker.args, { detached: true, stdio: ['ignore', out, out] });
-  writeFileSync(p.pidFile, String(child.pid));
-  child.unref();
-  let exited: number | null = null;
-  child.once('exit', (code) => { exited = code ?? -1; });
-  await waitFor(`the Kafka broker on port ${p.port}`, async () => {
-    if (exited !== null) throw new Error(`Kafka exited with code ${exited}; see ${p.logFile}`);
-    return answers(p.port);
+  if (down.length) {
+    mkdirSync(p.root, { recursive: true });
+    await resolveJars(p, log);
+    await formatStorage(p, heap);
+  }
+  // All first, then wait: brokers that are controllers answer only once a quorum of them runs.
+  const checks = down.map((x) => {
+    log(`starting Kafka broker ${x.id} on 127.0.0.1:${x.port} (log: ${x.logFile})`);
+    return launch(p, x, heap);
+  });
+  await waitFor(`the Kafka broker${size > 1 ? 's' : ''} on ${brokers.join(',')}`, async () => {
+    for (const check of checks) check();
+    return allUp();
   }, 90_000);
-  log('Kafka is up');
-  return { brokers, started: true, stop };
+  log(size > 1 ? `Kafka is up: ${size} brokers` : 'Kafka is up');
+  return { brokers, started: down.length > 0, stop };
 }
 
-/** Stops the broker this runner started (SIGTERM: a controlled shutdown), waiting until it exits. */
-export async function stopLocalKafka(opts: LocalKafkaOptions = {}): Promise<boolean> {
-  const p = paths(opts);
-  const pid = readPid(p);
+/**
+ * Stops one broker: SIGTERM (a controlled shutdown: its partitions get other leaders first) waiting
+ * until it exits, or `kill: true` for SIGKILL (a crash). False when it was not running.
+ */
+export async function stopLocalKafkaBroker(opts: LocalKafkaOptions, id: number, how: { kill?: boolean } = {}): Promise<boolean> {
+  const x = node(paths(opts), id);
+  const pid = readPid(x);
   if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
-  const alive = async () => { try { process.kill(pid, 0); return false; } catch { return true; } };
+  process.kill(pid, how.kill ? 'SIGKILL' : 'SIGTERM');
+  const gone = async () => { try { process.kill(pid, 0); return false; } catch { return true; } };
   try {
-    await waitFor(`Kafka (pid ${pid}) to exit`, alive, 30_000);
+    await waitFor(`Kafka broker ${id} (pid ${pid}) to exit`, gone, 30_000);
   } catch {
     process.kill(pid, 'SIGKILL');
+    await waitFor(`Kafka broker ${id} (pid ${pid}) to exit`, gone, 10_000);
   }
-  rmSync(p.pidFile, { force: true });
+  rmSync(x.pidFile, { force: true });
   return true;
 }
 
-export async function localKafkaStatus(opts: LocalKafkaOptions = {}): Promise<{ port: number; answering: boolean; pid: number | undefined }> {
+/** Starts one broker of a cluster again (after stopLocalKafkaBroker) and waits until it answers. */
+export async function startLocalKafkaBroker(opts: LocalKafkaOptions, id: number): Promise<void> {
   const p = paths(opts);
-  return { port: p.port, answering: await answers(p.port), pid: readPid(p) };
+  const x = node(p, id);
+  if (readPid(x) !== undefined) return;
+  const check = launch(p, x, opts.heap ?? '512m');
+  await waitFor(`Kafka broker ${id} on port ${x.port}`, async () => { check(); return answers(x.port); }, 90_000);
+}
+
+/**
+ * Stops the brokers this runner started, all at once (one after the other, the last would wait for a
+ * controller quorum that is gone). True when any was running.
+ */
+export async function stopLocalKafka(opts: LocalKafkaOptions = {}): Promise<boolean> {
+  const stopped = await Promise.all(paths(opts).nodes.map((x) => stopLocalKafkaBroker(opts, x.id)));
+  return stopped.some(Boolean);
+}
+
+export interface LocalKafkaStatus {
+  /** The first broker's port, whether all answer, the first broker's pid (one broker: that broker). */
+  port: number;
+  answering: boolean;
+  pid: number | undefined;
+  nodes: { id: number; port: number; answering: boolean; pid: number | undefined }[];
+}
+
+export async function localKafkaStatus(opts: LocalKafkaOptions = {}): Promise<LocalKafkaStatus> {
+  const p = paths(opts);
+  const nodes = await Promise.all(p.nodes.map(async (x) => ({ id: x.id, port: x.port, answering: await answers(x.port), pid: readPid(x) })));
+  return { port: nodes[0].port, answering: nodes.every((x) => x.answering), pid: nodes[0].pid, nodes };
 }
