@@ -119,7 +119,10 @@ export interface Scenario {
   close(): Promise<void>;
 }
 
-export async function openScenario(name: string, brokers: string[], opts: { start?: boolean } = {}): Promise<Scenario> {
+/** The services' replication on a cluster of three: one broker may die and every write still needs two copies. */
+export const CLUSTER_ENV = { KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2' };
+
+export async function openScenario(name: string, brokers: string[], opts: { start?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Scenario> {
   const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -130,6 +133,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const env: NodeJS.ProcessEnv = {
     KAFKA_BROKERS: brokers.join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, METRICS_PORT: '0',
     FLOWLOGS_IDLE_CLOSE_MS: '1000', LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn', FLOWLOGS_API_KEY: API_KEY, HTTP_PORT: '0',
+    ...opts.env,
   };
   const kafka = createKafka(brokers, `faults-${name}`, log);
   const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool, registry: createRegistry('control-plane') });

@@ -1,5 +1,6 @@
-// First: it must run before kafkajs is loaded (see crc32c.ts).
+// First: they must run before kafkajs is loaded (see crc32c.ts and send-per-partition.ts).
 import { nativeCrc32c } from './crc32c.js';
+import { sendsPerPartition } from './send-per-partition.js';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 
@@ -17,6 +18,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
+  if (!sendsPerPartition) child.error('kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)');
   if (!nativeCrc32c) child.warn('no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower');
   return new Kafka({
     clientId,
@@ -48,36 +50,79 @@ export function reliableProducer(kafka: Kafka, transactionalId?: string): Produc
 /** Consumers wait at most this long for data per fetch: keeps shutdown and idle detection quick. */
 export const FETCH_MAX_WAIT_MS = 500;
 
-/** Creates missing topics; existing ones are left as they are. Resolves once every partition has a leader. */
+/** How the system makes its topics (CommonConfig's settings). */
+export interface TopicSettings {
+  KAFKA_PARTITIONS: number;
+  KAFKA_REPLICATION_FACTOR: number;
+  KAFKA_MIN_INSYNC_REPLICAS: number;
+}
+
+/** A topic with the installation's replication; partitions default to KAFKA_PARTITIONS. */
+export function topicConfig(topic: string, settings: TopicSettings, more: { numPartitions?: number; configEntries?: ITopicConfig['configEntries'] } = {}): ITopicConfig {
+  return {
+    topic,
+    numPartitions: more.numPartitions ?? settings.KAFKA_PARTITIONS,
+    replicationFactor: settings.KAFKA_REPLICATION_FACTOR,
+    configEntries: [...(more.configEntries ?? []), { name: 'min.insync.replicas', value: String(settings.KAFKA_MIN_INSYNC_REPLICAS) }],
+  };
+}
+
+/**
+ * Why the topics cannot be made on a cluster of `brokers` brokers (a factor above it, or more
+ * replicas to be in sync than there are), or undefined.
+ */
+export function replicationProblem(topics: ITopicConfig[], brokers: number): string | undefined {
+  for (const t of topics) {
+    const factor = t.replicationFactor ?? 1;
+    const minIsr = Number(t.configEntries?.find((e) => e.name === 'min.insync.replicas')?.value ?? 1);
+    if (factor > brokers) return `topic ${t.topic} needs ${factor} replicas (KAFKA_REPLICATION_FACTOR) but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}`;
+    if (minIsr > factor) return `topic ${t.topic} would need ${minIsr} replicas in sync (KAFKA_MIN_INSYNC_REPLICAS) of ${factor} (KAFKA_REPLICATION_FACTOR): no write could succeed`;
+  }
+  return undefined;
+}
+
+/** How long ensureTopics waits for every new partition to have a leader. */
+const LEADERS_TIMEOUT_MS = 30_000;
+
+/**
+ * Creates missing topics; existing ones are left as they are. Resolves once every partition has a
+ * leader; throws a clear error when the cluster cannot hold them (replicationProblem) or no leaders
+ * come, rather than waiting for ever.
+ */
 export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.topic));
   if (!missing.length) return;
+  const { brokers } = await admin.describeCluster();
+  const problem = replicationProblem(missing, brokers.length);
+  if (problem) throw new Error(`cannot create Kafka topics: ${problem} (${brokers.map((b) => `${b.host}:${b.port}`).join(', ')})`);
   try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    // Leaders are awaited below: kafkajs's own wait gives up when a broker does not know the new topic yet.
+    await admin.createTopics({ topics: missing, waitForLeaders: false });
   } catch (err) {
     // Another service created them first.
     if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err;
   }
   // A new topic can answer "does not host this topic-partition" for a moment after its creation.
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
   for (;;) {
     const led = await admin.fetchTopicMetadata({ topics: missing.map((t) => t.topic) }).then(
       ({ topics: meta }) => meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
       () => false,
     );
-    if (led || Date.now() > deadline) return;
+    if (led) return;
+    if (Date.now() > deadline) throw new Error(`Kafka topics ${missing.map((t) => t.topic).join(', ')} have partitions without a leader ${LEADERS_TIMEOUT_MS / 1000} s after their creation`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** The pipeline's own topics, with the partition counts this installation uses. */
-export function pipelineTopics(names: { packets: string; rules: string; records: string; dlq: string }, partitions: number): ITopicConfig[] {
+/** The pipeline's own topics, with the partitions and replication this installation uses. */
+export function pipelineTopics(names: { packets: string; rules: string; records: string; dlq: string }, settings: TopicSettings): ITopicConfig[] {
   return [
-    { topic: names.packets, numPartitions: partitions, configEntries: [{ name: 'compression.type', value: 'producer' }] },
-    { topic: names.rules, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-    { topic: names.records, numPartitions: partitions },
-    { topic: names.dlq, numPartitions: 1 },
+    topicConfig(names.packets, settings, { configEntries: [{ name: 'compression.type', value: 'producer' }] }),
+    topicConfig(names.rules, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
+    topicConfig(names.records, settings),
+    topicConfig(names.dlq, settings, { numPartitions: 1 }),
   ];
 }
 

@@ -3,3 +3,4 @@ export * from './compacted.js';
 export { nativeCrc32c } from './crc32c.js';
 export * from './dlq.js';
 export * from './stage.js';
+export { sendsPerPartition } from './send-per-partition.js';

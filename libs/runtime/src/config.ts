@@ -19,6 +19,10 @@ export const CommonConfig = z.object({
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/flowlogs'),
   /** Partitions of the packets and records topics and of every log topic's Kafka topic (the unit of scale-out). */
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).default(4),
+  /** Replicas of every topic the system creates (1 for one broker; 3 on a cluster). */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).default(1),
+  /** Replicas that must have a write (acks=all) before it counts; 2 on a cluster of 3: one broker may die. */
+  KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).default(1),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -61,7 +61,7 @@ export class Aggregator {
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config));
     const metadata = await this.admin.fetchTopicMetadata({ topics: [this.topics.records] });
     this.recordsPartitions = Math.max(1, metadata.topics[0]?.partitions.length ?? 1);
 

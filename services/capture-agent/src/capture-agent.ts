@@ -52,7 +52,7 @@ export class CaptureAgent {
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, config.KAFKA_PARTITIONS));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, config));
     this.producer = reliableProducer(kafka);
     await this.producer.connect();
     this.sending = sendQueued(this.queue, this.producer, this.topics.packets, log);

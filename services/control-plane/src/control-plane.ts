@@ -5,7 +5,7 @@
 import type { Admin, Producer } from 'kafkajs';
 import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
-import { Partitioners, ensureTopics, pipelineTopics, type Kafka } from '@flowlogs/kafka';
+import { Partitioners, ensureTopics, pipelineTopics, topicConfig, type Kafka } from '@flowlogs/kafka';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
 import { hashApiKey } from './api-key.js';
@@ -62,7 +62,7 @@ export class ControlPlane {
 
     const admin = (this.admin = kafka.admin());
     await admin.connect();
-    await ensureTopics(admin, pipelineTopics(topics, config.KAFKA_PARTITIONS));
+    await ensureTopics(admin, pipelineTopics(topics, config));
     // The rules topic has one partition; naming the partitioner only silences kafkajs' v2 migration warning.
     // Not idempotent: kafkajs wants unlimited retries for that, and an API call should fail rather than
     // wait forever; a rule written twice is harmless (the aggregator keeps each rule's highest revision).
@@ -92,7 +92,7 @@ export class ControlPlane {
         topics,
         publishRules,
         deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
-        createKafkaTopic: (topic) => ensureTopics(admin, [{ topic, numPartitions: config.KAFKA_PARTITIONS }]),
+        createKafkaTopic: (topic) => ensureTopics(admin, [topicConfig(topic, config)]),
         kafka: { client: kafka, admin },
         rateLimit: config.FLOWLOGS_RATE_LIMIT,
       },

@@ -83,7 +83,7 @@ export class Publisher {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, pipelineTopics(this.topics, this.deps.config.KAFKA_PARTITIONS));
+      await ensureTopics(admin, pipelineTopics(this.topics, this.deps.config));
     } finally {
       await admin.disconnect();
     }
