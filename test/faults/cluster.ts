@@ -47,6 +47,18 @@ export async function busiestLeader(kafka: Kafka, topics: string[]): Promise<{ i
   return { id, counts };
 }
 
+/** Partitions of every topic whose in-sync replicas are fewer than their replicas. */
+export async function underReplicated(kafka: Kafka): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata();
+    return topics.reduce((n, t) => n + t.partitions.filter((p) => p.isr.length < p.replicas.length).length, 0);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 export const describeCounts = (counts: Map<number, number>) => [...counts].map(([id, n]) => `broker ${id}: ${n}`).join(', ');
 
 /**
