@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { topicNames } from '@flowlogs/contracts';
-import { startLocalKafkaBroker, stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-infra';
+import { startLocalKafkaBroker, stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-kafka';
 import { busiestLeader, describeCounts, localKafkaOptions, progressMonitor, startFreshKafka } from './cluster.js';
 import { CLUSTER_ENV, openScenario, scenarioSeed, sleep, verify, type Scenario } from './harness.js';
 

@@ -5,7 +5,7 @@
  * after this. Prints how long records stalled.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-infra';
+import { stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-kafka';
 import { busiestLeader, describeCounts, localKafkaOptions, progressMonitor, startFreshKafka } from './cluster.js';
 import { CLUSTER_ENV, openScenario, scenarioSeed, verify, when, type Scenario } from './harness.js';
 

@@ -4,7 +4,7 @@
  * started again, the next only once every partition has all its replicas in sync again.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { startLocalKafkaBroker, stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-infra';
+import { startLocalKafkaBroker, stopLocalKafka, stopLocalKafkaBroker } from '@flowlogs/local-kafka';
 import { localKafkaOptions, progressMonitor, startFreshKafka, underReplicated } from './cluster.js';
 import { CLUSTER_ENV, openScenario, scenarioSeed, verify, when, type Scenario } from './harness.js';
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
-import { ensureLocalKafka, stopLocalKafka, type LocalKafkaOptions } from '@flowlogs/local-infra';
+import { ensureLocalKafka, stopLocalKafka, type LocalKafkaOptions } from '@flowlogs/local-kafka';
 import { OUT, ROOT, sleep } from './harness.js';
 
 export function localKafkaOptions(name: string, port: number, brokers = 1): LocalKafkaOptions {
