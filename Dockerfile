@@ -25,7 +25,7 @@ WORKDIR /app
 COPY --from=manifests /out/ ./
 RUN npm ci --no-audit --no-fund \
  && npm cache clean --force
-COPY tsconfig*.json ./
+COPY tsconfig*.json README.md ./
 COPY libs libs
 COPY services services
 COPY cli cli

@@ -28,6 +28,22 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   return path;
 }
 
+/**
+ * A fresh browser context (its own sessionStorage) signed in with `key` at `url`, on the Flow Logs page
+ * once its list has drawn; the page's problems as watchPage finds them.
+ */
+export async function signIn(browser: Browser, url: string, key: string, viewport = { width: 1280, height: 860 }): Promise<{ page: Page; problems: string[] }> {
+  const page = await (await browser.newContext({ viewport, acceptDownloads: true })).newPage();
+  const problems = watchPage(page, url);
+  await page.goto(`${url}/`);
+  await page.waitForURL(/#\/sign-in$/);
+  await page.fill('#api-key', key);
+  await page.click('form.sign-in button[type=submit]');
+  await page.waitForURL(/#\/flow-logs$/);
+  await page.locator('table.flow-logs tbody tr').first().waitFor();
+  return { page, problems };
+}
+
 /** A page whose console errors and failed requests to other hosts fail the test (no network beyond the control plane). */
 export function watchPage(page: Page, origin: string): string[] {
   const problems: string[] = [];

@@ -15,7 +15,7 @@ import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { kafkaBrokers } from '@flowlogs/testkit';
 import { hashApiKey } from '../../services/control-plane/src/api-key.js';
 import { TEST_API_KEY, startStack, until, type Stack } from '../support/stack.js';
-import { SKIP_REASON, hasChromium, launchBrowser, screenshot, watchPage } from './browser.js';
+import { SKIP_REASON, hasChromium, launchBrowser, screenshot, signIn, watchPage } from './browser.js';
 
 const PEER = '10.0.1.20'; // the demo's ping peer
 const OTHER_KEY = 'console-other-account-key-0123';
@@ -48,19 +48,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
   });
 
   /** A fresh browser context (its own sessionStorage), signed in with `key`. */
-  async function signedIn(key = TEST_API_KEY, shot?: string): Promise<{ page: Page; problems: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
-    const page = await context.newPage();
-    const problems = watchPage(page, stack.url);
-    await page.goto(`${stack.url}/`);
-    await page.waitForURL(/#\/sign-in$/);
-    await page.fill('#api-key', key);
-    if (shot) await screenshot(page, shot);
-    await page.click('form.sign-in button[type=submit]');
-    await page.waitForURL(/#\/flow-logs$/);
-    await page.locator('table.flow-logs tbody tr').first().waitFor();
-    return { page, problems };
-  }
+  const signedIn = (key = TEST_API_KEY) => signIn(browser, stack.url, key);
 
   const row = (page: Page, name: string) => page.locator('table.flow-logs tbody tr', { has: page.getByText(name, { exact: true }) });
 
@@ -86,6 +74,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await page.click('form.sign-in button[type=submit]');
     await poll(() => page.textContent('#api-key-error')).toBe('This API key is not known.');
     await page.fill('#api-key', TEST_API_KEY);
+    await screenshot(page, 'sign-in');
     await page.click('form.sign-in button[type=submit]');
     await page.waitForURL(/#\/flow-logs$/);
     await page.reload();
@@ -140,7 +129,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
   });
 
   it('creates a flow log in the dialog and finds the peer\'s records in Check (the seed\'s result validation)', async () => {
-    const { page, problems } = await signedIn(TEST_API_KEY, 'sign-in');
+    const { page, problems } = await signedIn();
     await page.click('#new-flow-log');
     await page.waitForSelector('dialog.form-dialog[open]');
     await page.fill('#fl-name', 'web-1-all');

@@ -4,13 +4,16 @@
  */
 
 const KEY = 'flowlogs.apiKey';
+const ROLE = 'flowlogs.role';
 
 export const session = {
   /** @returns {string | null} */
   get key() { return sessionStorage.getItem(KEY); },
-  /** @param {string} key */
-  signIn(key) { sessionStorage.setItem(KEY, key); },
-  signOut() { sessionStorage.removeItem(KEY); },
+  /** The key's role ("admin", "readonly"), as GET /v1/account told at sign-in. @returns {string | null} */
+  get role() { return sessionStorage.getItem(ROLE); },
+  /** @param {string} key @param {string} role */
+  signIn(key, role) { sessionStorage.setItem(KEY, key); sessionStorage.setItem(ROLE, role); },
+  signOut() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ROLE); },
 };
 
 export class ApiError extends Error {

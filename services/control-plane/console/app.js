@@ -1,11 +1,13 @@
 /**
- * The console's shell: routes by hash (#/sign-in, #/flow-logs, #/search/<logTopicId>?…) to one page
- * module each, and keeps unsigned visitors on the sign-in page. A page's render() may return a
- * function that cleans up (open streams) when the page is left.
+ * The console's shell: routes by hash (#/sign-in, #/flow-logs, #/vpcs, #/subnets, #/network-interfaces,
+ * #/search/<logTopicId>?…) to one page module each, and keeps unsigned visitors on the sign-in page. A
+ * page's render() may return a function that cleans up (open streams) when the page is left. Elements
+ * of class "write" are hidden from a read-only key (styles.css, by body[data-role]).
  */
-import { session } from './api.js';
+import { api, session } from './api.js';
 import { h, replace } from './dom.js';
 import * as flowLogs from './pages/flow-logs.js';
+import { networkInterfaces, subnets, vpcs } from './pages/inventory.js';
 import * as search from './pages/search.js';
 import * as signIn from './pages/sign-in.js';
 
@@ -15,22 +17,37 @@ import * as signIn from './pages/sign-in.js';
 const ROUTES = [
   [/^\/sign-in$/, signIn],
   [/^\/flow-logs$/, flowLogs],
+  [/^\/vpcs$/, vpcs],
+  [/^\/subnets$/, subnets],
+  [/^\/network-interfaces$/, networkInterfaces],
   [/^\/search\/([\w-]+)$/, search],
 ];
 
 const view = /** @type {HTMLElement} */ (document.getElementById('view'));
 const nav = /** @type {HTMLElement} */ (document.getElementById('nav'));
 const signOut = /** @type {HTMLButtonElement} */ (document.getElementById('sign-out'));
+const readOnly = /** @type {HTMLElement} */ (document.getElementById('read-only'));
 /** @type {void | (() => void)} */
 let cleanup;
 
-function route() {
+async function route() {
   const [path, qs = ''] = location.hash.replace(/^#/, '').split('?');
   if (!session.key && path !== '/sign-in') return void location.replace('#/sign-in');
   if (session.key && (path === '/sign-in' || path === '' || path === '/')) return void location.replace('#/flow-logs');
+  if (session.key && !session.role) {
+    // A tab signed in before the console asked for the role: ask now (unknown counts as read-only).
+    const hash = location.hash;
+    const role = await api('GET', '/v1/account').then((a) => a.role, () => 'readonly');
+    if (!session.key || location.hash !== hash) return;
+    session.signIn(session.key, role);
+  }
   const match = ROUTES.map(([re, page]) => /** @type {const} */ ([path.match(re), page])).find(([m]) => m);
   cleanup?.();
   cleanup = undefined;
+  // A dialog of the page left (+New, a confirmation) goes with it.
+  for (const dialog of document.querySelectorAll('dialog[open]')) /** @type {HTMLDialogElement} */ (dialog).close();
+  document.body.dataset.role = session.role ?? '';
+  readOnly.hidden = session.role !== 'readonly';
   nav.hidden = signOut.hidden = !session.key;
   for (const a of nav.querySelectorAll('a[data-nav]')) a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
   replace(view);
@@ -51,5 +68,5 @@ window.addEventListener('flowlogs:signed-out', (e) => {
   sessionStorage.setItem('flowlogs.signedOutReason', /** @type {CustomEvent} */ (e).detail);
   location.hash = '#/sign-in';
 });
-window.addEventListener('hashchange', route);
-route();
+window.addEventListener('hashchange', () => void route());
+void route();

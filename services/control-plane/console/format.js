@@ -56,6 +56,9 @@ const PROTOCOLS = /** @type {Record<number, string>} */ ({ 1: 'ICMP', 6: 'TCP', 
 /** @param {number | null | undefined} p */
 export const protocol = (p) => (p === null || p === undefined ? '-' : PROTOCOLS[p] ? `${PROTOCOLS[p]} (${p})` : String(p));
 
+/** The README's part on capture agents, which register their ENIs (the control plane serves the README). */
+export const AGENT_DOCS = '/README.md#:~:text=Live%20capture%20and%20nftables%20verdicts';
+
 /** Seconds ago in words. @param {number} s */
 export function ago(s) {
   const d = Math.max(0, Math.round(Date.now() / 1000 - s));

@@ -6,20 +6,14 @@
  */
 import { ApiError, api, list } from '../api.js';
 import { h, replace, select } from '../dom.js';
-import { INTERVALS, interval } from '../format.js';
+import { AGENT_DOCS, INTERVALS, interval } from '../format.js';
+import { clearErrorsOnEdit, field, fieldError } from './form.js';
 
 const RANGES = [['NETWORKINTERFACE', 'ENI'], ['SUBNET', 'Subnet'], ['VPC', 'VPC']];
 const TRAFFIC = ['ALL', 'ACCEPT', 'REJECT'];
 const TRAFFIC_HINT = 'ALL records accepted and rejected traffic; ACCEPT only traffic the security group allowed; REJECT only traffic it dropped.';
 
 /** @typedef {{id: string, name: string, [k: string]: any}} Item */
-
-/** A labelled field with the place its error goes. @param {string} id @param {string} label @param {...any} controls */
-function field(id, label, ...controls) {
-  const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
-  const el = h('div', { class: 'field', id: `${id}-field` }, h('label', { for: id, text: label }), h('div', { class: 'control' }, ...controls, error));
-  return { el, error };
-}
 
 /** [id, "name (id)"] options after a placeholder. @param {Item[]} items @param {string} placeholder */
 const options = (items, placeholder) => /** @type {[string, string][]} */ ([['', placeholder], ...items.map((i) => [i.id, `${i.name} (${i.id})`])]);
@@ -38,6 +32,10 @@ export async function openCreateDialog({ onCreated }) {
   const vpc = select({ id: 'fl-vpc' }, options(vpcs, 'Select a VPC'));
   const subnet = select({ id: 'fl-subnet' }, []);
   const eni = select({ id: 'fl-eni' }, []);
+  // What to do when there is no ENI to choose: the inventory page, or an agent that registers its own.
+  const eniHint = h('p', { class: 'hint', id: 'fl-eni-hint', hidden: true },
+    'No ENI here yet: create one on the ', h('a', { href: '#/network-interfaces', text: 'ENIs page' }),
+    ', or run a capture agent on the host, which registers its ENIs (', h('a', { href: AGENT_DOCS, target: '_blank', rel: 'noopener', text: 'README: the capture agent' }), ').');
   const traffic = h('div', { class: 'radios', role: 'radiogroup', id: 'fl-traffic' }, TRAFFIC.map((value, i) =>
     h('label', { class: 'radio' }, h('input', { type: 'radio', name: 'traffic', value, checked: i === 0 }), value)));
   const logset = select({ id: 'fl-logset' }, []);
@@ -50,7 +48,7 @@ export async function openCreateDialog({ onCreated }) {
     range: field('fl-range', 'Collection range', ranges),
     vpc: field('fl-vpc', 'VPC', vpc),
     subnet: field('fl-subnet', 'Subnet', subnet),
-    eni: field('fl-eni', 'ENI', eni),
+    eni: field('fl-eni', 'ENI', eni, eniHint),
     traffic: field('fl-traffic', 'Collection type', traffic, h('p', { class: 'hint', text: TRAFFIC_HINT })),
     logset: field('fl-logset', 'Logset', h('div', { class: 'inline' }, logset, createInPlace('logset', 'New logset name', async (n) => {
       const created = await api('POST', '/v1/logsets', { body: { name: n } });
@@ -76,6 +74,7 @@ export async function openCreateDialog({ onCreated }) {
       h('div', { class: 'body' }, Object.values(f).map((x) => x.el), general),
       h('footer', {}, ok, h('button', { type: 'button', text: 'Cancel', onclick: () => dialog.close() })))));
   dialog.addEventListener('close', () => dialog.remove());
+  clearErrorsOnEdit(dialog);
 
   const range = () => /** @type {HTMLInputElement} */ (ranges.querySelector('input:checked')).value;
 
@@ -88,6 +87,7 @@ export async function openCreateDialog({ onCreated }) {
     const keep = eni.value;
     const shown = enis.filter((e) => (!vpc.value || e.vpcId === vpc.value) && (!subnet.value || e.subnetId === subnet.value));
     replace(eni, options(shown, shown.length ? 'Select an ENI' : 'No ENI in this VPC/subnet').map(([v, l]) => h('option', { value: v, selected: v === keep }, l)));
+    eniHint.hidden = shown.length > 0;
   }
   function showPickers() {
     f.subnet.el.hidden = range() === 'VPC';
@@ -140,12 +140,6 @@ export async function openCreateDialog({ onCreated }) {
     dialog.querySelectorAll('.invalid').forEach((el) => el.classList.remove('invalid'));
     general.hidden = true;
   }
-  /** @param {{error: HTMLElement, el: HTMLElement}} x @param {string} message */
-  function fieldError(x, message) {
-    x.error.textContent = message;
-    x.el.classList.add('invalid');
-  }
-
   /** @param {SubmitEvent} e */
   async function submit(e) {
     e.preventDefault();

@@ -5,6 +5,12 @@ import { bytes, time } from '../format.js';
 const H = 180;
 const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
 
+/** The axis' top: 1, 2 or 5 × a power of ten, at least 2, so that its half is a whole and different number. @param {number} v */
+export function niceCeil(v) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(v, 1)));
+  return Math.max(2, [1, 2, 5, 10].map((m) => m * power).find((n) => n >= v) ?? 10 * power);
+}
+
 /**
  * Drawn at `width` user units, the width of its container, so that text keeps its size; the SVG
  * scales with the container after that.
@@ -14,7 +20,7 @@ const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
  */
 export function histogram({ step, buckets }, width = 600) {
   const W = Math.max(300, Math.round(width));
-  const max = Math.max(1, ...buckets.map((b) => b.bytes));
+  const max = niceCeil(Math.max(0, ...buckets.map((b) => b.bytes)));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const barW = plotW / Math.max(1, buckets.length);

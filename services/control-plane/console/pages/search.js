@@ -30,10 +30,17 @@ export function render(root, { id, query }) {
   let paging = new AbortController();
   let analysing = new AbortController();
   const hidden = new Set(/** @type {string[]} */ ([]));
+  /** What the status says of the page shown, and how many records the live tail added since. */
+  let pageStatus = '';
+  let tailed = 0;
+  /** A refresh of the panels after tailed records, at most one a second. */
+  let refreshing = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
 
   const range = timeRange({ range: query.get('range') || '15m', from: num(query.get('from')), to: num(query.get('to')), onChange: () => search() });
   const q = /** @type {HTMLInputElement} */ (h('input', { id: 'q', type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Search: 10.0.1.20, dstport:443, action:REJECT …', title: QUERY_HINT, 'aria-label': 'Search query', autocomplete: 'off', spellcheck: 'false' }));
   const qError = h('p', { class: 'field-error', id: 'q-error', role: 'alert' });
+  // A mistake's message goes as the query is edited: it was about the query as it was.
+  q.addEventListener('input', () => { qError.textContent = ''; q.classList.remove('invalid'); });
   const title = h('p', { class: 'muted subtitle', text: topicId });
   const health = h('p', { class: 'health', id: 'health', hidden: true });
   const status = h('span', { class: 'muted', id: 'result-status' });
@@ -124,22 +131,28 @@ export function render(root, { id, query }) {
       const res = await api('GET', `${base}/records`, { query: { ...scope(), sort, limit: PAGE_SIZE, cursor }, signal });
       nextCursor = res.nextCursor;
       table.show(res.records);
-      status.textContent = `${res.records.length ? `${count(cursors.length * PAGE_SIZE + 1)}–${count(cursors.length * PAGE_SIZE + res.records.length)}` : 'No records'}${res.nextCursor ? ' (more on the next page)' : ''}`;
+      pageStatus = `${res.records.length ? `${count(cursors.length * PAGE_SIZE + 1)}–${count(cursors.length * PAGE_SIZE + res.records.length)}` : 'No records'}${res.nextCursor ? ' (more on the next page)' : ''}`;
+      tailed = 0;
+      status.textContent = pageStatus;
       pageNo.textContent = `Page ${cursors.length + 1}`;
       prev.disabled = !cursors.length;
       next.disabled = !nextCursor;
       return true;
     } catch (err) {
       if (signal.aborted) return false;
+      const missing = err instanceof ApiError && err.status === 404;
       if (err instanceof ApiError && err.status === 400) {
         // "q: expected a value after 'dstport:' at 8" and the like, under the search bar.
         qError.textContent = Object.entries(err.fields).map(([path, m]) => (path === 'q' ? m : `${path}: ${m}`)).join('; ') || err.message;
         q.classList.add('invalid');
         status.textContent = '';
       } else {
-        status.textContent = `Search failed: ${/** @type {Error} */ (err).message}`;
+        status.textContent = missing ? `Not found: ${/** @type {Error} */ (err).message}.` : `Search failed: ${/** @type {Error} */ (err).message}`;
       }
-      table.show([], 'No results.');
+      // Nothing of an earlier search stays: the panels say why there is nothing.
+      const why = missing ? 'Log topic not found.' : err instanceof ApiError && err.status === 400 ? 'No results: correct the query.' : 'No results: the search failed.';
+      table.show([], why);
+      for (const p of Object.values(panels)) replace(p.content, h('p', { class: 'muted', text: why }));
       return false;
     }
   }
@@ -148,7 +161,8 @@ export function render(root, { id, query }) {
   async function analyse(signal) {
     const s = scope();
     await Promise.all([
-      fill(panels.histogram, () => api('GET', `${base}/analysis/histogram`, { query: { ...s, buckets: 60 }, signal }), (d) => (d.buckets.length ? histogram(d, panels.histogram.content.clientWidth) : h('p', { class: 'muted', text: 'No traffic.' }))),
+      fill(panels.histogram, () => api('GET', `${base}/analysis/histogram`, { query: { ...s, buckets: 60 }, signal }),
+        (d) => (d.buckets.some((/** @type {{bytes: number}} */ b) => b.bytes > 0) ? histogram(d, panels.histogram.content.clientWidth) : h('p', { class: 'muted', text: 'No traffic.' }))),
       fill(panels.src, () => api('GET', `${base}/analysis/top`, { query: { ...s, by: 'srcaddr', metric: 'bytes', limit: 10 }, signal }), (d) => topList(d.items)),
       fill(panels.dst, () => api('GET', `${base}/analysis/top`, { query: { ...s, by: 'dstaddr', metric: 'bytes', limit: 10 }, signal }), (d) => topList(d.items)),
       fill(panels.actions, () => api('GET', `${base}/analysis/actions`, { query: s, signal }), actionSplit),
@@ -194,13 +208,25 @@ export function render(root, { id, query }) {
     tailing?.abort();
     const controller = (tailing = new AbortController());
     tailNote.textContent = 'Connecting…';
-    tail(topicId, scope().q ?? '', controller.signal, (r) => table.prepend(r), () => { tailNote.textContent = 'Live: new records appear at the top.'; })
+    tail(topicId, scope().q ?? '', controller.signal, tailedRecord, () => { tailNote.textContent = 'Live: new records appear at the top.'; })
       .then(() => { if (tailing === controller) stopTail('The tail ended; switch it on again to resume.'); })
       .catch((err) => {
         if (tailing !== controller) return;
         if (isMissingRoute(err)) tailLabel.hidden = true;
         stopTail(isMissingRoute(err) ? '' : `Live tail: ${err.message}`);
       });
+  }
+
+  /** A record from the live tail: at the top of the table, counted in the status, and in the panels soon after. @param {any} r */
+  function tailedRecord(r) {
+    table.prepend(r);
+    tailed++;
+    status.textContent = `${pageStatus === 'No records' ? '' : `${pageStatus} · `}${count(tailed)} new from the live tail`;
+    refreshing ??= setTimeout(() => {
+      refreshing = undefined;
+      analysing.abort();
+      void analyse((analysing = new AbortController()).signal);
+    }, 1000);
   }
 
   /** @param {string} [note] */
@@ -238,6 +264,7 @@ export function render(root, { id, query }) {
     .catch(() => { title.textContent = `Log topic ${topicId} (not found)`; });
   search();
   return () => {
+    clearTimeout(refreshing);
     paging.abort();
     analysing.abort();
     stopTail();

@@ -17,8 +17,9 @@ export function render(root) {
     submit.disabled = true;
     error.textContent = '';
     try {
-      await api('GET', '/v1/flow-logs', { key: value }); // any authenticated read tells whether the key is known
-      session.signIn(value);
+      // Tells whether the key is known, and its role: a read-only key is shown no write actions.
+      const account = await api('GET', '/v1/account', { key: value });
+      session.signIn(value, account.role);
       location.hash = '#/flow-logs';
     } catch (err) {
       error.textContent = err instanceof ApiError && err.status === 401 ? 'This API key is not known.' : `Cannot sign in: ${/** @type {Error} */ (err).message}`;
