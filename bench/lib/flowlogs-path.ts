@@ -101,7 +101,7 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
     for (let offset = 0; offset < batches.length; offset++) {
       const view = decodePacketBatch(batches[offset]);
       for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
-      windows.advance(view.header.eventTime);
+      windows.advance(view.header.eniId, view.header.eventTime);
       emit(windows.closeDue());
       result.packets += view.count;
       result.batches++;

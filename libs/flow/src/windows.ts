@@ -1,7 +1,8 @@
 /**
- * Event-time tumbling windows of flow records, per flow-log rule: the pure core of the aggregator,
- * also used in-process by `flowlogs records`. No I/O; the caller feeds packets and asks for the
- * windows that are due.
+ * Event-time tumbling windows of flow records, per flow-log rule and ENI: the pure core of the
+ * aggregator, also used in-process by `flowlogs records`. No I/O; the caller feeds packets and asks
+ * for the windows that are due. Each ENI has its own clock (event time, and what was emitted), so an
+ * old capture replayed for one ENI is not late because another ENI beside it is live.
  */
 import { FIELDS, recordIdOf, type FlowLogRule, type FlowRecord, type PacketEvent } from '@flowlogs/contracts';
 import { formatIp } from '@flowlogs/packet';
@@ -14,8 +15,6 @@ import { ruleAccepts, type EniContext } from './rules.js';
 interface Flow {
   /** The next flow whose key hashes alike (the window's index holds the first). */
   next: Flow | undefined;
-  eni: EniContext;
-  eniIndex: number;
   ipVersion: 4 | 6;
   /** Source and destination address words, big-endian; IPv4 uses s0 and d0 only. */
   s0: number; s1: number; s2: number; s3: number;
@@ -32,18 +31,30 @@ interface Flow {
   tcpFlags: number;
 }
 
+/** One ENI's event time: how far its packets and reports have come, and which of its windows were emitted. */
+interface EniClock {
+  eniId: string;
+  eventTime: number;
+  /** The end of its latest emitted window: its packets of windows ending at or before it are late. */
+  closedThrough: number;
+  /** The last input position that fed one of its windows. */
+  lastPosition: number;
+}
+
 interface Window {
   rule: FlowLogRule;
+  eni: EniContext;
+  clock: EniClock;
   start: number;
   end: number;
   /** The flows in the order they began (records come out in this order). */
   flows: Flow[];
   /** Flows by the hash of their key, chained through `next`. */
   index: Map<number, Flow>;
-  /** Packets lost for this window, per ENI: reported as SKIPDATA. */
-  skipped: Map<string, { eni: EniContext; packets: number }>;
-  /** ENIs known to be capturing during this window: one without traffic gets a NODATA record. */
-  live: Map<string, EniContext>;
+  /** Packets lost for this window: reported as SKIPDATA. */
+  skipped: number | undefined;
+  /** The ENI was capturing during this window: without traffic it gets a NODATA record. */
+  live: boolean;
   /** The smallest input position (e.g. Kafka offset) that fed this window: input before it is fully emitted. */
   minPosition: number;
   /** Opened for late packets after the window was emitted: its SKIPDATA record is a second one, told apart by minPosition. */
@@ -70,41 +81,41 @@ export function windowStartOf(ts: number, interval: number): number {
 const word = (a: Uint8Array, i: number): number => (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3];
 
 /** A 30-bit hash of a flow key (a small integer, which a Map holds without boxing). */
-function flowHash(eniIndex: number, s0: number, d0: number, ports: number, tail: number, s: Uint8Array, d: Uint8Array, v6: boolean): number {
+function flowHash(s0: number, d0: number, ports: number, tail: number, s: Uint8Array, d: Uint8Array, v6: boolean): number {
   let h = Math.imul(s0 ^ 0x9e3779b9, 0x85ebca6b) ^ d0;
   h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ ports;
-  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ tail ^ (eniIndex << 10);
+  h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ tail;
   if (v6) for (let i = 4; i < 16; i += 4) h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ word(s, i) ^ Math.imul(word(d, i), 0x9e3779b9);
   return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
+/** An ENI's time to close windows at, when it is more than its event time (the caller knows it is idle or ended). */
+export type CloseTimes = (eniId: string) => number | undefined;
+
 export class FlowWindows {
   private readonly windows = new Map<string, Window>();
-  /** Highest packet timestamp seen. */
-  private maxEventTime = -Infinity;
-  /** The end of the latest emitted window: packets of windows ending at or before it are late. */
-  private closedThrough = -Infinity;
   private flowCount = 0;
-  /** A small number per ENI id, part of the flow key; the last ENI object seen is remembered (a batch is one ENI). */
-  private readonly eniIndexes = new Map<string, number>();
+  private readonly clocks = new Map<string, EniClock>();
+  /** The last ENI object seen and its clock are remembered (a batch is one ENI). */
   private lastEni: EniContext | undefined;
-  private lastEniIndex = 0;
+  private lastClock: EniClock | undefined;
   /** The window the last packet went to: the next one most likely goes there too. */
   private lastWindow: Window | undefined;
 
   constructor(private readonly options: FlowWindowsOptions) {}
 
-  private eniIndex(eni: EniContext): number {
-    if (eni === this.lastEni) return this.lastEniIndex;
-    let index = this.eniIndexes.get(eni.eniId);
-    if (index === undefined) this.eniIndexes.set(eni.eniId, (index = this.eniIndexes.size));
-    this.lastEni = eni;
-    this.lastEniIndex = index;
-    return index;
+  private clock(eniId: string): EniClock {
+    let clock = this.clocks.get(eniId);
+    if (!clock) this.clocks.set(eniId, (clock = { eniId, eventTime: -Infinity, closedThrough: -Infinity, lastPosition: -1 }));
+    return clock;
   }
 
-  get watermark(): number {
-    return this.maxEventTime;
+  private clockOf(eni: EniContext): EniClock {
+    if (eni !== this.lastEni) {
+      this.lastEni = eni;
+      this.lastClock = this.clock(eni.eniId);
+    }
+    return this.lastClock!;
   }
 
   get activeFlows(): number {
@@ -122,33 +133,41 @@ export class FlowWindows {
     return min;
   }
 
-  /** Restores the emitted-through point after a restart, so replayed input of emitted windows is not emitted twice. */
-  restore(closedThrough: number): void {
-    this.closedThrough = Math.max(this.closedThrough, closedThrough);
-    this.maxEventTime = Math.max(this.maxEventTime, closedThrough);
+  /** Restores each ENI's emitted-through point after a restart, so replayed input of emitted windows is not emitted twice. */
+  restore(emitted: Iterable<[eniId: string, closedThrough: number]>): void {
+    for (const [eniId, closedThrough] of emitted) {
+      const clock = this.clock(eniId);
+      clock.closedThrough = Math.max(clock.closedThrough, closedThrough);
+      clock.eventTime = Math.max(clock.eventTime, closedThrough);
+    }
   }
 
-  /** True when the packet's window for this rule was emitted already (replayed input after a restart). */
-  isEmitted(rule: FlowLogRule, ts: number): boolean {
-    return windowStartOf(ts, rule.aggregationInterval) + rule.aggregationInterval <= this.closedThrough;
+  /** True when the packet's window for this rule and ENI was emitted already (replayed input after a restart). */
+  isEmitted(rule: FlowLogRule, eniId: string, ts: number): boolean {
+    return windowStartOf(ts, rule.aggregationInterval) + rule.aggregationInterval <= (this.clocks.get(eniId)?.closedThrough ?? -Infinity);
   }
 
-  get emittedThrough(): number {
-    return this.closedThrough;
+  /**
+   * What a restart replaying input from `position` needs: the emitted-through point of each ENI
+   * whose input comes at or after it (other ENIs' windows are all emitted and none of their input is replayed).
+   */
+  emittedFrom(position: number): Array<[eniId: string, closedThrough: number]> {
+    const out: Array<[string, number]> = [];
+    for (const c of this.clocks.values()) if (c.lastPosition >= position && Number.isFinite(c.closedThrough)) out.push([c.eniId, c.closedThrough]);
+    return out;
   }
 
-  /** Event time has reached `ts` (a heartbeat: the source has read every packet up to it). */
-  advance(ts: number): void {
-    if (ts > this.maxEventTime) this.maxEventTime = ts;
+  /** The ENI's event time has reached `ts` (a heartbeat: its source has read every packet up to it). */
+  advance(eniId: string, ts: number): void {
+    const clock = this.clock(eniId);
+    if (ts > clock.eventTime) clock.eventTime = ts;
   }
 
   /** Counts packets lost before they reached us (capture drops) into their window's SKIPDATA record. */
   addSkipped(rule: FlowLogRule, eni: EniContext, ts: number, packets: number, position: number): void {
     const start = windowStartOf(ts, rule.aggregationInterval);
-    const window = this.window(rule, start, start + rule.aggregationInterval, position);
-    const skipped = window.skipped.get(eni.eniId) ?? { eni, packets: 0 };
-    skipped.packets += packets;
-    window.skipped.set(eni.eniId, skipped);
+    const window = this.window(rule, eni, start, start + rule.aggregationInterval, position);
+    window.skipped = (window.skipped ?? 0) + packets;
   }
 
   /**
@@ -157,15 +176,15 @@ export class FlowWindows {
    */
   add(rule: FlowLogRule, eni: EniContext, p: PacketEvent, position: number): AddResult {
     if (!ruleAccepts(rule, p.action)) return 'filtered';
-    if (p.ts > this.maxEventTime) this.maxEventTime = p.ts;
+    const clock = this.clockOf(eni);
+    if (p.ts > clock.eventTime) clock.eventTime = p.ts;
     const start = windowStartOf(p.ts, rule.aggregationInterval);
     const end = start + rule.aggregationInterval;
-    const window = this.window(rule, start, end, position);
-    if (end <= this.closedThrough) {
-      this.addSkipped(rule, eni, p.ts, 1, position);
+    const window = this.window(rule, eni, start, end, position);
+    if (end <= clock.closedThrough) {
+      window.skipped = (window.skipped ?? 0) + 1;
       return 'late';
     }
-    const eniIndex = this.eniIndex(eni);
     const v6 = p.ipVersion === 6;
     const src = p.src;
     const dst = p.dst;
@@ -173,10 +192,10 @@ export class FlowWindows {
     const d0 = word(dst, 0);
     const actionBit = p.action === 'REJECT' ? 1 : 0;
     const tail = (p.protocol << 1) | actionBit;
-    const hash = flowHash(eniIndex, s0, d0, p.srcPort * 65536 + p.dstPort, tail, src, dst, v6);
+    const hash = flowHash(s0, d0, p.srcPort * 65536 + p.dstPort, tail, src, dst, v6);
     const head = window.index.get(hash);
     for (let f = head; f !== undefined; f = f.next) {
-      if (f.s0 !== s0 || f.d0 !== d0 || f.srcPort !== p.srcPort || f.dstPort !== p.dstPort || f.protocol !== p.protocol || f.action !== p.action || f.eniIndex !== eniIndex || f.ipVersion !== p.ipVersion) continue;
+      if (f.s0 !== s0 || f.d0 !== d0 || f.srcPort !== p.srcPort || f.dstPort !== p.dstPort || f.protocol !== p.protocol || f.action !== p.action || f.ipVersion !== p.ipVersion) continue;
       if (v6 && (f.s1 !== word(src, 4) || f.s2 !== word(src, 8) || f.s3 !== word(src, 12) || f.d1 !== word(dst, 4) || f.d2 !== word(dst, 8) || f.d3 !== word(dst, 12))) continue;
       f.packets++;
       f.bytes += p.bytes;
@@ -186,11 +205,11 @@ export class FlowWindows {
       return 'added';
     }
     if (this.flowCount >= (this.options.maxFlows ?? Infinity)) {
-      this.addSkipped(rule, eni, p.ts, 1, position);
+      window.skipped = (window.skipped ?? 0) + 1;
       return 'capacity';
     }
     const flow: Flow = {
-      next: head, eni, eniIndex, ipVersion: p.ipVersion,
+      next: head, ipVersion: p.ipVersion,
       s0, s1: v6 ? word(src, 4) : 0, s2: v6 ? word(src, 8) : 0, s3: v6 ? word(src, 12) : 0,
       d0, d1: v6 ? word(dst, 4) : 0, d2: v6 ? word(dst, 8) : 0, d3: v6 ? word(dst, 12) : 0,
       srcPort: p.srcPort, dstPort: p.dstPort, protocol: p.protocol, action: p.action, direction: p.direction,
@@ -206,34 +225,38 @@ export class FlowWindows {
   markLive(rule: FlowLogRule, eni: EniContext, from: number, to: number, position: number): void {
     const interval = rule.aggregationInterval;
     const last = windowStartOf(to, interval);
+    const closedThrough = this.clock(eni.eniId).closedThrough;
     for (let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval); start <= last; start += interval) {
-      if (start + interval > this.closedThrough) this.window(rule, start, start + interval, position).live.set(eni.eniId, eni);
+      if (start + interval > closedThrough) this.window(rule, eni, start, start + interval, position).live = true;
     }
   }
 
-  private window(rule: FlowLogRule, start: number, end: number, position: number): Window {
+  private window(rule: FlowLogRule, eni: EniContext, start: number, end: number, position: number): Window {
     let w = this.lastWindow;
-    if (w === undefined || w.rule !== rule || w.start !== start) {
-      const id = `${rule.id}|${start}`;
+    if (w === undefined || w.rule !== rule || w.start !== start || w.eni.eniId !== eni.eniId) {
+      const id = `${rule.id}|${eni.eniId}|${start}`;
       w = this.windows.get(id);
       if (!w) {
-        w = { rule, start, end, flows: [], index: new Map(), skipped: new Map(), live: new Map(), minPosition: position, reopened: end <= this.closedThrough };
+        const clock = this.clockOf(eni);
+        w = { rule, eni, clock, start, end, flows: [], index: new Map(), skipped: undefined, live: false, minPosition: position, reopened: end <= clock.closedThrough };
         this.windows.set(id, w);
       }
       this.lastWindow = w;
     }
     if (position < w.minPosition) w.minPosition = position;
+    if (position > w.clock.lastPosition) w.clock.lastPosition = position;
     return w;
   }
 
   /**
-   * Emits the windows whose end plus allowed lateness the watermark (or `now`, when idle) has passed.
-   * Only emitted windows become closed: a later packet of a window never opened is still taken (a
-   * second capture replayed after the first one went idle is not late).
+   * Emits the windows whose end plus allowed lateness their ENI's event time has passed — or the
+   * time `now` gives for the ENI, when later (its source is idle or has ended). Only emitted windows
+   * become closed: a later packet of a window never opened is still taken (a second capture replayed
+   * after the first one went idle is not late).
    */
-  closeDue(now = this.maxEventTime): FlowRecord[] {
-    const through = now - this.options.allowedLateness;
-    return this.close((w) => w.end <= through);
+  closeDue(now?: CloseTimes): FlowRecord[] {
+    const lateness = this.options.allowedLateness;
+    return this.close((w) => w.end <= Math.max(w.clock.eventTime, now?.(w.eni.eniId) ?? -Infinity) - lateness);
   }
 
   /** Emits every open window (end of input). */
@@ -243,22 +266,17 @@ export class FlowWindows {
 
   private close(due: (w: Window) => boolean): FlowRecord[] {
     const out: FlowRecord[] = [];
-    const closing = [...this.windows.entries()].filter(([, w]) => due(w)).sort(([, a], [, b]) => a.start - b.start || (a.rule.id < b.rule.id ? -1 : 1));
+    const order = (a: Window, b: Window) => a.start - b.start || (a.rule.id < b.rule.id ? -1 : a.rule.id > b.rule.id ? 1 : 0) || (a.eni.eniId < b.eni.eniId ? -1 : 1);
+    const closing = [...this.windows.entries()].filter(([, w]) => due(w)).sort(([, a], [, b]) => order(a, b));
     this.lastWindow = undefined;
     for (const [id, w] of closing) {
       this.windows.delete(id);
       this.flowCount -= w.flows.length;
-      const withTraffic = new Set<string>();
-      for (const flow of w.flows) {
-        out.push(flowRecord(w, flow));
-        withTraffic.add(flow.eni.eniId);
-      }
-      for (const { eni, packets } of w.skipped.values()) out.push(statusRecord(w, eni, 'SKIPDATA', packets));
-      for (const [eniId, eni] of w.live) {
-        if (!withTraffic.has(eniId) && !w.skipped.has(eniId)) out.push(statusRecord(w, eni, 'NODATA', null));
-      }
+      for (const flow of w.flows) out.push(flowRecord(w, flow));
+      if (w.skipped !== undefined) out.push(statusRecord(w, 'SKIPDATA', w.skipped));
+      else if (w.live && !w.flows.length) out.push(statusRecord(w, 'NODATA', null));
     }
-    for (const [, w] of closing) if (w.end > this.closedThrough) this.closedThrough = w.end;
+    for (const [, w] of closing) if (w.end > w.clock.closedThrough) w.clock.closedThrough = w.end;
     return out;
   }
 }
@@ -279,11 +297,11 @@ function formatAddress(ipVersion: 4 | 6, w0: number, w1: number, w2: number, w3:
 // The records are built as literals in the contract's key order (as users read the JSON): one shape, no copies.
 function flowRecord(w: Window, f: Flow): FlowRecord {
   const r: FlowRecord = {
-    version: 2, accountId: f.eni.accountId, interfaceId: f.eni.eniId,
+    version: 2, accountId: w.eni.accountId, interfaceId: w.eni.eniId,
     srcaddr: formatAddress(f.ipVersion, f.s0, f.s1, f.s2, f.s3), dstaddr: formatAddress(f.ipVersion, f.d0, f.d1, f.d2, f.d3),
     srcport: f.srcPort, dstport: f.dstPort, protocol: f.protocol, packets: f.packets, bytes: f.bytes,
     start: Math.floor(f.first), end: Math.floor(f.last), action: f.action, logStatus: 'OK',
-    vpcId: f.eni.vpcId || null, subnetId: f.eni.subnetId || null, tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
+    vpcId: w.eni.vpcId || null, subnetId: w.eni.subnetId || null, tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
     type: f.ipVersion === 4 ? 'IPv4' : 'IPv6', flowDirection: f.direction ?? null,
     windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets: null, recordId: '',
   };
@@ -296,7 +314,8 @@ function flowRecord(w: Window, f: Flow): FlowRecord {
  * SKIPDATA of a window reopened by late packets is a second record of that window: its id also
  * names the input position that reopened it, the same on every replay.
  */
-function statusRecord(w: Window, eni: EniContext, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
+function statusRecord(w: Window, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
+  const eni = w.eni;
   const r: FlowRecord = {
     ...NO_FLOW, version: 2, accountId: eni.accountId, interfaceId: eni.eniId, logStatus,
     vpcId: eni.vpcId || null, subnetId: eni.subnetId || null,

@@ -131,11 +131,29 @@ describe('FlowWindows', () => {
     expect(lateRounds().map((x) => x.recordId)).toEqual(skips.map((x) => x.recordId));
   });
 
-  it('after restore, tells input of emitted windows apart', () => {
+  it('after restore, tells input of emitted windows apart, per ENI', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
-    w.restore(1_700_000_010);
-    expect(w.isEmitted(rule({ aggregationInterval: 10 }), 1_700_000_005)).toBe(true);
-    expect(w.isEmitted(rule({ aggregationInterval: 10 }), 1_700_000_010)).toBe(false);
+    w.restore([['eni-a', 1_700_000_010], ['eni-old', 1_000_000_010]]);
+    const r = rule({ aggregationInterval: 10 });
+    expect(w.isEmitted(r, 'eni-a', 1_700_000_005)).toBe(true);
+    expect(w.isEmitted(r, 'eni-a', 1_700_000_010)).toBe(false);
+    expect(w.isEmitted(r, 'eni-old', 1_000_000_005)).toBe(true);
+    expect(w.isEmitted(r, 'eni-old', 1_000_000_010)).toBe(false);
+    expect(w.isEmitted(r, 'eni-new', 1_000_000_005)).toBe(false);
+  });
+
+  it('names for a commit the ENIs whose input comes at or after its offset, with what each emitted', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ resourceType: 'SUBNET', resourceId: 'subnet-1', aggregationInterval: 10 });
+    const b = { ...eni, eniId: 'eni-b' };
+    w.add(r, eni, pkt(1_700_000_001), 0);
+    w.add(r, b, pkt(1_000_000_001), 1);
+    w.advance('eni-a', 1_700_000_011);
+    w.advance('eni-b', 1_000_000_011);
+    expect(w.closeDue()).toHaveLength(2);
+    w.add(r, b, pkt(1_000_000_012), 2);
+    expect(w.emittedFrom(w.minOpenPosition()!)).toEqual([['eni-b', 1_000_000_010]]);
+    expect(w.emittedFrom(0)).toEqual([['eni-a', 1_700_000_010], ['eni-b', 1_000_000_010]]);
   });
 
   it('gives the same record id to the same flow in the same window, whatever the counts', () => {
@@ -145,6 +163,44 @@ describe('FlowWindows', () => {
     b.add(rule(), eni, pkt(1_700_000_001), 0);
     b.add(rule(), eni, pkt(1_700_000_002), 1);
     expect(a.closeAll()[0].recordId).toBe(b.closeAll()[0].recordId);
+  });
+});
+
+describe('event time per ENI', () => {
+  const live = { ...eni, eniId: 'eni-live' };
+  const old = { ...eni, eniId: 'eni-old' };
+  const subnet = rule({ resourceType: 'SUBNET', resourceId: 'subnet-1', aggregationInterval: 10 });
+
+  it('an old capture replayed beside a live ENI is windowed by its own clock: nothing late, both exact', () => {
+    const w = new FlowWindows({ allowedLateness: 2 });
+    w.add(subnet, live, pkt(1_700_000_001), 0);
+    w.advance('eni-live', 1_700_000_030);
+    expect(w.closeDue().map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([['eni-live', 1_700_000_000, 1]]);
+    // A capture from 2001 for another ENI on the same partition: not late, and not closed by the live ENI's time.
+    const results = [1, 2, 12, 13, 25].map((s, i) => w.add(subnet, old, pkt(1_000_000_000 + s), 1 + i));
+    expect(results).toEqual(['added', 'added', 'added', 'added', 'added']);
+    expect(w.closeDue().map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([['eni-old', 1_000_000_000, 2], ['eni-old', 1_000_000_010, 2]]);
+    w.add(subnet, live, pkt(1_700_000_031), 6);
+    expect(w.closeDue()).toEqual([]);
+    // Its source ended: the caller closes the rest of its windows, and only its.
+    const rest = w.closeDue((id) => (id === 'eni-old' ? Infinity : undefined));
+    expect(rest.map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([['eni-old', 1_000_000_020, 1]]);
+    expect(w.openWindows).toBe(1);
+    // Late for the old ENI is by its own clock: a packet of its emitted windows is SKIPDATA, the live ENI's window stays open.
+    expect(w.add(subnet, old, pkt(1_000_000_003), 7)).toBe('late');
+    expect(w.closeDue((id) => (id === 'eni-old' ? Infinity : undefined)).map((x) => [x.interfaceId, x.logStatus, x.skippedPackets])).toEqual([['eni-old', 'SKIPDATA', 1]]);
+  });
+
+  it('a live ENI whose clock is behind the others (a host minutes off) is windowed by its own time', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const behind = { ...eni, eniId: 'eni-behind' };
+    w.add(subnet, live, pkt(1_700_000_301), 0);
+    w.advance('eni-live', 1_700_000_320);
+    w.add(subnet, behind, pkt(1_700_000_001), 1);
+    w.advance('eni-behind', 1_700_000_009);
+    expect(w.closeDue().map((x) => x.interfaceId)).toEqual(['eni-live']);
+    w.advance('eni-behind', 1_700_000_010);
+    expect(w.closeDue().map((x) => [x.interfaceId, x.packets])).toEqual([['eni-behind', 1]]);
   });
 });
 
@@ -164,7 +220,7 @@ describe('NODATA and capacity', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     const r = rule({ aggregationInterval: 10 });
     w.add(r, eni, pkt(1_700_000_001), 0);
-    w.advance(1_700_000_011);
+    w.advance('eni-a', 1_700_000_011);
     expect(w.closeDue()).toHaveLength(1);
     w.markLive(r, eni, 1_700_000_005, 1_700_000_012, 1);
     expect(w.closeAll().map((x) => [x.windowStart, x.logStatus])).toEqual([[1_700_000_010, 'NODATA']]);

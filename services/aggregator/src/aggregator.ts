@@ -7,7 +7,7 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
-import { FlowWindows, RuleSet } from '@flowlogs/flow';
+import { FlowWindows, RuleSet, type CloseTimes } from '@flowlogs/flow';
 import { CompactedTopicReader, TransactionalStage, ensureTopics, pipelineTopics, type Kafka, type StageOutput, type StagePosition } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { AggregatorConfig } from './config.js';
@@ -28,8 +28,16 @@ interface PartitionState {
   replayedThrough: number;
   /** The event time of each ENI's last batch, for liveness between batches. */
   lastReport: Map<string, number>;
-  /** What each ENI's source last said of itself: live traffic, or a file replay (ended or not). */
-  sources: Map<string, { live: boolean; ended: boolean }>;
+  /** What each ENI's source last said of itself (live traffic, or a file replay, ended or not), and when. */
+  sources: Map<string, EniSource>;
+}
+
+interface EniSource {
+  live: boolean;
+  ended: boolean;
+  /** The event time of its last batch, and when that batch was read (ms). */
+  eventTime: number;
+  at: number;
 }
 
 /** The agent sends a heartbeat every few seconds: a longer silence means the ENI was not capturing. */
@@ -77,7 +85,7 @@ export class Aggregator {
         open: (partition, committed) => {
           const windows = new FlowWindows({ allowedLateness, maxFlows });
           const meta = decodeCommitMetadata(committed.metadata);
-          if (meta) windows.restore(meta.emittedThrough);
+          if (meta) windows.restore(meta.emitted);
           return { partition, windows, replayedThrough: meta?.processedThrough ?? -1, lastReport: new Map(), sources: new Map() };
         },
         beforeBatch: async () => { await this.rulesReader!.caughtUp(this.admin!); },
@@ -86,11 +94,7 @@ export class Aggregator {
           this.metrics.deadLetters.inc();
           log.warn({ partition, offset, err: err.message }, 'undecodable packet batch sent to the DLQ');
         },
-        // Every source on the partition ended and all its input read: its windows close now, not at the idle closer's next round.
-        complete: (state, { position, highWatermark }) => {
-          const drained = this.sourcesEnded(state) && position.lastProcessed + 1 >= highWatermark;
-          return this.emit(state, position, drained ? Math.max(state.windows.watermark, Date.now() / 1000) : undefined);
-        },
+        complete: (state, { position }) => this.emit(state, position, this.closeTimes(state, Date.now())),
         idle: (state, position, now) => this.idleClose(state, position, now),
       },
     });
@@ -130,19 +134,19 @@ export class Aggregator {
     this.metrics.packets.inc(view.count);
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
-    const { stats, eventTime } = view.header;
-    state.sources.set(view.header.eniId, { live: view.header.live, ended: view.header.ended });
+    const { stats, eventTime, eniId } = view.header;
+    state.sources.set(eniId, { live: view.header.live, ended: view.header.ended, eventTime, at: Date.now() });
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
-        if (replayed && state.windows.isEmitted(rule, event.ts)) continue;
+        if (replayed && state.windows.isEmitted(rule, eniId, event.ts)) continue;
         const result = state.windows.add(rule, view.header, event, offset);
         if (result === 'late' || result === 'capacity') this.metrics.skippedPackets.inc({ reason: result });
       }
     }
     for (const [second, dropped] of stats.dropsBySecond) {
       for (const rule of rules) {
-        if (!(replayed && state.windows.isEmitted(rule, second))) state.windows.addSkipped(rule, view.header, second, dropped, offset);
+        if (!(replayed && state.windows.isEmitted(rule, eniId, second))) state.windows.addSkipped(rule, view.header, second, dropped, offset);
       }
     }
     // Reports from an ENI less than LIVENESS_GAP_S apart mean it was capturing all along: NODATA where it had no traffic.
@@ -150,15 +154,30 @@ export class Aggregator {
     const liveFrom = previous !== undefined && eventTime - previous <= LIVENESS_GAP_S ? previous : eventTime;
     for (const rule of rules) state.windows.markLive(rule, view.header, liveFrom, eventTime, offset);
     state.lastReport.set(view.header.eniId, Math.max(eventTime, previous ?? -Infinity));
-    state.windows.advance(eventTime);
+    state.windows.advance(eniId, eventTime);
   }
 
   /**
-   * The records of the windows due (closeDue's `now`), chunked into messages that go round the
+   * The time each ENI's windows close at, beyond its own event time: a file read to its end, or one
+   * that sent nothing for FLOWLOGS_STALLED_REPLAY_MS (its agent died), closes all; a live source's
+   * clock goes on from its last batch at the pace of ours (an agent that stopped reporting, or is
+   * between heartbeats). A replay in progress keeps its own event time, however old.
+   */
+  private closeTimes(state: PartitionState, now: number): CloseTimes {
+    return (eniId) => {
+      const s = state.sources.get(eniId);
+      if (!s) return undefined;
+      if (s.ended || (!s.live && now - s.at >= this.deps.config.FLOWLOGS_STALLED_REPLAY_MS)) return Infinity;
+      return s.live ? s.eventTime + (now - s.at) / 1000 : undefined;
+    };
+  }
+
+  /**
+   * The records of the windows due (closeDue's close times), chunked into messages that go round the
    * records topic's partitions (a key's hash would leave some publishers most of the work), keyed
    * by log topic; committed with the offset of the first input an open window still holds.
    */
-  private emit(state: PartitionState, position: StagePosition, now: number | undefined): StageOutput {
+  private emit(state: PartitionState, position: StagePosition, now: CloseTimes): StageOutput {
     const records = state.windows.closeDue(now);
     this.metrics.activeFlows.set(this.totalFlows());
     const byLogTopic = new Map<string, FlowRecord[]>();
@@ -170,10 +189,13 @@ export class Aggregator {
     const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
       chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({ key: `${logTopicId}/${i}`, value: JSON.stringify({ records: part }) })))
       .map((message, i) => ({ ...message, partition: (state.partition + i) % this.recordsPartitions }));
+    const offset = commitOffset(state.windows.minOpenPosition(), position.lastProcessed);
+    const { text: metadata, left } = encodeCommitMetadata({ emitted: state.windows.emittedFrom(offset), processedThrough: position.lastProcessed });
+    if (left) this.deps.log.warn({ partition: state.partition, left }, 'too many ENIs for the commit metadata; some left out');
     return {
       messages: [[this.topics.records, messages]],
-      offset: commitOffset(state.windows.minOpenPosition(), position.lastProcessed),
-      metadata: encodeCommitMetadata({ emittedThrough: state.windows.emittedThrough, processedThrough: position.lastProcessed }),
+      offset,
+      metadata,
       committed: () => {
         this.metrics.transactions.inc();
         for (const r of records) this.metrics.records.inc({ log_status: r.logStatus });
@@ -182,26 +204,12 @@ export class Aggregator {
   }
 
   /**
-   * Closes what a partition's input will not add to any more, when it has read all there is:
-   * at once when every source on it is a file read to its end; after FLOWLOGS_IDLE_CLOSE_MS without
-   * input when its sources are live (their windows end by the wall clock); a replay still in progress
-   * is waited for (a slow agent is not the end of its capture) until FLOWLOGS_STALLED_REPLAY_MS.
+   * Closes what a partition's input will not add to any more, when it has read all there is and
+   * had no input for FLOWLOGS_IDLE_CLOSE_MS: each ENI's windows by its clock (see closeTimes).
    */
   private idleClose(state: PartitionState, position: StagePosition, now: number): (() => StageOutput) | undefined {
-    if (!state.windows.openWindows) return undefined;
-    const { FLOWLOGS_IDLE_CLOSE_MS, FLOWLOGS_STALLED_REPLAY_MS } = this.deps.config;
-    const idle = now - position.lastInputAt;
-    const sources = [...state.sources.values()];
-    const due = this.sourcesEnded(state)
-      || (sources.some((s) => !s.live && !s.ended) ? idle >= FLOWLOGS_STALLED_REPLAY_MS : idle >= FLOWLOGS_IDLE_CLOSE_MS);
-    return due ? () => this.emit(state, position, Math.max(state.windows.watermark, now / 1000)) : undefined;
-  }
-
-  /** Every source on the partition is a file read to its end. */
-  private sourcesEnded(state: PartitionState): boolean {
-    if (!state.sources.size) return false;
-    for (const source of state.sources.values()) if (!source.ended) return false;
-    return true;
+    if (!state.windows.openWindows || now - position.lastInputAt < this.deps.config.FLOWLOGS_IDLE_CLOSE_MS) return undefined;
+    return () => this.emit(state, position, this.closeTimes(state, now));
   }
 
   private totalFlows(): number {

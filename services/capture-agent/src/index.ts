@@ -12,3 +12,6 @@ export { fetchEni, registerEni, requireWritingKey, type EniInfo, type EniRegistr
 export { BatchQueue } from './batch-queue.js';
 export { EniStream } from './eni-stream.js';
 export { fileSource } from './sources/file-source.js';
+// A source of one's own on the agent's send path (the event-time test's live ENI).
+export { sendQueued } from './sender.js';
+export type { CaptureSource } from './sources/source.js';
