@@ -1,9 +1,11 @@
 /**
  * The seed scenario on real packets: two network namespaces, "CVM A" 10.16.0.22 and "CVM B"
- * 10.16.0.40, joined by a veth pair. A capture agent (in-process, tcpdump children) owns A's veth as
- * one ENI and the verdicts of A's nftables rules (NFLOG groups 1 and 2) as a second ENI with the same
- * address; it registers both through PUT /v1/network-interfaces/:id. A pings B and tries B's ports 22
- * (dropped by nftables) and 80 (refused by B); the records come back from the search API.
+ * 10.16.0.40, joined by a veth pair. B's firewall (nftables in B) drops TCP to its port 22 and from
+ * it to A's port 23, logging the drops to NFLOG group 2. A capture agent (in-process, tcpdump
+ * children) owns B's veth as B's ENI, with the verdicts of group 2, and A's veth as A's ENI; it
+ * registers both through PUT /v1/network-interfaces/:id. A pings B 9 times and tries B's ports 22
+ * (dropped on the way in) and 80 (refused by B); B tries A's port 23 (dropped on the way out). The
+ * records come back from the search API, checked against the packets nftables' counters counted.
  * Needs root (ip netns), tcpdump, nft and ping: skipped, saying why, where they are not there.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -49,17 +51,29 @@ const skipReason = missing();
 if (skipReason) console.warn(`seed scenario skipped: ${skipReason}`);
 
 const sh = (...cmd: string[]) => execFileSync(cmd[0], cmd.slice(1), { stdio: 'pipe' });
-/** A command in A's namespace; a failed one (a refused or dropped connection) is not an error here. */
-const inA = (...cmd: string[]) => promisify(execFile)('ip', ['netns', 'exec', NS_A, ...cmd]).catch(() => undefined);
+/** A command in a namespace; a failed one (a refused or dropped connection) is not an error here. */
+const inNs = (ns: string, ...cmd: string[]) => promisify(execFile)('ip', ['netns', 'exec', ns, ...cmd]).catch(() => undefined);
 
+/** B's security group: what the README's getting-started sets up, with counters to check the records against. */
 const SECURITY_GROUP = `
 table inet sg {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport 22 counter log prefix "drop" group 2 drop
+  }
   chain output {
     type filter hook output priority 0; policy accept;
-    ip daddr ${B_IP} tcp dport 22 log prefix "drop" group 2 drop
-    ip daddr ${B_IP} log prefix "accept" group 1 accept
+    ip daddr ${A_IP} tcp dport 23 counter log prefix "drop" group 2 drop
   }
 }`;
+
+/** What nftables' counters in B counted: [packets, bytes] of the rule dropping `dport`. */
+function dropped(dport: number): [number, number] {
+  const table = execFileSync('ip', ['netns', 'exec', NS_B, 'nft', 'list', 'table', 'inet', 'sg'], { encoding: 'utf8' });
+  const m = new RegExp(`tcp dport ${dport} counter packets (\\d+) bytes (\\d+)`).exec(table);
+  if (!m) throw new Error(`no counter for port ${dport} in:\n${table}`);
+  return [Number(m[1]), Number(m[2])];
+}
 
 const sum = (records: FlowRecord[], field: 'packets' | 'bytes') => records.reduce((n, r) => n + (r[field] ?? 0), 0);
 
@@ -68,8 +82,8 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
   let agent: CaptureAgent | undefined;
   const logLines: Array<{ level: number; msg: string; eni?: string; err?: { message: string } }> = [];
   const log = pino({ level: 'info' }, { write: (line: string) => { logLines.push(JSON.parse(line)); } });
-  const liveEni = `eni-${id}live`;
-  const verdictEni = `eni-${id}sg`;
+  const eniA = `eni-${id}a`;
+  const eniB = `eni-${id}b`;
   const brokenEni = `eni-${id}bad`;
   let subnetId: string;
   const since = Math.floor(Date.now() / 1000) - 60;
@@ -90,15 +104,19 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
       sh('ip', '-n', ns, 'link', 'set', veth, 'up');
       sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
     }
-    execFileSync('ip', ['netns', 'exec', NS_A, 'nft', '-f', '-'], { input: SECURITY_GROUP, stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync('ip', ['netns', 'exec', NS_B, 'nft', '-f', '-'], { input: SECURITY_GROUP, stdio: ['pipe', 'pipe', 'pipe'] });
+    // A veth carries traffic once both ends are up: before that a ping or connect fails at once.
+    for (const [ns, veth] of [[NS_A, VETH_A], [NS_B, VETH_B]]) {
+      await until(`${veth} up`, async () => (/state UP/.test(execFileSync('ip', ['-n', ns, '-o', 'link', 'show', veth], { encoding: 'utf8' })) ? true : undefined), WAIT_MS);
+    }
 
     stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500', FLOWLOGS_ALLOWED_LATENESS_S: '2' });
     const vpc = await stack.api('POST', '/v1/vpcs', { name: 'seed', cidrBlock: '10.16.0.0/16' });
     subnetId = (await stack.api('POST', '/v1/subnets', { vpcId: vpc.body.id, name: 'seed', cidrBlock: '10.16.0.0/24' })).body.id;
 
     const enis = [
-      { id: liveEni, subnetId, name: 'cvm-a', primaryIp: A_IP, source: { type: 'live', interface: VETH_A, netns: NS_A } },
-      { id: verdictEni, subnetId, name: 'cvm-a-sg', primaryIp: A_IP, source: { type: 'nflog', groups: [1, 2], netns: NS_A } },
+      { id: eniA, subnetId, name: 'cvm-a', primaryIp: A_IP, source: { type: 'live', interface: VETH_A, netns: NS_A } },
+      { id: eniB, subnetId, name: 'cvm-b', primaryIp: B_IP, source: { type: 'live', interface: VETH_B, netns: NS_B, verdicts: { nflogGroups: [2] } } },
       // A filter tcpdump refuses: its words reach the log with the ENI's id, and the others go on.
       { id: brokenEni, accountId: '0', vpcId: 'vpc-x', subnetId: 'subnet-x', source: { type: 'live', interface: VETH_A, netns: NS_A, filter: 'port ((' } },
     ].map((e) => EniSource.parse(e));
@@ -107,7 +125,7 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
     });
     agent = new CaptureAgent({ config, log, kafka: createKafka(kafkaBrokers(), 'seed-agent', log), registry: createRegistry('capture-agent'), enis });
     await agent.start();
-    // Three tcpdumps: A's veth, nflog:1 and nflog:2.
+    // Three tcpdumps: A's veth, B's veth and B's nflog:2.
     await until('tcpdump listening', async () => (logLines.filter((l) => l.msg === 'capture listening').length >= 3 ? true : undefined), WAIT_MS);
   });
 
@@ -127,14 +145,14 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
   });
 
   it('registers the ENIs through the API, and logs a tcpdump that fails with its ENI', async () => {
-    for (const eni of [liveEni, verdictEni]) {
-      expect((await stack.api('GET', `/v1/network-interfaces/${eni}`)).body).toMatchObject({ id: eni, subnetId, primaryIp: A_IP });
+    for (const [eni, ip] of [[eniA, A_IP], [eniB, B_IP]]) {
+      expect((await stack.api('GET', `/v1/network-interfaces/${eni}`)).body).toMatchObject({ id: eni, subnetId, primaryIp: ip });
     }
     const failed = await until('the failed tcpdump in the log', async () => logLines.find((l) => l.eni === brokenEni && l.msg === 'capture source failed'), WAIT_MS);
     expect(failed.err?.message).toMatch(/tcpdump.*exited with 1: .*syntax error/);
   });
 
-  it('records the ping both ways, the dropped SSH attempts as REJECT, the rest as ACCEPT', async () => {
+  it('counts each packet through B once under B\'s ENI: the ping ACCEPT, the firewall\'s drops REJECT both ways, never ACCEPT', async () => {
     const logset = await stack.api('POST', '/v1/logsets', { name: 'seed' });
     const flowLog = async (eni: string, trafficType: string) => {
       const topic = await stack.api('POST', '/v1/log-topics', { logsetId: logset.body.id, name: `${eni}-${trafficType}` });
@@ -145,34 +163,60 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       return topic.body.id as string;
     };
-    const all = await flowLog(liveEni, 'ALL');
-    const rejected = await flowLog(verdictEni, 'REJECT');
-    const accepted = await flowLog(verdictEni, 'ACCEPT');
+    const allB = await flowLog(eniB, 'ALL');
+    const rejectedB = await flowLog(eniB, 'REJECT');
+    const allA = await flowLog(eniA, 'ALL');
 
     await Promise.all([
-      inA('ping', '-c', '9', '-i', '0.2', B_IP),
-      ...[1, 2, 3].map(() => inA('timeout', '2', 'bash', '-c', `echo > /dev/tcp/${B_IP}/22`)),
-      inA('timeout', '2', 'bash', '-c', `echo > /dev/tcp/${B_IP}/80`),
+      inNs(NS_A, 'ping', '-c', '9', '-i', '0.2', B_IP),
+      ...[1, 2, 3].map(() => inNs(NS_A, 'timeout', '2', 'bash', '-c', `echo > /dev/tcp/${B_IP}/22`)),
+      inNs(NS_A, 'timeout', '2', 'bash', '-c', `echo > /dev/tcp/${B_IP}/80`),
+      inNs(NS_B, 'timeout', '2', 'bash', '-c', `echo > /dev/tcp/${A_IP}/23`),
     ]);
+    const [in22, in22Bytes] = dropped(22);
+    const [out23, out23Bytes] = dropped(23);
+    expect(in22).toBeGreaterThanOrEqual(3);
+    expect(out23).toBeGreaterThanOrEqual(1);
 
-    // A's veth: the echo requests out, the replies in, 9 × 84 bytes each way (over one or two windows).
     const pingOf = (rs: FlowRecord[], direction: string) => rs.filter((r) => r.protocol === 1 && r.flowDirection === direction);
-    const live = await records(all, (rs) => sum(pingOf(rs, 'egress'), 'packets') >= 9 && sum(pingOf(rs, 'ingress'), 'packets') >= 9);
-    for (const [direction, src, dst] of [['egress', A_IP, B_IP], ['ingress', B_IP, A_IP]]) {
-      const pings = pingOf(live, direction);
-      expect(pings.every((r) => r.srcaddr === src && r.dstaddr === dst && r.action === 'ACCEPT' && r.interfaceId === liveEni)).toBe(true);
+    const port = (rs: FlowRecord[], p: number) => rs.filter((r) => r.protocol === 6 && (r.dstport === p || r.srcport === p));
+    const complete = (rs: FlowRecord[]) => sum(pingOf(rs, 'egress'), 'packets') >= 9 && sum(pingOf(rs, 'ingress'), 'packets') >= 9
+      && sum(port(rs, 22), 'packets') >= in22 && sum(port(rs, 23), 'packets') >= out23 && port(rs, 80).length >= 2;
+    const b = await records(allB, complete);
+    // Once more after a window: nothing comes twice, and nothing is left to come.
+    await new Promise((r) => setTimeout(r, 6000));
+    const all = await records(allB, complete);
+    expect(all.length).toBe(b.length);
+    expect(all.every((r) => r.interfaceId === eniB && r.logStatus === 'OK')).toBe(true);
+
+    // The ping: 9 echo requests in, 9 replies out, 84 bytes each, ACCEPT, exactly once.
+    for (const [direction, src, dst] of [['ingress', A_IP, B_IP], ['egress', B_IP, A_IP]]) {
+      const pings = pingOf(all, direction);
+      expect(pings.every((r) => r.srcaddr === src && r.dstaddr === dst && r.action === 'ACCEPT')).toBe(true);
       expect([sum(pings, 'packets'), sum(pings, 'bytes')], direction).toEqual([9, 756]);
     }
+    // Dropped on the way in: seen on B's wire, yet REJECT, never ACCEPT; as many as nftables dropped.
+    const syns22 = port(all, 22);
+    expect(syns22.every((r) => r.action === 'REJECT' && r.flowDirection === 'ingress' && r.dstaddr === B_IP && r.tcpFlags === 2)).toBe(true);
+    expect([sum(syns22, 'packets'), sum(syns22, 'bytes')]).toEqual([in22, in22Bytes]);
+    expect(new Set(syns22.map((r) => r.srcport)).size).toBe(3);
+    // Dropped on the way out: never on the wire, REJECT from the verdict alone.
+    const syns23 = port(all, 23);
+    expect(syns23.every((r) => r.action === 'REJECT' && r.flowDirection === 'egress' && r.srcaddr === B_IP)).toBe(true);
+    expect([sum(syns23, 'packets'), sum(syns23, 'bytes')]).toEqual([out23, out23Bytes]);
+    // Port 80: B's firewall lets it in and B's kernel refuses it: the SYN in and the RST out, ACCEPT.
+    expect(port(all, 80).map((r) => [r.flowDirection, r.action]).sort()).toEqual([['egress', 'ACCEPT'], ['ingress', 'ACCEPT']]);
+    expect(all.length).toBe(pingOf(all, 'ingress').length + pingOf(all, 'egress').length + syns22.length + syns23.length + 2);
 
-    // The verdicts: three connection attempts to B:22 dropped by the "drop" rule, one record (or two windows) per source port.
-    const drops = await records(rejected, (rs) => new Set(rs.map((r) => r.srcport)).size >= 3);
-    expect(new Set(drops.map((r) => r.srcport)).size).toBe(3);
-    for (const r of drops) {
-      expect(r).toMatchObject({ action: 'REJECT', protocol: 6, srcaddr: A_IP, dstaddr: B_IP, dstport: 22, flowDirection: 'egress', interfaceId: verdictEni });
-    }
-    // The "accept" rule: the echo requests and the SYN to B:80 (B's kernel answers RST, which comes in, not out).
-    const accepts = await records(accepted, (rs) => sum(pingOf(rs, 'egress'), 'packets') >= 9 && rs.some((r) => r.dstport === 80));
-    expect(accepts.every((r) => r.action === 'ACCEPT' && r.srcaddr === A_IP && r.dstport !== 22)).toBe(true);
-    expect([sum(pingOf(accepts, 'egress'), 'packets'), sum(pingOf(accepts, 'egress'), 'bytes')]).toEqual([9, 756]);
+    // The REJECT flow log on the same ENI: only the drops, the same records.
+    const rejects = await records(rejectedB, (rs) => sum(rs, 'packets') >= in22 + out23);
+    const key = (r: FlowRecord) => `${r.srcaddr}:${r.srcport}>${r.dstaddr}:${r.dstport}/${r.windowStart} ${r.packets} ${r.bytes} ${r.action}`;
+    expect(rejects.map(key).sort()).toEqual([...syns22, ...syns23].map(key).sort());
+
+    // A's ENI, without verdicts: what crossed A's wire, all ACCEPT (its firewall dropped nothing); B's drop of 22 is B's.
+    const a = await records(allA, (rs) => sum(pingOf(rs, 'egress'), 'packets') >= 9 && sum(pingOf(rs, 'ingress'), 'packets') >= 9);
+    expect(a.every((r) => r.interfaceId === eniA && r.action === 'ACCEPT')).toBe(true);
+    expect([sum(pingOf(a, 'egress'), 'packets'), sum(pingOf(a, 'egress'), 'bytes')]).toEqual([9, 756]);
+    expect(sum(port(a, 23), 'packets')).toBe(0);
   });
 });

@@ -14,7 +14,7 @@ import { fetchEni, registerEni, type EniInfo } from './inventory.js';
 import { agentMetrics, type AgentMetrics } from './metrics.js';
 import { sendQueued } from './sender.js';
 import { fileSource } from './sources/file-source.js';
-import { nflogSource, tcpdumpSource } from './sources/live-source.js';
+import { nflogSource, tcpdumpSource, verdictedLiveSource } from './sources/live-source.js';
 import type { CaptureSource } from './sources/source.js';
 
 export interface CaptureAgentDeps {
@@ -99,8 +99,10 @@ export class CaptureAgent {
           path: s.path, speed: s.speed, rebase: s.rebase || s.loop,
           onFormatError: (err) => this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
         });
-      case 'live':
-        return tcpdumpSource({ interface: s.interface, filter: s.filter, snaplen: s.snaplen, immediate: s.immediate, netns: s.netns, onListening });
+      case 'live': {
+        const o = { interface: s.interface, filter: s.filter, snaplen: s.snaplen, immediate: s.immediate, netns: s.netns, onListening };
+        return s.verdicts ? verdictedLiveSource({ ...o, groups: s.verdicts.nflogGroups }) : tcpdumpSource(o);
+      }
       case 'nflog':
         return nflogSource({ groups: s.groups, netns: s.netns, onListening });
     }
@@ -117,6 +119,7 @@ export class CaptureAgent {
       const stream = new EniStream({
         eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, source, queue: this.queue,
         batchPackets: config.FLOWLOGS_BATCH_PACKETS, flushMs: config.FLOWLOGS_FLUSH_MS, heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,
+        verdictHoldMs: eni.source.type === 'live' ? eni.source.verdicts?.holdMs : undefined,
         onBatch: ({ packets, skipped, dropped }) => {
           this.metrics.batches.inc({ eni: eni.id });
           this.metrics.packets.inc({ eni: eni.id }, packets);

@@ -19,6 +19,18 @@ export const FileSourceConfig = z.object({
 /** Run tcpdump inside this network namespace (`ip netns exec <netns> tcpdump …`), e.g. a VM's or a container's. */
 const Netns = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a network namespace name as `ip netns list` shows it').optional();
 
+const NflogGroup = z.number().int().min(0).max(65535);
+
+/**
+ * The host firewall's drops for a live interface: nftables rules that drop with `log prefix "drop"
+ * group N`. A packet such a rule dropped is REJECT, counted once; every other packet ACCEPT.
+ */
+export const LiveVerdictsConfig = z.object({
+  nflogGroups: z.array(NflogGroup).min(1),
+  /** How long a packet waits for its verdict (NFLOG and the interface each reach the agent in batches, about once a second). */
+  holdMs: z.number().int().min(100).max(60_000).default(2000),
+});
+
 /** Live traffic of an interface, through a tcpdump child streaming pcap (libpcap). */
 export const LiveSourceConfig = z.object({
   type: z.literal('live'),
@@ -30,6 +42,8 @@ export const LiveSourceConfig = z.object({
   /** Hand over each packet at once instead of in the kernel's blocks (lower latency, more CPU). */
   immediate: z.boolean().default(false),
   netns: Netns,
+  /** The verdicts of the host's firewall in the same netns, from these NFLOG groups. */
+  verdicts: LiveVerdictsConfig.optional(),
 });
 
 /**
@@ -39,7 +53,7 @@ export const LiveSourceConfig = z.object({
  */
 export const NflogSourceConfig = z.object({
   type: z.literal('nflog'),
-  groups: z.array(z.number().int().min(0).max(65535)).min(1),
+  groups: z.array(NflogGroup).min(1),
   netns: Netns,
 });
 

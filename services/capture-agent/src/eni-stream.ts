@@ -3,11 +3,13 @@
  * batches, which go to the send queue — when full, every `flushMs`, and as heartbeats when there is
  * no traffic, so the aggregator knows the ENI is live and how far its event time has come.
  */
-import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader } from '@flowlogs/contracts';
+import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '@flowlogs/contracts';
 import { PacketEventDecoder, type CaptureCounters, type EniContext } from '@flowlogs/flow';
+import { LinkType } from '@flowlogs/packet';
 import type { BatchQueue } from './batch-queue.js';
 import { DropCounter } from './drop-counter.js';
 import type { CaptureSource } from './sources/source.js';
+import { VerdictMatcher } from './verdicts.js';
 
 export interface EniStreamOptions {
   eni: EniContext;
@@ -18,6 +20,11 @@ export interface EniStreamOptions {
   batchPackets: number;
   flushMs: number;
   heartbeatMs: number;
+  /**
+   * The source's NFLOG frames are the verdicts of the host's firewall for its live frames: each
+   * packet is held this long to be matched with its verdict (see verdicts.ts).
+   */
+  verdictHoldMs?: number;
   /** Called after each batch is queued (metrics, progress). */
   onBatch?: (b: { packets: number; skipped: Record<string, number>; dropped: number; frames: number }) => void;
 }
@@ -37,10 +44,12 @@ export class EniStream {
   private pending: Promise<void> = Promise.resolve();
   /** How many batches wait in `pending`. */
   private waiting = 0;
+  private readonly verdicts: VerdictMatcher | undefined;
 
   constructor(private readonly o: EniStreamOptions) {
     this.decoder = new PacketEventDecoder(o.eniIp);
     this.builder = new PacketBatchBuilder(o.batchPackets);
+    if (o.verdictHoldMs !== undefined) this.verdicts = new VerdictMatcher(o.verdictHoldMs, (e) => this.append(e));
   }
 
   get counters(): CaptureCounters {
@@ -53,16 +62,17 @@ export class EniStream {
     // A quarter of the flush time: a batch leaves at most flushMs (and a quarter) after its first packet.
     const timer = setInterval(() => this.tick(), Math.max(5, Math.min(this.o.flushMs, this.o.heartbeatMs) / 4));
     const event = newPacketEvent();
+    const verdicts = this.verdicts;
     try {
       for await (const chunk of source.chunks(signal)) {
+        const now = verdicts ? Date.now() : 0;
         for (let frame = chunk.next(); frame; frame = chunk.next()) {
           this.frames++;
           if (this.decoder.decode(frame, event) !== null) continue;
-          this.eventTime = Math.max(this.eventTime, event.ts);
-          if (!this.builder.count) this.batchStartedAt = Date.now();
-          this.builder.append(event);
-          if (this.builder.count >= this.o.batchPackets) {
-            this.flush();
+          if (verdicts) {
+            if (frame.linkType === LinkType.NFLOG) verdicts.addVerdict(event, now);
+            else verdicts.addLive(event, now);
+          } else if (this.append(event)) {
             await this.pending; // a file waits here while the queue is full
           }
         }
@@ -70,14 +80,26 @@ export class EniStream {
     } finally {
       clearInterval(timer);
     }
+    verdicts?.drain();
     // A file read to its end says so: the aggregator may close its windows without waiting for idleness.
     this.flush(true, true, !source.live && !signal.aborted);
     await this.pending;
     return this.decoder.counters;
   }
 
+  /** Adds a packet to the batch; true when that filled it and it was queued. */
+  private append(event: PacketEvent): boolean {
+    this.eventTime = Math.max(this.eventTime, event.ts);
+    if (!this.builder.count) this.batchStartedAt = Date.now();
+    this.builder.append(event);
+    if (this.builder.count < this.o.batchPackets) return false;
+    this.flush();
+    return true;
+  }
+
   private tick(): void {
     const now = Date.now();
+    this.verdicts?.release(now);
     if (this.builder.count && now - this.batchStartedAt >= this.o.flushMs) this.flush();
     else if (now - this.lastSentAt >= this.o.heartbeatMs) this.flush(true);
   }
@@ -89,7 +111,8 @@ export class EniStream {
   private flush(always = false, final = false, ended = false): void {
     const kernelDrops = this.o.source.takeKernelDrops();
     if (this.o.source.live) {
-      this.eventTime = Math.max(this.eventTime, Date.now() / 1000);
+      // Packets held for their verdicts leave holdMs after they came: the source has given all up to then.
+      this.eventTime = Math.max(this.eventTime, (Date.now() - (this.o.verdictHoldMs ?? 0)) / 1000);
       if (kernelDrops) this.drops.add(this.eventTime, kernelDrops);
     }
     const { received, skipped } = this.decoder.counters;

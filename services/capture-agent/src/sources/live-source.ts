@@ -143,14 +143,31 @@ export async function* mergeFrames<T>(open: Array<(signal: AbortSignal) => Async
   }
 }
 
-/** The verdicts of nftables rules logging to these NFLOG groups: one tcpdump per group, merged. */
-export function nflogSource(o: { groups: number[]; netns?: string; onListening?: (line: string) => void }): CaptureSource {
-  const sources = o.groups.map((group) => tcpdumpSource({ interface: `nflog:${group}`, netns: o.netns, onListening: o.onListening }));
+/** Live sources as one: their frames merged as they come, their kernel drops summed. */
+function mergedSource(name: string, sources: CaptureSource[]): CaptureSource {
   return {
-    name: `nflog:${o.groups.join(',')}${o.netns ? ` in netns ${o.netns}` : ''}`,
+    name,
     live: true,
     total: undefined,
     takeKernelDrops: () => sources.reduce((n, s) => n + s.takeKernelDrops(), 0),
     chunks: (signal) => mergeFrames(sources.map((s) => (inner: AbortSignal) => s.chunks(inner)), signal),
   };
+}
+
+type NflogOptions = { groups: number[]; netns?: string; onListening?: (line: string) => void };
+
+const nflogTcpdumps = (o: NflogOptions) => o.groups.map((group) => tcpdumpSource({ interface: `nflog:${group}`, netns: o.netns, onListening: o.onListening }));
+
+/** The verdicts of nftables rules logging to these NFLOG groups: one tcpdump per group, merged. */
+export function nflogSource(o: NflogOptions): CaptureSource {
+  return mergedSource(`nflog:${o.groups.join(',')}${o.netns ? ` in netns ${o.netns}` : ''}`, nflogTcpdumps(o));
+}
+
+/**
+ * An interface with the verdicts of the firewall in its namespace: its tcpdump and one per NFLOG
+ * group, merged (NFLOG frames are told apart by their link type; see verdicts.ts).
+ */
+export function verdictedLiveSource(o: TcpdumpOptions & { groups: number[] }): CaptureSource {
+  const live = tcpdumpSource(o);
+  return mergedSource(`${live.name} with the drops of nflog:${o.groups.join(',')}`, [live, ...nflogTcpdumps(o)]);
 }
