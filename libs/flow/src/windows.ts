@@ -53,6 +53,8 @@ interface Window {
   index: Map<number, Flow>;
   /** Packets lost for this window: reported as SKIPDATA. */
   skipped: number | undefined;
+  /** The ENI was not captured for part of this window (its agent restarted): SKIPDATA, how many unknown. */
+  gap: boolean;
   /** The ENI was capturing during this window: without traffic it gets a NODATA record. */
   live: boolean;
   /** The smallest input position (e.g. Kafka offset) that fed this window: input before it is fully emitted. */
@@ -231,6 +233,18 @@ export class FlowWindows {
     }
   }
 
+  /**
+   * The ENI was not captured from `from` to `to` (its agent died and came back): each of this rule's
+   * windows in that span gets a SKIPDATA record, with the number of packets lost unknown (null).
+   */
+  markGap(rule: FlowLogRule, eni: EniContext, from: number, to: number, position: number): void {
+    const interval = rule.aggregationInterval;
+    const last = windowStartOf(to, interval);
+    for (let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval); start <= last; start += interval) {
+      this.window(rule, eni, start, start + interval, position).gap = true;
+    }
+  }
+
   private window(rule: FlowLogRule, eni: EniContext, start: number, end: number, position: number): Window {
     let w = this.lastWindow;
     if (w === undefined || w.rule !== rule || w.start !== start || w.eni.eniId !== eni.eniId) {
@@ -238,7 +252,7 @@ export class FlowWindows {
       w = this.windows.get(id);
       if (!w) {
         const clock = this.clockOf(eni);
-        w = { rule, eni, clock, start, end, flows: [], index: new Map(), skipped: undefined, live: false, minPosition: position, reopened: end <= clock.closedThrough };
+        w = { rule, eni, clock, start, end, flows: [], index: new Map(), skipped: undefined, gap: false, live: false, minPosition: position, reopened: end <= clock.closedThrough };
         this.windows.set(id, w);
       }
       this.lastWindow = w;
@@ -273,7 +287,7 @@ export class FlowWindows {
       this.windows.delete(id);
       this.flowCount -= w.flows.length;
       for (const flow of w.flows) out.push(flowRecord(w, flow));
-      if (w.skipped !== undefined) out.push(statusRecord(w, 'SKIPDATA', w.skipped));
+      if (w.skipped !== undefined || w.gap) out.push(statusRecord(w, 'SKIPDATA', w.skipped ?? null));
       else if (w.live && !w.flows.length) out.push(statusRecord(w, 'NODATA', null));
     }
     for (const [, w] of closing) if (w.end > w.clock.closedThrough) w.clock.closedThrough = w.end;

@@ -216,6 +216,19 @@ describe('NODATA and capacity', () => {
     expect(new Set(records.map((x) => x.recordId)).size).toBe(3);
   });
 
+  it('gives the windows of a capture gap (the agent restarted) SKIPDATA, the number lost unknown, and no NODATA', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ aggregationInterval: 10 });
+    w.add(r, eni, pkt(1_700_000_001), 0);
+    w.markLive(r, eni, 1_700_000_001, 1_700_000_033, 1);
+    w.markGap(r, eni, 1_700_000_004, 1_700_000_021, 1);
+    w.add(r, eni, pkt(1_700_000_022), 2);
+    expect(w.closeAll().map((x) => [x.windowStart, x.logStatus, x.packets ?? x.skippedPackets])).toEqual([
+      [1_700_000_000, 'OK', 1], [1_700_000_000, 'SKIPDATA', null], [1_700_000_010, 'SKIPDATA', null],
+      [1_700_000_020, 'OK', 1], [1_700_000_020, 'SKIPDATA', null], [1_700_000_030, 'NODATA', null],
+    ]);
+  });
+
   it('does not mark windows already emitted', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     const r = rule({ aggregationInterval: 10 });

@@ -35,6 +35,8 @@ interface PartitionState {
 interface EniSource {
   live: boolean;
   ended: boolean;
+  /** The sequence number of its last batch: it starts again when the agent does. */
+  sequence: number;
   /** The event time of its last batch, and when that batch was read (ms). */
   eventTime: number;
   at: number;
@@ -134,8 +136,9 @@ export class Aggregator {
     this.metrics.packets.inc(view.count);
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
-    const { stats, eventTime, eniId } = view.header;
-    state.sources.set(eniId, { live: view.header.live, ended: view.header.ended, eventTime, at: Date.now() });
+    const { stats, eventTime, eniId, sequence } = view.header;
+    const before = state.sources.get(eniId);
+    state.sources.set(eniId, { live: view.header.live, ended: view.header.ended, sequence, eventTime, at: Date.now() });
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
@@ -153,6 +156,10 @@ export class Aggregator {
     const previous = state.lastReport.get(view.header.eniId);
     const liveFrom = previous !== undefined && eventTime - previous <= LIVENESS_GAP_S ? previous : eventTime;
     for (const rule of rules) state.windows.markLive(rule, view.header, liveFrom, eventTime, offset);
+    // A new run of a live ENI's agent (its sequence started again): nothing was captured since its last report.
+    if (before?.live && sequence <= before.sequence) {
+      for (const rule of rules) state.windows.markGap(rule, view.header, before.eventTime, eventTime, offset);
+    }
     state.lastReport.set(view.header.eniId, Math.max(eventTime, previous ?? -Infinity));
     state.windows.advance(eniId, eventTime);
   }
