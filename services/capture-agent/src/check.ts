@@ -2,7 +2,7 @@
  * `flowlogs agent --check`: whether this host can run the agent as its config file says, one line per
  * problem: the file, every capture source (tried for real: tcpdump must start listening on the
  * interface or nflog group, in the network namespace, with this process's privileges), nft for
- * nflog sources, and the control plane answering with the key.
+ * sources that read nftables' NFLOG groups, and the control plane answering with the key.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
@@ -36,8 +36,8 @@ export async function checkAgent(path: string, config: CaptureAgentConfig): Prom
   }
   const { enis } = parsed.file;
   result.ok.push(`${path}: ${enis.length} ENI${enis.length === 1 ? '' : 's'}`);
-  if (enis.some((e) => e.source.type === 'nflog') && !answers('nft', ['--version'])) {
-    result.problems.push('nft (nftables) not found on the PATH: nflog sources read the verdicts of nftables rules');
+  if (enis.some((e) => nflogGroups(e.source)) && !answers('nft', ['--version'])) {
+    result.problems.push('nft (nftables) not found on the PATH: nflog sources and live verdicts read the verdicts of nftables rules');
   }
   for (const eni of enis) {
     const problem = await checkSource(eni);
@@ -53,11 +53,17 @@ function answers(command: string, args: string[]): boolean {
   return !run.error && run.status === 0;
 }
 
+/** The NFLOG groups a source reads: an nflog source's, or a live source's verdicts. */
+function nflogGroups(source: EniSource['source']): number[] | undefined {
+  if (source.type === 'nflog') return source.groups;
+  return source.type === 'live' ? source.verdicts?.nflogGroups : undefined;
+}
+
 function describe(source: EniSource['source']): string {
   const where = 'netns' in source && source.netns ? ` in netns ${source.netns}` : '';
   switch (source.type) {
     case 'file': return `file ${source.path}`;
-    case 'live': return `interface ${source.interface}${where}`;
+    case 'live': return `interface ${source.interface}${source.verdicts ? ` with the drops of nflog groups ${source.verdicts.nflogGroups.join(', ')}` : ''}${where}`;
     case 'nflog': return `nflog groups ${source.groups.join(', ')}${where}`;
   }
 }
@@ -73,14 +79,18 @@ async function checkSource(eni: EniSource): Promise<string | undefined> {
         return `cannot read ${s.path}: ${(err as NodeJS.ErrnoException).code}`;
       }
     case 'live':
-      return tryCapture({ interface: s.interface, netns: s.netns, filter: s.filter, snaplen: s.snaplen });
+      return (await tryCapture({ interface: s.interface, netns: s.netns, filter: s.filter, snaplen: s.snaplen })) ?? tryGroups(s.verdicts?.nflogGroups ?? [], s.netns);
     case 'nflog':
-      for (const group of s.groups) {
-        const problem = await tryCapture({ interface: `nflog:${group}`, netns: s.netns });
-        if (problem) return problem;
-      }
-      return undefined;
+      return tryGroups(s.groups, s.netns);
   }
+}
+
+async function tryGroups(groups: number[], netns: string | undefined): Promise<string | undefined> {
+  for (const group of groups) {
+    const problem = await tryCapture({ interface: `nflog:${group}`, netns });
+    if (problem) return problem;
+  }
+  return undefined;
 }
 
 /** Starts tcpdump as the agent would and stops it once it listens; its error when it cannot. */
