@@ -80,7 +80,7 @@ const sum = (records: FlowRecord[], field: 'packets' | 'bytes') => records.reduc
 describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verdicts between two namespaces${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let stack: Stack;
   let agent: CaptureAgent | undefined;
-  const logLines: Array<{ level: number; msg: string; eni?: string; err?: { message: string } }> = [];
+  const logLines: Array<{ level: number; msg: string; eni?: string; err?: string }> = [];
   const log = pino({ level: 'info' }, { write: (line: string) => { logLines.push(JSON.parse(line)); } });
   const eniA = `eni-${id}a`;
   const eniB = `eni-${id}b`;
@@ -149,7 +149,7 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
       expect((await stack.api('GET', `/v1/network-interfaces/${eni}`)).body).toMatchObject({ id: eni, subnetId, primaryIp: ip });
     }
     const failed = await until('the failed tcpdump in the log', async () => logLines.find((l) => l.eni === brokenEni && l.msg === 'capture source failed'), WAIT_MS);
-    expect(failed.err?.message).toMatch(/tcpdump.*exited with 1: .*syntax error/);
+    expect(failed.err).toMatch(/tcpdump.*exited with 1: .*syntax error/);
   });
 
   it('counts each packet through B once under B\'s ENI: the ping ACCEPT, the firewall\'s drops REJECT both ways, never ACCEPT', async () => {
