@@ -3,6 +3,7 @@ import { nativeCrc32c } from './crc32c.js';
 import { sendsPerPartition } from './send-per-partition.js';
 import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
+import { TransientLog, transientCondition } from './transient-log.js';
 
 export type { Kafka };
 /** kafkajs's partitioners, from here so that kafkajs is only ever loaded through this module (crc32c.ts). */
@@ -13,20 +14,24 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * A kafkajs client whose own logs go through the service's pino logger: its warnings and errors;
- * at debug level its info too (consumer starts and stops, group joins and their assignments).
+ * A kafkajs client whose own logs go through the service's pino logger: its warnings and errors
+ * (the transient conditions of a cluster at warn, once per episode: transient-log.ts); at debug
+ * level its info too (consumer starts and stops, group joins and their assignments).
  */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
   if (!sendsPerPartition) child.error('kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)');
   if (!nativeCrc32c) child.warn('no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower');
+  const transient = new TransientLog(child);
   return new Kafka({
     clientId,
     brokers,
     logLevel: log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
     logCreator: () => ({ level, log: entry }: { level: number; log: LogEntry['log'] }) => {
       const { message, ...extra } = entry;
-      child[LEVELS[level] ?? 'info'](extra, message);
+      const condition = level <= logLevel.WARN ? transientCondition(message, extra.error) : undefined;
+      if (condition) transient.report(condition, message, extra);
+      else child[LEVELS[level] ?? 'info'](extra, message);
     },
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
@@ -46,6 +51,14 @@ export function reliableProducer(kafka: Kafka, transactionalId?: string): Produc
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
 }
+
+/**
+ * Consumer group timing. A member killed without leaving the group is noticed after sessionTimeout;
+ * until then the group's partitions it held stand still (kafkajs's default 30 s stopped records for
+ * 25–35 s after a kill -9). kafkajs heartbeats between fetches and when a batch handler calls
+ * heartbeat(), every heartbeatInterval at most. 6 s is the brokers' default minimum session.
+ */
+export const GROUP_TIMING = { sessionTimeout: 6_000, heartbeatInterval: 1_000, rebalanceTimeout: 30_000 } as const;
 
 /** Consumers wait at most this long for data per fetch: keeps shutdown and idle detection quick. */
 export const FETCH_MAX_WAIT_MS = 500;

@@ -7,7 +7,7 @@
  */
 import type { Admin, Batch, ConsumerConfig, EachBatchPayload, KafkaMessage, Message } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
-import { FETCH_MAX_WAIT_MS, SupervisedConsumer, reliableProducer, sendBounded, type Kafka } from './client.js';
+import { FETCH_MAX_WAIT_MS, GROUP_TIMING, SupervisedConsumer, reliableProducer, sendBounded, type Kafka } from './client.js';
 import { deadLetter } from './dlq.js';
 
 /** What a partition's input commits: sent with its offset in one transaction. */
@@ -102,7 +102,7 @@ export class TransactionalStage<S> {
     await this.admin.connect();
     // A replaced consumer resumes from the committed offsets: the states built past them go too.
     this.consumer = new SupervisedConsumer(() => {
-      const consumer = kafka.consumer({ maxWaitTimeInMs: FETCH_MAX_WAIT_MS, ...config, groupId, readUncommitted: false });
+      const consumer = kafka.consumer({ maxWaitTimeInMs: FETCH_MAX_WAIT_MS, ...GROUP_TIMING, ...config, groupId, readUncommitted: false });
       consumer.on(consumer.events.GROUP_JOIN, () => this.onAssignment());
       return consumer;
     }, async (consumer) => {
