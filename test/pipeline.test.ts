@@ -107,5 +107,12 @@ describe('pipeline end to end', () => {
     await consumer.disconnect();
     expect(streamed.map(flowView).sort()).toEqual(offline.map(flowView).sort());
     expect(new Set(streamed.map((r) => r.recordId)).size).toBe(streamed.length);
+
+    // All processed: no lag, the transaction markers after the records included.
+    const lags = await until('no lag', async () => {
+      const { body } = await api('GET', '/v1/pipeline/health');
+      return body.consumerGroups.every((g: { lag: number }) => g.lag === 0) ? body.consumerGroups : undefined;
+    });
+    expect(lags.map((g: { group: string }) => g.group)).toEqual([`${prefix}.aggregator`, `${prefix}.publisher`]);
   });
 });

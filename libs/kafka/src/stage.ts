@@ -184,8 +184,10 @@ export class TransactionalStage<S> {
     await this.withLock(p, async () => {
       if (!this.resumesInput(p, batch)) return;
       const deadLetters: Message[] = [];
+      let read = 0;
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break;
+        read++;
         const offset = Number(message.offset);
         // Below the committed offset all is committed already (the consumer may have fetched its position before a commit landed).
         if (offset < p.committed) {
@@ -201,6 +203,14 @@ export class TransactionalStage<S> {
         }
         p.position.lastProcessed = offset;
         resolveOffset(message.offset);
+      }
+      // The transaction markers (and aborted messages) after the batch's last message are input
+      // too: committed past, else the group lags by one per partition for ever (the
+      // pipeline-health endpoint read 4 with nothing left) and the partition never looks idle.
+      const end = Number(batch.lastOffset());
+      if (read === batch.messages.length && p.position.lastProcessed >= 0 && end > p.position.lastProcessed) {
+        p.position.lastProcessed = end;
+        resolveOffset(batch.lastOffset());
       }
       p.position.lastInputAt = Date.now();
       await this.commitOrRewind(p, async () => {
