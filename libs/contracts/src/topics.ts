@@ -3,6 +3,8 @@ export function topicNames(prefix: string) {
   return {
     packets: `${prefix}.packets`,
     rules: `${prefix}.rules`,
+    /** Compacted: each log topic's LogTopicSettings, for the publisher. */
+    logTopicSettings: `${prefix}.log-topics`,
     records: `${prefix}.records`,
     dlq: `${prefix}.dlq`,
     logTopic: (logTopicId: string) => `${prefix}.topic.${logTopicId}`,

@@ -1,6 +1,7 @@
 /**
  * The control plane: the HTTP API over Postgres (the source of truth), publishing every flow-log rule
- * to the compacted rules topic so the aggregator follows without polling.
+ * to the compacted rules topic so the aggregator follows without polling, and every log topic's
+ * settings to the compacted log-topics topic for the publisher.
  */
 import type { Admin, Producer } from 'kafkajs';
 import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
@@ -29,7 +30,7 @@ export interface ControlPlaneDeps {
 
 const DEFAULT_ACCOUNT = 'default';
 const READY_TIMEOUT_MS = 2_000;
-// Rules per produce request at start-up, well inside the broker's default 1 MB request limit.
+// Rules (and log-topic settings) per produce request at start-up, well inside the broker's default 1 MB request limit.
 const REPUBLISH_BATCH = 500;
 
 export class ControlPlane {
@@ -81,6 +82,15 @@ export class ControlPlane {
     const rules = (await store.find(FLOW_LOGS, {})).map(toRule);
     for (let i = 0; i < rules.length; i += REPUBLISH_BATCH) await publishRules(rules.slice(i, i + REPUBLISH_BATCH));
     log.info({ rules: rules.length }, 'rules republished');
+    const publishLogTopics = async (where: { id?: string; logsetId?: string }) => {
+      const settings = await store.logTopicSettings(where);
+      for (let i = 0; i < settings.length; i += REPUBLISH_BATCH) {
+        const messages = settings.slice(i, i + REPUBLISH_BATCH).map((s) => ({ key: s.id, value: JSON.stringify(s) }));
+        await producer.send({ topic: topics.logTopicSettings, acks: -1, messages });
+      }
+    };
+    // The same healing for the log topics' settings.
+    await publishLogTopics({});
 
     this.server = buildServer({
       log,
@@ -92,6 +102,8 @@ export class ControlPlane {
         topics,
         publishRules,
         deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
+        publishLogTopics,
+        deleteLogTopic: async (id) => { await producer.send({ topic: topics.logTopicSettings, acks: -1, messages: [{ key: id, value: null }] }); },
         createKafkaTopic: (topic) => ensureTopics(admin, [topicConfig(topic, config)]),
         kafka: { client: kafka, admin },
         rateLimit: config.FLOWLOGS_RATE_LIMIT,

@@ -1,4 +1,5 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
+import type { LogTopicSettings } from '@flowlogs/contracts';
 import { ADVISORY_LOCKS, inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
 import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
@@ -236,5 +237,14 @@ export class Store {
 
   async eniActivity(accountId: string, eniId: string, now: number): Promise<EniActivityRow> {
     return (await this.pool.query<EniActivityRow>(eniActivitySql(accountId, eniId, now))).rows[0];
+  }
+
+  /** What the publisher needs of the log topics (all; or those of one logset; or one), on the log-topics topic. */
+  async logTopicSettings(where: { id?: string; logsetId?: string } = {}): Promise<LogTopicSettings[]> {
+    return (await this.pool.query<LogTopicSettings>(
+      'SELECT t.id, t.kafka_topic AS "kafkaTopic", t.format, l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id '
+      + 'WHERE ($1::text IS NULL OR t.id = $1) AND ($2::text IS NULL OR t.logset_id = $2) ORDER BY t.id',
+      [where.id ?? null, where.logsetId ?? null],
+    )).rows;
   }
 }

@@ -4,15 +4,15 @@
  * committed in one Kafka transaction (a TransactionalStage of libs/kafka), so a crash at any point
  * stores once and delivers once.
  */
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { Admin, KafkaMessage, Message } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FlowRecordBatch, flowKeyOf, formatRecord, topicNames, type FlowRecord, type RecordFormat, type TopicNames } from '@flowlogs/contracts';
+import { FlowRecordBatch, LogTopicSettings, flowKeyOf, formatRecord, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
-import { TransactionalStage, deadLetter, ensureTopics, pipelineTopics, type Kafka, type StageOutput } from '@flowlogs/kafka';
+import { CompactedTopicReader, TransactionalStage, deadLetter, ensureTopics, pipelineTopics, type Kafka, type StageOutput } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
-import { applyRetention, topicRetentions } from './retention-store.js';
+import { applyRetention } from './retention-store.js';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from './store.js';
 
 export interface PublisherDeps {
@@ -24,13 +24,6 @@ export interface PublisherDeps {
   pool?: Pool;
 }
 
-interface LogTopicTarget {
-  kafkaTopic: string;
-  format: RecordFormat;
-  /** Date.now() after which the log topic is read again: a format changed through the API applies within TARGET_TTL_MS. */
-  expiresAt: number;
-}
-
 /** A batch of one input partition, as it is read. */
 interface PartitionBatch {
   partition: number;
@@ -38,8 +31,6 @@ interface PartitionBatch {
   /** The batch's last message read: a batch that cannot be stored is dead-lettered under its offset. */
   last: KafkaMessage | undefined;
 }
-
-const TARGET_TTL_MS = 5_000;
 
 /** How long a batch's delivery waits at most for the other partitions' stores (see complete). */
 const STORE_WAIT_MS = 1_000;
@@ -49,7 +40,10 @@ export class Publisher {
   private readonly groupId: string;
   private readonly metrics: PublisherMetrics;
   private readonly knownPartitions = new Set<string>();
-  private readonly targets = new Map<string, LogTopicTarget>();
+  /** Each log topic's settings, as the log-topics topic says (the control plane writes it at every change). */
+  private readonly logTopics = new Map<string, LogTopicSettings>();
+  private settingsReader: CompactedTopicReader | undefined;
+  private admin: Admin | undefined;
   /** The Postgres stores in progress, one per partition at most. */
   private readonly storing = new Set<Promise<unknown>>();
   private pool: Pool | undefined;
@@ -80,19 +74,20 @@ export class Publisher {
       await migrate(this.pool);
     }
     await this.preparePartitions();
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, pipelineTopics(this.topics, this.deps.config));
-    } finally {
-      await admin.disconnect();
-    }
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config));
+    // Log topics' settings: the whole compacted topic from the beginning, every start, then followed.
+    this.settingsReader = new CompactedTopicReader(kafka, log, this.topics.logTopicSettings, `${this.groupId}.log-topics`, (id, value) => this.applySettings(id, value));
+    await this.settingsReader.start();
     this.stage = new TransactionalStage<PartitionBatch>({
       kafka, log, groupId: this.groupId, input: this.topics.records, dlq: this.topics.dlq,
       // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
       consumer: { maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 },
       processor: {
         open: (partition) => ({ partition, records: [], last: undefined }),
+        // A log topic made (and acknowledged) before its first records were produced is known to them.
+        beforeBatch: async () => { await this.settingsReader!.caughtUp(this.admin!); },
         read: (batch, message) => {
           batch.last = message;
           batch.records.push(...FlowRecordBatch.parse(JSON.parse(message.value?.toString() ?? '')).records);
@@ -119,9 +114,24 @@ export class Publisher {
     clearInterval(this.retentionTimer);
     clearInterval(this.foldTimer);
     await this.stage?.stop();
+    await this.settingsReader?.stop();
+    await this.admin?.disconnect();
     await this.foldPending();
     if (!this.deps.pool) await this.pool?.end();
     await this.health?.stop();
+  }
+
+  private applySettings(id: string, value: Buffer | null): void {
+    if (!value) {
+      this.logTopics.delete(id);
+      return;
+    }
+    const parsed = LogTopicSettings.safeParse(JSON.parse(value.toString()));
+    if (!parsed.success) {
+      this.deps.log.error({ id, issues: parsed.error.issues }, 'invalid settings on the log-topics topic, ignored');
+      return;
+    }
+    this.logTopics.set(id, parsed.data);
   }
 
   /**
@@ -150,7 +160,7 @@ export class Publisher {
       deadLetters.push(deadLetter(source, stored.error));
     }
     const delivered = stored.ok ? records : [];
-    return { messages: await this.deliveries(delivered), deadLetters, committed: () => this.metrics.records.inc(delivered.length) };
+    return { messages: this.deliveries(delivered), deadLetters, committed: () => this.metrics.records.inc(delivered.length) };
   }
 
   /** Stores the records; waits out an unreachable Postgres and retries deadlocks; gives up after bounded attempts on any other error. */
@@ -206,28 +216,32 @@ export class Publisher {
   }
 
   /**
-   * Drops the day partitions past every logset's retention and deletes older rows of shorter ones
-   * (retention-store.ts); one publisher at a time, the others skip the round.
+   * Drops the day partitions past every log topic's retention and deletes older rows of shorter ones
+   * (retention-store.ts); one publisher at a time, the others skip the round. The retentions are the
+   * log-topics topic's, all of it read: none known (a control plane that has not published them yet)
+   * skips the round rather than take every record for one of no log topic.
    */
   async applyRetention(now = Date.now() / 1000): Promise<{ dropped: string[]; deleted: number }> {
-    const result = await applyRetention(this.pool!, await topicRetentions(this.pool!), now);
+    if (!(await this.settingsReader!.caughtUp(this.admin!)) || !this.logTopics.size) {
+      this.deps.log.warn({ known: this.logTopics.size }, 'log-topic settings not all read, or none; retention skipped this round');
+      return { dropped: [], deleted: 0 };
+    }
+    const topics = [...this.logTopics.values()].map((t) => ({ logTopicId: t.id, retentionDays: t.retentionDays }));
+    const result = await applyRetention(this.pool!, topics, now);
     for (const name of result.dropped) this.knownPartitions.delete(name);
     if (result.dropped.length || result.deleted) this.deps.log.info(result, 'retention applied');
     this.metrics.retentionDrops.inc(result.dropped.length);
     return result;
   }
 
-  /** Messages per log topic's Kafka topic, each record keyed by its flow key, in the log topic's format (read again every few seconds). */
-  private async deliveries(records: FlowRecord[]): Promise<Map<string, Message[]>> {
-    const now = Date.now();
-    const stale = [...new Set(records.map((r) => r.logTopicId))].filter((id) => !((this.targets.get(id)?.expiresAt ?? 0) > now));
-    if (stale.length) {
-      const { rows } = await this.pool!.query<{ id: string; kafka_topic: string; format: RecordFormat }>('SELECT id, kafka_topic, format FROM log_topics WHERE id = ANY($1)', [stale]);
-      for (const row of rows) this.targets.set(row.id, { kafkaTopic: row.kafka_topic, format: row.format, expiresAt: now + TARGET_TTL_MS });
-    }
+  /**
+   * Messages per log topic's Kafka topic, each record keyed by its flow key, in the log topic's
+   * format as the log-topics topic says now (a log topic it does not know: json, to its default topic).
+   */
+  private deliveries(records: FlowRecord[]): Map<string, Message[]> {
     const out = new Map<string, Message[]>();
     for (const r of records) {
-      const target = this.targets.get(r.logTopicId) ?? { kafkaTopic: this.topics.logTopic(r.logTopicId), format: 'json' as const };
+      const target = this.logTopics.get(r.logTopicId) ?? { kafkaTopic: this.topics.logTopic(r.logTopicId), format: 'json' as const };
       const key = flowKeyOf(r, '-');
       const msgs = out.get(target.kafkaTopic) ?? [];
       msgs.push({ key, value: formatRecord(r, target.format), headers: { 'flowlogs-record-id': r.recordId } });

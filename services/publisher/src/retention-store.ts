@@ -44,10 +44,3 @@ export async function applyRetention(pool: Pool, topics: TopicRetention[], now: 
     client.release();
   }
 }
-
-/** Each log topic's retention, from the control plane's tables. */
-export async function topicRetentions(pool: Pool): Promise<TopicRetention[]> {
-  return (await pool.query<TopicRetention>(
-    'SELECT t.id AS "logTopicId", l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id',
-  )).rows;
-}

@@ -17,6 +17,10 @@ export interface ApiContext {
   publishRules(rules: FlowLogRule[]): Promise<void>;
   /** Publishes the tombstone of a deleted flow log (acked): the aggregator forgets the rule. */
   deleteRule(id: string): Promise<void>;
+  /** Publishes the settings of these log topics as stored now (acked): the publisher follows them. */
+  publishLogTopics(where: { id?: string; logsetId?: string }): Promise<void>;
+  /** Publishes the tombstone of a deleted log topic (acked). */
+  deleteLogTopic(id: string): Promise<void>;
   /** Creates a Kafka topic with the installation's partition count; an existing one is kept. */
   createKafkaTopic(topic: string): Promise<void>;
   /** The broker: a client for the live tail's consumers, and the service's connected admin (consumer lag). */
@@ -85,11 +89,15 @@ export function resourceRoutes<T extends Owned>(
   });
 }
 
-/** PATCH <path>/:id: some of the resource's fields, validated by `body`. */
-export function modifyRoute<T extends Owned>(app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, body: z.ZodType<Partial<T>>): void {
+/** PATCH <path>/:id: some of the resource's fields, validated by `body`; `then` runs on the changed resource before the answer. */
+export function modifyRoute<T extends Owned>(
+  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, body: z.ZodType<Partial<T>>,
+  then: (changed: T) => Promise<void> = async () => {},
+): void {
   app.patch(`${path}/:id`, openapi({ summary: `Modify a ${resource.label}`, body, response: schema, errors: [409] }), async (req: ById) => {
     const changed = await store.update(resource, owned(req), validate(body, req.body));
     if (!changed) throw notFound(`${resource.label} ${req.params.id} not found`);
+    await then(changed);
     return changed;
   });
 }

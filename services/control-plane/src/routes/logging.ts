@@ -7,11 +7,15 @@ import { LOG_TOPICS, LOGSETS } from '../resources.js';
 import { CreateLogset, CreateLogTopic, Logset, LogTopic, ModifyLogset, ModifyLogTopic } from '../schemas.js';
 import { modifyRoute, requireOwned, resourceRoutes, type ApiContext } from './context.js';
 
-export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): FastifyPluginAsync => async (app) => {
+export const loggingRoutes = ({ store, topics, createKafkaTopic, publishLogTopics, deleteLogTopic }: ApiContext): FastifyPluginAsync => async (app) => {
+  // Every change the publisher needs to know (a log topic's format, its logset's retention) is on the
+  // log-topics topic before the answer.
   resourceRoutes(app, store, '/logsets', LOGSETS, Logset);
-  resourceRoutes(app, store, '/log-topics', LOG_TOPICS, LogTopic);
-  modifyRoute(app, store, '/logsets', LOGSETS, Logset, ModifyLogset);
-  modifyRoute(app, store, '/log-topics', LOG_TOPICS, LogTopic, ModifyLogTopic);
+  resourceRoutes(app, store, '/log-topics', LOG_TOPICS, LogTopic, {
+    remove: async (key) => (await store.remove(LOG_TOPICS, key)) && (await deleteLogTopic(key.id), true),
+  });
+  modifyRoute(app, store, '/logsets', LOGSETS, Logset, ModifyLogset, (logset) => publishLogTopics({ logsetId: logset.id }));
+  modifyRoute(app, store, '/log-topics', LOG_TOPICS, LogTopic, ModifyLogTopic, (logTopic) => publishLogTopics({ id: logTopic.id }));
 
   app.post('/logsets', openapi({ summary: 'Create a logset', body: CreateLogset, response: Logset, status: 201, errors: [409] }), async (req, reply) => {
     const body = validate(CreateLogset, req.body);
@@ -30,7 +34,9 @@ export const loggingRoutes = ({ store, topics, createKafkaTopic }: ApiContext): 
     // The Kafka topic first: a row without one would leave the publisher nowhere to deliver, while a
     // topic left without a row (the insert failed) is merely empty.
     await createKafkaTopic(kafkaTopic);
+    const logTopic = await store.create(LOG_TOPICS, { id, accountId: req.principal.accountId, kafkaTopic, ...body });
+    await publishLogTopics({ id });
     reply.code(201);
-    return store.create(LOG_TOPICS, { id, accountId: req.principal.accountId, kafkaTopic, ...body });
+    return logTopic;
   });
 };
