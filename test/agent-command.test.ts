@@ -3,42 +3,13 @@
  * tried for real with tcpdump, the control plane asked with the key), and one-line errors. Also
  * `flowlogs replay` refusing a read-only key.
  */
-import { execFile } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoCapture } from '@flowlogs/packet/demo-capture';
+import { closedPort, flowlogs, lines } from './support/cli.js';
 import { startStack, type Stack } from './support/stack.js';
-
-const CLI = join(import.meta.dirname, '..', 'cli', 'bin.mjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI as a child (asynchronously: the control plane answers from this process). */
-function flowlogs(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-const lines = (text: string) => text.split('\n').filter(Boolean);
 
 describe('flowlogs agent', () => {
   let stack: Stack;

@@ -1,5 +1,6 @@
 import { AGGREGATION_INTERVALS, LogFormat, formatRecord, type FlowLogRule } from '@flowlogs/contracts';
 import { recordsFromCapture } from '@flowlogs/flow';
+import { requireCapture } from './capture-file.js';
 import { UsageError } from './usage.js';
 
 export async function runRecords(o: { pcap?: string; interval?: string; format?: string; eni?: string; 'eni-ip'?: string }): Promise<void> {
@@ -8,6 +9,7 @@ export async function runRecords(o: { pcap?: string; interval?: string; format?:
   if (!(AGGREGATION_INTERVALS as readonly number[]).includes(interval)) throw new UsageError(`--interval must be one of ${AGGREGATION_INTERVALS.join(', ')}`);
   const format = LogFormat.safeParse(o.format);
   if (!format.success) throw new UsageError('--format must be json or text');
+  await requireCapture(o.pcap);
   const eni = { eniId: o.eni ?? 'eni-offline', accountId: '-', vpcId: '', subnetId: '' };
   const { records, counters } = await recordsFromCapture(o.pcap, { interval: interval as FlowLogRule['aggregationInterval'], eni, eniIp: o['eni-ip'] });
   const out: string[] = records.map((r) => formatRecord(r, format.data));

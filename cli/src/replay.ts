@@ -2,6 +2,7 @@ import { topicNames } from '@flowlogs/contracts';
 import { ReplaySpeed, fetchEni, loadConfig, replayCapture, requireWritingKey, type ReplayProgress } from '@flowlogs/capture-agent';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
+import { requireCapture } from './capture-file.js';
 import { UsageError } from './usage.js';
 
 /** A one-line progress bar on a terminal; nothing when the output is a file or a pipe. */
@@ -17,6 +18,7 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   if (!o.pcap || !o.eni) throw new UsageError('replay needs --pcap FILE and --eni ID');
   const speed = ReplaySpeed.safeParse(o.speed);
   if (!speed.success) throw new UsageError('--speed must be max or capture');
+  await requireCapture(o.pcap);
   const config = loadConfig();
   const log = createLogger('replay', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   await requireWritingKey(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY);

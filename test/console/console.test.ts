@@ -173,7 +173,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
       await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: 'console-test', path, speed: 'max', rebase, batchPackets: 50 });
     };
     const replayedAt = Math.floor(Date.now() / 1000);
-    await replay(1_700_000_000, true); // its packets span about 20 s from now
+    await replay(1_700_000_000, true); // its packets stamped as they are sent: at now
     await until('the peer\'s records', async () => {
       const res = await stack.api('GET', `/v1/log-topics/${flowLog.logTopicId}/records?q=${PEER}`);
       return res.body.records?.length ? true : undefined;

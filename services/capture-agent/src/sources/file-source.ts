@@ -6,7 +6,12 @@ import type { CaptureSource } from './source.js';
 export interface FileSourceOptions {
   path: string;
   speed: 'max' | 'capture';
-  /** Move timestamps to now: the capture ends now at full speed; each packet is stamped when it is sent at capture speed. */
+  /**
+   * Move timestamps to now: each packet is stamped when it is sent, in capture order. At capture speed
+   * that keeps the spacing; at full speed the spacing is lost, which is the point: a capture ending now
+   * with its spacing kept would start in the past (dns.pcap spans 12 years), and the aggregator takes
+   * packets of windows it has already closed for other ENIs as late (SKIPDATA, nothing stored).
+   */
   rebase: boolean;
   /** Count the frames up front (a progress bar): one more pass over the file. */
   countFrames?: boolean;
@@ -44,8 +49,8 @@ const sleep = (s: number, signal: AbortSignal) => new Promise<void>((resolve) =>
 });
 
 export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
-  // Only rebasing and progress need the span: a plain replay reads the file once.
-  const span = o.rebase || o.countFrames ? await scanCapture(o.path) : undefined;
+  // Only rebasing at capture speed and progress need the span: a plain replay reads the file once.
+  const span = (o.rebase && o.speed === 'capture') || o.countFrames ? await scanCapture(o.path) : undefined;
   return {
     name: `file ${o.path}`,
     live: false,
@@ -53,7 +58,7 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
     takeKernelDrops: () => 0,
     async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {
       // Exact to the millisecond (whole seconds would leave event time up to a second behind the wall clock).
-      const shiftMs = o.rebase && span?.packets ? Date.now() - Math.round((o.speed === 'capture' ? span.firstTs : span.lastTs) * 1000) : 0;
+      const shiftMs = o.rebase && span?.packets ? Date.now() - Math.round(span.firstTs * 1000) : 0;
       const shiftSec = Math.floor(shiftMs / 1000);
       const shiftNanos = (shiftMs - shiftSec * 1000) * 1_000_000;
       const shifted = (record: CaptureRecord | undefined) => {
@@ -67,11 +72,22 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
         }
         return record;
       };
+      let sentMs = 0;
+      /** At full speed, rebased: the moment it is sent (never before the previous packet's). */
+      const stamped = (record: CaptureRecord | undefined) => {
+        if (record) {
+          sentMs = Math.max(sentMs, Date.now());
+          record.tsSec = Math.floor(sentMs / 1000);
+          record.tsNanos = (sentMs % 1000) * 1_000_000;
+        }
+        return record;
+      };
       try {
         if (o.speed === 'max') {
+          const stamp = o.rebase ? stamped : (record: CaptureRecord | undefined) => record;
           for await (const chunk of readCaptureChunks(o.path)) {
             if (signal.aborted) return;
-            yield { next: () => shifted(chunk.next()) };
+            yield { next: () => stamp(chunk.next()) };
           }
           return;
         }
