@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -42,6 +43,16 @@ export async function signIn(browser: Browser, url: string, key: string, viewpor
   await page.waitForURL(/#\/flow-logs$/);
   await page.locator('table.flow-logs tbody tr').first().waitFor();
   return { page, problems };
+}
+
+/** In the open +New dialog: a logset and a log topic in it, created in place and so chosen. */
+export async function createLogTopicInDialog(page: Page, logset: string, topic: string): Promise<void> {
+  for (const [what, name, prefix] of [['logset', logset, 'logset-'], ['topic', topic, 'topic-']]) {
+    await page.click(`#fl-new-${what}-open`);
+    await page.fill(`#fl-new-${what}`, name);
+    await page.click(`#fl-new-${what}-create`);
+    await expect.poll(() => page.inputValue(`#fl-${what}`), { timeout: 20_000 }).toMatch(new RegExp(`^${prefix}`));
+  }
 }
 
 /** A page whose console errors and failed requests to other hosts fail the test (no network beyond the control plane). */

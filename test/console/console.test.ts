@@ -15,7 +15,7 @@ import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { kafkaBrokers } from '@flowlogs/testkit';
 import { hashApiKey } from '../../services/control-plane/src/api-key.js';
 import { TEST_API_KEY, startStack, until, type Stack } from '../support/stack.js';
-import { SKIP_REASON, hasChromium, launchBrowser, screenshot, signIn, watchPage } from './browser.js';
+import { SKIP_REASON, createLogTopicInDialog, hasChromium, launchBrowser, screenshot, signIn, watchPage } from './browser.js';
 
 const PEER = '10.0.1.20'; // the demo's ping peer
 const OTHER_KEY = 'console-other-account-key-0123';
@@ -139,14 +139,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     expect(await page.inputValue('#fl-subnet')).toBe(inv.subnet.id);
     await page.locator('#fl-traffic label', { hasText: 'ALL' }).click();
     expect(await page.textContent('#fl-traffic-field .hint')).toContain('REJECT only traffic it dropped');
-    await page.click('#fl-new-logset-open');
-    await page.fill('#fl-new-logset', 'seed-logs');
-    await page.click('#fl-new-logset-create');
-    await poll(() => page.inputValue('#fl-logset')).toMatch(/^logset-/);
-    await page.click('#fl-new-topic-open');
-    await page.fill('#fl-new-topic', 'seed-topic');
-    await page.click('#fl-new-topic-create');
-    await poll(() => page.inputValue('#fl-topic')).toMatch(/^topic-/);
+    await createLogTopicInDialog(page, 'seed-logs', 'seed-topic');
     await page.click('#fl-add-tag');
     await page.fill('.tag-row .tag-key', 'team');
     await page.fill('.tag-row .tag-value', 'web');

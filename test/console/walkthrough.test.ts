@@ -15,8 +15,8 @@ import { topicNames } from '@flowlogs/contracts';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { DEMO_NETWORK, demoCapture } from '@flowlogs/packet/demo-capture';
 import { kafkaBrokers } from '@flowlogs/testkit';
-import { TEST_API_KEY, startStack, until, type Stack } from '../support/stack.js';
-import { SKIP_REASON, hasChromium, launchBrowser, screenshot, signIn } from './browser.js';
+import { TEST_API_KEY, startStack, type Stack } from '../support/stack.js';
+import { SKIP_REASON, createLogTopicInDialog, hasChromium, launchBrowser, screenshot, signIn } from './browser.js';
 
 const PEER = '10.0.1.20'; // the demo's ping peer
 const AGENT = 'walkthrough-host';
@@ -159,14 +159,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'the console for a new user' : `the 
     expect(await page.locator('#fl-name-field.invalid').count()).toBe(0);
     await page.selectOption('#fl-eni', inv.eni.id);
     expect(await page.textContent('#fl-eni-error')).toBe('');
-    await page.click('#fl-new-logset-open');
-    await page.fill('#fl-new-logset', 'walk-logs');
-    await page.click('#fl-new-logset-create');
-    await poll(() => page.inputValue('#fl-logset')).toMatch(/^logset-/);
-    await page.click('#fl-new-topic-open');
-    await page.fill('#fl-new-topic', 'walk-topic');
-    await page.click('#fl-new-topic-create');
-    await poll(() => page.inputValue('#fl-topic')).toMatch(/^topic-/);
+    await createLogTopicInDialog(page, 'walk-logs', 'walk-topic');
     for (const [key, value] of [['team', 'web'], ['env', 'prod']]) {
       await page.click('#fl-add-tag');
       await page.locator('.tag-row .tag-key').last().fill(key);

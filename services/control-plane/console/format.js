@@ -56,8 +56,8 @@ const PROTOCOLS = /** @type {Record<number, string>} */ ({ 1: 'ICMP', 6: 'TCP', 
 /** @param {number | null | undefined} p */
 export const protocol = (p) => (p === null || p === undefined ? '-' : PROTOCOLS[p] ? `${PROTOCOLS[p]} (${p})` : String(p));
 
-/** The README's part on capture agents, which register their ENIs (the control plane serves the README). */
-export const AGENT_DOCS = '/README.md#:~:text=Live%20capture%20and%20nftables%20verdicts';
+/** The README's "Running the agent on a host" (the control plane serves the README): agents register their ENIs. */
+export const AGENT_DOCS = '/README.md#:~:text=One%20capture%20agent%20runs%20on%20each%20host';
 
 /** Seconds ago in words. @param {number} s */
 export function ago(s) {

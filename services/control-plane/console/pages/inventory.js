@@ -145,7 +145,7 @@ function inventoryPage(kind) {
           h('button', { type: 'button', text: 'Refresh', onclick: () => load() }))),
       notice, form,
       h('div', { class: 'card table-wrap' },
-        h('table', { class: `list inventory ${kind.key}s` }, h('thead', {}, h('tr', {}, kind.columns.map((c) => h('th', { text: c })))), body)));
+        h('table', { class: `list inventory ${kind.key}s` }, h('thead', {}, h('tr', {}, kind.columns.map((c) => h('th', { text: c, class: c === 'Operation' ? 'write' : undefined })))), body)));
 
     let ctx = /** @type {any} */ ({ items: [] });
     /** @type {Map<string, {input: HTMLInputElement | HTMLSelectElement, f: ReturnType<typeof field>, spec: Input}>} */
@@ -221,7 +221,8 @@ function inventoryPage(kind) {
       };
       return h('tr', { dataset: { id: item.id } },
         [...kind.cells(item, ctx), created(item.createdAt), h('button', { type: 'button', class: 'link danger write', text: 'Delete', onclick: remove })]
-          .map((content, i) => h('td', { 'data-label': kind.columns[i] }, h('div', {}, content))));
+          // Operation (Delete only) is no column for a read-only key.
+          .map((content, i) => h('td', { 'data-label': kind.columns[i], class: kind.columns[i] === 'Operation' ? 'write' : undefined }, h('div', {}, content))));
     }
 
     void load();
