@@ -11,6 +11,8 @@ export const session = {
   get key() { return sessionStorage.getItem(KEY); },
   /** The key's role ("admin", "readonly"), as GET /v1/account told at sign-in. @returns {string | null} */
   get role() { return sessionStorage.getItem(ROLE); },
+  /** Whether the key may write: only an admin key may (the console shows no write action to others). */
+  get canWrite() { return this.role === 'admin'; },
   /** @param {string} key @param {string} role */
   signIn(key, role) { sessionStorage.setItem(KEY, key); sessionStorage.setItem(ROLE, role); },
   signOut() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ROLE); },

@@ -2,7 +2,7 @@
  * The console's shell: routes by hash (#/sign-in, #/flow-logs, #/vpcs, #/subnets, #/network-interfaces,
  * #/search/<logTopicId>?…) to one page module each, and keeps unsigned visitors on the sign-in page. A
  * page's render() may return a function that cleans up (open streams) when the page is left. Elements
- * of class "write" are hidden from a read-only key (styles.css, by body[data-role]).
+ * of class "write" are shown to an admin key only (styles.css, by body[data-role]).
  */
 import { api, session } from './api.js';
 import { h, replace } from './dom.js';
@@ -47,7 +47,7 @@ async function route() {
   // A dialog of the page left (+New, a confirmation) goes with it.
   for (const dialog of document.querySelectorAll('dialog[open]')) /** @type {HTMLDialogElement} */ (dialog).close();
   document.body.dataset.role = session.role ?? '';
-  readOnly.hidden = session.role !== 'readonly';
+  readOnly.hidden = !session.key || session.canWrite;
   nav.hidden = signOut.hidden = !session.key;
   for (const a of nav.querySelectorAll('a[data-nav]')) a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
   replace(view);

@@ -56,6 +56,9 @@ const PROTOCOLS = /** @type {Record<number, string>} */ ({ 1: 'ICMP', 6: 'TCP', 
 /** @param {number | null | undefined} p */
 export const protocol = (p) => (p === null || p === undefined ? '-' : PROTOCOLS[p] ? `${PROTOCOLS[p]} (${p})` : String(p));
 
+/** What an empty list says to a key that may not write. */
+export const READ_ONLY = 'This API key is read-only: an admin key creates them.';
+
 /** The README's "Running the agent on a host" (the control plane serves the README): agents register their ENIs. */
 export const AGENT_DOCS = '/README.md#:~:text=One%20capture%20agent%20runs%20on%20each%20host';
 

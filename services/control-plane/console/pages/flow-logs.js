@@ -3,13 +3,13 @@ import { api, list, session } from '../api.js';
 import { confirmDialog } from '../components/confirm.js';
 import { openCreateDialog } from '../components/flow-log-dialog.js';
 import { h, replace } from '../dom.js';
-import { RESOURCE_TYPES, created, interval } from '../format.js';
+import { READ_ONLY, RESOURCE_TYPES, created, interval } from '../format.js';
 
 const COLUMNS = ['Name / ID', 'Collection range', 'Collection type', 'Log topic', 'Interval', 'Status', 'Tags', 'Created', 'Operation'];
 
 /** What an empty list says: the next step. @param {number} enis how many ENIs the account has */
 function empty(enis) {
-  if (session.role === 'readonly') return 'No flow logs yet. This API key is read-only: an admin key creates them.';
+  if (!session.canWrite) return `No flow logs yet. ${READ_ONLY}`;
   if (enis) return 'No flow logs yet. Choose +New to create one.';
   return ['No flow logs yet. A flow log records the traffic of an ENI, a subnet or a VPC: first ',
     h('a', { href: '#/vpcs', text: 'create a VPC' }), ', a subnet and an ', h('a', { href: '#/network-interfaces', text: 'ENI' }),

@@ -8,7 +8,7 @@ import { ApiError, api, list, session } from '../api.js';
 import { confirmDialog } from '../components/confirm.js';
 import { clearErrorsOnEdit, field, fieldError } from '../components/form.js';
 import { h, replace, select } from '../dom.js';
-import { AGENT_DOCS, ago, created } from '../format.js';
+import { AGENT_DOCS, READ_ONLY, ago, created } from '../format.js';
 
 /** An ENI's traffic counts as flowing while its newest OK record ended less than this long ago (the longest interval, twice). */
 const FLOWING_S = 1200;
@@ -43,8 +43,7 @@ const idCell = (/** @type {Item} */ i) => [h('div', { class: 'strong', text: i.n
 /** "name" and the id under it, for an item referred to by id. @param {Map<string, Item>} names @param {string} id */
 const ref = (names, id) => [h('div', { text: names.get(id)?.name ?? '' }), h('div', { class: 'mono muted', text: id })];
 const byId = (/** @type {Item[]} */ items) => new Map(items.map((i) => [i.id, i]));
-const readOnly = () => session.role === 'readonly';
-const READ_ONLY = 'This API key is read-only: an admin key creates them.';
+const readOnly = () => !session.canWrite;
 
 /** @type {Kind} */
 const VPC = {
