@@ -12,7 +12,11 @@ export const loggingRoutes = ({ store, topics, createKafkaTopic, publishLogTopic
   // log-topics topic before the answer.
   resourceRoutes(app, store, '/logsets', LOGSETS, Logset);
   resourceRoutes(app, store, '/log-topics', LOG_TOPICS, LogTopic, {
-    remove: async (key) => (await store.remove(LOG_TOPICS, key)) && (await deleteLogTopic(key.id), true),
+    remove: async (key) => {
+      if (!(await store.remove(LOG_TOPICS, key))) return false;
+      await deleteLogTopic(key.id);
+      return true;
+    },
   });
   modifyRoute(app, store, '/logsets', LOGSETS, Logset, ModifyLogset, (logset) => publishLogTopics({ logsetId: logset.id }));
   modifyRoute(app, store, '/log-topics', LOG_TOPICS, LogTopic, ModifyLogTopic, (logTopic) => publishLogTopics({ id: logTopic.id }));
