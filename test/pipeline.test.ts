@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replayCapture } from '@flowlogs/capture-agent';
+import { buildEthernetFrame, buildIpPacket, buildTunnelPacket, writePcap } from '@flowlogs/packet';
 import { demoCapture, DEMO_NETWORK } from '@flowlogs/packet/demo-capture';
 import { FlowRecord, topicNames } from '@flowlogs/contracts';
 import { recordsFromCapture } from '@flowlogs/flow';
@@ -19,7 +20,23 @@ const START = 1_700_000_000; // a fixed past date: every window is closed by the
 
 /** What must agree between the pipeline and the offline path (ids of rules and topics differ by design). */
 function flowView(r: FlowRecord) {
-  return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type].join(' ');
+  return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type, r.pktSrcaddr, r.pktDstaddr].join(' ');
+}
+
+/**
+ * The demo capture, then GRE packets from the ENI after it: one flow (outer addresses), whose first packet
+ * carries IPv4 and a later one IPv6, and an IPv6-in-IPv4 packet to another peer.
+ */
+function captureWithTunnels(): Buffer {
+  const eni = DEMO_NETWORK.eniIp;
+  const v4 = buildIpPacket({ src: '192.168.50.1', dst: '192.168.60.1', protocol: 'udp', srcPort: 4789, dstPort: 4789, payloadLength: 20 });
+  const v6 = buildIpPacket({ src: 'fd00:50::1', dst: 'fd00:60::1', protocol: 'icmp', payloadLength: 8 });
+  const frames = [
+    { tsSec: START + 18, frame: buildEthernetFrame(buildTunnelPacket({ src: eni, dst: '198.51.100.77' }, v4, 'gre')) },
+    { tsSec: START + 18, tsNanos: 5e8, frame: buildEthernetFrame(buildTunnelPacket({ src: eni, dst: '198.51.100.77' }, v6, 'gre')) },
+    { tsSec: START + 19, frame: buildEthernetFrame(buildTunnelPacket({ src: eni, dst: '198.51.100.78' }, v6, 'ip')) },
+  ];
+  return Buffer.concat([demoCapture(START), writePcap(frames).subarray(24)]); // the records without a second file header
 }
 
 describe('pipeline end to end', () => {
@@ -61,7 +78,7 @@ describe('pipeline end to end', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'flowlogs-pipeline-'));
     const capture = join(dir, 'capture.pcap');
-    writeFileSync(capture, demoCapture(START));
+    writeFileSync(capture, captureWithTunnels());
     const eniContext = { eniId: eni.body.id, accountId: eni.body.accountId, vpcId: vpc.body.id, subnetId: subnet.body.id };
     const offline = (await recordsFromCapture(capture, { interval: 10, eni: eniContext, eniIp: DEMO_NETWORK.eniIp })).records;
     expect(offline.length).toBeGreaterThan(10);
@@ -88,6 +105,17 @@ describe('pipeline end to end', () => {
     for (const r of searched) {
       expect(FlowRecord.parse(r)).toMatchObject({ flowLogId: flowLog.body.id, logTopicId: topic.body.id, accountId: eni.body.accountId, vpcId: vpc.body.id });
     }
+
+    // The tunnels: outer addresses in srcaddr/dstaddr, the first packet's innermost in pkt-srcaddr/pkt-dstaddr.
+    const tunnels = searched.filter((r) => r.dstaddr?.startsWith('198.51.100.')).sort((a, b) => (a.dstaddr! < b.dstaddr! ? -1 : 1));
+    expect(tunnels.map((r) => [r.srcaddr, r.dstaddr, r.protocol, r.packets, r.pktSrcaddr, r.pktDstaddr])).toEqual([
+      [DEMO_NETWORK.eniIp, '198.51.100.77', 47, 2, '192.168.50.1', '192.168.60.1'],
+      [DEMO_NETWORK.eniIp, '198.51.100.78', 41, 1, 'fd00:50::1', 'fd00:60::1'],
+    ]);
+    const found = await api('GET', `/v1/log-topics/${topic.body.id}/records?from=${START - 600}&to=${START + 600}&q=${encodeURIComponent('pkt-dstaddr:fd00::/8')}`);
+    expect(found.body.records.map((r: FlowRecord) => r.dstaddr)).toEqual(['198.51.100.78']);
+    const plain = searched.find((r) => r.protocol === 17 && r.dstport === 53)!;
+    expect([plain.pktSrcaddr, plain.pktDstaddr]).toEqual([plain.srcaddr, plain.dstaddr]);
 
     // The ping of the seed scenario: 9 echo requests of 84 bytes, as one record per 10 s window.
     const byPeer = await api('GET', `/v1/log-topics/${topic.body.id}/records?from=${START - 600}&to=${START + 600}&q=10.0.1.20&limit=100`);

@@ -69,6 +69,11 @@ beforeAll(async () => {
     record(w(2), { srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, start: null, end: null, action: null, logStatus: 'NODATA', tcpFlags: null, type: null, flowDirection: null }),
     record(w(2), { srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, start: null, end: null, action: null, logStatus: 'SKIPDATA', tcpFlags: null, type: null, flowDirection: null, skippedPackets: 17 }),
     record(w(2), { dstaddr: '10.16.0.40', srcport: 50_010, dstport: 8080, packets: 20, bytes: 1_200_000 }),
+    // A GRE tunnel: its outer addresses in srcaddr/dstaddr, the innermost in pkt-srcaddr/pkt-dstaddr.
+    record(w(2), {
+      srcaddr: '203.0.113.1', dstaddr: '203.0.113.9', pktSrcaddr: '10.99.0.1', pktDstaddr: '192.168.5.5', srcport: 0, dstport: 0, protocol: 47,
+      packets: 5, bytes: 700, tcpFlags: null,
+    }),
   ];
   await insert(records);
   range = `from=${base}&to=${w(3)}`;
@@ -87,6 +92,7 @@ describe('record search', () => {
       '10.16.0.40', '2001:db8::/32', 'srcaddr:10.16.0.0/24', 'dstport:[1 TO 1024]', 'protocol:udp OR protocol:icmp', 'bytes:>1000000',
       'NOT dstport:443', 'action:reject OR log-status:skipdata', 'tcp-flags:27 flow-direction:egress', 'type:ipv6 AND vpc-id:"' + ids.vpc + '"',
       '10.16.0.40 AND (dstport:22 OR dstport:8080)', 'packets:<=4 NOT protocol:tcp',
+      'pkt-srcaddr:10.0.0.0/8', 'pkt-dstaddr:192.168.5.5', 'pkt-srcaddr:10.99.0.0/16 AND NOT srcaddr:10.0.0.0/8', 'pktDstaddr:fd00::/8 OR pkt-srcaddr:fd00::/8',
     ];
     for (const q of queries) {
       const body = await get(`/v1/log-topics/${ids.topic}/records?${range}&q=${encodeURIComponent(q)}&limit=1000`);
@@ -108,7 +114,7 @@ describe('record search', () => {
           pages.push(page.records);
           cursor = page.nextCursor;
         } while (cursor);
-        expect(pages.map((p) => p.length), sort).toEqual([4, 4, 1]);
+        expect(pages.map((p) => p.length), sort).toEqual([4, 4, 2]);
         expect(ids_(pages.flat()), sort).toEqual(ids_(expected));
       }
     }

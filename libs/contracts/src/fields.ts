@@ -43,6 +43,8 @@ export interface FieldDef<N extends string = string, K extends string = string, 
   /** Its flow_records column; without one, queries read it from the record json column. */
   column: string | undefined;
   console: ConsoleColumn | undefined;
+  /** Added after records were first made: a record without it (from an older aggregator) reads as null. */
+  addedLater: boolean;
 }
 
 interface FieldOptions<K extends string, S extends z.ZodType, A extends 'null' | 'kept'> {
@@ -53,12 +55,15 @@ interface FieldOptions<K extends string, S extends z.ZodType, A extends 'null' |
   flowKey?: true;
   column?: string;
   console?: ConsoleColumn;
+  addedLater?: true;
 }
 
 function field<const N extends string, const K extends string, S extends z.ZodType, const A extends 'null' | 'kept'>(
   name: N, o: FieldOptions<K, S, A>,
 ): FieldDef<N, K, S, A> {
-  return { name, key: o.key, kind: o.kind, schema: o.schema, absent: o.absent, flowKey: o.flowKey ?? false, column: o.column, console: o.console };
+  const { key, kind, schema, absent, column, console } = o;
+  const flowKey = o.flowKey ?? false;
+  return { name, key, kind, schema, absent, flowKey, column, console, addedLater: o.addedLater ?? false };
 }
 
 const int = z.number().int();
@@ -89,6 +94,16 @@ export const FIELDS = [
   field('tcp-flags', { key: 'tcpFlags', kind: 'integer', schema: int, absent: 'null' }),
   field('type', { key: 'type', kind: 'string', schema: z.enum(['IPv4', 'IPv6']), absent: 'null' }),
   field('flow-direction', { key: 'flowDirection', kind: 'string', schema: z.enum(['ingress', 'egress']), absent: 'null' }),
+  // The innermost addresses of a GRE or IP-in-IP packet (srcaddr/dstaddr otherwise). Not in the flow key:
+  // a record holds those of its flow's first packet.
+  field('pkt-srcaddr', {
+    key: 'pktSrcaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_srcaddr', console: show(75),
+    addedLater: true,
+  }),
+  field('pkt-dstaddr', {
+    key: 'pktDstaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_dstaddr', console: show(76),
+    addedLater: true,
+  }),
   field('window-start', { key: 'windowStart', kind: 'integer', schema: int, absent: 'kept', column: 'window_start' }),
   field('window-end', { key: 'windowEnd', kind: 'integer', schema: int, absent: 'kept', column: 'window_end' }),
   field('flow-log-id', { key: 'flowLogId', kind: 'string', schema: z.string(), absent: 'kept', column: 'flow_log_id' }),
@@ -98,8 +113,14 @@ export const FIELDS = [
 type Fields = (typeof FIELDS)[number];
 type RecordShape = { [F in Fields as F['key']]: F['absent'] extends 'null' ? z.ZodNullable<F['schema']> : F['schema'] };
 
-/** The zod shape of the fields, in the table's order: a field absent on NODATA/SKIPDATA is nullable. */
-export const FIELD_SHAPE = Object.fromEntries(FIELDS.map((f) => [f.key, f.absent === 'null' ? f.schema.nullable() : f.schema])) as RecordShape;
+/**
+ * The zod shape of the fields, in the table's order: a field absent on NODATA/SKIPDATA is nullable,
+ * and one added later is null in a record made before it.
+ */
+export const FIELD_SHAPE = Object.fromEntries(FIELDS.map((f: FieldDef) => {
+  const schema = f.absent === 'null' ? f.schema.nullable() : f.schema;
+  return [f.key, f.addedLater ? schema.default(null) : schema];
+})) as RecordShape;
 
 /** A field name of DESIGN (`srcaddr`, `log-status` …), as custom formats and queries name them. */
 export type FieldName = Fields['name'];

@@ -1,22 +1,27 @@
 /**
  * The binary batch of packet events on the packets topic (key: ENI id).
  *
- * Layout (big-endian): u8 version | header | u32 count | u32 ipv6 count | the IPv4 packets | the IPv6 packets.
+ * Layout (big-endian): u8 version | header | u32 count | u32 ipv6 count | u32 tunnelled count | the IPv4
+ * packets | the IPv6 packets | the tunnelled packets.
  * header: five u16-length UTF-8 strings (eniId, accountId, vpcId, subnetId, agentId), f64 batch
  * sequence, f64 event time, u8 source flags (1 live, 2 ended), u32 received, u32 dropped, u8 n + n × (string reason, u32 count)
  * skipped, u16 n + n × (u32 unix second, u32 count) drops by second.
  * packet: f64 ts (unix s) | u8 ipVersion | u8 protocol | u8 tcpFlags | u8 flags | u16 srcPort |
  * u16 dstPort | u32 bytes | src | dst, the addresses of 4 bytes (IPv4, IPV4_PACKET_BYTES a packet)
  * or 16 (IPv6, PACKET_BYTES). flags: bits 0-1 action (0 ACCEPT, 1 REJECT), bits 2-3 direction
- * (0 unknown, 1 ingress, 2 egress).
+ * (0 unknown, 1 ingress, 2 egress), bits 4-5 the innermost IP version of a tunnelled packet (1 IPv4,
+ * 2 IPv6). A tunnelled packet (GRE, IP-in-IP) is PACKET_BYTES with 16-byte outer addresses whatever
+ * its IP version, then the innermost src and dst, 16 bytes each (TUNNELLED_PACKET_BYTES).
  * Fixed-size packets in two runs let the aggregator read any packet in place, without an object per
  * packet; short IPv4 packets make a batch 46 % smaller for every byte Kafka stores, copies and
  * checksums. The runs reorder a batch's packets (IPv4 first), which no flow record depends on.
- * Version 1 (no count of IPv6 packets; every packet of PACKET_BYTES, in capture order) is still read.
+ * Version 1 (no count of IPv6 packets; every packet of PACKET_BYTES, in capture order) and version 2
+ * (no tunnelled packets nor their count) are still read.
  */
-export const PACKET_BATCH_VERSION = 2;
+export const PACKET_BATCH_VERSION = 3;
 export const PACKET_BYTES = 52;
 export const IPV4_PACKET_BYTES = 28;
+export const TUNNELLED_PACKET_BYTES = PACKET_BYTES + 32;
 
 export interface PacketBatchHeader {
   eniId: string;
@@ -59,12 +64,20 @@ export interface PacketEvent {
   /** 16 bytes; IPv4 in the first 4. */
   src: Uint8Array;
   dst: Uint8Array;
+  /** The innermost IP version of a GRE or IP-in-IP packet, whose addresses are pktSrc/pktDst; 0 when not tunnelled. */
+  pktIpVersion: 0 | 4 | 6;
+  pktSrc: Uint8Array;
+  pktDst: Uint8Array;
 }
 
 export class PacketBatchFormatError extends Error {}
 
 export function newPacketEvent(): PacketEvent {
-  return { ts: 0, ipVersion: 4, protocol: 0, tcpFlags: 0, action: 'ACCEPT', direction: undefined, srcPort: 0, dstPort: 0, bytes: 0, src: new Uint8Array(16), dst: new Uint8Array(16) };
+  return {
+    ts: 0, ipVersion: 4, protocol: 0, tcpFlags: 0, action: 'ACCEPT', direction: undefined,
+    srcPort: 0, dstPort: 0, bytes: 0, src: new Uint8Array(16), dst: new Uint8Array(16),
+    pktIpVersion: 0, pktSrc: new Uint8Array(16), pktDst: new Uint8Array(16),
+  };
 }
 
 const DIRECTIONS = [undefined, 'ingress', 'egress'] as const;
@@ -83,13 +96,18 @@ interface HeaderPlan {
 function planHeader(header: PacketBatchHeader): HeaderPlan {
   const skipped = Object.entries(header.stats.skipped).filter(([, n]) => n > 0);
   const strings = [header.eniId, header.accountId, header.vpcId, header.subnetId, header.agentId];
-  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 1 + 4 + 4 + 1 + 2 + header.stats.dropsBySecond.length * 8 + 8;
+  // version, strings, sequence, event time, source flags, received, dropped, skipped, drops, the three counts
+  let size = 1 + strings.reduce((n, s) => n + strLen(s), 0) + 8 + 8 + 1 + 4 + 4 + 1;
+  size += 2 + header.stats.dropsBySecond.length * 8 + 12;
   for (const [reason] of skipped) size += strLen(reason) + 4;
   return { size, strings, skipped };
 }
 
 /** Writes the header (ending in the packet count) into `buf` at `start`; it takes exactly `plan.size` bytes. */
-function writeHeader(buf: Buffer, start: number, header: PacketBatchHeader, plan: HeaderPlan, count: number, ipv6Count: number): void {
+function writeHeader(
+  buf: Buffer, start: number, header: PacketBatchHeader, plan: HeaderPlan,
+  count: number, ipv6Count: number, tunnelledCount: number,
+): void {
   const drops = header.stats.dropsBySecond;
   let o = buf.writeUInt8(PACKET_BATCH_VERSION, start);
   const writeStr = (s: string) => {
@@ -114,7 +132,8 @@ function writeHeader(buf: Buffer, start: number, header: PacketBatchHeader, plan
     o = buf.writeUInt32BE(n, o);
   }
   o = buf.writeUInt32BE(count, o);
-  buf.writeUInt32BE(ipv6Count, o);
+  o = buf.writeUInt32BE(ipv6Count, o);
+  buf.writeUInt32BE(tunnelledCount, o);
 }
 
 /**
@@ -129,13 +148,32 @@ function outOfRange(name: string, value: number, max: number): RangeError {
   return new RangeError(`The value of "${name}" is out of range. It must be >= 0 and <= ${max}. Received ${value}`);
 }
 
+/** Packets of one long form (IPv6, or tunnelled) waiting in a buffer of their own until finish(). */
+class SideRun {
+  buf: Buffer = Buffer.alloc(0);
+  view = new DataView(this.buf.buffer, this.buf.byteOffset, 0);
+  /** Where the next packet goes. */
+  o = 0;
+
+  constructor(readonly packetBytes: number) {}
+
+  /** Room for one more packet: doubles the buffer, keeping what it holds. */
+  reserve(): void {
+    if (this.o + this.packetBytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(64 * this.packetBytes, this.buf.length * 2));
+    this.buf.copy(grown, 0, 0, this.o);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+}
+
 /**
  * Appends packets in their wire form as they are decoded (no object kept per packet); finish() adds the header.
  *
- * The working buffer is HEADER_ROOM bytes of room, then the IPv4 packets; IPv6 packets wait in a
- * buffer of their own and are copied after the IPv4 ones at finish(). finish() writes the header
- * just in front of the packets and hands the buffer out as the batch when it is at least half full
- * (a new working buffer replaces it); otherwise it copies header and packets once into an
+ * The working buffer is HEADER_ROOM bytes of room, then the IPv4 packets; IPv6 and tunnelled packets
+ * wait in buffers of their own and are copied after the IPv4 ones at finish(). finish() writes the
+ * header just in front of the packets and hands the buffer out as the batch when it is at least half
+ * full (a new working buffer replaces it); otherwise it copies header and packets once into an
  * exact-size batch and keeps the working buffer. Either way no output is shared with a later batch.
  */
 export class PacketBatchBuilder {
@@ -143,10 +181,8 @@ export class PacketBatchBuilder {
   private view: DataView;
   /** Where the next IPv4 packet goes. */
   private o = HEADER_ROOM;
-  private ipv6: Buffer = Buffer.alloc(0);
-  private ipv6View = new DataView(this.ipv6.buffer, this.ipv6.byteOffset, 0);
-  /** Where the next IPv6 packet goes in `ipv6`. */
-  private o6 = 0;
+  private readonly ipv6 = new SideRun(PACKET_BYTES);
+  private readonly tunnelled = new SideRun(TUNNELLED_PACKET_BYTES);
   private packets = 0;
 
   constructor(initialPackets = 1024) {
@@ -165,15 +201,18 @@ export class PacketBatchBuilder {
     if (srcPort > 0xffff || srcPort < 0) throw outOfRange('value', srcPort, 0xffff);
     if (dstPort > 0xffff || dstPort < 0) throw outOfRange('value', dstPort, 0xffff);
     if (bytes > 0xffffffff || bytes < 0) throw outOfRange('value', bytes, 0xffffffff);
-    const v4 = p.ipVersion === 4;
-    if (v4 ? this.o + IPV4_PACKET_BYTES > this.buf.length : this.o6 + PACKET_BYTES > this.ipv6.length) this.grow(v4);
-    const buf = v4 ? this.buf : this.ipv6;
-    const o = v4 ? this.o : this.o6;
-    (v4 ? this.view : this.ipv6View).setFloat64(o, p.ts); // big-endian
+    const inner = p.pktIpVersion;
+    const run = inner !== 0 ? this.tunnelled : p.ipVersion === 6 ? this.ipv6 : undefined;
+    if (run) run.reserve();
+    else if (this.o + IPV4_PACKET_BYTES > this.buf.length) this.grow();
+    const buf = run ? run.buf : this.buf;
+    const o = run ? run.o : this.o;
+    (run ? run.view : this.view).setFloat64(o, p.ts); // big-endian
     buf[o + 8] = p.ipVersion;
     buf[o + 9] = p.protocol;
     buf[o + 10] = p.tcpFlags;
-    buf[o + 11] = (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0);
+    buf[o + 11] = (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0)
+      | (inner === 4 ? 16 : inner === 6 ? 32 : 0);
     buf[o + 12] = srcPort >>> 8;
     buf[o + 13] = srcPort;
     buf[o + 14] = dstPort >>> 8;
@@ -184,7 +223,7 @@ export class PacketBatchBuilder {
     buf[o + 19] = bytes;
     const src = p.src;
     const dst = p.dst;
-    if (v4) {
+    if (!run) {
       buf[o + 20] = src[0];
       buf[o + 21] = src[1];
       buf[o + 22] = src[2];
@@ -199,7 +238,17 @@ export class PacketBatchBuilder {
         buf[o + 20 + k] = src[k];
         buf[o + 36 + k] = dst[k];
       }
-      this.o6 = o + PACKET_BYTES;
+      if (inner !== 0) {
+        // The outer addresses are in their 16-byte form: an IPv4 one is followed by zeros.
+        if (p.ipVersion === 4) for (let k = 4; k < 16; k++) buf[o + 20 + k] = buf[o + 36 + k] = 0;
+        const pktSrc = p.pktSrc;
+        const pktDst = p.pktDst;
+        for (let k = 0; k < 16; k++) {
+          buf[o + 52 + k] = pktSrc[k];
+          buf[o + 68 + k] = pktDst[k];
+        }
+      }
+      run.o = o + run.packetBytes;
     }
     this.packets++;
   }
@@ -207,43 +256,41 @@ export class PacketBatchBuilder {
   /** The encoded batch; the builder is empty again afterwards. */
   finish(header: PacketBatchHeader): Buffer {
     const count = this.packets;
-    const ipv6Count = this.o6 / PACKET_BYTES;
+    const ipv6Count = this.ipv6.o / PACKET_BYTES;
+    const tunnelledCount = this.tunnelled.o / TUNNELLED_PACKET_BYTES;
     const plan = planHeader(header);
-    if (this.o + this.o6 > this.buf.length) this.grow(true, this.o6);
-    this.ipv6.copy(this.buf, this.o, 0, this.o6);
-    const end = this.o + this.o6;
+    const sideBytes = this.ipv6.o + this.tunnelled.o;
+    if (this.o + sideBytes > this.buf.length) this.grow(sideBytes);
+    this.ipv6.buf.copy(this.buf, this.o, 0, this.ipv6.o);
+    this.tunnelled.buf.copy(this.buf, this.o + this.ipv6.o, 0, this.tunnelled.o);
+    const end = this.o + sideBytes;
     const packetBytes = end - HEADER_ROOM;
     let out: Buffer;
     if (plan.size <= HEADER_ROOM && packetBytes * 2 >= this.buf.length - HEADER_ROOM) {
       const start = HEADER_ROOM - plan.size;
-      writeHeader(this.buf, start, header, plan, count, ipv6Count);
+      writeHeader(this.buf, start, header, plan, count, ipv6Count, tunnelledCount);
       out = this.buf.subarray(start, end);
       this.buf = Buffer.allocUnsafe(this.buf.length);
       this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     } else {
       out = Buffer.allocUnsafe(plan.size + packetBytes);
-      writeHeader(out, 0, header, plan, count, ipv6Count);
+      writeHeader(out, 0, header, plan, count, ipv6Count, tunnelledCount);
       this.buf.copy(out, plan.size, HEADER_ROOM, end);
     }
     this.o = HEADER_ROOM;
-    this.o6 = 0;
+    this.ipv6.o = 0;
+    this.tunnelled.o = 0;
     this.packets = 0;
     return out;
   }
 
-  /** Doubles the IPv4 buffer (with `extra` bytes more at least) or the IPv6 one, keeping what they hold. */
-  private grow(v4: boolean, extra = 0): void {
-    if (v4) {
-      const grown = Buffer.allocUnsafe(HEADER_ROOM + Math.max((this.buf.length - HEADER_ROOM) * 2, this.o - HEADER_ROOM + extra));
-      this.buf.copy(grown, HEADER_ROOM, HEADER_ROOM, this.o);
-      this.buf = grown;
-      this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
-    } else {
-      const grown = Buffer.allocUnsafe(Math.max(64 * PACKET_BYTES, this.ipv6.length * 2));
-      this.ipv6.copy(grown, 0, 0, this.o6);
-      this.ipv6 = grown;
-      this.ipv6View = new DataView(grown.buffer, grown.byteOffset, grown.length);
-    }
+  /** Doubles the IPv4 buffer (with `extra` bytes more at least), keeping what it holds. */
+  private grow(extra = 0): void {
+    const packetRoom = Math.max((this.buf.length - HEADER_ROOM) * 2, this.o - HEADER_ROOM + extra);
+    const grown = Buffer.allocUnsafe(HEADER_ROOM + packetRoom);
+    this.buf.copy(grown, HEADER_ROOM, HEADER_ROOM, this.o);
+    this.buf = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
 }
 
@@ -276,7 +323,9 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
   };
   need(1);
   const version = buf[0];
-  if (version !== PACKET_BATCH_VERSION && version !== 1) throw new PacketBatchFormatError(`unsupported packet batch version ${version}`);
+  if (version < 1 || version > PACKET_BATCH_VERSION) {
+    throw new PacketBatchFormatError(`unsupported packet batch version ${version}`);
+  }
   o = 1;
   const [eniId, accountId, vpcId, subnetId, agentId] = [readStr(), readStr(), readStr(), readStr(), readStr()];
   need(26);
@@ -300,32 +349,49 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
   need(nDrops * 8);
   const dropsBySecond: Array<[number, number]> = [];
   for (let i = 0; i < nDrops; i++, o += 8) dropsBySecond.push([buf.readUInt32BE(o), buf.readUInt32BE(o + 4)]);
-  need(version === 1 ? 4 : 8);
+  const countsBytes = version === 1 ? 4 : version === 2 ? 8 : 12;
+  need(countsBytes);
   const count = buf.readUInt32BE(o);
   const ipv6Count = version === 1 ? 0 : buf.readUInt32BE(o + 4);
-  o += version === 1 ? 4 : 8;
+  const tunnelledCount = version < 3 ? 0 : buf.readUInt32BE(o + 8);
+  o += countsBytes;
   const base = o;
   // Version 1: every packet has 16-byte addresses, IPv4 or not.
-  const ipv4Count = version === 1 ? 0 : count - ipv6Count;
+  const ipv4Count = version === 1 ? 0 : count - ipv6Count - tunnelledCount;
   const ipv6Base = base + ipv4Count * IPV4_PACKET_BYTES;
-  if (ipv6Count > count || buf.length !== ipv6Base + (count - ipv4Count) * PACKET_BYTES) {
-    throw new PacketBatchFormatError(`packet batch holds ${buf.length - base} packet bytes, expected ${ipv4Count} × ${IPV4_PACKET_BYTES} + ${count - ipv4Count} × ${PACKET_BYTES}`);
+  const tunnelledFrom = count - tunnelledCount;
+  const tunnelledBase = ipv6Base + (tunnelledFrom - ipv4Count) * PACKET_BYTES;
+  if (ipv4Count < 0 || buf.length !== tunnelledBase + tunnelledCount * TUNNELLED_PACKET_BYTES) {
+    throw new PacketBatchFormatError(`packet batch holds ${buf.length - base} packet bytes, expected `
+      + `${ipv4Count} × ${IPV4_PACKET_BYTES} + ${tunnelledFrom - ipv4Count} × ${PACKET_BYTES} + `
+      + `${tunnelledCount} × ${TUNNELLED_PACKET_BYTES}`);
   }
   return {
     header: { eniId, accountId, vpcId, subnetId, agentId, sequence, eventTime, live: (sourceFlags & 1) !== 0, ended: (sourceFlags & 2) !== 0, stats: { received, dropped, skipped, dropsBySecond } },
     count,
     read(i, out) {
       const short = i < ipv4Count;
-      const p = short ? base + i * IPV4_PACKET_BYTES : ipv6Base + (i - ipv4Count) * PACKET_BYTES;
+      const tunnelled = i >= tunnelledFrom;
+      const p = short ? base + i * IPV4_PACKET_BYTES
+        : tunnelled ? tunnelledBase + (i - tunnelledFrom) * TUNNELLED_PACKET_BYTES
+        : ipv6Base + (i - ipv4Count) * PACKET_BYTES;
       out.ts = buf.readDoubleBE(p);
       const ipVersion = buf[p + 8];
-      if (short ? ipVersion !== 4 : ipVersion !== 6 && (ipVersion !== 4 || version !== 1)) throw new PacketBatchFormatError(`packet ${i}: IP version ${ipVersion}`);
+      const long = tunnelled || version === 1;
+      if (short ? ipVersion !== 4 : ipVersion !== 6 && (ipVersion !== 4 || !long)) {
+        throw new PacketBatchFormatError(`packet ${i}: IP version ${ipVersion}`);
+      }
       out.ipVersion = ipVersion as 4 | 6;
       out.protocol = buf[p + 9];
       out.tcpFlags = buf[p + 10];
       const flags = buf[p + 11];
       out.action = flags & 1 ? 'REJECT' : 'ACCEPT';
       out.direction = DIRECTIONS[(flags >> 2) & 3];
+      const inner = (flags >> 4) & 3;
+      if (tunnelled ? inner === 0 || inner === 3 : inner !== 0) {
+        throw new PacketBatchFormatError(`packet ${i}: inner IP version bits ${inner}`);
+      }
+      out.pktIpVersion = inner === 1 ? 4 : inner === 2 ? 6 : 0;
       out.srcPort = buf.readUInt16BE(p + 12);
       out.dstPort = buf.readUInt16BE(p + 14);
       out.bytes = buf.readUInt32BE(p + 16);
@@ -342,6 +408,14 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
         for (let k = 0; k < 16; k++) {
           src[k] = buf[p + 20 + k];
           dst[k] = buf[p + 36 + k];
+        }
+      }
+      if (tunnelled) {
+        const pktSrc = out.pktSrc;
+        const pktDst = out.pktDst;
+        for (let k = 0; k < 16; k++) {
+          pktSrc[k] = buf[p + 52 + k];
+          pktDst[k] = buf[p + 68 + k];
         }
       }
       return out;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IPV4_PACKET_BYTES, PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
+import { IPV4_PACKET_BYTES, PACKET_BYTES, TUNNELLED_PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
 
 const header: PacketBatchHeader = {
   eniId: 'eni-abc12345', accountId: '100000000001', vpcId: 'vpc-1', subnetId: 'subnet-1', agentId: 'agent-α',
@@ -23,8 +23,20 @@ function packet(i: number, v: 4 | 6): PacketEvent {
   return p;
 }
 
-/** A batch holds its IPv4 packets first, then its IPv6 ones, each in the order they came. */
-const batchOrder = (packets: PacketEvent[]) => [...packets.filter((p) => p.ipVersion === 4), ...packets.filter((p) => p.ipVersion === 6)];
+/** A tunnelled packet i: its innermost addresses of IP version `inner`. */
+function tunnelled(i: number, outer: 4 | 6, inner: 4 | 6): PacketEvent {
+  const p = packet(i, outer);
+  p.pktIpVersion = inner;
+  p.pktSrc.fill(100 + i, 0, inner === 4 ? 4 : 16);
+  p.pktDst.fill(200 - i, 0, inner === 4 ? 4 : 16);
+  return p;
+}
+
+/** A batch holds its IPv4 packets first, then its IPv6 ones, then its tunnelled ones, each in the order they came. */
+const batchOrder = (packets: PacketEvent[]) => [
+  ...packets.filter((p) => p.ipVersion === 4 && !p.pktIpVersion), ...packets.filter((p) => p.ipVersion === 6 && !p.pktIpVersion),
+  ...packets.filter((p) => p.pktIpVersion),
+];
 
 describe('packet batch codec', () => {
   it('round-trips the header and every packet field', () => {
@@ -33,6 +45,27 @@ describe('packet batch codec', () => {
     expect(view.header).toEqual({ ...header, stats: { ...header.stats, skipped: { 'non-ip': 3, truncated: 1 } } });
     expect(view.count).toBe(50);
     const out = newPacketEvent();
+    batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+  });
+
+  it('round-trips tunnelled packets (GRE, IP-in-IP) with their innermost addresses, of either IP version inside either', () => {
+    const packets = [packet(0, 4), tunnelled(1, 4, 4), packet(2, 6), tunnelled(3, 4, 6), tunnelled(4, 6, 4), tunnelled(5, 6, 6), packet(6, 4)];
+    const batch = encodePacketBatch(header, packets);
+    expect(batch.length - encodePacketBatch(header, []).length).toBe(2 * IPV4_PACKET_BYTES + PACKET_BYTES + 4 * TUNNELLED_PACKET_BYTES);
+    const view = decodePacketBatch(batch);
+    const out = newPacketEvent();
+    batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
+    expect(view.read(3, out)).toMatchObject({ ipVersion: 4, pktIpVersion: 4, pktSrc: new Uint8Array([101, 101, 101, 101, ...Array(12).fill(0)]) });
+  });
+
+  it('still reads version 2 batches (no tunnelled packets nor their count)', () => {
+    const packets = [packet(1, 4), packet(2, 6), packet(3, 4)];
+    const v3 = encodePacketBatch(header, packets);
+    const counts = encodePacketBatch(header, []).length - 12;
+    const v2 = Buffer.concat([Buffer.from([2]), v3.subarray(1, counts + 8), v3.subarray(counts + 12)]);
+    const view = decodePacketBatch(v2);
+    const out = newPacketEvent();
+    expect(view.count).toBe(3);
     batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
   });
 
@@ -53,7 +86,7 @@ describe('packet batch codec', () => {
   it('still reads version 1 batches (every packet with 16-byte addresses, in capture order)', () => {
     const packets = [packet(1, 4), packet(2, 6), packet(3, 4)];
     const v2 = encodePacketBatch(header, []);
-    const headerBytes = v2.subarray(1, v2.length - 8);
+    const headerBytes = v2.subarray(1, v2.length - 12);
     const body = Buffer.alloc(4 + packets.length * PACKET_BYTES);
     body.writeUInt32BE(packets.length, 0);
     packets.forEach((p, i) => {
@@ -166,6 +199,17 @@ describe('PacketBatchBuilder', () => {
     expected.set(p.src, 20);
     expected.set(p.dst, 36);
     expect(batch.subarray(at).toString('hex')).toBe(expected.toString('hex'));
+  });
+
+  it('same bytes for a tunnelled packet: the long form with 16-byte outer addresses, then the innermost ones', () => {
+    const p = tunnelled(5, 4, 6);
+    p.direction = 'ingress';
+    const batch = encodePacketBatch(header, [p]);
+    const at = batch.length - TUNNELLED_PACKET_BYTES;
+    expect(batch[at + 8]).toBe(4);
+    expect(batch[at + 11]).toBe(0b100100); // inner IPv6, ingress, ACCEPT
+    expect(batch.subarray(at + 20, at + 52).toString('hex')).toBe(Buffer.concat([p.src, p.dst]).toString('hex'));
+    expect(batch.subarray(at + 52).toString('hex')).toBe(Buffer.concat([p.pktSrc, p.pktDst]).toString('hex'));
   });
 
   it('addresses from views into larger arrays', () => {

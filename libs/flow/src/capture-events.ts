@@ -34,6 +34,8 @@ export class PacketEventDecoder {
     // The decoder writes the addresses straight into the event's arrays: no copy per packet.
     d.src = out.src;
     d.dst = out.dst;
+    d.pktSrc = out.pktSrc;
+    d.pktDst = out.pktDst;
     const end = record.frameStart + record.caplen;
     const reason = decodeFrame(record.linkType, record.data, record.frameStart, end, d, record.wireLen);
     if (reason) {
@@ -49,6 +51,7 @@ export class PacketEventDecoder {
     out.srcPort = d.srcPort;
     out.dstPort = d.dstPort;
     out.bytes = d.bytes;
+    out.pktIpVersion = d.pktIpVersion;
     out.action = d.nflogPrefix !== undefined && /drop|reject|deny/i.test(d.nflogPrefix) ? 'REJECT' : 'ACCEPT';
     out.direction = this.directionOf(d);
     return null;

@@ -29,6 +29,9 @@ interface Flow {
   first: number;
   last: number;
   tcpFlags: number;
+  /** The first packet's innermost addresses when it was tunnelled (pkt-srcaddr/dstaddr are not in the flow key). */
+  pktSrcaddr: string | undefined;
+  pktDstaddr: string | undefined;
 }
 
 /** One ENI's event time: how far its packets and reports have come, and which of its windows were emitted. */
@@ -216,6 +219,8 @@ export class FlowWindows {
       d0, d1: v6 ? word(dst, 4) : 0, d2: v6 ? word(dst, 8) : 0, d3: v6 ? word(dst, 12) : 0,
       srcPort: p.srcPort, dstPort: p.dstPort, protocol: p.protocol, action: p.action, direction: p.direction,
       packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
+      pktSrcaddr: p.pktIpVersion ? formatIp(p.pktSrc, p.pktIpVersion) : undefined,
+      pktDstaddr: p.pktIpVersion ? formatIp(p.pktDst, p.pktIpVersion) : undefined,
     };
     window.index.set(hash, flow);
     window.flows.push(flow);
@@ -310,13 +315,15 @@ function formatAddress(ipVersion: 4 | 6, w0: number, w1: number, w2: number, w3:
 
 // The records are built as literals in the contract's key order (as users read the JSON): one shape, no copies.
 function flowRecord(w: Window, f: Flow): FlowRecord {
+  const srcaddr = formatAddress(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
+  const dstaddr = formatAddress(f.ipVersion, f.d0, f.d1, f.d2, f.d3);
   const r: FlowRecord = {
-    version: 2, accountId: w.eni.accountId, interfaceId: w.eni.eniId,
-    srcaddr: formatAddress(f.ipVersion, f.s0, f.s1, f.s2, f.s3), dstaddr: formatAddress(f.ipVersion, f.d0, f.d1, f.d2, f.d3),
+    version: 2, accountId: w.eni.accountId, interfaceId: w.eni.eniId, srcaddr, dstaddr,
     srcport: f.srcPort, dstport: f.dstPort, protocol: f.protocol, packets: f.packets, bytes: f.bytes,
     start: Math.floor(f.first), end: Math.floor(f.last), action: f.action, logStatus: 'OK',
     vpcId: w.eni.vpcId || null, subnetId: w.eni.subnetId || null, tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
     type: f.ipVersion === 4 ? 'IPv4' : 'IPv6', flowDirection: f.direction ?? null,
+    pktSrcaddr: f.pktSrcaddr ?? srcaddr, pktDstaddr: f.pktDstaddr ?? dstaddr,
     windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets: null, recordId: '',
   };
   r.recordId = recordIdOf(r);

@@ -64,6 +64,25 @@ describe('FlowWindows', () => {
     expect(records[0]).toMatchObject({ packets: 2, bytes: 1584, flowDirection: 'egress', start: 1_700_000_001, end: 1_700_000_009 });
   });
 
+  it('gives a record the innermost addresses of its flow\'s first packet (pkt-srcaddr is not in the flow key), the outer ones untunnelled', () => {
+    const w = new FlowWindows({ allowedLateness: 5 });
+    const r = rule();
+    const gre = (ts: number, inner: string, innerDst: string) => {
+      const p = pkt(ts, { protocol: 47 });
+      const a = parseIp(inner)!;
+      p.pktIpVersion = a.version;
+      p.pktSrc.set(a.bytes);
+      p.pktDst.set(parseIp(innerDst)!.bytes);
+      return p;
+    };
+    w.add(r, eni, gre(1_700_000_001, '192.168.7.1', '192.168.7.2'), 0);
+    w.add(r, eni, gre(1_700_000_002, 'fd00::7:1', 'fd00::7:2'), 1);
+    w.add(r, eni, pkt(1_700_000_003), 2);
+    const [tunnel, plain] = w.closeAll();
+    expect(tunnel).toMatchObject({ protocol: 47, packets: 2, srcaddr: '10.16.0.22', pktSrcaddr: '192.168.7.1', pktDstaddr: '192.168.7.2' });
+    expect(plain).toMatchObject({ protocol: 1, packets: 1, pktSrcaddr: '10.16.0.22', pktDstaddr: '10.16.0.40' });
+  });
+
   it('leaves null on NODATA records exactly the fields the field table says are absent', () => {
     const w = new FlowWindows({ allowedLateness: 5 });
     w.markLive(rule(), eni, 1_700_000_001, 1_700_000_001, 0);

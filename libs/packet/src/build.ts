@@ -85,6 +85,28 @@ export function buildIpPacket(spec: PacketSpec): Buffer {
   return packet;
 }
 
+/**
+ * A tunnel packet from `outer` to … carrying the IP packet `inner`: IP-in-IP (protocol 4, or 41 for an
+ * IPv6 inner packet) or GRE (47, RFC 2784, with an RFC 2890 key when `greKey` is given).
+ */
+export function buildTunnelPacket(
+  outer: { src: string; dst: string }, inner: Buffer, via: 'ip' | 'gre', greKey?: number,
+): Buffer {
+  const innerV6 = inner[0] >> 4 === 6;
+  const gre = Buffer.alloc(via === 'gre' ? (greKey === undefined ? 4 : 8) : 0);
+  if (via === 'gre') {
+    gre[0] = greKey === undefined ? 0 : 0x20;
+    gre.writeUInt16BE(innerV6 ? 0x86dd : 0x0800, 2);
+    if (greKey !== undefined) gre.writeUInt32BE(greKey, 4);
+  }
+  const protocol = via === 'gre' ? 47 : innerV6 ? 41 : 4;
+  const packet = buildIpPacket({ ...outer, protocol, payloadLength: gre.length + inner.length });
+  const at = packet.length - inner.length;
+  gre.copy(packet, at - gre.length);
+  inner.copy(packet, at);
+  return packet;
+}
+
 function buildTransportHeader(protocol: number, spec: PacketSpec): Buffer {
   let header: Buffer;
   switch (protocol) {

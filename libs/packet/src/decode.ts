@@ -50,6 +50,13 @@ export interface DecodedPacket {
   tcpFlags: number;
   /** NFLOG only: the log prefix of the rule that logged the packet, e.g. "accept". */
   nflogPrefix: string | undefined;
+  /**
+   * The IP version of the innermost packet of a GRE or IP-in-IP tunnel, whose addresses are in
+   * pktSrc/pktDst (16 bytes, IPv4 in the first 4); 0 when the packet is not tunnelled (they equal src/dst).
+   */
+  pktIpVersion: 0 | 4 | 6;
+  pktSrc: Uint8Array;
+  pktDst: Uint8Array;
 }
 
 export function newDecodedPacket(): DecodedPacket {
@@ -63,6 +70,9 @@ export function newDecodedPacket(): DecodedPacket {
     bytes: 0,
     tcpFlags: 0,
     nflogPrefix: undefined,
+    pktIpVersion: 0,
+    pktSrc: new Uint8Array(16),
+    pktDst: new Uint8Array(16),
   };
 }
 
@@ -119,6 +129,11 @@ const PROTO_AH = 51;
 const PROTO_DSTOPTS = 60;
 const PROTO_MOBILITY = 135;
 const PROTO_SCTP = 132;
+const PROTO_IPIP = 4;
+const PROTO_IPV6 = 41;
+const PROTO_GRE = 47;
+/** Tunnels inside tunnels followed at most: a bound on the work a crafted packet can ask for. */
+const MAX_TUNNEL_DEPTH = 8;
 const PROTO_UDPLITE = 136;
 
 /** TCP needs 14 bytes to reach the flags byte; UDP, SCTP and UDP-Lite 4 for the ports. */
@@ -150,6 +165,7 @@ export function decodeFrame(
   out.dstPort = 0;
   out.tcpFlags = 0;
   out.nflogPrefix = undefined;
+  out.pktIpVersion = 0;
   uncapturedBytes = wireLength > end - start ? wireLength - (end - start) : 0;
   return decodeLink(linkType, frame, start, end, out, previousPrefix);
 }
@@ -429,6 +445,9 @@ function decodeIpv4(frame: Uint8Array, at: number, end: number, out: DecodedPack
   copyIpv4Address(frame, at + 16, out.dst);
   const fragmentOffset = readU16(frame, at + 6) & 0x1fff;
   if (fragmentOffset !== 0) return null;
+  if (out.protocol === PROTO_IPIP || out.protocol === PROTO_IPV6 || out.protocol === PROTO_GRE) {
+    decodeTunnel(frame, at + headerLength, Math.min(at + totalLength, end), out.protocol, out);
+  }
   return decodeTransport(frame, at + headerLength, at + totalLength, end, out);
 }
 
@@ -477,8 +496,58 @@ function decodeIpv6(frame: Uint8Array, at: number, end: number, out: DecodedPack
       default:
         // Transport, or a header that ends the walk: 59 (no next header), 50 (ESP).
         out.protocol = next;
+        if (next === PROTO_IPIP || next === PROTO_IPV6 || next === PROTO_GRE) {
+          decodeTunnel(frame, header, Math.min(ipEnd, end), next, out);
+        }
         return decodeTransport(frame, header, ipEnd, end, out);
     }
+  }
+}
+
+/**
+ * The innermost addresses of a tunnel whose payload (of IP protocol `protocol`: IPv4-in-IP, IPv6-in-IP
+ * or GRE carrying IPv4 or IPv6) starts at `at`, into out.pkt*. A tunnel is followed while its inner
+ * header is there in full; the addresses are those of the deepest one read (none: pktIpVersion stays
+ * 0), so a short capture or odd inner packet never costs the outer one. An inner IPv6 packet's
+ * extension headers are not walked: a tunnel behind them is not followed.
+ */
+function decodeTunnel(frame: Uint8Array, at: number, end: number, protocol: number, out: DecodedPacket): void {
+  for (let depth = 0; depth < MAX_TUNNEL_DEPTH; depth++) {
+    if (protocol === PROTO_GRE) {
+      // RFC 2784/2890: flags and version, protocol type, then checksum+reserved (C), key (K), sequence (S).
+      if (end - at < 4) return;
+      const flags = frame[at];
+      // Version 1 is PPTP's enhanced GRE, carrying PPP; RFC 1701's source routing (R) is long gone.
+      if ((frame[at + 1] & 0x07) !== 0 || flags & 0x40) return;
+      const etherType = readU16(frame, at + 2);
+      at += 4 + (flags & 0x80 ? 4 : 0) + (flags & 0x20 ? 4 : 0) + (flags & 0x10 ? 4 : 0);
+      if (etherType === ETHERTYPE_IPV4) protocol = PROTO_IPIP;
+      else if (etherType === ETHERTYPE_IPV6) protocol = PROTO_IPV6;
+      else return;
+    }
+    let next: number;
+    if (protocol === PROTO_IPIP) {
+      if (end - at < 20 || frame[at] >> 4 !== 4) return;
+      const headerLength = (frame[at] & 0x0f) * 4;
+      if (headerLength < 20) return;
+      out.pktIpVersion = 4;
+      copyIpv4Address(frame, at + 12, out.pktSrc);
+      copyIpv4Address(frame, at + 16, out.pktDst);
+      if ((readU16(frame, at + 6) & 0x1fff) !== 0) return; // a non-first fragment carries no inner header
+      next = frame[at + 9];
+      at += headerLength;
+    } else if (protocol === PROTO_IPV6) {
+      if (end - at < 40 || frame[at] >> 4 !== 6) return;
+      out.pktIpVersion = 6;
+      copyIpv6Address(frame, at + 8, out.pktSrc);
+      copyIpv6Address(frame, at + 24, out.pktDst);
+      next = frame[at + 6];
+      at += 40;
+    } else {
+      return;
+    }
+    if (next !== PROTO_IPIP && next !== PROTO_IPV6 && next !== PROTO_GRE) return;
+    protocol = next;
   }
 }
 

@@ -4,6 +4,7 @@ import {
   SKIP_REASONS,
   buildEthernetFrame,
   buildIpPacket,
+  buildTunnelPacket,
   decodePacket,
   formatIp,
   newDecodedPacket,
@@ -551,5 +552,60 @@ describe('formatIp / parseIp', () => {
   it.each(['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.a', ':::', '1::2::3', '12345::', 'g::', '1:2:3:4:5:6:7:8:9',
     '1:2:3:4:5:6:7', '1:2:3:4:5:6:7::8', 'fe80::1%eth0', '1.2.3.4::', '::1.2.3', ':1', '1:'])('rejects %j', (text) => {
     expect(parseIp(text)).toBeUndefined();
+  });
+});
+
+describe('tunnels: pkt-srcaddr and pkt-dstaddr are the innermost addresses of GRE and IP-in-IP', () => {
+  const inner4 = buildIpPacket(tcp4);
+  const inner6 = buildIpPacket(udp6);
+  const outer4 = { src: '198.51.100.1', dst: '198.51.100.2' };
+  const outer6 = { src: '2001:db8:ff::1', dst: '2001:db8:ff::2' };
+  /** The outer packet as decoded and the innermost addresses (or 'none'). */
+  function tunnel(ip: Buffer) {
+    const out = newDecodedPacket();
+    const reason = decodePacket(LinkType.ETHERNET, buildEthernetFrame(ip), out);
+    if (reason) return reason;
+    const v = out.pktIpVersion;
+    return {
+      outer: `${formatIp(out.src, out.ipVersion)} > ${formatIp(out.dst, out.ipVersion)} proto ${out.protocol} ports ${out.srcPort}/${out.dstPort} ${out.bytes} B`,
+      pkt: v === 0 ? 'none' : `IPv${v} ${formatIp(out.pktSrc, v)} > ${formatIp(out.pktDst, v)}`,
+    };
+  }
+
+  it.each([
+    ['IPv4 in IPv4', buildTunnelPacket(outer4, inner4, 'ip'), '198.51.100.1 > 198.51.100.2 proto 4 ports 0/0 160 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+    ['IPv6 in IPv4', buildTunnelPacket(outer4, inner6, 'ip'), '198.51.100.1 > 198.51.100.2 proto 41 ports 0/0 98 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
+    ['IPv4 in IPv6', buildTunnelPacket(outer6, inner4, 'ip'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 4 ports 0/0 180 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+    ['IPv6 in IPv6', buildTunnelPacket(outer6, inner6, 'ip'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 41 ports 0/0 118 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
+    ['GRE over IPv4 carrying IPv4', buildTunnelPacket(outer4, inner4, 'gre'), '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 164 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+    ['GRE with a key carrying IPv6', buildTunnelPacket(outer4, inner6, 'gre', 7), '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 106 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
+    ['GRE over IPv6 carrying IPv4', buildTunnelPacket(outer6, inner4, 'gre'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 184 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+    ['IPv4 in GRE in IPv6 (the innermost)', buildTunnelPacket(outer6, buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'), 'gre'),
+      '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 204 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+  ])('%s', (_, ip, outer, pkt) => {
+    expect(tunnel(ip)).toEqual({ outer, pkt });
+  });
+
+  it('has none for a packet that is not tunnelled, after a tunnelled one in the same DecodedPacket', () => {
+    const out = newDecodedPacket();
+    expect(decodePacket(LinkType.RAW, buildTunnelPacket(outer4, inner4, 'gre'), out)).toBeNull();
+    expect(out.pktIpVersion).toBe(4);
+    expect(decodePacket(LinkType.RAW, inner4, out)).toBeNull();
+    expect(out.pktIpVersion).toBe(0);
+  });
+
+  it('keeps the outer packet when the inner one is cut short or is not IP (and stops at the deepest whole header)', () => {
+    const gre = buildTunnelPacket(outer4, inner4, 'gre');
+    const cut = buildEthernetFrame(gre).subarray(0, 14 + 20 + 4 + 19); // one byte short of the inner IPv4 header
+    const out = newDecodedPacket();
+    expect(decodePacket(LinkType.ETHERNET, cut, out)).toBeNull();
+    expect([formatIp(out.src, 4), out.protocol, out.bytes, out.pktIpVersion]).toEqual(['198.51.100.1', 47, 164, 0]);
+    const pptp = Buffer.from(gre);
+    pptp[20 + 1] = 1; // GRE version 1 (PPTP) carries PPP, not IP
+    expect(tunnel(pptp)).toMatchObject({ pkt: 'none' });
+    const nested = buildTunnelPacket(outer4, buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'), 'gre');
+    const shortNested = buildEthernetFrame(nested).subarray(0, 14 + 20 + 4 + 20 + 10);
+    expect(decodePacket(LinkType.ETHERNET, shortNested, out)).toBeNull();
+    expect([out.pktIpVersion, formatIp(out.pktSrc, 4), formatIp(out.pktDst, 4)]).toEqual([4, '172.16.0.1', '172.16.0.2']);
   });
 });

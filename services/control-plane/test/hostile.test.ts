@@ -4,7 +4,8 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
+import type { FlowRecord } from '@flowlogs/contracts';
+import { makeRecord } from '@flowlogs/testkit';
 import { hashApiKey } from '../src/api-key.js';
 import { ADMIN_KEY, insertRecords, startControlPlane, type TestControlPlane } from './support.js';
 
@@ -130,17 +131,13 @@ describe('tags', () => {
 describe('record search', () => {
   const base = 1_700_000_400; // a multiple of 600
   /** One record; `start` null makes a NODATA record of the window. */
-  const record = (i: number, windowStart: number, start: number | null, bytes: number | null, packets: number | null): FlowRecord => {
-    const ok = start !== null;
-    const r: Omit<FlowRecord, 'recordId'> = {
-      version: 2, accountId: ids.account, interfaceId: ids.eni, srcaddr: ok ? `10.0.1.${i}` : null, dstaddr: ok ? '192.0.2.1' : null,
-      srcport: ok ? 443 : null, dstport: ok ? 50_000 : null, protocol: ok ? 6 : null, packets, bytes, start, end: ok ? start + 1 : null,
-      action: ok ? 'ACCEPT' : null, logStatus: ok ? 'OK' : 'NODATA', vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: null,
-      type: ok ? 'IPv4' : null, flowDirection: ok ? 'egress' : null, windowStart, windowEnd: windowStart + 600, flowLogId: 'fl-sort',
-      logTopicId: ids.topic, skippedPackets: null,
-    };
-    return { ...r, recordId: recordIdOf(r) };
-  };
+  const record = (i: number, windowStart: number, start: number | null, bytes: number | null, packets: number | null): FlowRecord => makeRecord({
+    accountId: ids.account, interfaceId: ids.eni, vpcId: ids.vpc, subnetId: ids.subnet, windowStart, windowEnd: windowStart + 600,
+    flowLogId: 'fl-sort', logTopicId: ids.topic, packets, bytes, start,
+    ...(start !== null
+      ? { srcaddr: `10.0.1.${i}`, dstaddr: '192.0.2.1', srcport: 443, dstport: 50_000, end: start + 1, tcpFlags: null }
+      : { logStatus: 'NODATA' as const }),
+  });
   // Ties on every key: two starts of base+50, bytes 100 twice and 300 twice, packets 1, 2 and 5 twice each;
   // the NODATA record sorts by its window's start (a tie with record 5) and as 0 bytes and packets.
   let records: FlowRecord[] = [];
