@@ -23,6 +23,8 @@ export interface ConsoleColumn {
   display: FieldDisplay;
   /** The search API's sort key when the column sorts (a click on its header). */
   sort?: 'start' | 'bytes' | 'packets';
+  /** Shown only while a record in the table has a value other than this field's (the JSON key). */
+  unlessSameAs?: string;
 }
 
 export interface FieldDef<N extends string = string, K extends string = string, S extends z.ZodType = z.ZodType, A extends 'null' | 'kept' = 'null' | 'kept'> {
@@ -68,6 +70,7 @@ function field<const N extends string, const K extends string, S extends z.ZodTy
 
 const int = z.number().int();
 const show = (rank: number, display: FieldDisplay = 'text', sort?: ConsoleColumn['sort']): ConsoleColumn => ({ rank, display, ...(sort && { sort }) });
+const unlessSameAs = (rank: number, key: string): ConsoleColumn => ({ rank, display: 'text', unlessSameAs: key });
 
 /** The fields in the record's JSON order. */
 export const FIELDS = [
@@ -97,11 +100,11 @@ export const FIELDS = [
   // The innermost addresses of a GRE or IP-in-IP packet (srcaddr/dstaddr otherwise). Not in the flow key:
   // a record holds those of its flow's first packet.
   field('pkt-srcaddr', {
-    key: 'pktSrcaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_srcaddr', console: show(75),
+    key: 'pktSrcaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_srcaddr', console: unlessSameAs(75, 'srcaddr'),
     addedLater: true,
   }),
   field('pkt-dstaddr', {
-    key: 'pktDstaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_dstaddr', console: show(76),
+    key: 'pktDstaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_dstaddr', console: unlessSameAs(76, 'dstaddr'),
     addedLater: true,
   }),
   field('window-start', { key: 'windowStart', kind: 'integer', schema: int, absent: 'kept', column: 'window_start' }),

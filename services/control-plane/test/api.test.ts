@@ -164,6 +164,7 @@ describe('control plane API', () => {
     expect(fields.find((f) => f.name === 'log-status')).toMatchObject({ key: 'logStatus', absent: 'kept', values: ['OK', 'NODATA', 'SKIPDATA'] });
     const columns = fields.filter((f) => f.console).sort((a, b) => a.console!.rank - b.console!.rank);
     expect(columns.slice(0, 3).map((f) => [f.name, f.console!.display, f.console!.sort])).toEqual([['start', 'time', 'start'], ['end', 'time', undefined], ['interface-id', 'text', undefined]]);
+    expect(fields.find((f) => f.name === 'pkt-srcaddr')).toMatchObject({ key: 'pktSrcaddr', kind: 'address', flowKey: false, console: { unlessSameAs: 'srcaddr' } });
     expect((await api('GET', '/v1/fields', undefined, null)).status).toBe(401);
   });
 

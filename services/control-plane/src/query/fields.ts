@@ -34,6 +34,7 @@ export const FieldInfo = z.object({
     rank: z.number().describe('the column\'s place in the records table (ascending)'),
     display: z.enum(['text', 'time', 'count', 'protocol']),
     sort: z.enum(['start', 'bytes', 'packets']).optional().describe('the search\'s sort key, when the column sorts'),
+    unlessSameAs: z.string().optional().describe('shown only while a record has a value other than this key\'s'),
   }).nullable().describe('the records table\'s column, or null when the console does not show the field'),
 });
 export const FieldList = z.object({ fields: z.array(FieldInfo) });
