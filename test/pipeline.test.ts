@@ -14,14 +14,9 @@ import { FlowRecord, topicNames } from '@flowlogs/contracts';
 import { recordsFromCapture } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { kafkaBrokers } from '@flowlogs/testkit';
-import { startStack, until, type Stack } from './support/stack.js';
+import { flowView, startStack, until, type Stack } from './support/stack.js';
 
 const START = 1_700_000_000; // a fixed past date: every window is closed by the idle timer once input stops
-
-/** What must agree between the pipeline and the offline path (ids of rules and topics differ by design). */
-function flowView(r: FlowRecord) {
-  return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type, r.pktSrcaddr, r.pktDstaddr].join(' ');
-}
 
 /**
  * The demo capture, then GRE packets from the ENI after it: one flow (outer addresses), whose first packet

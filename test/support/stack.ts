@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { FlowRecord } from '@flowlogs/contracts';
 import { Aggregator } from '@flowlogs/aggregator';
 import { AggregatorConfig } from '@flowlogs/aggregator/config';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
@@ -62,19 +63,29 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     await Promise.all([aggregator.start(), publisher.start()]);
     services.push(aggregator, publisher);
     const url = controlPlane.url;
-    const api = async (method: string, path: string, body?: unknown, key: string | null = TEST_API_KEY): Promise<ApiResponse> => {
-      const headers: Record<string, string> = {};
-      if (key) headers.authorization = `Bearer ${key}`;
-      if (body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-      const text = await res.text();
-      return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
-    };
+    const api = apiClient(url, TEST_API_KEY);
     return { url, prefix, db, log, env: fullEnv, api, aggregator, publisher, registries, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** Requests to the API at `url` with `defaultKey` (or `key`; null sends none); JSON bodies both ways. */
+export function apiClient(url: string, defaultKey: string): Stack['api'] {
+  return async (method, path, body, key = defaultKey) => {
+    const headers: Record<string, string> = {};
+    if (key) headers.authorization = `Bearer ${key}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  };
+}
+
+/** What must agree between the pipeline and the offline path (ids of rules and topics differ by design). */
+export function flowView(r: FlowRecord): string {
+  return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type, r.pktSrcaddr, r.pktDstaddr].join(' ');
 }
 
 /** Polls `fn` every 250 ms until it gives a value other than undefined; throws after `timeoutMs`. */

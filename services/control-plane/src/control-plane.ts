@@ -9,7 +9,7 @@ import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
 import { Partitioners, ensureTopics, pipelineTopics, topicConfig, type Kafka } from '@flowlogs/kafka';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
-import { hashApiKey } from './api-key.js';
+import { hashApiKey, newApiKey } from './api-key.js';
 import type { ControlPlaneConfig } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { FLOW_LOGS } from './resources.js';
@@ -60,6 +60,11 @@ export class ControlPlane {
     if (applied.length) log.info({ applied }, 'migrations applied');
     const store = new Store(pool);
     if (config.FLOWLOGS_API_KEY) await store.ensureAdminKey(hashApiKey(config.FLOWLOGS_API_KEY), DEFAULT_ACCOUNT);
+    else {
+      // No well-known key: the first start makes one and shows it this once (it is stored only hashed).
+      const key = await store.bootstrapOperatorKey(DEFAULT_ACCOUNT, newApiKey);
+      if (key) log.warn({ apiKey: key }, `no FLOWLOGS_API_KEY: made the admin key of account "${DEFAULT_ACCOUNT}"; it is shown only this once`);
+    }
 
     const admin = (this.admin = kafka.admin());
     await admin.connect();

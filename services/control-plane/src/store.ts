@@ -1,6 +1,7 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
 import type { LogTopicSettings } from '@flowlogs/contracts';
 import { ADVISORY_LOCKS, inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
+import { hashApiKey } from './api-key.js';
 import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
 import {
@@ -163,6 +164,22 @@ export class Store {
       await client.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING", [
         newResourceId(API_KEYS.idPrefix), accountId, keyHash,
       ]);
+    });
+  }
+
+  /**
+   * Without a configured key: makes the operator account (named `accountName`) with the admin key
+   * `makeKey` gives, when the installation has no operator account yet, and returns that key; later
+   * starts (and instances that lost the race) return undefined. Only the key's hash is stored.
+   */
+  async bootstrapOperatorKey(accountName: string, makeKey: () => string): Promise<string | undefined> {
+    return this.tx(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.bootstrap]);
+      if ((await client.query('SELECT 1 FROM accounts WHERE operator')).rowCount) return undefined;
+      const key = makeKey();
+      const account = await this.insertAccount(client, accountName, true);
+      await this.createApiKey({ accountId: account.id, role: 'admin', keyHash: hashApiKey(key) }, client);
+      return key;
     });
   }
 
