@@ -251,7 +251,7 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     const flowLog = (name: string, resourceId: string, logTopicId: string, aggregationInterval: number) =>
       post('/v1/flow-logs', { name, resourceType: 'NETWORKINTERFACE', resourceId, trafficType: 'ALL', logTopicId, aggregationInterval });
     await flowLog('replayed', replayEni.id, replayTopic.id, 10);
-    const agentKey = (await post('/v1/api-keys', { role: 'agent', name: 'host-agent' })).key;
+    const agentKey = (await post('/v1/api-keys', { role: 'admin', name: 'host-agent' })).key;
 
     // The capture the agent replays (two minutes ago, so its windows are closed when it ends), and the agent's config.
     const start = Math.floor(Date.now() / 1000) - 120;
