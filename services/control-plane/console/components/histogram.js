@@ -5,10 +5,15 @@ import { bytes, time } from '../format.js';
 const H = 180;
 const PAD = { left: 56, right: 8, top: 8, bottom: 22 };
 
-/** The axis' top: 1, 2 or 5 × a power of ten, at least 2, so that its half is a whole and different number. @param {number} v */
+/**
+ * The axis' top: 1, 2 or 5 × a power of ten of the unit the labels are in (B, KB = 1024 B, MB …), at
+ * least 2 B, so that it and its half read as round, different numbers: 2 B / 1 B, 50 KB / 25 KB.
+ * @param {number} v
+ */
 export function niceCeil(v) {
-  const power = 10 ** Math.floor(Math.log10(Math.max(v, 1)));
-  return Math.max(2, [1, 2, 5, 10].map((m) => m * power).find((n) => n >= v) ?? 10 * power);
+  const unit = 1024 ** Math.min(4, Math.floor(Math.log(Math.max(v, 1)) / Math.log(1024)));
+  const power = 10 ** Math.floor(Math.log10(Math.max(v / unit, 1)));
+  return Math.max(2, unit * ([1, 2, 5, 10].map((m) => m * power).find((n) => unit * n >= v) ?? 10 * power));
 }
 
 /**
