@@ -153,7 +153,12 @@ function inventoryPage(kind) {
     /** @param {any[] | string} [message] */
     const say = (message) => { notice.hidden = !message; replace(notice, message ?? ''); };
 
-    async function load() {
+    /** The list as last asked for: +New waits for it, so that its choices are there. */
+    let loading = Promise.resolve();
+    function load() {
+      return (loading = fetchAndShow());
+    }
+    async function fetchAndShow() {
       try {
         ctx = await kind.load();
         replace(body, ctx.items.length ? ctx.items.map(row) : h('tr', {}, h('td', { class: 'empty', colspan: kind.columns.length }, kind.empty(ctx))));
@@ -163,7 +168,8 @@ function inventoryPage(kind) {
     }
 
     /** The form with fresh choices (a VPC made on the other page since is there). */
-    function open() {
+    async function open() {
+      await loading;
       inputs = new Map(kind.inputs.map((spec) => {
         const id = `${kind.key}-${spec.name}`;
         const choices = spec.choices?.(ctx) ?? [];
