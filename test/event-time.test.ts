@@ -93,7 +93,7 @@ describe('event time per ENI', () => {
     const sending = sendQueued(queue, producer, topic, log);
     const stopLive = new AbortController();
     const stream = new EniStream({
-      eni: live.context, eniIp: LIVE_IP, agentId: 'live', source: pingingSource(sent), queue, batchPackets: 64, flushMs: 100, heartbeatMs: 500,
+      eni: live.context, eniIp: LIVE_IP, agentId: 'live', secret: await stack.bindAgent(live.context.eniId, 'live'), source: pingingSource(sent), queue, batchPackets: 64, flushMs: 100, heartbeatMs: 500,
     });
     const running = stream.run(stopLive.signal);
     const liveFrom = Math.floor(Date.now() / 1000);
@@ -105,7 +105,7 @@ describe('event time per ENI', () => {
     writeFileSync(capture, demoCapture(OLD_START));
     const offline = (await recordsFromCapture(capture, { interval: 5, eni: old.context, eniIp: DEMO_NETWORK.eniIp })).records;
     expect(offline.length).toBeGreaterThan(10);
-    await replayCapture({ producer, topic, log, eni: old.context, eniIp: DEMO_NETWORK.eniIp, agentId: 'old', path: capture, speed: 'max', rebase: false, batchPackets: 64 });
+    await replayCapture({ producer, topic, log, eni: old.context, eniIp: DEMO_NETWORK.eniIp, agentId: 'old', secret: await stack.bindAgent(old.context.eniId, 'old'), path: capture, speed: 'max', rebase: false, batchPackets: 64 });
 
     await new Promise((r) => setTimeout(r, 3000));
     stopLive.abort();

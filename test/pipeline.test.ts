@@ -80,7 +80,7 @@ describe('pipeline end to end', () => {
 
     const producer = reliableProducer(createKafka(kafkaBrokers(), 'pipeline-test-agent', log));
     await producer.connect();
-    await replayCapture({ producer, topic: topicNames(prefix).packets, log, eni: eniContext, eniIp: DEMO_NETWORK.eniIp, agentId: 'test', path: capture, speed: 'max', rebase: false, batchPackets: 64 });
+    await replayCapture({ producer, topic: topicNames(prefix).packets, log, eni: eniContext, eniIp: DEMO_NETWORK.eniIp, agentId: 'test', secret: await stack.bindAgent(eniContext.eniId, 'test'), path: capture, speed: 'max', rebase: false, batchPackets: 64 });
     await producer.disconnect();
 
     // Search: every record, page by page, over the capture's time range.

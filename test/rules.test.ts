@@ -40,6 +40,7 @@ describe('rule changes', () => {
     const onVpc = await create('vpc', 'VPC', vpc.id); // unchanged throughout: tells when a round is done
 
     const context: EniContext = { eniId: eni.id, accountId: eni.accountId, vpcId: vpc.id, subnetId: subnet.id };
+    const secret = await stack.bindAgent(eni.id, 't');
     const producer = reliableProducer(createKafka(kafkaBrokers(), 'rules-test-agent', stack.log));
     await producer.connect();
     /** Replays the demo traffic at `start`; answers how many records each flow log got for it. */
@@ -49,7 +50,7 @@ describe('rule changes', () => {
       const offline = (await recordsFromCapture(path, { interval: 10, eni: context })).records;
       const expected = offline.length;
       const windows = new Set(offline.map((r) => r.windowStart)).size;
-      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni: context, agentId: 't', path, speed: 'max', rebase: false, batchPackets: 50 });
+      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni: context, agentId: 't', secret, path, speed: 'max', rebase: false, batchPackets: 50 });
       const count = async (flowLogId: string, status = 'OK') => Number((await stack.db.pool.query(
         'SELECT count(*) AS n FROM flow_records WHERE flow_log_id = $1 AND log_status = $4 AND window_start >= $2 AND window_start < $3', [flowLogId, start - 10, start + 100, status],
       )).rows[0].n);

@@ -118,7 +118,7 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
       { id: eniA, subnetId, name: 'cvm-a', primaryIp: A_IP, source: { type: 'live', interface: VETH_A, netns: NS_A } },
       { id: eniB, subnetId, name: 'cvm-b', primaryIp: B_IP, source: { type: 'live', interface: VETH_B, netns: NS_B, verdicts: { nflogGroups: [2] } } },
       // A filter tcpdump refuses: its words reach the log with the ENI's id, and the others go on.
-      { id: brokenEni, accountId: '0', vpcId: 'vpc-x', subnetId: 'subnet-x', source: { type: 'live', interface: VETH_A, netns: NS_A, filter: 'port ((' } },
+      { id: brokenEni, subnetId, primaryIp: A_IP, source: { type: 'live', interface: VETH_A, netns: NS_A, filter: 'port ((' } },
     ].map((e) => EniSource.parse(e));
     const config = CaptureAgentConfig.parse({
       ...stack.env, METRICS_PORT: '0', FLOWLOGS_API_URL: stack.url, FLOWLOGS_API_KEY: TEST_API_KEY, FLOWLOGS_AGENT_ID: 'seed', FLOWLOGS_HEARTBEAT_MS: '1000',

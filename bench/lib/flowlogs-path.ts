@@ -13,8 +13,8 @@
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
 import { open, stat } from 'node:fs/promises';
-import { BatchQueue, EniStream, fileSource } from '@flowlogs/capture-agent';
-import { decodePacketBatch, newPacketEvent, type FlowLogRule } from '@flowlogs/contracts';
+import { BatchQueue, EniStream, fileSource, type QueuedBatch } from '@flowlogs/capture-agent';
+import { decodePacketBatch, newPacketEvent, untrustedBecause, type EniBinding, type FlowLogRule } from '@flowlogs/contracts';
 import { FlowWindows, PacketEventDecoder } from '@flowlogs/flow';
 import { readCaptureChunks } from '@flowlogs/packet';
 
@@ -81,13 +81,13 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
   } else if (mode === 'batch') {
     const counts = await agentBatches(path, batchPackets, (b) => {
       result.batches++;
-      result.batchBytes += b.length;
+      result.batchBytes += b.value.length;
     });
     result.packets = counts.received;
     result.decoded = counts.decoded;
     result.fileBytes = (await stat(path)).size;
   } else {
-    const batches: Buffer[] = [];
+    const batches: QueuedBatch[] = [];
     result.decoded = (await agentBatches(path, batchPackets, (b) => batches.push(b))).decoded;
     result.fileBytes = (await stat(path)).size;
     const cpuAggregate = process.cpuUsage();
@@ -99,7 +99,10 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
       if (records.length) result.batchBytes += JSON.stringify({ records }).length;
     };
     for (let offset = 0; offset < batches.length; offset++) {
-      const view = decodePacketBatch(batches[offset]);
+      const { value, signature } = batches[offset];
+      const view = decodePacketBatch(value);
+      // The aggregator's check that the ENI's bound agent signed the batch: one HMAC per batch.
+      if (untrustedBecause(BENCH_BINDING, view.header, value, signature)) throw new Error('the bench batch is not trusted');
       for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
       windows.advance(view.header.eniId, view.header.eventTime);
       emit(windows.closeDue());
@@ -116,19 +119,22 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
 }
 
 const BENCH_ENI = { eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001' };
+/** Any 32 bytes: the agent signs each batch (that cost is part of the path); nothing here checks it. */
+const BENCH_SECRET = Buffer.alloc(32, 7).toString('base64url');
+const BENCH_BINDING: EniBinding = { ...BENCH_ENI, agentId: 'bench', secret: BENCH_SECRET };
 const BENCH_RULE: FlowLogRule = {
   id: 'fl-bench', accountId: BENCH_ENI.accountId, name: 'bench', resourceType: 'NETWORKINTERFACE', resourceId: BENCH_ENI.eniId,
   trafficType: 'ALL', logTopicId: 'topic-bench', aggregationInterval: 60, enabled: true, revision: 1,
 };
 
 /** The agent's own EniStream over the file, its batches handed to `onBatch` instead of Kafka; how many frames it read and decoded. */
-async function agentBatches(path: string, batchPackets: number, onBatch: (b: Buffer) => void) {
+async function agentBatches(path: string, batchPackets: number, onBatch: (b: QueuedBatch) => void) {
   const queue = new BatchQueue(64 << 20);
   const stream = new EniStream({
-    eni: BENCH_ENI, agentId: 'bench', source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
+    eni: BENCH_ENI, agentId: 'bench', secret: BENCH_SECRET, source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
   });
   const draining = (async () => {
-    for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) for (const b of taken) onBatch(b.value);
+    for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) for (const b of taken) onBatch(b);
   })();
   const counters = await stream.run(new AbortController().signal);
   queue.close();

@@ -1,5 +1,5 @@
 import { topicNames } from '@flowlogs/contracts';
-import { ReplaySpeed, fetchEni, loadConfig, replayCapture, requireWritingKey, type ReplayProgress } from '@flowlogs/capture-agent';
+import { ReplaySpeed, bindAgent, fetchEni, loadConfig, replayCapture, requireWritingKey, type ReplayProgress } from '@flowlogs/capture-agent';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { requireCapture } from './capture-file.js';
@@ -23,11 +23,14 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   const log = createLogger('replay', config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL);
   await requireWritingKey(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY);
   const eni = await fetchEni(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni);
+  // A replay writes as this host's agent: the ENI is bound to it (as it already is when this host captures it live).
+  const agentId = config.FLOWLOGS_AGENT_ID;
+  const secret = await bindAgent(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni, agentId);
   const producer = reliableProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
   await producer.connect();
   try {
     const counters = await replayCapture({
-      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, log, eni, eniIp: eni.primaryIp, agentId: `${config.FLOWLOGS_AGENT_ID}-replay`,
+      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, log, eni, eniIp: eni.primaryIp, agentId, secret,
       path: o.pcap, speed: speed.data, rebase: o.rebase ?? false, batchPackets: config.FLOWLOGS_BATCH_PACKETS, onProgress: progressBar,
     });
     if (process.stderr.isTTY) process.stderr.write('\n');

@@ -159,11 +159,12 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     const producer = reliableProducer(createKafka(kafkaBrokers(), 'console-test-agent', stack.log));
     await producer.connect();
     const eni = { eniId: inv.eni.id, accountId: inv.eni.accountId, vpcId: inv.vpc.id, subnetId: inv.subnet.id };
+    const secret = await stack.bindAgent(eni.eniId, 'console-test');
     /** The demo capture at `start`, or moved to now (`rebase`). */
     const replay = async (start: number, rebase: boolean) => {
       const path = join(dir, `${start}.pcap`);
       writeFileSync(path, demoCapture(start));
-      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: 'console-test', path, speed: 'max', rebase, batchPackets: 50 });
+      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: 'console-test', secret, path, speed: 'max', rebase, batchPackets: 50 });
     };
     const replayedAt = Math.floor(Date.now() / 1000);
     await replay(1_700_000_000, true); // its packets stamped as they are sent: at now

@@ -188,7 +188,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'the console for a new user' : `the 
     const dir = mkdtempSync(join(tmpdir(), 'flowlogs-walk-'));
     writeFileSync(join(dir, 'demo.pcap'), demoCapture(1_700_000_000));
     const eni = { eniId: inv.eni.id, accountId: inv.eni.accountId, vpcId: inv.vpc.id, subnetId: inv.subnet.id };
-    await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: AGENT, path: join(dir, 'demo.pcap'), speed: 'max', rebase: true, batchPackets: 50 });
+    await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: AGENT, secret: await stack.bindAgent(eni.eniId, AGENT), path: join(dir, 'demo.pcap'), speed: 'max', rebase: true, batchPackets: 50 });
     await producer.disconnect();
     await page.locator('table.records tbody tr.tailed').first().waitFor({ timeout: 90_000 });
     await poll(() => page.textContent('#result-status')).toMatch(/^\d+ new from the live tail$/);

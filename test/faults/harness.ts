@@ -153,6 +153,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const topic = await api('POST', '/v1/log-topics', { logsetId: logset.id, name: 'flows' });
   await api('POST', '/v1/flow-logs', { name: 'all', resourceType: 'NETWORKINTERFACE', resourceId: eniRes.id, trafficType: 'ALL', logTopicId: topic.id, aggregationInterval: INTERVAL });
   const eni: EniContext = { eniId: eniRes.id, accountId: eniRes.accountId, vpcId: vpc.id, subnetId: subnet.id };
+  const { secret } = await api('POST', `/v1/network-interfaces/${eniRes.id}/agent`, { agentId: 'faults' });
   const expected = (await recordsFromCapture(stats.path, { interval: INTERVAL, eni })).records;
 
   const notes = join(dir, 'scenario.log');
@@ -183,7 +184,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
       const started = Date.now();
       try {
         await Promise.race([
-          replayCapture({ producer, topic: topicNames(prefix).packets, log: agentLog, eni, agentId: 'faults', path: stats.path, speed: 'max', rebase: false, batchPackets: REPLAY_BATCH_PACKETS, onProgress, signal: abort.signal }),
+          replayCapture({ producer, topic: topicNames(prefix).packets, log: agentLog, eni, agentId: 'faults', secret, path: stats.path, speed: 'max', rebase: false, batchPackets: REPLAY_BATCH_PACKETS, onProgress, signal: abort.signal }),
           new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the replay did not finish within ${REPLAY_TIMEOUT_MS / 1000} s; see ${join(dir, 'agent.log')}`)), REPLAY_TIMEOUT_MS); }),
         ]);
         note(`replay done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -31,6 +31,8 @@ export interface Stack {
   env: Record<string, string>;
   /** A request to the API with the admin key (or `key`; null sends none); JSON bodies both ways. */
   api(method: string, path: string, body?: unknown, key?: string | null): Promise<ApiResponse>;
+  /** Binds the ENI to the agent (as a capture agent does); answers the agent's signing secret. */
+  bindAgent(eniId: string, agentId: string): Promise<string>;
   /** The running services, and the metrics registries of the aggregator and the publisher. */
   aggregator: Aggregator;
   publisher: Publisher;
@@ -64,7 +66,12 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     services.push(aggregator, publisher);
     const url = controlPlane.url;
     const api = apiClient(url, TEST_API_KEY);
-    return { url, prefix, db, log, env: fullEnv, api, aggregator, publisher, registries, stop };
+    const bindAgent = async (eniId: string, agentId: string) => {
+      const res = await api('POST', `/v1/network-interfaces/${eniId}/agent`, { agentId });
+      if (res.status !== 200) throw new Error(`binding ${eniId} to ${agentId}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.secret as string;
+    };
+    return { url, prefix, db, log, env: fullEnv, api, bindAgent, aggregator, publisher, registries, stop };
   } catch (err) {
     await stop();
     throw err;

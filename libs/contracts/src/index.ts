@@ -5,3 +5,4 @@ export * from './format.js';
 export * from './log-topic.js';
 export * from './topics.js';
 export * from './packet-batch.js';
+export * from './binding.js';

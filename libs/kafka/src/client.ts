@@ -130,11 +130,12 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
 }
 
 /** The pipeline's own topics, with the partitions and replication this installation uses. */
-export function pipelineTopics(names: { packets: string; rules: string; logTopicSettings: string; records: string; dlq: string }, settings: TopicSettings): ITopicConfig[] {
+export function pipelineTopics(names: { packets: string; rules: string; logTopicSettings: string; inventory: string; records: string; dlq: string }, settings: TopicSettings): ITopicConfig[] {
   return [
     topicConfig(names.packets, settings, { configEntries: [{ name: 'compression.type', value: 'producer' }] }),
     topicConfig(names.rules, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
     topicConfig(names.logTopicSettings, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
+    topicConfig(names.inventory, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
     topicConfig(names.records, settings),
     topicConfig(names.dlq, settings, { numPartitions: 1 }),
   ];

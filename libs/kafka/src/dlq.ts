@@ -7,6 +7,8 @@ export function deadLetter(source: { topic: string; partition: number; offset: s
     value: source.value,
     headers: {
       'flowlogs-error': error instanceof Error ? error.message : String(error),
+      // An error may name its kind (e.g. an untrusted packet batch's), for consumers of the DLQ to filter on.
+      ...(typeof (error as { reason?: unknown })?.reason === 'string' ? { 'flowlogs-reason': (error as { reason: string }).reason } : {}),
       'flowlogs-source-topic': source.topic,
       'flowlogs-source-partition': String(source.partition),
       'flowlogs-source-offset': source.offset,

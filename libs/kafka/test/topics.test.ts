@@ -7,10 +7,10 @@ const settings = (factor: number, minIsr: number) => ({ KAFKA_PARTITIONS: 4, KAF
 
 describe('topic settings', () => {
   it('give every pipeline topic the factor and min.insync.replicas', () => {
-    const topics = pipelineTopics({ packets: 'p', rules: 'r', logTopicSettings: 'lt', records: 'rec', dlq: 'd' }, settings(3, 2));
-    expect(topics.map((t) => [t.topic, t.numPartitions, t.replicationFactor])).toEqual([['p', 4, 3], ['r', 1, 3], ['lt', 1, 3], ['rec', 4, 3], ['d', 1, 3]]);
+    const topics = pipelineTopics({ packets: 'p', rules: 'r', logTopicSettings: 'lt', inventory: 'i', records: 'rec', dlq: 'd' }, settings(3, 2));
+    expect(topics.map((t) => [t.topic, t.numPartitions, t.replicationFactor])).toEqual([['p', 4, 3], ['r', 1, 3], ['lt', 1, 3], ['i', 1, 3], ['rec', 4, 3], ['d', 1, 3]]);
     for (const t of topics) expect(t.configEntries).toContainEqual({ name: 'min.insync.replicas', value: '2' });
-    for (const t of topics.slice(1, 3)) expect(t.configEntries).toContainEqual({ name: 'cleanup.policy', value: 'compact' });
+    for (const t of topics.slice(1, 4)) expect(t.configEntries).toContainEqual({ name: 'cleanup.policy', value: 'compact' });
   });
 
   it('name the setting that a cluster cannot meet', () => {

@@ -6,7 +6,10 @@
  */
 import type { Admin, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FlowLogRule, decodePacketBatch, newPacketEvent, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
+import {
+  EniBinding, FlowLogRule, SIGNATURE_HEADER, bindingKey, decodePacketBatch, newPacketEvent, topicNames, untrustedBecause,
+  type FlowRecord, type TopicNames, type UntrustedReason,
+} from '@flowlogs/contracts';
 import { FlowWindows, RuleSet, type CloseTimes } from '@flowlogs/flow';
 import { CompactedTopicReader, TransactionalStage, ensureTopics, pipelineTopics, type Kafka, type StageOutput, type StagePosition } from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
@@ -42,6 +45,13 @@ interface EniSource {
   at: number;
 }
 
+/** A packet batch not provably from the agent its ENI is bound to: dead-lettered with its reason, never aggregated. */
+class UntrustedBatchError extends Error {
+  constructor(readonly reason: UntrustedReason, message: string, readonly claim: { eniId: string; agentId: string; accountId: string }) {
+    super(`untrusted packet batch: ${message}`);
+  }
+}
+
 /** The agent sends a heartbeat every few seconds: a longer silence means the ENI was not capturing. */
 const LIVENESS_GAP_S = 30;
 
@@ -53,6 +63,9 @@ export class Aggregator {
   private readonly event = newPacketEvent();
   private admin: Admin | undefined;
   private rulesReader: CompactedTopicReader | undefined;
+  /** Each ENI's binding to its agent (key: bindingKey), from the compacted inventory topic. */
+  private readonly bindings = new Map<string, EniBinding>();
+  private inventoryReader: CompactedTopicReader | undefined;
   private stage: TransactionalStage<PartitionState> | undefined;
   private health: HealthServer | undefined;
   /** Partitions of the records topic: a commit's messages go round them, so every publisher gets a share. */
@@ -78,6 +91,8 @@ export class Aggregator {
     // Rules: the whole compacted topic from the beginning, every start.
     this.rulesReader = new CompactedTopicReader(kafka, log, this.topics.rules, `${this.groupId}.rules`, (id, value) => this.applyRule(id, value));
     await this.rulesReader.start();
+    this.inventoryReader = new CompactedTopicReader(kafka, log, this.topics.inventory, `${this.groupId}.inventory`, (key, value) => this.applyBinding(key, value));
+    await this.inventoryReader.start();
 
     const { FLOWLOGS_ALLOWED_LATENESS_S: allowedLateness, FLOWLOGS_MAX_FLOWS_PER_PARTITION: maxFlows } = config;
     this.stage = new TransactionalStage<PartitionState>({
@@ -90,11 +105,19 @@ export class Aggregator {
           if (meta) windows.restore(meta.emitted);
           return { partition, windows, replayedThrough: meta?.processedThrough ?? -1, lastReport: new Map(), sources: new Map() };
         },
-        beforeBatch: async () => { await this.rulesReader!.caughtUp(this.admin!); },
+        // A rule or binding acknowledged before a batch was produced applies to it: the control plane
+        // answers an agent's binding only once it is on the inventory topic, so its first batch finds it.
+        beforeBatch: async () => { await Promise.all([this.rulesReader!.caughtUp(this.admin!), this.inventoryReader!.caughtUp(this.admin!)]); },
         read: (state, message, offset) => this.addBatch(state, message, offset),
         deadLettered: (partition, offset, err) => {
           this.metrics.deadLetters.inc();
-          log.warn({ partition, offset, err: err.message }, 'undecodable packet batch sent to the DLQ');
+          if (err instanceof UntrustedBatchError) {
+            this.metrics.untrustedBatches.inc({ reason: err.reason });
+            const { agentId, eniId, accountId } = err.claim;
+            log.warn({ partition, offset, agent: agentId, eni: eniId, account: accountId, reason: err.reason }, `${err.message}; sent to the DLQ`);
+          } else {
+            log.warn({ partition, offset, err: err.message }, 'undecodable packet batch sent to the DLQ');
+          }
         },
         complete: (state, { position }) => this.emit(state, position, this.closeTimes(state, Date.now())),
         idle: (state, position, now) => this.idleClose(state, position, now),
@@ -110,6 +133,7 @@ export class Aggregator {
     // Open windows are not emitted: their input is not committed, and the next owner replays it.
     await this.stage?.stop();
     await this.rulesReader?.stop();
+    await this.inventoryReader?.stop();
     await this.admin?.disconnect();
     await this.health?.stop();
   }
@@ -128,39 +152,59 @@ export class Aggregator {
     this.metrics.rules.set(this.rules.size);
   }
 
+  private applyBinding(key: string, value: Buffer | null): void {
+    if (!value) {
+      this.bindings.delete(key);
+      return;
+    }
+    const parsed = EniBinding.safeParse(JSON.parse(value.toString()));
+    if (!parsed.success) {
+      this.deps.log.error({ key, issues: parsed.error.issues }, 'invalid binding on the inventory topic, ignored');
+      return;
+    }
+    this.bindings.set(key, parsed.data);
+  }
+
   private addBatch(state: PartitionState, message: KafkaMessage, offset: number): void {
     const { event } = this;
     if (!message.value) throw new Error('empty packet batch');
     const view = decodePacketBatch(message.value);
-    const rules = this.rules.covering(view.header);
+    // Aggregated only when its ENI's bound agent signed it; the ENI's account, VPC and subnet are the binding's.
+    const claim = view.header;
+    const binding = this.bindings.get(bindingKey(claim.accountId, claim.eniId));
+    const signature = message.headers?.[SIGNATURE_HEADER]?.toString();
+    const untrusted = untrustedBecause(binding, claim, message.value, signature);
+    if (untrusted) throw new UntrustedBatchError(untrusted.reason, untrusted.message, claim);
+    const header = { ...claim, accountId: binding!.accountId, vpcId: binding!.vpcId, subnetId: binding!.subnetId };
+    const rules = this.rules.covering(header);
     this.metrics.packets.inc(view.count);
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
-    const { stats, eventTime, eniId, sequence } = view.header;
+    const { stats, eventTime, eniId, sequence } = header;
     const before = state.sources.get(eniId);
-    state.sources.set(eniId, { live: view.header.live, ended: view.header.ended, sequence, eventTime, at: Date.now() });
+    state.sources.set(eniId, { live: header.live, ended: header.ended, sequence, eventTime, at: Date.now() });
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
         if (replayed && state.windows.isEmitted(rule, eniId, event.ts)) continue;
-        const result = state.windows.add(rule, view.header, event, offset);
+        const result = state.windows.add(rule, header, event, offset);
         if (result === 'late' || result === 'capacity') this.metrics.skippedPackets.inc({ reason: result });
       }
     }
     for (const [second, dropped] of stats.dropsBySecond) {
       for (const rule of rules) {
-        if (!(replayed && state.windows.isEmitted(rule, eniId, second))) state.windows.addSkipped(rule, view.header, second, dropped, offset);
+        if (!(replayed && state.windows.isEmitted(rule, eniId, second))) state.windows.addSkipped(rule, header, second, dropped, offset);
       }
     }
     // Reports from an ENI less than LIVENESS_GAP_S apart mean it was capturing all along: NODATA where it had no traffic.
-    const previous = state.lastReport.get(view.header.eniId);
+    const previous = state.lastReport.get(header.eniId);
     const liveFrom = previous !== undefined && eventTime - previous <= LIVENESS_GAP_S ? previous : eventTime;
-    for (const rule of rules) state.windows.markLive(rule, view.header, liveFrom, eventTime, offset);
+    for (const rule of rules) state.windows.markLive(rule, header, liveFrom, eventTime, offset);
     // A new run of a live ENI's agent (its sequence started again): nothing was captured since its last report.
     if (before?.live && sequence <= before.sequence) {
-      for (const rule of rules) state.windows.markGap(rule, view.header, before.eventTime, eventTime, offset);
+      for (const rule of rules) state.windows.markGap(rule, header, before.eventTime, eventTime, offset);
     }
-    state.lastReport.set(view.header.eniId, Math.max(eventTime, previous ?? -Infinity));
+    state.lastReport.set(header.eniId, Math.max(eventTime, previous ?? -Infinity));
     state.windows.advance(eniId, eventTime);
   }
 

@@ -5,6 +5,8 @@
 export interface QueuedBatch {
   key: string;
   value: Buffer;
+  /** The agent's HMAC of `value` (the Kafka header flowlogs-signature). */
+  signature: string;
   packets: number;
 }
 

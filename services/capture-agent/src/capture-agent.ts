@@ -10,7 +10,7 @@ import { HealthServer, type Logger } from '@flowlogs/runtime';
 import { BatchQueue } from './batch-queue.js';
 import type { CaptureAgentConfig, EniSource } from './config.js';
 import { EniStream } from './eni-stream.js';
-import { fetchEni, registerEni, type EniInfo } from './inventory.js';
+import { bindAgent, fetchEni, registerEni, type EniInfo } from './inventory.js';
 import { agentMetrics, type AgentMetrics } from './metrics.js';
 import { sendQueued } from './sender.js';
 import { fileSource } from './sources/file-source.js';
@@ -77,17 +77,18 @@ export class CaptureAgent {
     await this.health?.stop();
   }
 
-  /** The ENI's account, VPC and subnet: from the config, by registering it in its subnet, or from the control plane. */
-  private async resolve(eni: EniSource): Promise<EniInfo> {
-    if (eni.accountId && eni.vpcId && eni.subnetId) {
-      return { eniId: eni.id, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, primaryIp: eni.primaryIp };
-    }
-    const { FLOWLOGS_API_URL, FLOWLOGS_API_KEY } = this.deps.config;
-    if (eni.subnetId && eni.primaryIp) {
-      const registration = { id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp, agentId: this.deps.config.FLOWLOGS_AGENT_ID };
-      return registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, registration);
-    }
-    return fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
+  /**
+   * The ENI's account, VPC and subnet, by registering it in its subnet (subnetId and primaryIp in the
+   * config) or from the control plane; then the ENI is bound to this agent, which gives its secret.
+   */
+  private async resolve(eni: EniSource): Promise<{ info: EniInfo; secret: string }> {
+    const { FLOWLOGS_API_URL, FLOWLOGS_API_KEY, FLOWLOGS_AGENT_ID } = this.deps.config;
+    const info = eni.subnetId && eni.primaryIp
+      ? await registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, {
+        id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp, agentId: FLOWLOGS_AGENT_ID,
+      })
+      : await fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
+    return { info, secret: await bindAgent(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id, FLOWLOGS_AGENT_ID) };
   }
 
   private async openSource(eni: EniSource): Promise<CaptureSource> {
@@ -109,7 +110,7 @@ export class CaptureAgent {
   }
 
   private async runEni(eni: EniSource): Promise<void> {
-    const info = await this.resolve(eni);
+    const { info, secret } = await this.resolve(eni);
     const { config, log } = this.deps;
     log.info({ eni: eni.id, account: info.accountId, vpc: info.vpcId, subnet: info.subnetId, agent: config.FLOWLOGS_AGENT_ID }, 'ENI registered');
     // A looping source (the demo) is opened again each round, its timestamps moved to now again.
@@ -117,7 +118,7 @@ export class CaptureAgent {
       const source = await this.openSource(eni);
       log.info({ eni: eni.id, source: source.name }, 'capture source started');
       const stream = new EniStream({
-        eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, source, queue: this.queue,
+        eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, secret, source, queue: this.queue,
         batchPackets: config.FLOWLOGS_BATCH_PACKETS, flushMs: config.FLOWLOGS_FLUSH_MS, heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,
         verdictHoldMs: eni.source.type === 'live' ? eni.source.verdicts?.holdMs : undefined,
         onBatch: ({ packets, skipped, dropped }) => {

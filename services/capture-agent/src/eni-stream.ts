@@ -3,7 +3,7 @@
  * batches, which go to the send queue — when full, every `flushMs`, and as heartbeats when there is
  * no traffic, so the aggregator knows the ENI is live and how far its event time has come.
  */
-import { PacketBatchBuilder, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '@flowlogs/contracts';
+import { PacketBatchBuilder, newPacketEvent, signBatch, type PacketBatchHeader, type PacketEvent } from '@flowlogs/contracts';
 import { PacketEventDecoder, type CaptureCounters, type EniContext } from '@flowlogs/flow';
 import { LinkType } from '@flowlogs/packet';
 import type { BatchQueue } from './batch-queue.js';
@@ -15,6 +15,8 @@ export interface EniStreamOptions {
   eni: EniContext;
   eniIp?: string;
   agentId: string;
+  /** The agent's signing secret, from binding the ENI (POST /v1/network-interfaces/:id/agent). */
+  secret: string;
   source: CaptureSource;
   queue: BatchQueue;
   batchPackets: number;
@@ -129,7 +131,8 @@ export class EniStream {
     const previouslyReported = this.reported;
     this.reported = { received, skipped: { ...skipped } };
     const packets = this.builder.count;
-    const batch = { key: eni.eniId, value: this.builder.finish(header), packets };
+    const value = this.builder.finish(header);
+    const batch = { key: eni.eniId, value, signature: signBatch(this.o.secret, value), packets };
     this.lastSentAt = Date.now();
     const report = () => this.o.onBatch?.({ packets, skipped: delta, dropped, frames: this.frames });
     // Behind a batch still waiting for room, a batch waits too: batches reach Kafka in their order.

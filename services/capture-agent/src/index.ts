@@ -7,9 +7,9 @@ export { AgentFile, CaptureAgentConfig, EniSource, ReplaySpeed, loadAgentFile, l
 export { checkAgent, type CheckResult } from './check.js';
 export { agentEnvironment, runAgent } from './run.js';
 export { replayCapture, type ReplayOptions, type ReplayProgress } from './replay.js';
-export { fetchEni, registerEni, requireWritingKey, type EniInfo, type EniRegistration } from './inventory.js';
+export { bindAgent, fetchEni, registerEni, requireWritingKey, type EniInfo, type EniRegistration } from './inventory.js';
 // The agent's send path piece by piece, for bench:capture's stage timings.
-export { BatchQueue } from './batch-queue.js';
+export { BatchQueue, type QueuedBatch } from './batch-queue.js';
 export { EniStream } from './eni-stream.js';
 export { fileSource } from './sources/file-source.js';
 // A source of one's own on the agent's send path (the event-time test's live ENI).

@@ -72,3 +72,13 @@ export function fetchEni(apiUrl: string, apiKey: string | undefined, eniId: stri
 export function registerEni(apiUrl: string, apiKey: string | undefined, { id, ...body }: EniRegistration): Promise<EniInfo> {
   return eniRequest(apiUrl, apiKey, id, body);
 }
+
+/**
+ * Binds the account's ENI to this agent (POST /v1/network-interfaces/:id/agent): the answer is the
+ * agent's secret, which signs its batches; only batches it signs are aggregated for the ENI.
+ */
+export async function bindAgent(apiUrl: string, apiKey: string | undefined, eniId: string, agentId: string): Promise<string> {
+  const path = `/v1/network-interfaces/${encodeURIComponent(eniId)}/agent`;
+  const { secret } = await apiRequest<{ secret: string }>(apiUrl, apiKey, path, `binding ENI ${eniId} to agent ${agentId}`, { agentId }, 'POST');
+  return secret;
+}

@@ -23,6 +23,8 @@ export interface ReplayOptions {
   eni: EniContext;
   eniIp?: string;
   agentId: string;
+  /** The agent's signing secret for the ENI (bindAgent). */
+  secret: string;
   path: string;
   speed: 'max' | 'capture';
   rebase: boolean;
@@ -37,7 +39,7 @@ export async function replayCapture(o: ReplayOptions): Promise<CaptureCounters> 
   const queue = new BatchQueue(o.queueBytes ?? 64 << 20);
   const progress: ReplayProgress = { frames: 0, total: source.total, batches: 0 };
   const stream = new EniStream({
-    eni: o.eni, eniIp: o.eniIp, agentId: o.agentId, source, queue, batchPackets: o.batchPackets, flushMs: 200, heartbeatMs: 5000,
+    eni: o.eni, eniIp: o.eniIp, agentId: o.agentId, secret: o.secret, source, queue, batchPackets: o.batchPackets, flushMs: 200, heartbeatMs: 5000,
     onBatch: ({ frames }) => {
       progress.frames = frames;
       progress.batches++;

@@ -1,5 +1,6 @@
 /** Drains the send queue into the packets topic; a send that fails is retried, the queue holding the rest meanwhile. */
 import type { Producer } from 'kafkajs';
+import { SIGNATURE_HEADER } from '@flowlogs/contracts';
 import { MAX_SEND_BYTES } from '@flowlogs/kafka';
 import type { Logger } from '@flowlogs/runtime';
 import type { BatchQueue } from './batch-queue.js';
@@ -11,7 +12,7 @@ export async function sendQueued(queue: BatchQueue, producer: Producer, topic: s
     if (!batches.length) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await producer.send({ topic, acks: -1, messages: batches.map((b) => ({ key: b.key, value: b.value })) });
+        await producer.send({ topic, acks: -1, messages: batches.map((b) => ({ key: b.key, value: b.value, headers: { [SIGNATURE_HEADER]: b.signature } })) });
         break;
       } catch (err) {
         log.warn({ err: (err as Error).message, attempt, queued: queue.length }, 'sending packet batches failed; retrying');

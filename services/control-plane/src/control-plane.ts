@@ -4,7 +4,7 @@
  * settings to the compacted log-topics topic for the publisher.
  */
 import type { Admin, Producer } from 'kafkajs';
-import { topicNames, type FlowLogRule } from '@flowlogs/contracts';
+import { bindingKey, topicNames, type EniBinding, type FlowLogRule } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
 import { Partitioners, ensureTopics, pipelineTopics, topicConfig, type Kafka } from '@flowlogs/kafka';
 import type { Registry } from 'prom-client';
@@ -96,6 +96,15 @@ export class ControlPlane {
     };
     // The same healing for the log topics' settings.
     await publishLogTopics({});
+    const publishBindings = async (bindings: EniBinding[]) => {
+      if (!bindings.length) return;
+      await producer.send({
+        topic: topics.inventory, acks: -1, messages: bindings.map((b) => ({ key: bindingKey(b.accountId, b.eniId), value: JSON.stringify(b) })),
+      });
+    };
+    // Likewise for a crash between a binding's commit and its publish (a rebinding since is newer in both places).
+    const bindings = await store.bindings();
+    for (let i = 0; i < bindings.length; i += REPUBLISH_BATCH) await publishBindings(bindings.slice(i, i + REPUBLISH_BATCH));
 
     this.server = buildServer({
       log,
@@ -106,6 +115,7 @@ export class ControlPlane {
         store,
         topics,
         publishRules,
+        publishBinding: (binding) => publishBindings([binding]),
         deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
         publishLogTopics,
         deleteLogTopic: async (id) => { await producer.send({ topic: topics.logTopicSettings, acks: -1, messages: [{ key: id, value: null }] }); },

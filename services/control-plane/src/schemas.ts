@@ -26,7 +26,7 @@ const Interval = z
 
 const Tag = z.strictObject({ key: z.string().min(1).max(127), value: z.string().max(255) });
 
-export const Role = z.enum(['admin', 'readonly']);
+export const Role = z.enum(['admin', 'readonly', 'agent']);
 export const Account = z.object({ id: Id, name: Name, createdAt: CreatedAt });
 export const ApiKey = z.object({ id: Id, accountId: Id, name: Name.nullable(), role: Role, createdAt: CreatedAt });
 /** GET /v1/account: the account, and the role of the key that asks (the console hides writes from read-only keys). */

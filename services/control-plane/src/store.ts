@@ -1,5 +1,5 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
-import type { LogTopicSettings } from '@flowlogs/contracts';
+import type { EniBinding, LogTopicSettings } from '@flowlogs/contracts';
 import { ADVISORY_LOCKS, inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
 import { hashApiKey } from './api-key.js';
 import { conflict, notFound } from './errors.js';
@@ -217,6 +217,45 @@ export class Store {
       await client.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
       return true;
     });
+  }
+
+  /**
+   * Binds the account's ENI to the agent, giving the agent a secret the first time it binds any ENI
+   * (its key for signing packet batches). Rebinding to another agent keeps the one before, until now.
+   * Undefined when the account has no such ENI.
+   */
+  async bindAgent(accountId: string, eniId: string, agentId: string, newSecret: string): Promise<EniBinding | undefined> {
+    return this.tx(async (client) => {
+      const eni = await client.query('SELECT 1 FROM network_interfaces WHERE account_id = $1 AND id = $2 FOR UPDATE', [accountId, eniId]);
+      if (!eni.rowCount) return undefined;
+      await client.query('INSERT INTO agents (account_id, agent_id, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [accountId, agentId, newSecret]);
+      await client.query(
+        `INSERT INTO eni_bindings (account_id, eni_id, agent_id) VALUES ($1, $2, $3)
+         ON CONFLICT (account_id, eni_id) DO UPDATE SET agent_id = $3, bound_at = now(),
+           previous_agent = CASE WHEN eni_bindings.agent_id = $3 THEN eni_bindings.previous_agent ELSE eni_bindings.agent_id END,
+           previous_until = CASE WHEN eni_bindings.agent_id = $3 THEN eni_bindings.previous_until ELSE now() END`,
+        [accountId, eniId, agentId],
+      );
+      return (await this.bindings(client, { accountId, eniId }))[0];
+    });
+  }
+
+  /** The ENIs' bindings as the inventory topic carries them: one ENI's, or all (republished at start). */
+  async bindings(db: Db = this.pool, only?: { accountId: string; eniId: string }): Promise<EniBinding[]> {
+    const { rows } = await db.query(
+      `SELECT b.eni_id, b.account_id, n.vpc_id, n.subnet_id, b.agent_id, a.secret, b.previous_agent, p.secret AS previous_secret,
+              extract(epoch FROM b.previous_until)::float8 AS previous_until
+       FROM eni_bindings b
+       JOIN network_interfaces n ON n.account_id = b.account_id AND n.id = b.eni_id
+       JOIN agents a ON a.account_id = b.account_id AND a.agent_id = b.agent_id
+       LEFT JOIN agents p ON p.account_id = b.account_id AND p.agent_id = b.previous_agent
+       ${only ? 'WHERE b.account_id = $1 AND b.eni_id = $2' : ''}`,
+      only ? [only.accountId, only.eniId] : [],
+    );
+    return rows.map((r) => ({
+      eniId: r.eni_id, accountId: r.account_id, vpcId: r.vpc_id, subnetId: r.subnet_id, agentId: r.agent_id, secret: r.secret,
+      ...(r.previous_agent && r.previous_secret ? { previous: { agentId: r.previous_agent, secret: r.previous_secret, until: r.previous_until } } : {}),
+    }));
   }
 
   async searchRecords(search: RecordSearch): Promise<RecordRow[]> {

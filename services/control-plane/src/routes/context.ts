@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Admin, Kafka } from 'kafkajs';
-import type { FlowLogRule, TopicNames } from '@flowlogs/contracts';
+import type { EniBinding, FlowLogRule, TopicNames } from '@flowlogs/contracts';
 import { invalid, notFound, validate } from '../errors.js';
 import { cidrContains, parseCidr, type Cidr, type IpAddress } from '../ip.js';
 import type { Page, Resource } from '../resources.js';
@@ -15,6 +15,8 @@ export interface ApiContext {
   topics: TopicNames;
   /** Resolves once the broker has acknowledged every rule (acks -1). */
   publishRules(rules: FlowLogRule[]): Promise<void>;
+  /** Publishes an ENI's binding to its agent on the inventory topic (acked). */
+  publishBinding(binding: EniBinding): Promise<void>;
   /** Publishes the tombstone of a deleted flow log (acked): the aggregator forgets the rule. */
   deleteRule(id: string): Promise<void>;
   /** Publishes the settings of these log topics as stored now (acked): the publisher follows them. */

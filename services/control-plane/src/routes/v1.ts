@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, hashApiKey } from '../api-key.js';
 import { HttpError } from '../errors.js';
 import { accountRoutes } from './accounts.js';
+import { agentRoutes } from './agents.js';
 import { authenticate } from './auth.js';
 import type { ApiContext } from './context.js';
 import { flowLogRoutes } from './flow-logs.js';
@@ -25,5 +26,5 @@ export const v1Routes = (ctx: ApiContext): FastifyPluginAsync => async (app) => 
     errorResponseBuilder: (_req, { max, after }) => new HttpError(429, `more than ${max} requests a minute with this API key; retry in ${after}`),
   });
   app.addHook('onRequest', authenticate(ctx.store));
-  for (const routes of [accountRoutes, networkRoutes, loggingRoutes, flowLogRoutes, recordRoutes, pipelineRoutes]) await app.register(routes(ctx));
+  for (const routes of [accountRoutes, agentRoutes, networkRoutes, loggingRoutes, flowLogRoutes, recordRoutes, pipelineRoutes]) await app.register(routes(ctx));
 };
