@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { notFound, validate } from '../errors.js';
 import { openapi } from '../openapi.js';
 import { EniId } from '../schemas.js';
-import type { ApiContext, ById } from './context.js';
+import { NETWORK_INTERFACES } from '../resources.js';
+import { requireOwned, type ApiContext, type ById } from './context.js';
 
 const BindAgent = z.strictObject({
   agentId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-", at most 100').meta({ description: 'the agent capturing the ENI' }),
@@ -28,6 +29,8 @@ export const agentRoutes = ({ store, publishBinding }: ApiContext): FastifyPlugi
     body: BindAgent, response: AgentBinding, errors: [404],
   }), async (req: ById) => {
     const eniId = validate(EniId, req.params.id, 'id');
+    // Another account's ENI is 404 whatever the body, as everywhere.
+    await requireOwned(store, NETWORK_INTERFACES, req.principal, eniId);
     const { agentId } = validate(BindAgent, req.body);
     const binding = await store.bindAgent(req.principal.accountId, eniId, agentId, randomBytes(32).toString('base64url'));
     if (!binding) throw notFound(`network interface ${eniId} not found`);
