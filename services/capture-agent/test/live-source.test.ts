@@ -34,9 +34,9 @@ describe('tcpdump stderr', () => {
 
 describe('tcpdump command', () => {
   it('streams pcap, in a network namespace when asked, the filter last', () => {
-    expect(tcpdumpCommand({ interface: 'eth0' })).toEqual(['tcpdump', '-i', 'eth0', '-w', '-', '-U', '-n', '-s', '262144']);
+    expect(tcpdumpCommand({ interface: 'eth0' })).toEqual(['tcpdump', '-i', 'eth0', '-w', '-', '-U', '-n', '-s', '262144', '-Z', 'root']);
     expect(tcpdumpCommand({ interface: 'veth1', filter: 'not port 22', snaplen: 128, immediate: true, netns: 'cvm-a' })).toEqual([
-      'ip', 'netns', 'exec', 'cvm-a', 'tcpdump', '-i', 'veth1', '-w', '-', '-U', '-n', '-s', '128', '--immediate-mode', 'not port 22',
+      'ip', 'netns', 'exec', 'cvm-a', 'tcpdump', '-i', 'veth1', '-w', '-', '-U', '-n', '-s', '128', '-Z', 'root', '--immediate-mode', 'not port 22',
     ]);
   });
 });

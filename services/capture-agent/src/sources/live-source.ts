@@ -19,9 +19,12 @@ export interface TcpdumpOptions {
   onListening?: (line: string) => void;
 }
 
-/** The command line that captures as `o` says. */
+/**
+ * The command line that captures as `o` says. `-Z root`: tcpdump started as root stays root instead
+ * of switching to its own user, which would clear the parent-death signal it is started with.
+ */
 export function tcpdumpCommand(o: TcpdumpOptions): string[] {
-  const tcpdump = ['tcpdump', '-i', o.interface, '-w', '-', '-U', '-n', '-s', String(o.snaplen ?? 262144)];
+  const tcpdump = ['tcpdump', '-i', o.interface, '-w', '-', '-U', '-n', '-s', String(o.snaplen ?? 262144), '-Z', 'root'];
   if (o.immediate) tcpdump.push('--immediate-mode');
   if (o.filter) tcpdump.push(o.filter);
   return o.netns ? ['ip', 'netns', 'exec', o.netns, ...tcpdump] : tcpdump;
@@ -75,7 +78,9 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
       if (signal.aborted) return;
       stderr = new TcpdumpStderr();
       taken = 0;
-      const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Killed with the agent (SIGTERM when it dies, even by SIGKILL): an orphan tcpdump would keep
+      // its NFLOG group bound, and the restarted agent could not listen to it.
+      const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
       const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, by) => resolve([code, by])));
       // A missing binary is an 'error' event; 'close' follows it.
       let spawnError: Error | undefined;
@@ -96,7 +101,7 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
           yield parser;
         }
         const [code, killedBy] = await exited;
-        if (spawnError) throw new Error(`${command[0]} could not start: ${spawnError.message}`);
+        if (spawnError) throw new Error(`setpriv (util-linux) could not start ${command[0]}: ${spawnError.message}`);
         if (!signal.aborted && (code !== 0 || killedBy)) {
           throw new Error(`${command.join(' ')} exited with ${code ?? killedBy}: ${stderr.tail() || 'no message'}`);
         }
