@@ -107,7 +107,7 @@ export class Aggregator {
         },
         // A rule or binding acknowledged before a batch was produced applies to it: the control plane
         // answers an agent's binding only once it is on the inventory topic, so its first batch finds it.
-        beforeBatch: async () => { await Promise.all([this.rulesReader!.caughtUp(this.admin!), this.inventoryReader!.caughtUp(this.admin!)]); },
+        beforeBatch: async () => { await Promise.all([this.rulesReader!.waitCaughtUp(this.admin!), this.inventoryReader!.waitCaughtUp(this.admin!)]); },
         read: (state, message, offset) => this.addBatch(state, message, offset),
         deadLettered: (partition, offset, err) => {
           this.metrics.deadLetters.inc();

@@ -87,7 +87,7 @@ export class Publisher {
       processor: {
         open: (partition) => ({ partition, records: [], last: undefined }),
         // A log topic made (and acknowledged) before its first records were produced is known to them.
-        beforeBatch: async () => { await this.settingsReader!.caughtUp(this.admin!); },
+        beforeBatch: () => this.settingsReader!.waitCaughtUp(this.admin!),
         read: (batch, message) => {
           batch.last = message;
           batch.records.push(...FlowRecordBatch.parse(JSON.parse(message.value?.toString() ?? '')).records);
