@@ -249,12 +249,22 @@ export class TransactionalStage<S> {
    * after a failed commit and the batch starts further on: the seek did not happen (the broker away,
    * the consumer restarting, a batch fetched before it), and the input in between, whose output
    * went with the dropped state, would be skipped. Then it is sent back again, and the batch dropped.
+   * The same for a new state's first batch, against its committed offset.
    */
   private resumesInput(p: Partition<S>, batch: Batch): boolean {
     if (this.partitions.get(batch.partition) !== p) return false;
+    const first = Number(batch.firstOffset());
+    // A new state's first batch must start at its committed offset too: one fetched before a rejoin
+    // (or before the seek of a rewind that a rejoin then forgot) may start further on, and the input
+    // in between, held by the dropped state, would be skipped. Sent back once (then it may be a gap).
+    if (!this.rewinds.has(batch.partition) && p.position.lastProcessed < 0 && p.committed >= 0 && first > p.committed) {
+      this.options.log.warn({ partition: batch.partition, offset: first, committed: p.committed }, 'first batch of a partition state past its committed offset; seeking back');
+      this.rewinds.set(batch.partition, { offset: p.committed, sought: true });
+      this.seek(batch.partition, p.committed);
+      return false;
+    }
     const rewind = this.rewinds.get(batch.partition);
     if (!rewind) return true;
-    const first = Number(batch.firstOffset());
     // At or before the rewind offset (input below the committed offset is skipped); or sent back
     // once already, and the offset is no message's (a gap in the partition).
     if (p.position.lastProcessed >= 0 || first <= Math.max(rewind.offset, p.committed) || rewind.sought) {
