@@ -24,6 +24,14 @@ describe('the field table', () => {
     }
   });
 
+  it('reads a field added later as null in a record made before it (an older aggregator\'s), in the table\'s key order', () => {
+    const { pktSrcaddr: _s, pktDstaddr: _d, ...older } = makeRecord();
+    const read = FlowRecord.parse(JSON.parse(JSON.stringify(older)));
+    expect([read.pktSrcaddr, read.pktDstaddr]).toEqual([null, null]);
+    expect(Object.keys(read)).toEqual(Object.keys(FlowRecord.shape));
+    expect(FIELDS.filter((f) => f.addedLater).map((f) => f.name)).toEqual(['pkt-srcaddr', 'pkt-dstaddr']);
+  });
+
   it('defines the flow key as DESIGN does: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action', () => {
     expect(FLOW_KEY).toEqual(['interfaceId', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'action']);
     expect(flowKeyOf(makeRecord({ interfaceId: 'eni-9', srcport: 1, dstport: 2 }), '-')).toBe('eni-9|10.0.0.1|10.0.0.2|1|2|6|ACCEPT');
