@@ -3,13 +3,14 @@
  * tried for real with tcpdump, the control plane asked with the key), and one-line errors. Also
  * `flowlogs replay` refusing a read-only key.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoCapture } from '@flowlogs/packet/demo-capture';
-import { closedPort, flowlogs, lines } from './support/cli.js';
-import { startStack, type Stack } from './support/stack.js';
+import { CLI, closedPort, flowlogs, lines } from './support/cli.js';
+import { startStack, until, type Stack } from './support/stack.js';
 
 describe('flowlogs agent', () => {
   let stack: Stack;
@@ -123,6 +124,38 @@ describe('flowlogs agent', () => {
     expect(lines(debug.stderr)[0]).toBe(`flowlogs agent: cannot read ${join(dir, 'none.json')}: ENOENT`);
     expect(debug.stderr).toMatch(/\n\s+at /);
   });
+
+  it('runs: registers and binds its ENI, logs it and its source, its packets become records, stops on SIGTERM', async () => {
+    const logset = (await stack.api('POST', '/v1/logsets', { name: 'run' })).body.id;
+    const topic = (await stack.api('POST', '/v1/log-topics', { logsetId: logset, name: 'run' })).body.id;
+    // The ENI as the agent will register it (its PUT then finds it), so that the flow log is there before its packets.
+    await stack.api('PUT', '/v1/network-interfaces/eni-run1', { subnetId, name: 'eni-run1', primaryIp: '10.20.0.30' });
+    const flowLog = (await stack.api('POST', '/v1/flow-logs', {
+      name: 'run', resourceType: 'NETWORKINTERFACE', resourceId: 'eni-run1', trafficType: 'ALL', logTopicId: topic, aggregationInterval: 60,
+    })).body;
+    const agentKey = (await stack.api('POST', '/v1/api-keys', { role: 'agent', name: 'host-run' })).body.key;
+    const path = configFile('run.json', {
+      agentId: 'host-run', enis: [{ id: 'eni-run1', subnetId, primaryIp: '10.20.0.30', source: { type: 'file', path: pcap } }],
+    });
+    const child = spawn(process.execPath, [CLI, 'agent', '--config', path], { env: { ...process.env, ...env, FLOWLOGS_API_KEY: agentKey } });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const records = await until('the agent\'s records', async () => {
+        const { rows } = await stack.db.pool.query('SELECT DISTINCT account_id, interface_id FROM flow_records WHERE flow_log_id = $1', [flowLog.id]);
+        return rows.length ? rows : undefined;
+      }, 90_000).catch((err: Error) => { throw new Error(`${err.message}; the agent logged: ${stdout}`); });
+      expect(records).toEqual([{ account_id: flowLog.accountId, interface_id: 'eni-run1' }]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    const logged = lines(stdout).map((line) => JSON.parse(line));
+    expect(logged.find((l) => l.msg === 'ENI registered')).toMatchObject({ level: 30, eni: 'eni-run1', agent: 'host-run', account: flowLog.accountId, subnet: subnetId });
+    expect(logged.find((l) => l.msg === 'capture source started')).toMatchObject({ level: 30, eni: 'eni-run1', source: expect.stringContaining(pcap) });
+    expect((await stack.api('GET', '/v1/network-interfaces/eni-run1')).body).toMatchObject({ agentId: 'host-run' });
+  }, 150_000);
 
   it('flowlogs replay refuses a read-only key in one line', async () => {
     const run = await flowlogs(['replay', '--pcap', pcap, '--eni', knownEni], { ...env, FLOWLOGS_API_KEY: readonlyKey });
