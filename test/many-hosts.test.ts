@@ -9,14 +9,14 @@
  * again: host 1's records go on exact, host 2's ENI gets SKIPDATA for the gap and records after it.
  * Needs root (ip netns), tcpdump, nft and ping: skipped, saying why, where they are not there.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
+import { inNs, linkUp, netnsSkipReason, sh } from './support/netns.js';
 import { startStack, TEST_API_KEY, until, type Stack } from './support/stack.js';
 
 const CLI = join(import.meta.dirname, '..', 'cli', 'bin.mjs');
@@ -41,29 +41,9 @@ const hosts: Host[] = [1, 2, 3].map((n) => ({
 }));
 const [h1, h2, h3] = hosts;
 
-/** Why the test cannot run here, or undefined when it can. */
-function missing(): string | undefined {
-  for (const tool of ['ip', 'tcpdump', 'nft', 'ping']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  try {
-    execFileSync('ip', ['netns', 'add', `flprobe-${id}`], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', `flprobe-${id}`], { stdio: 'pipe' });
-  } catch (err) {
-    return `ip netns add is not permitted: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
-  }
-  return undefined;
-}
-const skipReason = missing();
+const skipReason = netnsSkipReason(`flprobe-${id}`);
 if (skipReason) console.warn(`many-hosts test skipped: ${skipReason}`);
-
-const sh = (...cmd: string[]) => execFileSync(cmd[0], cmd.slice(1), { stdio: 'pipe' });
-/** A command in a host's namespace; a failed one (a dropped connection) is not an error here. */
-const inHost = (h: Host, ...cmd: string[]) => promisify(execFile)('ip', ['netns', 'exec', h.ns, ...cmd]).catch(() => undefined);
+const inHost = (h: Host, ...cmd: string[]) => inNs(h.ns, ...cmd);
 
 /** Host 2's firewall: what it sends to port 22 is dropped, and logged to NFLOG group 2. */
 const FIREWALL_H2 = `
@@ -172,7 +152,7 @@ describe.skipIf(skipReason !== undefined)(`many hosts: three namespaces, an agen
     execFileSync('ip', ['netns', 'exec', h2.ns, 'nft', '-f', '-'], { input: FIREWALL_H2, stdio: ['pipe', 'pipe', 'pipe'] });
     execFileSync('ip', ['netns', 'exec', h3.ns, 'nft', '-f', '-'], { input: COUNTERS_H3, stdio: ['pipe', 'pipe', 'pipe'] });
     for (const h of hosts) {
-      await until(`${h.veth} up`, async () => (/state UP/.test(execFileSync('ip', ['-n', h.ns, '-o', 'link', 'show', h.veth], { encoding: 'utf8' })) ? true : undefined), WAIT_MS);
+      await until(`${h.veth} up`, async () => (linkUp(h.ns, h.veth) ? true : undefined), WAIT_MS);
     }
 
     stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500', FLOWLOGS_ALLOWED_LATENESS_S: '2' });

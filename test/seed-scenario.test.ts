@@ -8,9 +8,8 @@
  * records come back from the search API, checked against the packets nftables' counters counted.
  * Needs root (ip netns), tcpdump, nft and ping: skipped, saying why, where they are not there.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaptureAgent, CaptureAgentConfig, EniSource } from '@flowlogs/capture-agent';
@@ -18,6 +17,7 @@ import type { FlowRecord } from '@flowlogs/contracts';
 import { createKafka } from '@flowlogs/kafka';
 import { createRegistry } from '@flowlogs/runtime';
 import { kafkaBrokers } from '@flowlogs/testkit';
+import { inNs, linkUp, netnsSkipReason, sh } from './support/netns.js';
 import { startStack, TEST_API_KEY, until, type Stack } from './support/stack.js';
 
 const A_IP = '10.16.0.22';
@@ -29,30 +29,8 @@ const VETH_A = `fla${id}`;
 const VETH_B = `flb${id}`;
 const WAIT_MS = 30_000;
 
-/** Why the scenario cannot run here, or undefined when it can: probed once, with a throwaway namespace. */
-function missing(): string | undefined {
-  for (const tool of ['ip', 'tcpdump', 'nft', 'ping']) {
-    try {
-      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  const probe = `flowlogs-probe-${id}`;
-  try {
-    execFileSync('ip', ['netns', 'add', probe], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'pipe' });
-  } catch (err) {
-    return `ip netns add is not permitted: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
-  }
-  return undefined;
-}
-const skipReason = missing();
+const skipReason = netnsSkipReason(`flowlogs-probe-${id}`);
 if (skipReason) console.warn(`seed scenario skipped: ${skipReason}`);
-
-const sh = (...cmd: string[]) => execFileSync(cmd[0], cmd.slice(1), { stdio: 'pipe' });
-/** A command in a namespace; a failed one (a refused or dropped connection) is not an error here. */
-const inNs = (ns: string, ...cmd: string[]) => promisify(execFile)('ip', ['netns', 'exec', ns, ...cmd]).catch(() => undefined);
 
 /** B's security group: what the README's getting-started sets up, with counters to check the records against. */
 const SECURITY_GROUP = `
@@ -107,7 +85,7 @@ describe.skipIf(skipReason !== undefined)(`seed scenario: ping and nftables verd
     execFileSync('ip', ['netns', 'exec', NS_B, 'nft', '-f', '-'], { input: SECURITY_GROUP, stdio: ['pipe', 'pipe', 'pipe'] });
     // A veth carries traffic once both ends are up: before that a ping or connect fails at once.
     for (const [ns, veth] of [[NS_A, VETH_A], [NS_B, VETH_B]]) {
-      await until(`${veth} up`, async () => (/state UP/.test(execFileSync('ip', ['-n', ns, '-o', 'link', 'show', veth], { encoding: 'utf8' })) ? true : undefined), WAIT_MS);
+      await until(`${veth} up`, async () => (linkUp(ns, veth) ? true : undefined), WAIT_MS);
     }
 
     stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500', FLOWLOGS_ALLOWED_LATENESS_S: '2' });
