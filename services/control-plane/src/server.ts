@@ -23,16 +23,16 @@ export interface ServerOptions {
 /** The longest path parameter (an id); a longer one is answered 414. */
 const MAX_PARAM_LENGTH = 100;
 
-/**
- * Requests Node's HTTP parser refuses before Fastify sees them (headers over 16 KB: 431), answered
- * in the API's error shape rather than Fastify's default (which adds statusCode).
- */
+/** What Node's HTTP parser refuses before Fastify sees the request, by its error code: the status and why. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'the request headers (with the URL) are over 16 KB; send a long search as POST /v1/log-topics/:id/records/search'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request took too long to arrive'],
+};
+
+/** Those refusals in the API's error shape, rather than Fastify's default (which adds statusCode). */
 function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const message = { 431: 'the request headers (with the URL) are over 16 KB; send a long search as POST …/records/search', 408: 'the request took too long to arrive' }[
-    status as 431 | 408
-  ] ?? `malformed HTTP request (${err.code ?? err.message})`;
+  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, `malformed HTTP request (${err.code ?? err.message})`];
   const body = JSON.stringify(new HttpError(status, message).body);
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
