@@ -12,7 +12,9 @@ import { replayCapture } from '@flowlogs/capture-agent';
 import { DEMO_NETWORK, demoCapture } from '@flowlogs/packet/demo-capture';
 import { topicNames } from '@flowlogs/contracts';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
-import { kafkaBrokers } from '@flowlogs/testkit';
+import { ensureDayPartitions } from '@flowlogs/db';
+import { kafkaBrokers, makeRecord } from '@flowlogs/testkit';
+import { insertRecords } from '../../services/publisher/src/store.js';
 import { hashApiKey } from '../../services/control-plane/src/api-key.js';
 import { TEST_API_KEY, startStack, until, type Stack } from '../support/stack.js';
 import { SKIP_REASON, createLogTopicInDialog, hasChromium, launchBrowser, screenshot, signIn, watchPage } from './browser.js';
@@ -193,6 +195,21 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     const bytesColumn = async () => (await page.locator('table.records td[data-label="bytes"]').allTextContents()).map((b) => Number(b.replace(/\D/g, '')));
     await poll(async () => { const b = await bytesColumn(); return b.length > 1 && b.every((v, i) => i === 0 || b[i - 1] >= v); }).toBe(true);
     await screenshot(page, 'search-results');
+
+    // pkt-srcaddr/pkt-dstaddr columns: none while every record's equal srcaddr/dstaddr, shown for a tunnel's.
+    expect(await page.locator('table.records th', { hasText: 'pkt-srcaddr' }).count()).toBe(0);
+    const now = Math.floor(Date.now() / 1000);
+    const gre = makeRecord({
+      accountId: inv.eni.accountId, interfaceId: inv.eni.id, vpcId: inv.vpc.id, subnetId: inv.subnet.id, flowLogId: flowLog.id,
+      logTopicId: flowLog.logTopicId, srcaddr: PEER, dstaddr: '198.51.100.7', protocol: 47, srcport: 0, dstport: 0,
+      pktSrcaddr: '192.168.50.1', pktDstaddr: '192.168.60.1', windowStart: now - 60, windowEnd: now, start: now - 50, end: now - 40,
+    });
+    await ensureDayPartitions(stack.db.pool, [gre.windowStart], new Set());
+    await insertRecords(stack.db.pool, [gre]);
+    await page.fill('#q', 'pkt-srcaddr:192.168.0.0/16');
+    await page.click('#search');
+    await poll(() => page.locator('table.records td[data-label="pkt-srcaddr"]').allTextContents()).toEqual(['192.168.50.1']);
+    expect(await page.locator('table.records td[data-label="pkt-dstaddr"]').allTextContents()).toEqual(['192.168.60.1']);
 
     // Export: the whole result as CSV, through the API with the key in the header.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
