@@ -250,7 +250,7 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     const flowLog = (name: string, resourceId: string, logTopicId: string, aggregationInterval: number) =>
       post('/v1/flow-logs', { name, resourceType: 'NETWORKINTERFACE', resourceId, trafficType: 'ALL', logTopicId, aggregationInterval });
     await flowLog('replayed', replayEni.id, replayTopic.id, 10);
-    const agentKey = (await post('/v1/api-keys', { role: 'admin', name: 'host-agent' })).key;
+    const agentKey = (await post('/v1/api-keys', { role: 'agent', name: 'host-agent' })).key;
 
     // The capture the agent replays (two minutes ago, so its windows are closed when it ends), and the agent's config.
     const start = Math.floor(Date.now() / 1000) - 120;
@@ -305,8 +305,9 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     expect(searchedReplay.map(flowView).sort()).toEqual(replayed.map(flowView).sort());
     // The live ENI: the wire's records as ACCEPT, and the firewall's drops (three SSH attempts) as REJECT.
     const searchedLive = await until('the live records with their verdicts', async () => {
-      const rs = between(await searchAll(api, liveTopic.id, sent - 60, sent + 600, live.length, HOST_IP), HOST_IP, PEER_IP);
-      return new Set(rs.filter((r) => r.action === 'REJECT').map((r) => r.srcport)).size >= 3 ? rs : undefined;
+      const rs = between(await searchAll(api, liveTopic.id, sent - 60, sent + 600, 1, HOST_IP), HOST_IP, PEER_IP);
+      const rejects = new Set(rs.filter((r) => r.action === 'REJECT').map((r) => r.srcport));
+      return rejects.size >= 3 && rs.filter((r) => r.action === 'ACCEPT').length >= live.length ? rs : undefined;
     }, WAIT_MS);
     const rejected = searchedLive.filter((r) => r.action === 'REJECT');
     for (const r of rejected) {
