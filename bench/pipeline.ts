@@ -30,7 +30,7 @@ import { dropPmacctDb, preparePmacctDb, runPmacctPg, type PmacctMode, type Pmacc
 import { packetsTopicSpan, runLatency, runThroughput, type EniSetup, type LatencyResult, type Sample, type ThroughputResult } from './lib/pipeline-phases.js';
 import { intOption } from './lib/args.js';
 import {
-  ensureKafka, freePort, killAllNow, machineDescription, scrape, startService, stopAll, waitReady, type Metrics, type Service,
+  ensureKafka, freePort, killAllNow, machineDescription, scrape, startService, stopAll, waitReady, type Metrics, 
 } from './lib/pipeline-services.js';
 
 interface Options {
@@ -295,10 +295,10 @@ async function main(): Promise<void> {
         const workDir = join(defaultCacheDir(), 'pmacctd');
         mkdirSync(workDir, { recursive: true });
         const tiny = ensureCapture({ packets: 1000 });
-        pmacctFixed = await runPmacctPg(binary, tiny.path, tiny.packets, 'insert', workDir, PG_HOST, PG_USER, PMACCT_DB);
+        pmacctFixed = await runPmacctPg(binary, tiny.path, 'insert', workDir, PG_HOST, PG_USER, PMACCT_DB);
         console.log(`  fixed overhead (1000-packet capture): ${pmacctFixed.doneSec.toFixed(2)} s to its last row (${pmacctFixed.packets} packets)`);
         for (const mode of ['insert', 'copy'] as PmacctMode[]) {
-          const r = await runPmacctPg(binary, capture.path, capture.packets, mode, workDir, PG_HOST, PG_USER, PMACCT_DB);
+          const r = await runPmacctPg(binary, capture.path, mode, workDir, PG_HOST, PG_USER, PMACCT_DB);
           pmacct.push(r);
           const ok = r.packets === capture.packets;
           console.log(`  ${mode}: ${r.wallSec.toFixed(2)} s wall (last row at ${r.doneSec.toFixed(2)} s), ${(r.userSec + r.sysSec).toFixed(2)} s CPU; ${r.rows} rows in ${r.bins} bins, ${r.packets} packets, ${r.bytes} bytes — ${ok ? 'OK, equals' : 'MISMATCH with'} the capture's ${capture.packets} packets / ${capture.ipBytes} IP bytes; plugin: ${r.purges.join('; ')}`);

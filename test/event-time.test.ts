@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchQueue, EniStream, replayCapture, sendQueued, type CaptureSource } from '@flowlogs/capture-agent';
-import { FlowRecord, topicNames } from '@flowlogs/contracts';
+import { type FlowRecord, topicNames } from '@flowlogs/contracts';
 import { recordsFromCapture } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { buildEthernetFrame, buildIpPacket, CaptureParser, writePcap } from '@flowlogs/packet';

@@ -90,7 +90,7 @@ describe('record search', () => {
   it('filters with the query language exactly as the tail predicate does', async () => {
     const queries = [
       '10.16.0.40', '2001:db8::/32', 'srcaddr:10.16.0.0/24', 'dstport:[1 TO 1024]', 'protocol:udp OR protocol:icmp', 'bytes:>1000000',
-      'NOT dstport:443', 'action:reject OR log-status:skipdata', 'tcp-flags:27 flow-direction:egress', 'type:ipv6 AND vpc-id:"' + ids.vpc + '"',
+      'NOT dstport:443', 'action:reject OR log-status:skipdata', 'tcp-flags:27 flow-direction:egress', `type:ipv6 AND vpc-id:"${ids.vpc}"`,
       '10.16.0.40 AND (dstport:22 OR dstport:8080)', 'packets:<=4 NOT protocol:tcp',
       'pkt-srcaddr:10.0.0.0/8', 'pkt-dstaddr:192.168.5.5', 'pkt-srcaddr:10.99.0.0/16 AND NOT srcaddr:10.0.0.0/8', 'pktDstaddr:fd00::/8 OR pkt-srcaddr:fd00::/8',
     ];
@@ -154,8 +154,8 @@ describe('export', () => {
     expect(header).toEqual(Object.keys(FIELD_KEYS));
     const parsed = rows.map((cells) => Object.fromEntries(header.map((f, i) => [f, cells[i]])));
     const tcp = inOrder().filter((r) => r.protocol === 6);
-    expect(parsed.map((p) => p['srcaddr'])).toEqual(tcp.map((r) => r.srcaddr));
-    expect(parsed.map((p) => Number(p['bytes']))).toEqual(tcp.map((r) => r.bytes));
+    expect(parsed.map((p) => p.srcaddr)).toEqual(tcp.map((r) => r.srcaddr));
+    expect(parsed.map((p) => Number(p.bytes))).toEqual(tcp.map((r) => r.bytes));
     expect(parsed[0]['tcp-flags']).toBe(String(tcp[0].tcpFlags));
 
     const text = await download('format=text&sort=-bytes');

@@ -130,6 +130,7 @@ class Templates {
 }
 
 /** What kind of conversation a flow is: it decides the protocol, server port and frame sizes. */
+// biome-ignore lint/suspicious/noConstEnum: inlined into the generator's per-packet loop; never exported
 const enum Kind {
   Https, // TCP 443: small requests, full-size responses
   Http, // TCP 80

@@ -143,7 +143,7 @@ export function pmacctConfig(file: string, mode: PmacctMode, host: string, user:
 }
 
 /** Empties the table, runs pmacctd on `file` into it, and sums what it wrote. */
-export async function runPmacctPg(binary: string, file: string, expectedPackets: number, mode: PmacctMode, workDir: string, host: string, user: string, db: string, historySec = 60): Promise<PmacctPgRun> {
+export async function runPmacctPg(binary: string, file: string, mode: PmacctMode, workDir: string, host: string, user: string, db: string, historySec = 60): Promise<PmacctPgRun> {
   await truncatePmacct(host, user, db);
   const config = pmacctConfig(file, mode, host, user, db, historySec);
   const configPath = join(workDir, `pmacctd-pgsql-${mode}.conf`);

@@ -13,7 +13,7 @@ export async function runRecords(o: { pcap?: string; interval?: string; format?:
   const eni = { eniId: o.eni ?? 'eni-offline', accountId: '-', vpcId: '', subnetId: '' };
   const { records, counters } = await recordsFromCapture(o.pcap, { interval: interval as FlowLogRule['aggregationInterval'], eni, eniIp: o['eni-ip'] });
   const out: string[] = records.map((r) => formatRecord(r, format.data));
-  process.stdout.write(out.length ? out.join('\n') + '\n' : '');
+  process.stdout.write(out.length ? `${out.join('\n')}\n` : '');
   const skipped = Object.entries(counters.skipped).map(([k, n]) => `${k} ${n}`).join(', ');
   process.stderr.write(`${counters.received} frames, ${records.length} records${skipped ? `, skipped: ${skipped}` : ''}\n`);
 }

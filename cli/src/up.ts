@@ -55,7 +55,7 @@ class Supervisor {
     });
     const prefix = `\x1b[${COLORS[name]}m${name.padEnd(13)}\x1b[0m| `;
     for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => process.stdout.write(prefix + line + '\n'));
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix + line}\n`));
     }
     child.on('exit', (code, signal) => {
       this.children.delete(name);

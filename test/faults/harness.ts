@@ -159,7 +159,7 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const notes = join(dir, 'scenario.log');
   const note = (msg: string) => {
     const line = `${new Date().toISOString()} ${msg}`;
-    appendFileSync(notes, line + '\n');
+    appendFileSync(notes, `${line}\n`);
     console.log(`[faults] ${name}: ${msg}`);
   };
   const counters = new Map<string, number>();
@@ -451,6 +451,6 @@ export async function verify(s: Scenario, started: number): Promise<{ ok: boolea
     positions,
   ].join('\n');
   s.note(report);
-  appendFileSync(join(s.dir, 'result.txt'), report + '\n' + serviceLogs(s) + '\n');
+  appendFileSync(join(s.dir, 'result.txt'), `${report}\n${serviceLogs(s)}\n`);
   return { ok, report: ok ? report : `${report}\n${serviceLogs(s)}` };
 }

@@ -179,7 +179,7 @@ describe('PacketBatchBuilder', () => {
 
   it('same bytes as the field-by-field encoding', () => {
     const p = packet(5, 6);
-    p.ts = 1_700_000_000.987654321;
+    p.ts = 1_700_000_000.9876542;
     p.bytes = 0xfedcba98;
     p.action = 'REJECT';
     p.direction = 'egress';

@@ -116,7 +116,13 @@ describe('EniStream', () => {
             await new Promise<void>((r) => released.push(r));
             const record: CaptureRecord = { linkType: LinkType.ETHERNET, tsSec: Math.floor(Date.now() / 1000), tsNanos: 0, caplen: frame.length, wireLen: frame.length, data: frame, frameStart: 0, frame };
             let taken = false;
-            yield { next: () => (taken ? undefined : ((taken = true), record)) };
+            yield {
+              next: () => {
+                if (taken) return undefined;
+                taken = true;
+                return record;
+              },
+            };
           }
         },
       };

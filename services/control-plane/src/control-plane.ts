@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
 import { hashApiKey, newApiKey } from './api-key.js';
 import type { ControlPlaneConfig } from './config.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, } from './metrics.js';
 import { FLOW_LOGS } from './resources.js';
 import { toRule } from './rules.js';
 import { buildServer } from './server.js';

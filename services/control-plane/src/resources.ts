@@ -58,6 +58,7 @@ export const FLOW_LOGS: Resource<FlowLog> = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a map over resources of every shape
+// biome-ignore lint/suspicious/noExplicitAny: a registry of resources of every row type
 type AnyResource = Resource<any>;
 
 /** What refers to a resource, by table and column: it cannot be deleted while one of these does. */

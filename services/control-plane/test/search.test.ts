@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { HttpError, validate } from '../src/errors.js';
+import { type HttpError, validate } from '../src/errors.js';
 import { parseQuery } from '../src/query/index.js';
 import {
   decodeCursor, encodeCursor, exportChunks, recordCountSql, recordPage, recordSearch, recordSearchSql, resolveRange, SearchQuery,

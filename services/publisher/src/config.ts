@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CommonConfig, envInt, metricsListener, parseConfig } from '@flowlogs/runtime';
 
 export const PublisherConfig = CommonConfig.extend({

@@ -98,7 +98,13 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
           const wait = clock.delayFor(record.tsSec + record.tsNanos / 1e9);
           if (wait > 0) await sleep(wait, signal);
           let taken = false;
-          yield { next: () => (taken ? undefined : ((taken = true), shifted(record))) };
+          yield {
+            next: () => {
+              if (taken) return undefined;
+              taken = true;
+              return shifted(record);
+            },
+          };
         }
       } catch (err) {
         if (!(err instanceof CaptureFormatError)) throw err;

@@ -66,8 +66,8 @@ export type ById = FastifyRequest<{ Params: { id: string } }>;
 /** The account and id a `/:id` request is about. */
 export const owned = (req: ById) => ({ accountId: req.principal.accountId, id: req.params.id });
 
-interface ResourceRouteOptions<T> {
-  /** The list's query: `ListQuery` or an extension of it whose other fields are filters on T's fields. */
+interface ResourceRouteOptions {
+  /** The list's query: `ListQuery` or an extension of it whose other fields are filters on the resource's fields. */
   query?: z.ZodType<z.output<typeof ListQuery>>;
   /** The DELETE: by default the store's, refused (409) while something depends on the resource. */
   remove?: (key: { accountId: string; id: string }) => Promise<boolean>;
@@ -75,7 +75,7 @@ interface ResourceRouteOptions<T> {
 
 /** GET <path> (a page of the account's items), GET <path>/:id and DELETE <path>/:id, which every resource has alike. */
 export function resourceRoutes<T extends Owned>(
-  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, options: ResourceRouteOptions<T> = {},
+  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, options: ResourceRouteOptions = {},
 ): void {
   const { label } = resource;
   const { query = ListQuery, remove = (key) => store.remove(resource, key) } = options;

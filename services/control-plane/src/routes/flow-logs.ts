@@ -20,7 +20,11 @@ export const flowLogRoutes = ({ store, publishRules, deleteRule }: ApiContext): 
   resourceRoutes(app, store, '/flow-logs', FLOW_LOGS, FlowLog, {
     query: FlowLogListQuery,
     // The tombstone follows the delete: the aggregator forgets the rule.
-    remove: async (key) => (await store.remove(FLOW_LOGS, key)) && (await deleteRule(key.id), true),
+    remove: async (key) => {
+      if (!(await store.remove(FLOW_LOGS, key))) return false;
+      await deleteRule(key.id);
+      return true;
+    },
   });
 
   app.post('/flow-logs', openapi({ summary: 'Create a flow log', body: CreateFlowLog, response: FlowLog, status: 201, errors: [404, 409] }), async (req, reply) => {
