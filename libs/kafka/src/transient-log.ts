@@ -1,6 +1,7 @@
 /**
  * kafkajs logs at error level what a cluster goes through routinely: a broker away (ECONNREFUSED
- * dozens of times while it restarts), a coordinator loading, a group rebalancing, a leader moving.
+ * dozens of times while it restarts), a coordinator loading, a group rebalancing, a leader moving, a
+ * transaction started while the previous one's markers are still being written.
  * Those are expected and retried: they log at warn, once per episode (the first line, then how many
  * there were once the episode is over), so that an error line means something.
  */
@@ -10,6 +11,7 @@ const CONDITIONS: [condition: string, pattern: RegExp][] = [
   ['broker unreachable', /ECONNREFUSED|ECONNRESET|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect/i],
   ['coordinator loading', /coordinator is loading|COORDINATOR_LOAD_IN_PROGRESS/i],
   ['group rebalancing', /group is rebalancing|REBALANCE_IN_PROGRESS|not aware of this member/i],
+  ['previous transaction completing', /another concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS/i],
   ['leadership moving', /not the correct coordinator|coordinator is not available|no leader for this topic-partition|not the leader|does not host this topic-partition|leader is not available|NOT_ENOUGH_REPLICAS|not enough replicas/i],
 ];
 

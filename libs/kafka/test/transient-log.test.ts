@@ -11,6 +11,7 @@ describe('transientCondition', () => {
     expect(transientCondition('Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed')).toBe('group rebalancing');
     expect(transientCondition('Response Metadata(key: 3, version: 6)', 'There is no leader for this topic-partition as we are in the middle of a leadership election')).toBe('leadership moving');
     expect(transientCondition('Response Produce(key: 0, version: 7)', 'This server does not host this topic-partition')).toBe('leadership moving');
+    expect(transientCondition('Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing')).toBe('previous transaction completing');
   });
 
   it('leaves what means something alone', () => {
