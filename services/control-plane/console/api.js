@@ -82,7 +82,11 @@ export async function api(method, path, options) {
   return res.status === 204 ? null : res.json();
 }
 
-/** GET of a resource list: its items. @param {string} resource e.g. "vpcs" */
+/**
+ * GET of a resource list: its items.
+ * @param {string} resource e.g. "vpcs"
+ * @returns {Promise<any[]>}
+ */
 export const list = async (resource) => (await api('GET', `/v1/${resource}`)).items;
 
 /** Whether an error means "this endpoint does not exist here (yet)": the console hides what needs it. */

@@ -49,7 +49,7 @@ async function route() {
   document.body.dataset.role = session.role ?? '';
   readOnly.hidden = !session.key || session.canWrite;
   nav.hidden = signOut.hidden = !session.key;
-  for (const a of nav.querySelectorAll('a[data-nav]')) a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
+  for (const a of /** @type {NodeListOf<HTMLAnchorElement>} */ (nav.querySelectorAll('a[data-nav]'))) a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
   replace(view);
   if (!match) {
     view.append(h('section', { class: 'card empty' }, h('h1', { text: 'Not found' }), h('p', {}, 'No page at ', h('code', { text: location.hash }), '. ', h('a', { href: '#/flow-logs', text: 'Go to Flow Logs' }))));

@@ -2,15 +2,17 @@
 
 /**
  * @typedef {string | number | Node | null | undefined | false} Child
+ * @typedef {Child | Child[] | Child[][]} Children  a child, or lists of them (two deep)
  * @typedef {Record<string, any>} Attrs  class, text, on<event> handlers, dataset, or any attribute
  */
 
 /**
  * An element: h('button', {class: 'primary', onclick: fn}, 'OK').
- * @param {string} tag
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Attrs} [attrs]
- * @param {...(Child | Child[])} children
- * @returns {HTMLElement}
+ * @param {...Children} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -21,7 +23,7 @@ export function h(tag, attrs = {}, ...children) {
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
-/** An SVG element, attributes as given. @param {string} tag @param {Attrs} [attrs] @param {...Child} children */
+/** An SVG element, attributes as given. @param {string} tag @param {Attrs} [attrs] @param {...Children} children */
 export function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   setAttrs(el, attrs);
@@ -49,7 +51,7 @@ function append(el, children) {
   }
 }
 
-/** Replaces an element's children. @param {Element} el @param {...(Child | Child[])} children */
+/** Replaces an element's children. @param {Element} el @param {...Children} children */
 export function replace(el, ...children) {
   el.replaceChildren();
   append(el, children);

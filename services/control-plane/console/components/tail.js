@@ -16,13 +16,14 @@ import { request } from '../api.js';
 export async function tail(logTopicId, q, signal, onRecord, onOpen) {
   const res = await request('GET', `/v1/log-topics/${encodeURIComponent(logTopicId)}/tail`, { query: { q }, signal });
   onOpen?.();
-  const reader = /** @type {ReadableStream<Uint8Array>} */ (res.body).pipeThrough(new TextDecoderStream()).getReader();
+  const reader = /** @type {ReadableStream<Uint8Array>} */ (res.body).getReader();
+  const decoder = new TextDecoder();
   let buffer = '';
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += value.replace(/\r\n?/g, '\n');
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n');
       let end;
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const block = buffer.slice(0, end);
