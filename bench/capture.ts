@@ -37,12 +37,23 @@ function parseArgs(argv: string[]): Options {
   const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
-      case '--packets': opts.packets = int(i++, '--packets'); break;
-      case '--flows': opts.flows = int(i++, '--flows'); break;
-      case '--runs': opts.runs = int(i++, '--runs'); break;
-      case '--no-peers': opts.peers = false; break;
-      case '--profile': opts.profile = true; break;
-      default: throw new Error(`unknown argument ${argv[i]} (--packets N, --flows N, --runs N, --no-peers, --profile)`);
+      case '--packets':
+        opts.packets = int(i++, '--packets');
+        break;
+      case '--flows':
+        opts.flows = int(i++, '--flows');
+        break;
+      case '--runs':
+        opts.runs = int(i++, '--runs');
+        break;
+      case '--no-peers':
+        opts.peers = false;
+        break;
+      case '--profile':
+        opts.profile = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${argv[i]} (--packets N, --flows N, --runs N, --no-peers, --profile)`);
     }
   }
   return opts;
@@ -52,7 +63,10 @@ const SELF = fileURLToPath(import.meta.url);
 
 /** Runs one mode in a child Node process (same loader flags as this one) and returns its result. */
 function runWorker(mode: Mode, file: string, nodeFlags: string[] = []): PathResult {
-  const child = spawnSync(process.execPath, [...nodeFlags, ...process.execArgv, SELF, '--worker', mode, file], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  const child = spawnSync(process.execPath, [...nodeFlags, ...process.execArgv, SELF, '--worker', mode, file], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
   if (child.status !== 0) throw new Error(`worker ${mode} failed (${child.status}): ${child.stderr}`);
   const lines = child.stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1]) as PathResult;
@@ -89,13 +103,7 @@ interface Row {
 function rowCells(r: Row): string[] {
   const fmt = (values: number[], f: (v: number) => string) =>
     values.length > 1 ? `${f(best(values))} (${f(median(values))})` : f(values[0]);
-  return [
-    r.tool,
-    fmt(r.pps, (v) => si(v)),
-    fmt(r.mbps, (v) => v.toFixed(0)),
-    rssMb(Math.max(...r.rssKb)),
-    r.notes,
-  ];
+  return [r.tool, fmt(r.pps, (v) => si(v)), fmt(r.mbps, (v) => v.toFixed(0)), rssMb(Math.max(...r.rssKb)), r.notes];
 }
 
 async function main(): Promise<void> {
@@ -124,13 +132,17 @@ async function main(): Promise<void> {
     const runs: PathResult[] = [];
     for (let i = 0; i < opts.runs; i++) {
       const r = runWorker(mode, file);
-      if (mode !== 'fs-read' && r.packets !== packets) throw new Error(`${mode}: read ${r.packets} packets, the capture has ${packets}`);
-      if (mode !== 'fs-read' && mode !== 'read' && r.decoded !== packets) throw new Error(`${mode}: decoded ${r.decoded} of ${packets} packets`);
+      if (mode !== 'fs-read' && r.packets !== packets)
+        throw new Error(`${mode}: read ${r.packets} packets, the capture has ${packets}`);
+      if (mode !== 'fs-read' && mode !== 'read' && r.decoded !== packets)
+        throw new Error(`${mode}: decoded ${r.decoded} of ${packets} packets`);
       runs.push(r);
     }
     results.set(mode, runs);
     const pps = runs.map((r) => packets / r.elapsedSec);
-    console.log(`flowlogs ${mode.padEnd(7)} runs: ${runs.map((r) => `${r.elapsedSec.toFixed(2)} s`).join(', ')}  → best ${si(best(pps))}pkt/s, median ${si(median(pps))}pkt/s`);
+    console.log(
+      `flowlogs ${mode.padEnd(7)} runs: ${runs.map((r) => `${r.elapsedSec.toFixed(2)} s`).join(', ')}  → best ${si(best(pps))}pkt/s, median ${si(median(pps))}pkt/s`,
+    );
   }
 
   const rows: Row[] = [];
@@ -146,8 +158,20 @@ async function main(): Promise<void> {
   };
   const batchRuns = results.get('batch')!;
   const aggregateRuns = results.get('aggregate')!;
-  rows.push(flowRow('aggregate', 'flowlogs aggregate', `the aggregator's core on the batches (made untimed): 1 rule, 60 s windows, ${aggregateRuns[0].records} records as JSON`));
-  rows.push(flowRow('batch', 'flowlogs decode+batch', `1 core; finish() every 4096; ${batchRuns[0].batches} batches, ${si(batchRuns[0].batchBytes / 1e6, 0)}MB out`));
+  rows.push(
+    flowRow(
+      'aggregate',
+      'flowlogs aggregate',
+      `the aggregator's core on the batches (made untimed): 1 rule, 60 s windows, ${aggregateRuns[0].records} records as JSON`,
+    ),
+  );
+  rows.push(
+    flowRow(
+      'batch',
+      'flowlogs decode+batch',
+      `1 core; finish() every 4096; ${batchRuns[0].batches} batches, ${si(batchRuns[0].batchBytes / 1e6, 0)}MB out`,
+    ),
+  );
   rows.push(flowRow('decode', 'flowlogs decode only', 'readCaptureFile + PacketEventDecoder.decode'));
   rows.push(flowRow('read', 'flowlogs read only', 'readCaptureFile (CaptureParser records), no decode'));
   rows.push(flowRow('fs-read', 'fs read only', '4 MiB reads into reused buffers, no parsing'));
@@ -167,7 +191,9 @@ async function main(): Promise<void> {
       const runs: PeerRun[] = [];
       for (let i = 0; i < opts.runs; i++) runs.push(runTcpdump(tcpdump, file));
       commands.push(runs[0].commandLine);
-      console.log(`tcpdump ${toolVersion(tcpdump, ['--version'], /tcpdump version \S+/)} runs: ${runs.map((r) => `${r.wallSec.toFixed(2)} s`).join(', ')}`);
+      console.log(
+        `tcpdump ${toolVersion(tcpdump, ['--version'], /tcpdump version \S+/)} runs: ${runs.map((r) => `${r.wallSec.toFixed(2)} s`).join(', ')}`,
+      );
       rows.push({
         tool: 'tcpdump -r -w /dev/null',
         pps: runs.map((r) => packets / r.wallSec),
@@ -188,11 +214,21 @@ async function main(): Promise<void> {
       pmacctdOverheadSec = idle.wallSec;
       pmacctd = [];
       for (let i = 0; i < opts.runs; i++) pmacctd.push(runPmacctd(pmacct, file, workDir));
-      commands.push(pmacctd[0].commandLine, ...pmacctd[0].config.trim().split('\n').map((l) => `    ${l}`));
-      console.log(`pmacctd ${toolVersion(pmacct, ['-V'], /pmacctd \S+/)} fixed overhead (1000-packet capture): ${idle.wallSec.toFixed(2)} s; runs: ${pmacctd.map((r) => `${r.wallSec.toFixed(2)} s wall, ${(r.userSec + r.sysSec).toFixed(2)} s CPU`).join('; ')}`);
+      commands.push(
+        pmacctd[0].commandLine,
+        ...pmacctd[0].config
+          .trim()
+          .split('\n')
+          .map((l) => `    ${l}`),
+      );
+      console.log(
+        `pmacctd ${toolVersion(pmacct, ['-V'], /pmacctd \S+/)} fixed overhead (1000-packet capture): ${idle.wallSec.toFixed(2)} s; runs: ${pmacctd.map((r) => `${r.wallSec.toFixed(2)} s wall, ${(r.userSec + r.sysSec).toFixed(2)} s CPU`).join('; ')}`,
+      );
       for (const [i, r] of pmacctd.entries()) {
         const ok = r.packets === packets;
-        console.log(`pmacctd check run ${i + 1}: ${r.rows} aggregates, ${r.packets} packets, ${r.bytes} bytes summed — ${ok ? 'OK, equals' : 'MISMATCH with'} the capture's ${packets} packets / ${capture.ipBytes} IP bytes`);
+        console.log(
+          `pmacctd check run ${i + 1}: ${r.rows} aggregates, ${r.packets} packets, ${r.bytes} bytes summed — ${ok ? 'OK, equals' : 'MISMATCH with'} the capture's ${packets} packets / ${capture.ipBytes} IP bytes`,
+        );
       }
       const net = (r: PmacctdRun) => Math.max(0.001, r.wallSec - pmacctdOverheadSec);
       rows.push({
@@ -213,15 +249,21 @@ async function main(): Promise<void> {
   }
 
   console.log('');
-  console.log(`${si(packets, 1)}packets, ${(capture.fileBytes / 1e6).toFixed(0)} MB file; figures are best (median) of ${opts.runs}; MB/s = file bytes / time`);
+  console.log(
+    `${si(packets, 1)}packets, ${(capture.fileBytes / 1e6).toFixed(0)} MB file; figures are best (median) of ${opts.runs}; MB/s = file bytes / time`,
+  );
   console.log(table(['tool', 'packets/s', 'MB/s', 'peak RSS', 'notes'], rows.map(rowCells)));
   console.log('');
   const flowPps = batchRuns.map((r) => packets / r.elapsedSec);
-  console.log(`aim ≥ 3.00 M packets/s decode+batch on one core: best ${si(best(flowPps))}, median ${si(median(flowPps))} — ${best(flowPps) >= 3e6 ? 'MET' : 'NOT MET'}`);
+  console.log(
+    `aim ≥ 3.00 M packets/s decode+batch on one core: best ${si(best(flowPps))}, median ${si(median(flowPps))} — ${best(flowPps) >= 3e6 ? 'MET' : 'NOT MET'}`,
+  );
   if (pmacctd) {
     const pmWall = pmacctd.map((r) => packets / Math.max(0.001, r.wallSec - pmacctdOverheadSec));
     const pmCpu = pmacctd.map((r) => packets / (r.userSec + r.sysSec));
-    console.log(`ratio flowlogs/pmacctd (packets/s): vs wall − fixed ${(best(flowPps) / best(pmWall)).toFixed(2)} best, ${(median(flowPps) / median(pmWall)).toFixed(2)} median; vs CPU time ${(best(flowPps) / best(pmCpu)).toFixed(2)} best, ${(median(flowPps) / median(pmCpu)).toFixed(2)} median`);
+    console.log(
+      `ratio flowlogs/pmacctd (packets/s): vs wall − fixed ${(best(flowPps) / best(pmWall)).toFixed(2)} best, ${(median(flowPps) / median(pmWall)).toFixed(2)} median; vs CPU time ${(best(flowPps) / best(pmCpu)).toFixed(2)} best, ${(median(flowPps) / median(pmCpu)).toFixed(2)} median`,
+    );
   }
   if (commands.length) {
     console.log('\npeer commands:');
@@ -235,7 +277,9 @@ async function main(): Promise<void> {
     // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: the main thread (0), not the module loader's worker.
     const profiles = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
     const main = profiles.filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
-    const profile = (main.length ? main : profiles).map((f) => join(dir, f)).sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    const profile = (main.length ? main : profiles)
+      .map((f) => join(dir, f))
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0];
     console.log(`\nCPU profile of decode+batch: ${profile}`);
     console.log(summarizeProfile(profile, 25));
   }
@@ -254,6 +298,6 @@ function printCapture(c: CaptureStats): void {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   process.exit(1);
 });

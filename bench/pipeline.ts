@@ -26,11 +26,33 @@ import { defaultCacheDir, ensureCapture, type CaptureStats } from './lib/generat
 import { hasGnuTime, median, mib, si, table } from './lib/measure.js';
 import { pmacctdBinary } from './lib/peers.js';
 import { summarizeProfile } from './lib/profile.js';
-import { dropPmacctDb, preparePmacctDb, runPmacctPg, type PmacctMode, type PmacctPgRun } from './lib/pipeline-pmacct.js';
-import { packetsTopicSpan, runLatency, runThroughput, type EniSetup, type LatencyResult, type Sample, type ThroughputResult } from './lib/pipeline-phases.js';
+import {
+  dropPmacctDb,
+  preparePmacctDb,
+  runPmacctPg,
+  type PmacctMode,
+  type PmacctPgRun,
+} from './lib/pipeline-pmacct.js';
+import {
+  packetsTopicSpan,
+  runLatency,
+  runThroughput,
+  type EniSetup,
+  type LatencyResult,
+  type Sample,
+  type ThroughputResult,
+} from './lib/pipeline-phases.js';
 import { intOption } from './lib/args.js';
 import {
-  ensureKafka, freePort, killAllNow, machineDescription, scrape, startService, stopAll, waitReady, type Metrics, 
+  ensureKafka,
+  freePort,
+  killAllNow,
+  machineDescription,
+  scrape,
+  startService,
+  stopAll,
+  waitReady,
+  type Metrics,
 } from './lib/pipeline-services.js';
 
 interface Options {
@@ -45,19 +67,45 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { packets: 2_000_000, latencyPackets: 600_000, latencySec: 60, latency: true, peers: true, profile: false };
+  const opts: Options = {
+    packets: 2_000_000,
+    latencyPackets: 600_000,
+    latencySec: 60,
+    latency: true,
+    peers: true,
+    profile: false,
+  };
   const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
     switch (argv[i]) {
-      case '--packets': opts.packets = int(i++, '--packets'); break;
-      case '--flows': opts.flows = int(i++, '--flows'); break;
-      case '--latency-packets': opts.latencyPackets = int(i++, '--latency-packets'); break;
-      case '--latency-seconds': opts.latencySec = int(i++, '--latency-seconds', 10); break;
-      case '--lateness': opts.lateness = int(i++, '--lateness', 0); break;
-      case '--no-latency': opts.latency = false; break;
-      case '--no-peers': opts.peers = false; break;
-      case '--profile': opts.profile = true; break;
-      default: throw new Error(`unknown argument ${argv[i]} (--packets N, --flows N, --latency-packets N, --latency-seconds S, --lateness S, --no-latency, --no-peers, --profile)`);
+      case '--packets':
+        opts.packets = int(i++, '--packets');
+        break;
+      case '--flows':
+        opts.flows = int(i++, '--flows');
+        break;
+      case '--latency-packets':
+        opts.latencyPackets = int(i++, '--latency-packets');
+        break;
+      case '--latency-seconds':
+        opts.latencySec = int(i++, '--latency-seconds', 10);
+        break;
+      case '--lateness':
+        opts.lateness = int(i++, '--lateness', 0);
+        break;
+      case '--no-latency':
+        opts.latency = false;
+        break;
+      case '--no-peers':
+        opts.peers = false;
+        break;
+      case '--profile':
+        opts.profile = true;
+        break;
+      default:
+        throw new Error(
+          `unknown argument ${argv[i]} (--packets N, --flows N, --latency-packets N, --latency-seconds S, --lateness S, --no-latency, --no-peers, --profile)`,
+        );
     }
   }
   return opts;
@@ -76,13 +124,18 @@ const PMACCT_DB = 'pmacct_bench';
 function printCapture(label: string, c: CaptureStats): void {
   const how = c.cached ? 'cached' : `generated in ${c.generateSec.toFixed(1)} s`;
   console.log(`${label}: ${c.path} (${how})`);
-  console.log(`  ${c.packets} packets, ${c.params.flows} conversations (${c.flowKeys} one-way flow keys) over ${c.params.durationSec} s; ${(c.fileBytes / 1e6).toFixed(0)} MB, ${c.ipBytes} IP bytes`);
+  console.log(
+    `  ${c.packets} packets, ${c.params.flows} conversations (${c.flowKeys} one-way flow keys) over ${c.params.durationSec} s; ${(c.fileBytes / 1e6).toFixed(0)} MB, ${c.ipBytes} IP bytes`,
+  );
 }
 
 async function api(url: string, method: string, path: string, body?: unknown): Promise<any> {
   const res = await fetch(url + path, {
     method,
-    headers: { authorization: `Bearer ${API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -91,7 +144,10 @@ async function api(url: string, method: string, path: string, body?: unknown): P
 }
 
 /** A VPC, a subnet, ENIs A and B, a logset and log topic, and one flow log per ENI with its interval. */
-async function createResources(url: string, intervals: { a: number; b: number }): Promise<{ a: EniSetup; b: EniSetup; logTopicId: string }> {
+async function createResources(
+  url: string,
+  intervals: { a: number; b: number },
+): Promise<{ a: EniSetup; b: EniSetup; logTopicId: string }> {
   const vpc = await api(url, 'POST', '/v1/vpcs', { name: 'bench', cidrBlock: '10.0.0.0/16' });
   const subnet = await api(url, 'POST', '/v1/subnets', { vpcId: vpc.id, name: 'bench', cidrBlock: '10.0.1.0/24' });
   const logset = await api(url, 'POST', '/v1/logsets', { name: 'bench', retentionDays: 3650 });
@@ -99,11 +155,27 @@ async function createResources(url: string, intervals: { a: number; b: number })
   const eni = async (name: string, ip: string, interval: number): Promise<EniSetup> => {
     const e = await api(url, 'POST', '/v1/network-interfaces', { subnetId: subnet.id, name, primaryIp: ip });
     const fl = await api(url, 'POST', '/v1/flow-logs', {
-      name, resourceType: 'NETWORKINTERFACE', resourceId: e.id, trafficType: 'ALL', logTopicId: topic.id, aggregationInterval: interval,
+      name,
+      resourceType: 'NETWORKINTERFACE',
+      resourceId: e.id,
+      trafficType: 'ALL',
+      logTopicId: topic.id,
+      aggregationInterval: interval,
     });
-    return { eniId: e.id, accountId: e.accountId, vpcId: e.vpcId ?? vpc.id, subnetId: e.subnetId ?? subnet.id, primaryIp: ip, flowLogId: fl.id };
+    return {
+      eniId: e.id,
+      accountId: e.accountId,
+      vpcId: e.vpcId ?? vpc.id,
+      subnetId: e.subnetId ?? subnet.id,
+      primaryIp: ip,
+      flowLogId: fl.id,
+    };
   };
-  return { a: await eni('bench-throughput', '10.0.1.10', intervals.a), b: await eni('bench-latency', '10.0.1.11', intervals.b), logTopicId: topic.id };
+  return {
+    a: await eni('bench-throughput', '10.0.1.10', intervals.a),
+    b: await eni('bench-latency', '10.0.1.11', intervals.b),
+    logTopicId: topic.id,
+  };
 }
 
 async function deleteTopics(brokers: string, prefix: string): Promise<number> {
@@ -127,7 +199,8 @@ const pctl = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 };
 const sec = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)} s` : '—');
-const pct = (num: number, den: number) => (den > 0 && Number.isFinite(num) ? `${((100 * num) / den).toFixed(0)}%` : '—');
+const pct = (num: number, den: number) =>
+  den > 0 && Number.isFinite(num) ? `${((100 * num) / den).toFixed(0)}%` : '—';
 
 function cpuTable(samples: Sample[], from: number, to: number): string {
   const pick = (t: number) => samples.reduce((a, b) => (Math.abs(b.t0 - t) < Math.abs(a.t0 - t) ? b : a), samples[0]);
@@ -140,13 +213,22 @@ function cpuTable(samples: Sample[], from: number, to: number): string {
     rows.push([name, Number.isFinite(used) ? used.toFixed(1) : '—', pct(used, wall), notes]);
   };
   row('capture-agent', 'agent', 'process_cpu_seconds_total');
-  row('aggregator', 'aggregator', `process_cpu_seconds_total; ${b.aggTransactions - a.aggTransactions} Kafka transactions`);
+  row(
+    'aggregator',
+    'aggregator',
+    `process_cpu_seconds_total; ${b.aggTransactions - a.aggTransactions} Kafka transactions`,
+  );
   row('publisher', 'publisher', 'process_cpu_seconds_total');
   row('Kafka broker (JVM)', 'broker', '/proc/<pid>/stat; shared with other users of the broker');
   row('postgres (all backends)', 'postgres', '/proc/*/stat of every postgres process: includes other users');
   const busy = b.cpu.machineBusy - a.cpu.machineBusy;
   const total = b.cpu.machineTotal - a.cpu.machineTotal;
-  rows.push(['machine (all cores)', busy.toFixed(1), `${pct(busy, total)} of ${(total / Math.max(wall, 1e-9)).toFixed(1)} cores`, '/proc/stat: includes other engineers\' work']);
+  rows.push([
+    'machine (all cores)',
+    busy.toFixed(1),
+    `${pct(busy, total)} of ${(total / Math.max(wall, 1e-9)).toFixed(1)} cores`,
+    "/proc/stat: includes other engineers' work",
+  ]);
   return `CPU over ${wall.toFixed(1)} s of phase 1 (100% = one core):\n${table(['process', 'CPU s', 'CPU %', 'notes'], rows)}`;
 }
 
@@ -161,12 +243,35 @@ function timeline(samples: Sample[], from: number, rows = 12): string {
     const dt = p ? s.t1 - p.t1 : NaN;
     const rate = (f: (x: Sample) => number) => (p && dt > 0 ? si((f(s) - f(p)) / dt, 0) : '');
     out.push([
-      (s.t1 - from).toFixed(1), String(s.agentPackets), rate((x) => x.agentPackets), String(s.aggPackets), rate((x) => x.aggPackets),
-      String(s.agentPackets - s.aggPackets), String(s.activeFlows), String(s.aggRecords), String(s.pubRecords), rate((x) => x.pubRecords),
+      (s.t1 - from).toFixed(1),
+      String(s.agentPackets),
+      rate((x) => x.agentPackets),
+      String(s.aggPackets),
+      rate((x) => x.aggPackets),
+      String(s.agentPackets - s.aggPackets),
+      String(s.activeFlows),
+      String(s.aggRecords),
+      String(s.pubRecords),
+      rate((x) => x.pubRecords),
       String(s.aggRecords - s.pubRecords),
     ]);
   }
-  return table(['t s', 'agent pkts', '/s', 'aggr pkts', '/s', 'aggr lag', 'open flows', 'aggr recs', 'stored recs', '/s', 'pub lag'], out);
+  return table(
+    [
+      't s',
+      'agent pkts',
+      '/s',
+      'aggr pkts',
+      '/s',
+      'aggr lag',
+      'open flows',
+      'aggr recs',
+      'stored recs',
+      '/s',
+      'pub lag',
+    ],
+    out,
+  );
 }
 
 async function main(): Promise<void> {
@@ -176,13 +281,19 @@ async function main(): Promise<void> {
   const capture = ensureCapture({ packets: opts.packets, flows, durationSec: 600 });
   printCapture('capture (throughput, pmacctd)', capture);
   const latCapture = opts.latency
-    ? ensureCapture({ packets: opts.latencyPackets, flows: Math.max(2_000, Math.round(opts.latencyPackets / 100)), durationSec: opts.latencySec })
+    ? ensureCapture({
+        packets: opts.latencyPackets,
+        flows: Math.max(2_000, Math.round(opts.latencyPackets / 100)),
+        durationSec: opts.latencySec,
+      })
     : undefined;
   if (latCapture) printCapture('capture (latency)', latCapture);
 
   const kafkaState = ensureKafka();
   const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-  console.log(`Kafka: ${brokers}${kafkaState.started ? ' (started by this run)' : ' (already running, shared)'}; broker pid ${kafkaState.pid ?? 'unknown'}`);
+  console.log(
+    `Kafka: ${brokers}${kafkaState.started ? ' (started by this run)' : ' (already running, shared)'}; broker pid ${kafkaState.pid ?? 'unknown'}`,
+  );
 
   const id = randomBytes(4).toString('hex');
   const prefix = `bench${id}`;
@@ -196,7 +307,11 @@ async function main(): Promise<void> {
     idleMs: 2000, // FLOWLOGS_IDLE_CLOSE_MS default
   };
   const baseEnv: Record<string, string> = {
-    KAFKA_BROKERS: brokers, FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: dbUrl, FLOWLOGS_API_KEY: API_KEY, LOG_LEVEL: 'info',
+    KAFKA_BROKERS: brokers,
+    FLOWLOGS_TOPIC_PREFIX: prefix,
+    DATABASE_URL: dbUrl,
+    FLOWLOGS_API_KEY: API_KEY,
+    LOG_LEVEL: 'info',
     FLOWLOGS_RETENTION_INTERVAL_MS: String(24 * 3600 * 1000),
     ...(opts.lateness !== undefined ? { FLOWLOGS_ALLOWED_LATENESS_S: String(opts.lateness) } : {}),
   };
@@ -219,15 +334,44 @@ async function main(): Promise<void> {
     await ensureDatabase(dbUrl);
     pool = createPool(dbUrl, 2);
     await migrate(pool);
-    const [apiPort, aggPort, pubPort, agentAPort, agentBPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const controlPlane = startService('control-plane', 'control-plane', { ...baseEnv, HTTP_PORT: String(apiPort) }, apiPort, logDir);
+    const [apiPort, aggPort, pubPort, agentAPort, agentBPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    const controlPlane = startService(
+      'control-plane',
+      'control-plane',
+      { ...baseEnv, HTTP_PORT: String(apiPort) },
+      apiPort,
+      logDir,
+    );
     await waitReady(controlPlane, '/readyz');
-    const profArgs = (name: string) => (opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', name)}`] : []);
-    const aggregator = startService('aggregator', 'aggregator', { ...baseEnv, METRICS_PORT: String(aggPort) }, aggPort, logDir, profArgs('aggregator'));
-    const publisher = startService('publisher', 'publisher', { ...baseEnv, METRICS_PORT: String(pubPort) }, pubPort, logDir, profArgs('publisher'));
+    const profArgs = (name: string) =>
+      opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', name)}`] : [];
+    const aggregator = startService(
+      'aggregator',
+      'aggregator',
+      { ...baseEnv, METRICS_PORT: String(aggPort) },
+      aggPort,
+      logDir,
+      profArgs('aggregator'),
+    );
+    const publisher = startService(
+      'publisher',
+      'publisher',
+      { ...baseEnv, METRICS_PORT: String(pubPort) },
+      pubPort,
+      logDir,
+      profArgs('publisher'),
+    );
     await Promise.all([waitReady(aggregator), waitReady(publisher)]);
     const resources = await createResources(controlPlane.baseUrl, { a: 60, b: 10 });
-    console.log(`stack up: control plane ${controlPlane.baseUrl}, aggregator ${aggregator.baseUrl}/metrics, publisher ${publisher.baseUrl}/metrics; ENI A ${resources.a.eniId} (60 s windows), ENI B ${resources.b.eniId} (10 s windows)`);
+    console.log(
+      `stack up: control plane ${controlPlane.baseUrl}, aggregator ${aggregator.baseUrl}/metrics, publisher ${publisher.baseUrl}/metrics; ENI A ${resources.a.eniId} (60 s windows), ENI B ${resources.b.eniId} (10 s windows)`,
+    );
     const services = { aggregator, publisher, brokerPid: kafkaState.pid };
 
     await new Promise((r) => setTimeout(r, 3000)); // let start-up garbage settle before the baseline
@@ -235,8 +379,22 @@ async function main(): Promise<void> {
 
     console.log(`\nphase 1 — throughput: ${capture.packets} packets at full speed`);
     throughput = await runThroughput(
-      { baseEnv, metricsPort: agentAPort, logDir, name: 'agent-throughput', eni: resources.a, path: capture.path, speed: 'max', rebase: false, nodeArgs: profArgs('capture-agent') },
-      services, pool, capture.packets, SAMPLE_MS, (l) => console.log(l),
+      {
+        baseEnv,
+        metricsPort: agentAPort,
+        logDir,
+        name: 'agent-throughput',
+        eni: resources.a,
+        path: capture.path,
+        speed: 'max',
+        rebase: false,
+        nodeArgs: profArgs('capture-agent'),
+      },
+      services,
+      pool,
+      capture.packets,
+      SAMPLE_MS,
+      (l) => console.log(l),
     );
     const t = throughput;
     // The agent's own clock for when it sent: the producer timestamps of the first and last packet batch.
@@ -246,7 +404,9 @@ async function main(): Promise<void> {
       return undefined;
     });
     if (span && Number.isFinite(span.firstMs)) {
-      console.log(`  packets topic: ${span.messages} batches, first sent ${((span.firstMs / 1000) - t.tStart).toFixed(2)} s after the last /metrics sample without packets, last ${((span.lastMs / 1000) - t.tAgentDone).toFixed(2)} s from the first sample with all`);
+      console.log(
+        `  packets topic: ${span.messages} batches, first sent ${(span.firstMs / 1000 - t.tStart).toFixed(2)} s after the last /metrics sample without packets, last ${(span.lastMs / 1000 - t.tAgentDone).toFixed(2)} s from the first sample with all`,
+      );
       t.tStart = span.firstMs / 1000;
       t.tAgentDone = span.lastMs / 1000;
       t.startSource = 'producer timestamp of the first packet batch';
@@ -256,24 +416,52 @@ async function main(): Promise<void> {
     console.log(cpuTable(t.samples, t.tStart, t.tStored));
 
     if (latCapture) {
-      console.log(`\nphase 2 — latency: ${latCapture.packets} packets over ${latCapture.params.durationSec} s at capture speed, rebased to now, 10-second windows`);
+      console.log(
+        `\nphase 2 — latency: ${latCapture.packets} packets over ${latCapture.params.durationSec} s at capture speed, rebased to now, 10-second windows`,
+      );
       latency = await runLatency(
-        { baseEnv, metricsPort: agentBPort, logDir, name: 'agent-latency', eni: resources.b, path: latCapture.path, speed: 'capture', rebase: true },
-        services, pool, latCapture.packets, latCapture.params.durationSec, 100, (l) => console.log(l),
+        {
+          baseEnv,
+          metricsPort: agentBPort,
+          logDir,
+          name: 'agent-latency',
+          eni: resources.b,
+          path: latCapture.path,
+          speed: 'capture',
+          rebase: true,
+        },
+        services,
+        pool,
+        latCapture.packets,
+        latCapture.params.durationSec,
+        100,
+        (l) => console.log(l),
       );
     }
   } finally {
     await stopAll();
     await pool?.end().catch(() => undefined);
-    await dropDatabase(dbUrl).then(() => cleanup.push(`dropped database flowlogs_bench_${id}`), (err) => cleanup.push(`could not drop flowlogs_bench_${id}: ${err}`));
-    await deleteTopics(brokers, prefix).then((n) => cleanup.push(`deleted ${n} topics ${prefix}.*`), (err) => cleanup.push(`could not delete topics ${prefix}.*: ${err}`));
+    await dropDatabase(dbUrl).then(
+      () => cleanup.push(`dropped database flowlogs_bench_${id}`),
+      (err) => cleanup.push(`could not drop flowlogs_bench_${id}: ${err}`),
+    );
+    await deleteTopics(brokers, prefix).then(
+      (n) => cleanup.push(`deleted ${n} topics ${prefix}.*`),
+      (err) => cleanup.push(`could not delete topics ${prefix}.*: ${err}`),
+    );
   }
 
   if (opts.profile) {
     for (const name of ['capture-agent', 'aggregator', 'publisher']) {
       const dir = join(logDir, 'profiles', name);
-      const file = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(dir, f))[0] : undefined;
-      console.log(`\nCPU profile of the ${name} (${name === 'capture-agent' ? 'phase 1' : 'whole run, both phases'}): ${file ?? 'none written'}`);
+      const file = existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.cpuprofile'))
+            .map((f) => join(dir, f))[0]
+        : undefined;
+      console.log(
+        `\nCPU profile of the ${name} (${name === 'capture-agent' ? 'phase 1' : 'whole run, both phases'}): ${file ?? 'none written'}`,
+      );
       if (file) console.log(summarizeProfile(file, 20));
     }
   }
@@ -296,18 +484,25 @@ async function main(): Promise<void> {
         mkdirSync(workDir, { recursive: true });
         const tiny = ensureCapture({ packets: 1000 });
         pmacctFixed = await runPmacctPg(binary, tiny.path, 'insert', workDir, PG_HOST, PG_USER, PMACCT_DB);
-        console.log(`  fixed overhead (1000-packet capture): ${pmacctFixed.doneSec.toFixed(2)} s to its last row (${pmacctFixed.packets} packets)`);
+        console.log(
+          `  fixed overhead (1000-packet capture): ${pmacctFixed.doneSec.toFixed(2)} s to its last row (${pmacctFixed.packets} packets)`,
+        );
         for (const mode of ['insert', 'copy'] as PmacctMode[]) {
           const r = await runPmacctPg(binary, capture.path, mode, workDir, PG_HOST, PG_USER, PMACCT_DB);
           pmacct.push(r);
           const ok = r.packets === capture.packets;
-          console.log(`  ${mode}: ${r.wallSec.toFixed(2)} s wall (last row at ${r.doneSec.toFixed(2)} s), ${(r.userSec + r.sysSec).toFixed(2)} s CPU; ${r.rows} rows in ${r.bins} bins, ${r.packets} packets, ${r.bytes} bytes — ${ok ? 'OK, equals' : 'MISMATCH with'} the capture's ${capture.packets} packets / ${capture.ipBytes} IP bytes; plugin: ${r.purges.join('; ')}`);
+          console.log(
+            `  ${mode}: ${r.wallSec.toFixed(2)} s wall (last row at ${r.doneSec.toFixed(2)} s), ${(r.userSec + r.sysSec).toFixed(2)} s CPU; ${r.rows} rows in ${r.bins} bins, ${r.packets} packets, ${r.bytes} bytes — ${ok ? 'OK, equals' : 'MISMATCH with'} the capture's ${capture.packets} packets / ${capture.ipBytes} IP bytes; plugin: ${r.purges.join('; ')}`,
+          );
         }
       } catch (err) {
         pmacctNote = `pmacctd + pgsql failed: ${err instanceof Error ? err.message : String(err)}`;
         console.log(`  ${pmacctNote}`);
       } finally {
-        await dropPmacctDb(PG_HOST, PG_USER, PMACCT_DB).then(() => cleanup.push(`dropped database ${PMACCT_DB}`), () => undefined);
+        await dropPmacctDb(PG_HOST, PG_USER, PMACCT_DB).then(
+          () => cleanup.push(`dropped database ${PMACCT_DB}`),
+          () => undefined,
+        );
       }
     }
   }
@@ -321,34 +516,88 @@ async function main(): Promise<void> {
   const fixed = pmacctFixed?.doneSec ?? 0;
   const pmNet = (r: PmacctPgRun) => Math.max(0.001, r.doneSec - fixed);
   const rows: string[][] = [
-    ['flowlogs end to end', si(N / e2e), si(t.storedRows / e2e), sec(e2e), mib(t.maxRss.aggregator), `first packet sent (${t.startSource}) → last record stored (publisher /metrics, ≤ ${SAMPLE_MS} ms poll); ${t.storedRows} records (60 s windows); RSS: aggregator (agent ${mib(t.maxRss.agent)}, publisher ${mib(t.maxRss.publisher)})`],
-    ['  agent send', si(N / agentSec), '', sec(agentSec), mib(t.maxRss.agent), 'producer timestamps of the first and last packet batch'],
-    ['  aggregator consume', si(N / aggSec), '', sec(aggSec), mib(t.maxRss.aggregator), 'first packet sent → every packet read by the aggregator'],
+    [
+      'flowlogs end to end',
+      si(N / e2e),
+      si(t.storedRows / e2e),
+      sec(e2e),
+      mib(t.maxRss.aggregator),
+      `first packet sent (${t.startSource}) → last record stored (publisher /metrics, ≤ ${SAMPLE_MS} ms poll); ${t.storedRows} records (60 s windows); RSS: aggregator (agent ${mib(t.maxRss.agent)}, publisher ${mib(t.maxRss.publisher)})`,
+    ],
+    [
+      '  agent send',
+      si(N / agentSec),
+      '',
+      sec(agentSec),
+      mib(t.maxRss.agent),
+      'producer timestamps of the first and last packet batch',
+    ],
+    [
+      '  aggregator consume',
+      si(N / aggSec),
+      '',
+      sec(aggSec),
+      mib(t.maxRss.aggregator),
+      'first packet sent → every packet read by the aggregator',
+    ],
   ];
   for (const r of pmacct) {
-    rows.push([`pmacctd + pgsql (${r.mode})`, si(N / pmNet(r)), si(r.rows / pmNet(r)), sec(pmNet(r)), mib(r.maxRssKb * 1024),
-      `start → last row ${r.doneSec.toFixed(2)} s − ${fixed.toFixed(2)} s fixed;${r.packets === N ? '' : ` LOST ${N - r.packets} packets (excluded from the aim)`} ${r.rows} rows (60 s bins); ${r.mode === 'insert' ? 'UPDATE-then-INSERT (default)' : 'sql_dont_try_update + sql_use_copy'}; CPU ${(r.userSec + r.sysSec).toFixed(1)} s`]);
+    rows.push([
+      `pmacctd + pgsql (${r.mode})`,
+      si(N / pmNet(r)),
+      si(r.rows / pmNet(r)),
+      sec(pmNet(r)),
+      mib(r.maxRssKb * 1024),
+      `start → last row ${r.doneSec.toFixed(2)} s − ${fixed.toFixed(2)} s fixed;${r.packets === N ? '' : ` LOST ${N - r.packets} packets (excluded from the aim)`} ${r.rows} rows (60 s bins); ${r.mode === 'insert' ? 'UPDATE-then-INSERT (default)' : 'sql_dont_try_update + sql_use_copy'}; CPU ${(r.userSec + r.sysSec).toFixed(1)} s`,
+    ]);
   }
 
   console.log('\n==== results ====');
   console.log(`machine: ${machineDescription()}`);
-  console.log(`capture: ${N} packets, ${capture.params.flows} conversations (${capture.flowKeys} one-way keys) over ${capture.params.durationSec} s, ${(capture.fileBytes / 1e6).toFixed(0)} MB`);
+  console.log(
+    `capture: ${N} packets, ${capture.params.flows} conversations (${capture.flowKeys} one-way keys) over ${capture.params.durationSec} s, ${(capture.fileBytes / 1e6).toFixed(0)} MB`,
+  );
   console.log(table(['pipeline', 'packets/s', 'records/s', 'time', 'peak RSS', 'notes'], rows));
   const counted = t.storedPackets === N;
-  console.log(`check: Postgres holds ${t.storedRows} records of ENI A summing ${t.storedPackets} packets / ${t.storedBytes} bytes — ${counted ? 'OK, equals' : 'MISMATCH with'} the capture's ${N} packets / ${capture.ipBytes} IP bytes; aggregator SKIPDATA packets ${t.skipped}`);
+  console.log(
+    `check: Postgres holds ${t.storedRows} records of ENI A summing ${t.storedPackets} packets / ${t.storedBytes} bytes — ${counted ? 'OK, equals' : 'MISMATCH with'} the capture's ${N} packets / ${capture.ipBytes} IP bytes; aggregator SKIPDATA packets ${t.skipped}`,
+  );
   if (pmacctNote) console.log(`pmacctd + pgsql: ${pmacctNote}`);
 
   // Memory per open flow.
   if (baseline) {
-    const b = { rss: baseline.get('process_resident_memory_bytes') ?? NaN, heap: baseline.get('nodejs_heap_size_used_bytes') ?? NaN, flows: baseline.get('flowlogs_aggregator_active_flows') ?? 0 };
+    const b = {
+      rss: baseline.get('process_resident_memory_bytes') ?? NaN,
+      heap: baseline.get('nodejs_heap_size_used_bytes') ?? NaN,
+      flows: baseline.get('flowlogs_aggregator_active_flows') ?? 0,
+    };
     const p = t.peak;
     const per = (v: number, base: number) => (p.activeFlows > 0 ? `${((v - base) / p.activeFlows).toFixed(0)} B` : '—');
-    console.log('\naggregator memory (its /metrics; baseline: started, no flows; peak: the phase-1 sample with the most open flows):');
-    console.log(table(['', 'open flows', 'RSS', 'heap used', 'notes'], [
-      ['baseline', String(b.flows), mib(b.rss), mib(b.heap), 'before phase 1'],
-      ['at peak', String(p.activeFlows), mib(p.aggRss), mib(p.aggHeap), `max RSS over phase 1 ${mib(t.maxRss.aggregator)}`],
-      ['per open flow', '', per(p.aggRss, b.rss), per(p.aggHeap, b.heap), '(peak − baseline) / open flows; heap is a point sample between GCs'],
-    ]));
+    console.log(
+      '\naggregator memory (its /metrics; baseline: started, no flows; peak: the phase-1 sample with the most open flows):',
+    );
+    console.log(
+      table(
+        ['', 'open flows', 'RSS', 'heap used', 'notes'],
+        [
+          ['baseline', String(b.flows), mib(b.rss), mib(b.heap), 'before phase 1'],
+          [
+            'at peak',
+            String(p.activeFlows),
+            mib(p.aggRss),
+            mib(p.aggHeap),
+            `max RSS over phase 1 ${mib(t.maxRss.aggregator)}`,
+          ],
+          [
+            'per open flow',
+            '',
+            per(p.aggRss, b.rss),
+            per(p.aggHeap, b.heap),
+            '(peak − baseline) / open flows; heap is a point sample between GCs',
+          ],
+        ],
+      ),
+    );
   }
 
   // Latency.
@@ -357,28 +606,59 @@ async function main(): Promise<void> {
   if (latency) {
     const L = settings.lateness;
     const ws = latency.windows;
-    console.log(`\nlatency (phase 2): ${latency.storedPackets} of ${latency.packets} packets stored in ${ws.length} windows of 10 s; Postgres polled every ${latency.pollMs} ms (a query took ${latency.pollQueryMs.toFixed(0)} ms on average)`);
-    console.log('  definitions: close = the wall-clock moment the window\'s end (window_end) passed — with capture speed and --rebase, packets are stamped');
-    console.log('  when they are sent (to the millisecond, so event time follows wall time). queryable = when the poll that');
-    console.log('  first showed the window\'s final record count returned (an upper bound, ≤ one poll + query late). latency = queryable − close.');
-    console.log(`  the configured part: FLOWLOGS_ALLOWED_LATENESS_S = ${L} s — the aggregator emits a window only once event time has passed window_end + lateness`);
-    console.log('  (the last window: once the replay\'s last batch said the file ended and wall time passed window_end + lateness, checked every 250 ms;');
-    console.log(`  FLOWLOGS_IDLE_CLOSE_MS = ${settings.idleMs} ms applies to live sources only). pipeline part = latency − lateness.`);
+    console.log(
+      `\nlatency (phase 2): ${latency.storedPackets} of ${latency.packets} packets stored in ${ws.length} windows of 10 s; Postgres polled every ${latency.pollMs} ms (a query took ${latency.pollQueryMs.toFixed(0)} ms on average)`,
+    );
+    console.log(
+      "  definitions: close = the wall-clock moment the window's end (window_end) passed — with capture speed and --rebase, packets are stamped",
+    );
+    console.log(
+      '  when they are sent (to the millisecond, so event time follows wall time). queryable = when the poll that',
+    );
+    console.log(
+      "  first showed the window's final record count returned (an upper bound, ≤ one poll + query late). latency = queryable − close.",
+    );
+    console.log(
+      `  the configured part: FLOWLOGS_ALLOWED_LATENESS_S = ${L} s — the aggregator emits a window only once event time has passed window_end + lateness`,
+    );
+    console.log(
+      "  (the last window: once the replay's last batch said the file ended and wall time passed window_end + lateness, checked every 250 ms;",
+    );
+    console.log(
+      `  FLOWLOGS_IDLE_CLOSE_MS = ${settings.idleMs} ms applies to live sources only). pipeline part = latency − lateness.`,
+    );
     const lat = ws.map((w) => w.lastChange - w.windowEnd);
-    console.log(table(['window start', 'records', 'packets', 'first visible', 'all visible', 'pipeline part'],
-      ws.map((w) => [new Date(w.windowStart * 1000).toISOString().slice(11, 19), String(w.records), String(w.packets), `+${(w.firstSeen - w.windowEnd).toFixed(2)} s`, `+${(w.lastChange - w.windowEnd).toFixed(2)} s`, `${(w.lastChange - w.windowEnd - L).toFixed(2)} s`])));
+    console.log(
+      table(
+        ['window start', 'records', 'packets', 'first visible', 'all visible', 'pipeline part'],
+        ws.map((w) => [
+          new Date(w.windowStart * 1000).toISOString().slice(11, 19),
+          String(w.records),
+          String(w.packets),
+          `+${(w.firstSeen - w.windowEnd).toFixed(2)} s`,
+          `+${(w.lastChange - w.windowEnd).toFixed(2)} s`,
+          `${(w.lastChange - w.windowEnd - L).toFixed(2)} s`,
+        ]),
+      ),
+    );
     p99Close = pctl(lat, 99);
     p99Pipeline = p99Close - L;
-    console.log(`  window close → records queryable: p50 ${sec(median(lat))}, p99 ${sec(p99Close)} (max ${sec(Math.max(...lat))}); of it lateness ${L} s, pipeline part p50 ${sec(median(lat) - L)}, p99 ${sec(p99Pipeline)}`);
-    console.log(`  (p99 of ${ws.length} windows is their maximum but one at most; the first and last windows are partial)`);
+    console.log(
+      `  window close → records queryable: p50 ${sec(median(lat))}, p99 ${sec(p99Close)} (max ${sec(Math.max(...lat))}); of it lateness ${L} s, pipeline part p50 ${sec(median(lat) - L)}, p99 ${sec(p99Pipeline)}`,
+    );
+    console.log(
+      `  (p99 of ${ws.length} windows is their maximum but one at most; the first and last windows are partial)`,
+    );
   }
 
   // Aims.
-  console.log('\naims (from the project\'s issue):');
+  console.log("\naims (from the project's issue):");
   const pps = N / e2e;
   console.log(`  ≥ 1 M packets/s end to end: ${si(pps)} packets/s — ${pps >= 1e6 ? 'MET' : 'NOT MET'}`);
   if (latency) {
-    console.log(`  p99 latency < 2 s from window close: ${sec(p99Close)} — ${p99Close < 2 ? 'MET' : 'NOT MET'}; without the configured ${settings.lateness} s lateness: ${sec(p99Pipeline)} — ${p99Pipeline < 2 ? 'MET' : 'NOT MET'}`);
+    console.log(
+      `  p99 latency < 2 s from window close: ${sec(p99Close)} — ${p99Close < 2 ? 'MET' : 'NOT MET'}; without the configured ${settings.lateness} s lateness: ${sec(p99Pipeline)} — ${p99Pipeline < 2 ? 'MET' : 'NOT MET'}`,
+    );
   } else {
     console.log('  p99 latency < 2 s: not measured (--no-latency)');
   }
@@ -386,7 +666,9 @@ async function main(): Promise<void> {
   if (okRuns.length) {
     const fastest = okRuns.reduce((a, b) => (pmNet(a) < pmNet(b) ? a : b));
     const ratio = pps / (N / pmNet(fastest));
-    console.log(`  faster than pmacctd + pgsql on the same capture: ${ratio.toFixed(2)}× its fastest mode (${fastest.mode}, ${si(N / pmNet(fastest))} packets/s) — ${ratio > 1 ? 'MET' : 'NOT MET'}`);
+    console.log(
+      `  faster than pmacctd + pgsql on the same capture: ${ratio.toFixed(2)}× its fastest mode (${fastest.mode}, ${si(N / pmNet(fastest))} packets/s) — ${ratio > 1 ? 'MET' : 'NOT MET'}`,
+    );
   } else {
     console.log(`  faster than pmacctd + pgsql: not compared — ${pmacctNote || 'no pmacctd run counted every packet'}`);
   }
@@ -411,7 +693,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 process.on('exit', killAllNow);
 
 main().catch(async (error: unknown) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
   await stopAll().catch(() => undefined);
   process.exit(1);
 });

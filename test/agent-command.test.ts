@@ -28,7 +28,8 @@ describe('flowlogs agent', () => {
     writeFileSync(pcap, demoCapture(1_700_000_000));
     const vpcId = (await stack.api('POST', '/v1/vpcs', { name: 'hosts', cidrBlock: '10.20.0.0/16' })).body.id;
     subnetId = (await stack.api('POST', '/v1/subnets', { vpcId, name: 'a', cidrBlock: '10.20.0.0/24' })).body.id;
-    knownEni = (await stack.api('POST', '/v1/network-interfaces', { subnetId, name: 'known', primaryIp: '10.20.0.9' })).body.id;
+    knownEni = (await stack.api('POST', '/v1/network-interfaces', { subnetId, name: 'known', primaryIp: '10.20.0.9' }))
+      .body.id;
     readonlyKey = (await stack.api('POST', '/v1/api-keys', { role: 'readonly', name: 'viewer' })).body.key;
     env = { ...stack.env, FLOWLOGS_API_URL: stack.url, METRICS_PORT: '0', LOG_LEVEL: 'info' };
   }, 60_000);
@@ -71,7 +72,13 @@ describe('flowlogs agent', () => {
   });
 
   it('--check on a bad file: one line per problem, naming the field, exit 1', async () => {
-    const path = configFile('bad.json', { enis: [{ id: 'eni-a1', source: { type: 'live' } }, { id: 'ENI_B', source: { type: 'file', path: '/x' } }], extra: 1 });
+    const path = configFile('bad.json', {
+      enis: [
+        { id: 'eni-a1', source: { type: 'live' } },
+        { id: 'ENI_B', source: { type: 'file', path: '/x' } },
+      ],
+      extra: 1,
+    });
     const run = await flowlogs(['agent', '--config', path, '--check'], env);
     expect(run.code).toBe(1);
     expect(lines(run.stderr)).toEqual([
@@ -89,21 +96,39 @@ describe('flowlogs agent', () => {
       enis: [
         // The first three register themselves (subnetId, primaryIp); the last must be known to the control plane.
         { id: 'eni-nodev', subnetId, primaryIp: '10.20.0.11', source: { type: 'live', interface: 'nosuch0' } },
-        { id: 'eni-nons', subnetId, primaryIp: '10.20.0.12', source: { type: 'nflog', groups: [7], netns: 'flowlogs-no-such-ns' } },
-        { id: 'eni-nofile', subnetId, primaryIp: '10.20.0.13', source: { type: 'file', path: join(dir, 'missing.pcap') } },
+        {
+          id: 'eni-nons',
+          subnetId,
+          primaryIp: '10.20.0.12',
+          source: { type: 'nflog', groups: [7], netns: 'flowlogs-no-such-ns' },
+        },
+        {
+          id: 'eni-nofile',
+          subnetId,
+          primaryIp: '10.20.0.13',
+          source: { type: 'file', path: join(dir, 'missing.pcap') },
+        },
         { id: 'eni-unknown9', source: { type: 'file', path: pcap } },
       ],
     });
     const run = await flowlogs(['agent', '--config', path, '--check'], env);
     expect(run.code).toBe(1);
     expect(lines(run.stderr)).toEqual([
-      expect.stringMatching(/^problem: eni-nodev: tcpdump -i nosuch0 .* exited with 1: tcpdump: nosuch0: No such device exists/),
-      expect.stringMatching(/^problem: eni-nons: ip netns exec flowlogs-no-such-ns tcpdump .*Cannot open network namespace "flowlogs-no-such-ns"/),
+      expect.stringMatching(
+        /^problem: eni-nodev: tcpdump -i nosuch0 .* exited with 1: tcpdump: nosuch0: No such device exists/,
+      ),
+      expect.stringMatching(
+        /^problem: eni-nons: ip netns exec flowlogs-no-such-ns tcpdump .*Cannot open network namespace "flowlogs-no-such-ns"/,
+      ),
       `problem: eni-nofile: cannot read ${join(dir, 'missing.pcap')}: ENOENT`,
-      expect.stringMatching(new RegExp(`^problem: eni-unknown9: control plane at ${stack.url} answered 404 for ENI eni-unknown9: `)),
+      expect.stringMatching(
+        new RegExp(`^problem: eni-unknown9: control plane at ${stack.url} answered 404 for ENI eni-unknown9: `),
+      ),
     ]);
     const readonly = await flowlogs(['agent', '--config', path, '--check'], { ...env, FLOWLOGS_API_KEY: readonlyKey });
-    expect(lines(readonly.stderr).at(-1)).toMatch(/^problem: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/);
+    expect(lines(readonly.stderr).at(-1)).toMatch(
+      /^problem: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/,
+    );
     const closed = `http://127.0.0.1:${await closedPort()}`;
     const noApi = await flowlogs(['agent', '--config', path, '--check'], { ...env, FLOWLOGS_API_URL: closed });
     expect(lines(noApi.stderr).at(-1)).toBe(`problem: control plane at ${closed} did not answer (ECONNREFUSED)`);
@@ -116,9 +141,15 @@ describe('flowlogs agent', () => {
     const path = configFile('one.json', { enis: [{ id: knownEni, source: { type: 'file', path: pcap } }] });
     const readonly = await flowlogs(['agent', '--config', path], { ...env, FLOWLOGS_API_KEY: readonlyKey });
     expect(readonly.code).toBe(1);
-    expect(lines(readonly.stderr)).toEqual([expect.stringMatching(/^flowlogs agent: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/)]);
+    expect(lines(readonly.stderr)).toEqual([
+      expect.stringMatching(
+        /^flowlogs agent: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/,
+      ),
+    ]);
     const badEnv = await flowlogs(['agent', '--config', path], { ...env, METRICS_PORT: 'many' });
-    expect(badEnv.stderr).toBe('flowlogs agent: invalid configuration: METRICS_PORT: Invalid input: expected number, received NaN\n');
+    expect(badEnv.stderr).toBe(
+      'flowlogs agent: invalid configuration: METRICS_PORT: Invalid input: expected number, received NaN\n',
+    );
     const debug = await flowlogs(['agent', '--config', join(dir, 'none.json'), '--debug'], env);
     expect(debug.code).toBe(1);
     expect(lines(debug.stderr)[0]).toBe(`flowlogs agent: cannot read ${join(dir, 'none.json')}: ENOENT`);
@@ -130,36 +161,74 @@ describe('flowlogs agent', () => {
     const topic = (await stack.api('POST', '/v1/log-topics', { logsetId: logset, name: 'run' })).body.id;
     // The ENI as the agent will register it (its PUT then finds it), so that the flow log is there before its packets.
     await stack.api('PUT', '/v1/network-interfaces/eni-run1', { subnetId, name: 'eni-run1', primaryIp: '10.20.0.30' });
-    const flowLog = (await stack.api('POST', '/v1/flow-logs', {
-      name: 'run', resourceType: 'NETWORKINTERFACE', resourceId: 'eni-run1', trafficType: 'ALL', logTopicId: topic, aggregationInterval: 60,
-    })).body;
+    const flowLog = (
+      await stack.api('POST', '/v1/flow-logs', {
+        name: 'run',
+        resourceType: 'NETWORKINTERFACE',
+        resourceId: 'eni-run1',
+        trafficType: 'ALL',
+        logTopicId: topic,
+        aggregationInterval: 60,
+      })
+    ).body;
     const agentKey = (await stack.api('POST', '/v1/api-keys', { role: 'agent', name: 'host-run' })).body.key;
     const path = configFile('run.json', {
-      agentId: 'host-run', enis: [{ id: 'eni-run1', subnetId, primaryIp: '10.20.0.30', source: { type: 'file', path: pcap } }],
+      agentId: 'host-run',
+      enis: [{ id: 'eni-run1', subnetId, primaryIp: '10.20.0.30', source: { type: 'file', path: pcap } }],
     });
-    const child = spawn(process.execPath, [CLI, 'agent', '--config', path], { env: { ...process.env, ...env, FLOWLOGS_API_KEY: agentKey } });
+    const child = spawn(process.execPath, [CLI, 'agent', '--config', path], {
+      env: { ...process.env, ...env, FLOWLOGS_API_KEY: agentKey },
+    });
     let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => { stdout += text; });
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      const records = await until('the agent\'s records', async () => {
-        const { rows } = await stack.db.pool.query('SELECT DISTINCT account_id, interface_id FROM flow_records WHERE flow_log_id = $1', [flowLog.id]);
-        return rows.length ? rows : undefined;
-      }, 90_000).catch((err: Error) => { throw new Error(`${err.message}; the agent logged: ${stdout}`); });
+      const records = await until(
+        "the agent's records",
+        async () => {
+          const { rows } = await stack.db.pool.query(
+            'SELECT DISTINCT account_id, interface_id FROM flow_records WHERE flow_log_id = $1',
+            [flowLog.id],
+          );
+          return rows.length ? rows : undefined;
+        },
+        90_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; the agent logged: ${stdout}`);
+      });
       expect(records).toEqual([{ account_id: flowLog.accountId, interface_id: 'eni-run1' }]);
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
     const logged = lines(stdout).map((line) => JSON.parse(line));
-    expect(logged.find((l) => l.msg === 'ENI registered')).toMatchObject({ level: 30, eni: 'eni-run1', agent: 'host-run', account: flowLog.accountId, subnet: subnetId });
-    expect(logged.find((l) => l.msg === 'capture source started')).toMatchObject({ level: 30, eni: 'eni-run1', source: expect.stringContaining(pcap) });
+    expect(logged.find((l) => l.msg === 'ENI registered')).toMatchObject({
+      level: 30,
+      eni: 'eni-run1',
+      agent: 'host-run',
+      account: flowLog.accountId,
+      subnet: subnetId,
+    });
+    expect(logged.find((l) => l.msg === 'capture source started')).toMatchObject({
+      level: 30,
+      eni: 'eni-run1',
+      source: expect.stringContaining(pcap),
+    });
     expect((await stack.api('GET', '/v1/network-interfaces/eni-run1')).body).toMatchObject({ agentId: 'host-run' });
   }, 150_000);
 
   it('flowlogs replay refuses a read-only key in one line', async () => {
-    const run = await flowlogs(['replay', '--pcap', pcap, '--eni', knownEni], { ...env, FLOWLOGS_API_KEY: readonlyKey });
+    const run = await flowlogs(['replay', '--pcap', pcap, '--eni', knownEni], {
+      ...env,
+      FLOWLOGS_API_KEY: readonlyKey,
+    });
     expect(run.code).toBe(1);
-    expect(lines(run.stderr)).toEqual([expect.stringMatching(/^flowlogs replay: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/)]);
+    expect(lines(run.stderr)).toEqual([
+      expect.stringMatching(
+        /^flowlogs replay: FLOWLOGS_API_KEY is a read-only key of account \S+: writing packets needs an agent key/,
+      ),
+    ]);
   });
 });

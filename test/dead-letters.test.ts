@@ -27,14 +27,21 @@ describe('dead letters', () => {
     const producer = reliableProducer(kafka);
     await producer.connect();
     await producer.send({ topic: topics.packets, messages: [{ key: 'eni-poison', value: Buffer.from([1, 2, 3]) }] });
-    await producer.send({ topic: topics.records, messages: [{ key: 'topic-x', value: '{"records": [{"version": 3}]}' }] });
+    await producer.send({
+      topic: topics.records,
+      messages: [{ key: 'topic-x', value: '{"records": [{"version": 3}]}' }],
+    });
     await producer.disconnect();
 
     const consumer = kafka.consumer({ groupId: `${stack.prefix}.dlq-reader` });
     await consumer.connect();
     await consumer.subscribe({ topic: topics.dlq, fromBeginning: true });
     const dead: KafkaMessage[] = [];
-    await consumer.run({ eachMessage: async ({ message }) => { dead.push(message); } });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        dead.push(message);
+      },
+    });
     await until('two dead letters', async () => (dead.length >= 2 ? true : undefined));
     await consumer.disconnect();
 

@@ -19,11 +19,16 @@ describe('ENI registration', () => {
     stack = await startStack();
     api = stack.api;
     await stack.db.pool.query("INSERT INTO accounts (id, name) VALUES ('222222222222', 'other')");
-    await stack.db.pool.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ('key-other', '222222222222', $1, 'admin')", [hashApiKey(OTHER_KEY)]);
+    await stack.db.pool.query(
+      "INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ('key-other', '222222222222', $1, 'admin')",
+      [hashApiKey(OTHER_KEY)],
+    );
     vpcId = (await api('POST', '/v1/vpcs', { name: 'prod', cidrBlock: '10.16.0.0/16' })).body.id;
     subnetId = (await api('POST', '/v1/subnets', { vpcId, name: 'a', cidrBlock: '10.16.0.0/24' })).body.id;
     const otherVpc = (await api('POST', '/v1/vpcs', { name: 'theirs', cidrBlock: '10.16.0.0/16' }, OTHER_KEY)).body.id;
-    otherSubnetId = (await api('POST', '/v1/subnets', { vpcId: otherVpc, name: 'b', cidrBlock: '10.16.0.0/24' }, OTHER_KEY)).body.id;
+    otherSubnetId = (
+      await api('POST', '/v1/subnets', { vpcId: otherVpc, name: 'b', cidrBlock: '10.16.0.0/24' }, OTHER_KEY)
+    ).body.id;
   });
 
   afterAll(async () => {
@@ -42,7 +47,9 @@ describe('ENI registration', () => {
 
   it('creates one ENI when agents register at the same time', async () => {
     const body = { subnetId, name: 'cvm-c', primaryIp: '10.16.0.30' };
-    const answers = await Promise.all(Array.from({ length: 5 }, () => api('PUT', '/v1/network-interfaces/eni-race', body)));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => api('PUT', '/v1/network-interfaces/eni-race', body)),
+    );
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 201]);
     expect(new Set(answers.map((a) => JSON.stringify(a.body))).size).toBe(1);
   });
@@ -53,7 +60,10 @@ describe('ENI registration', () => {
     const ip = await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId, name: 'x', primaryIp: '10.16.0.24' });
     expect(ip.status).toBe(409);
     expect(ip.body.message).toMatch(/10\.16\.0\.23/);
-    expect((await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId: subnetB, name: 'x', primaryIp: '10.16.1.23' })).status).toBe(409);
+    expect(
+      (await api('PUT', '/v1/network-interfaces/eni-agent2', { subnetId: subnetB, name: 'x', primaryIp: '10.16.1.23' }))
+        .status,
+    ).toBe(409);
   });
 
   it('records the agent that registers the ENI, and when; none for one registered without', async () => {
@@ -69,16 +79,28 @@ describe('ENI registration', () => {
     expect(moved.body).toMatchObject({ agentId: 'host-b' });
     expect(Date.parse(moved.body.registeredAt)).toBeGreaterThanOrEqual(Date.parse(first.body.registeredAt));
     expect((await api('GET', '/v1/network-interfaces/eni-agent3')).body).toEqual(moved.body);
-    const created = await api('PUT', '/v1/network-interfaces/eni-agent4', { subnetId, name: 'cvm-e', primaryIp: '10.16.0.32', agentId: 'host-a' });
+    const created = await api('PUT', '/v1/network-interfaces/eni-agent4', {
+      subnetId,
+      name: 'cvm-e',
+      primaryIp: '10.16.0.32',
+      agentId: 'host-a',
+    });
     expect(created.status).toBe(201);
     expect(created.body.agentId).toBe('host-a');
-    expect((await api('PUT', '/v1/network-interfaces/eni-agent4', { ...body, agentId: '' })).body.message).toMatch(/^agentId: /);
+    expect((await api('PUT', '/v1/network-interfaces/eni-agent4', { ...body, agentId: '' })).body.message).toMatch(
+      /^agentId: /,
+    );
     // POST (by hand) takes no agent.
-    expect((await api('POST', '/v1/network-interfaces', { ...body, primaryIp: '10.16.0.33', agentId: 'x' })).status).toBe(400);
+    expect(
+      (await api('POST', '/v1/network-interfaces', { ...body, primaryIp: '10.16.0.33', agentId: 'x' })).status,
+    ).toBe(400);
   });
 
   it("answers an ENI's activity from its records: nothing yet, and 404 for another account's", async () => {
-    expect(await api('GET', '/v1/network-interfaces/eni-agent1/activity')).toEqual({ status: 200, body: { lastSeenAt: null, lastTrafficAt: null } });
+    expect(await api('GET', '/v1/network-interfaces/eni-agent1/activity')).toEqual({
+      status: 200,
+      body: { lastSeenAt: null, lastTrafficAt: null },
+    });
     expect((await api('GET', '/v1/network-interfaces/eni-agent1/activity', undefined, OTHER_KEY)).status).toBe(404);
   });
 
@@ -88,22 +110,47 @@ describe('ENI registration', () => {
       expect(res.status, id).toBe(400);
       expect(res.body.message).toMatch(/^id: /);
     }
-    expect((await api('PUT', '/v1/network-interfaces/eni-b1', { subnetId, name: 'x' })).body.message).toMatch(/primaryIp/);
+    expect((await api('PUT', '/v1/network-interfaces/eni-b1', { subnetId, name: 'x' })).body.message).toMatch(
+      /primaryIp/,
+    );
     const outside = await api('PUT', '/v1/network-interfaces/eni-b2', { subnetId, name: 'x', primaryIp: '10.17.0.5' });
     expect(outside.status).toBe(400);
     expect(outside.body.message).toMatch(/^primaryIp: 10\.17\.0\.5 is not inside subnet/);
   });
 
   it("keeps accounts apart: another account's subnet is 404, and an ENI id is each account's own", async () => {
-    const foreign = await api('PUT', '/v1/network-interfaces/eni-b3', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.5' });
+    const foreign = await api('PUT', '/v1/network-interfaces/eni-b3', {
+      subnetId: otherSubnetId,
+      name: 'x',
+      primaryIp: '10.16.0.5',
+    });
     expect(foreign.status).toBe(404);
     expect(foreign.body.message).toMatch(/^subnetId: subnet .* not found/);
     // The other account learns nothing of this one's eni-agent1: it registers its own, as if the id were unused.
     const mine = (await api('GET', '/v1/network-interfaces/eni-agent1')).body;
-    const theirs = await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY);
-    expect(theirs).toMatchObject({ status: 201, body: { id: 'eni-agent1', accountId: '222222222222', subnetId: otherSubnetId } });
-    expect((await api('PUT', '/v1/network-interfaces/eni-agent1', { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' }, OTHER_KEY)).status).toBe(200);
-    expect((await api('GET', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).body).toMatchObject({ accountId: '222222222222' });
+    const theirs = await api(
+      'PUT',
+      '/v1/network-interfaces/eni-agent1',
+      { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' },
+      OTHER_KEY,
+    );
+    expect(theirs).toMatchObject({
+      status: 201,
+      body: { id: 'eni-agent1', accountId: '222222222222', subnetId: otherSubnetId },
+    });
+    expect(
+      (
+        await api(
+          'PUT',
+          '/v1/network-interfaces/eni-agent1',
+          { subnetId: otherSubnetId, name: 'x', primaryIp: '10.16.0.22' },
+          OTHER_KEY,
+        )
+      ).status,
+    ).toBe(200);
+    expect((await api('GET', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).body).toMatchObject({
+      accountId: '222222222222',
+    });
     expect((await api('DELETE', '/v1/network-interfaces/eni-agent1', undefined, OTHER_KEY)).status).toBe(204);
     expect((await api('GET', '/v1/network-interfaces/eni-agent1')).body).toEqual(mine);
   });

@@ -14,7 +14,8 @@ let accountA: string;
 let subnetB: string;
 
 const asB = (method: string, path: string, body?: unknown) => stack.api(method, path, body, keyB);
-async function created(path: string, body: unknown, key?: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function created(path: string, body: unknown, key?: string): Promise<any> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   const res = await stack.api('POST', path, body, key);
   expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(201);
   return res.body;
@@ -26,12 +27,20 @@ beforeAll(async () => {
   accountA = vpc.accountId;
   idsOfA.vpcs = vpc.id;
   idsOfA.subnets = (await created('/v1/subnets', { vpcId: vpc.id, name: 'a', cidrBlock: '10.0.1.0/24' })).id;
-  idsOfA['network-interfaces'] = (await created('/v1/network-interfaces', { subnetId: idsOfA.subnets, name: 'a', primaryIp: '10.0.1.5' })).id;
+  idsOfA['network-interfaces'] = (
+    await created('/v1/network-interfaces', { subnetId: idsOfA.subnets, name: 'a', primaryIp: '10.0.1.5' })
+  ).id;
   idsOfA.logsets = (await created('/v1/logsets', { name: 'a' })).id;
   idsOfA['log-topics'] = (await created('/v1/log-topics', { logsetId: idsOfA.logsets, name: 'a' })).id;
-  idsOfA['flow-logs'] = (await created('/v1/flow-logs', {
-    name: 'a', resourceType: 'NETWORKINTERFACE', resourceId: idsOfA['network-interfaces'], trafficType: 'ALL', logTopicId: idsOfA['log-topics'],
-  })).id;
+  idsOfA['flow-logs'] = (
+    await created('/v1/flow-logs', {
+      name: 'a',
+      resourceType: 'NETWORKINTERFACE',
+      resourceId: idsOfA['network-interfaces'],
+      trafficType: 'ALL',
+      logTopicId: idsOfA['log-topics'],
+    })
+  ).id;
   idsOfA['api-keys'] = (await created('/v1/api-keys', { role: 'readonly', name: 'a' })).id;
 
   keyB = (await created('/v1/accounts', { name: 'b' })).adminKey;
@@ -53,21 +62,34 @@ function bodyFor(method: string, collection: string): unknown {
     'network-interfaces': { subnetId: idsOfA.subnets, name: 'b2', primaryIp: '10.0.1.6' },
     logsets: { name: 'b2' },
     'log-topics': { logsetId: idsOfA.logsets, name: 'b2' },
-    'flow-logs': { name: 'b2', resourceType: 'VPC', resourceId: idsOfA.vpcs, trafficType: 'ALL', logTopicId: idsOfA['log-topics'] },
+    'flow-logs': {
+      name: 'b2',
+      resourceType: 'VPC',
+      resourceId: idsOfA.vpcs,
+      trafficType: 'ALL',
+      logTopicId: idsOfA['log-topics'],
+    },
     'api-keys': { role: 'readonly' },
     accounts: { name: 'b2' },
   };
   return bodies[collection];
 }
 
-const mentionsA = (res: ApiResponse) => [accountA, ...Object.values(idsOfA)].filter((id) => JSON.stringify(res.body).includes(id));
+const mentionsA = (res: ApiResponse) =>
+  [accountA, ...Object.values(idsOfA)].filter((id) => JSON.stringify(res.body).includes(id));
 
 describe('account isolation', () => {
   it('holds on every /v1 route of the OpenAPI document', async () => {
     const doc = (await stack.api('GET', '/openapi.json', undefined, null)).body;
     const operations = Object.entries(doc.paths as Record<string, Record<string, { requestBody?: unknown }>>)
       .filter(([path]) => path.startsWith('/v1/'))
-      .flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path, hasBody: op.requestBody !== undefined })));
+      .flatMap(([path, ops]) =>
+        Object.entries(ops).map(([method, op]) => ({
+          method: method.toUpperCase(),
+          path,
+          hasBody: op.requestBody !== undefined,
+        })),
+      );
     expect(operations.length).toBeGreaterThan(30);
 
     for (const { method, path, hasBody } of operations) {
@@ -81,7 +103,10 @@ describe('account isolation', () => {
         if (method === 'PUT') {
           // Agents register ENIs under ids of their own choosing, and ids are per account: B registers its own ENI of
           // that id, exactly as if A had none (then deletes it again, so the other routes find only A's).
-          expect(res, `${what}: ${JSON.stringify(res.body)}`).toMatchObject({ status: 201, body: { id, subnetId: subnetB } });
+          expect(res, `${what}: ${JSON.stringify(res.body)}`).toMatchObject({
+            status: 201,
+            body: { id, subnetId: subnetB },
+          });
           expect(mentionsA({ ...res, body: { ...res.body, id: '' } }), what).toEqual([]);
           expect((await asB('DELETE', path.replace('{id}', id))).status, what).toBe(204);
           continue;
@@ -107,6 +132,9 @@ describe('account isolation', () => {
       const res = await stack.api('GET', `/v1/${collection}/${id}`);
       expect(res, collection).toMatchObject({ status: 200, body: { id, name: 'a' } });
     }
-    expect((await stack.api('GET', `/v1/flow-logs/${idsOfA['flow-logs']}`)).body).toMatchObject({ enabled: true, revision: 1 });
+    expect((await stack.api('GET', `/v1/flow-logs/${idsOfA['flow-logs']}`)).body).toMatchObject({
+      enabled: true,
+      revision: 1,
+    });
   });
 });

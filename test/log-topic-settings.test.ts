@@ -26,7 +26,11 @@ describe('log-topic settings on Kafka', () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     const messages: KafkaMessage[] = [];
-    await consumer.run({ eachMessage: async ({ message }) => { messages.push(message); } });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        messages.push(message);
+      },
+    });
     return { messages, stop: () => consumer.disconnect() };
   }
 
@@ -42,11 +46,21 @@ describe('log-topic settings on Kafka', () => {
     let n = 0;
     /** A record for the log topic, straight onto the records topic (as the aggregator writes them). */
     const publish = async (): Promise<FlowRecord> => {
-      const r = makeRecord({ logTopicId: topic.id, srcport: 40_000 + n++, windowStart: Math.floor(Date.now() / 60_000) * 60 });
-      await producer.send({ topic: topics.records, messages: [{ key: topic.id, value: JSON.stringify({ records: [r] }) }] });
+      const r = makeRecord({
+        logTopicId: topic.id,
+        srcport: 40_000 + n++,
+        windowStart: Math.floor(Date.now() / 60_000) * 60,
+      });
+      await producer.send({
+        topic: topics.records,
+        messages: [{ key: topic.id, value: JSON.stringify({ records: [r] }) }],
+      });
       return r;
     };
-    const arrival = (r: FlowRecord) => until(`record ${r.recordId}`, async () => delivered.messages.find((m) => m.headers?.['flowlogs-record-id']?.toString() === r.recordId));
+    const arrival = (r: FlowRecord) =>
+      until(`record ${r.recordId}`, async () =>
+        delivered.messages.find((m) => m.headers?.['flowlogs-record-id']?.toString() === r.recordId),
+      );
 
     const first = await publish();
     expect(JSON.parse((await arrival(first)).value!.toString())).toEqual(first);
@@ -57,7 +71,9 @@ describe('log-topic settings on Kafka', () => {
       expect((await api('PATCH', `/v1/log-topics/${topic.id}`, { format })).status).toBe(200);
       const r = await publish();
       const value = (await arrival(r)).value!.toString();
-      console.log(`format ${JSON.stringify(format)}: first record in it delivered ${Date.now() - changed} ms after the PATCH was sent`);
+      console.log(
+        `format ${JSON.stringify(format)}: first record in it delivered ${Date.now() - changed} ms after the PATCH was sent`,
+      );
       if (format === 'json') expect(JSON.parse(value)).toEqual(r);
       else expect(value).toBe(format === 'text' ? formatText(r) : `${r.srcport} ${r.dstport} ${r.action}`);
     }
@@ -68,12 +84,19 @@ describe('log-topic settings on Kafka', () => {
     expect((await api('PATCH', `/v1/logsets/${logset.id}`, { retentionDays: 9 })).status).toBe(200);
     expect((await api('DELETE', `/v1/log-topics/${spare.id}`)).status).toBe(204);
     const settings = await follow(topics.logTopicSettings);
-    const last = await until('the deleted log topic\'s tombstone', async () => {
-      const byId = new Map(settings.messages.map((m) => [m.key!.toString(), m.value ? JSON.parse(m.value.toString()) : null]));
+    const last = await until("the deleted log topic's tombstone", async () => {
+      const byId = new Map(
+        settings.messages.map((m) => [m.key!.toString(), m.value ? JSON.parse(m.value.toString()) : null]),
+      );
       return byId.get(spare.id) === null ? byId : undefined;
     });
     await settings.stop();
-    expect(last.get(topic.id)).toEqual({ id: topic.id, kafkaTopic: topic.kafkaTopic, format: 'json', retentionDays: 9 });
+    expect(last.get(topic.id)).toEqual({
+      id: topic.id,
+      kafkaTopic: topic.kafkaTopic,
+      format: 'json',
+      retentionDays: 9,
+    });
     expect([...last.keys()].sort()).toEqual([topic.id, spare.id].sort());
   });
 });

@@ -23,27 +23,56 @@ describe('retention', () => {
     const short = (await api('POST', '/v1/log-topics', { logsetId: day.id, name: 'short' })).body;
     const now = Math.floor(Date.now() / 1000);
     const ages = [0, 3, 10]; // days
-    await ensureDayPartitions(db.pool, ages.map((a) => now - a * DAY), new Set());
-    const records = [long, short].flatMap((topic) => ages.map((age): FlowRecord => {
-      const ws = now - age * DAY - (now % 60);
-      return makeRecord({
-        accountId: 'acct', interfaceId: 'eni-x', packets: 1, bytes: 60, start: ws, end: ws,
-        windowStart: ws, windowEnd: ws + 60, flowLogId: 'fl-x', logTopicId: topic.id, recordId: `${topic.id}-${age}`,
-      });
-    }));
+    await ensureDayPartitions(
+      db.pool,
+      ages.map((a) => now - a * DAY),
+      new Set(),
+    );
+    const records = [long, short].flatMap((topic) =>
+      ages.map((age): FlowRecord => {
+        const ws = now - age * DAY - (now % 60);
+        return makeRecord({
+          accountId: 'acct',
+          interfaceId: 'eni-x',
+          packets: 1,
+          bytes: 60,
+          start: ws,
+          end: ws,
+          windowStart: ws,
+          windowEnd: ws + 60,
+          flowLogId: 'fl-x',
+          logTopicId: topic.id,
+          recordId: `${topic.id}-${age}`,
+        });
+      }),
+    );
     await insertRecords(db.pool, records);
     /** The log topics and hours the rollup holds rows of, folded or still pending (the stack's publisher folds every few seconds). */
-    const rollupHours = async () => (await db.pool.query<{ log_topic_id: string; hour: number }>(
-      "SELECT DISTINCT log_topic_id, hour FROM (SELECT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' "
-      + 'UNION ALL SELECT log_topic_id, window_start - window_start % 3600 FROM flow_rollup_pending) AS rollup ORDER BY 1, 2',
-    )).rows;
-    const hoursOf = (rows: Array<[{ id: string }, number]>) => rows
-      .map(([topic, age]) => ({ log_topic_id: topic.id, hour: Math.floor((now - age * DAY - (now % 60)) / 3600) * 3600 }))
-      .sort((a, b) => (a.log_topic_id === b.log_topic_id ? a.hour - b.hour : a.log_topic_id < b.log_topic_id ? -1 : 1));
-    expect(await rollupHours()).toEqual(hoursOf([long, short].flatMap((t) => ages.map((a): [{ id: string }, number] => [t, a]))));
-    const partitions = async () => (await db.pool.query<{ name: string }>(
-      "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records' ORDER BY 1",
-    )).rows.map((r) => r.name);
+    const rollupHours = async () =>
+      (
+        await db.pool.query<{ log_topic_id: string; hour: number }>(
+          "SELECT DISTINCT log_topic_id, hour FROM (SELECT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' " +
+            'UNION ALL SELECT log_topic_id, window_start - window_start % 3600 FROM flow_rollup_pending) AS rollup ORDER BY 1, 2',
+        )
+      ).rows;
+    const hoursOf = (rows: Array<[{ id: string }, number]>) =>
+      rows
+        .map(([topic, age]) => ({
+          log_topic_id: topic.id,
+          hour: Math.floor((now - age * DAY - (now % 60)) / 3600) * 3600,
+        }))
+        .sort((a, b) =>
+          a.log_topic_id === b.log_topic_id ? a.hour - b.hour : a.log_topic_id < b.log_topic_id ? -1 : 1,
+        );
+    expect(await rollupHours()).toEqual(
+      hoursOf([long, short].flatMap((t) => ages.map((a): [{ id: string }, number] => [t, a]))),
+    );
+    const partitions = async () =>
+      (
+        await db.pool.query<{ name: string }>(
+          "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records' ORDER BY 1",
+        )
+      ).rows.map((r) => r.name);
     // The publisher made today's and tomorrow's partitions at start, ahead of their records.
     const tomorrow = dayPartitionName(now + DAY).name;
     expect(await partitions()).toEqual([...ages.map((a) => dayPartitionName(now - a * DAY).name), tomorrow].sort());
@@ -51,9 +80,17 @@ describe('retention', () => {
     const result = await stack.publisher.applyRetention(now);
     expect(result.dropped).toEqual([dayPartitionName(now - 10 * DAY).name]);
     expect(await partitions()).toEqual([...[0, 3].map((a) => dayPartitionName(now - a * DAY).name), tomorrow].sort());
-    const left = (await db.pool.query<{ record_id: string }>('SELECT record_id FROM flow_records ORDER BY 1')).rows.map((r) => r.record_id);
+    const left = (await db.pool.query<{ record_id: string }>('SELECT record_id FROM flow_records ORDER BY 1')).rows.map(
+      (r) => r.record_id,
+    );
     expect(left).toEqual([`${long.id}-0`, `${long.id}-3`, `${short.id}-0`].sort());
-    expect(await rollupHours()).toEqual(hoursOf([[long, 0], [long, 3], [short, 0]]));
+    expect(await rollupHours()).toEqual(
+      hoursOf([
+        [long, 0],
+        [long, 3],
+        [short, 0],
+      ]),
+    );
   });
 
   it('waits for a rollup fold in progress before it deletes, and lets go of the fold lock after', async () => {
@@ -73,7 +110,9 @@ describe('retention', () => {
       try {
         let free = false;
         for (let i = 0; i < 20 && !free; i++) {
-          free = (await probe.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold])).rows[0].ok;
+          free = (
+            await probe.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold])
+          ).rows[0].ok;
           if (!free) await new Promise((r) => setTimeout(r, 50));
         }
         expect(free).toBe(true);

@@ -26,12 +26,22 @@ describe('rule changes', () => {
   it('follow create, disable, enable, modify and delete', async () => {
     const { api } = stack;
     const vpc = (await api('POST', '/v1/vpcs', { name: 'v', cidrBlock: DEMO_NETWORK.vpcCidr })).body;
-    const subnet = (await api('POST', '/v1/subnets', { vpcId: vpc.id, name: 's', cidrBlock: DEMO_NETWORK.subnetCidr })).body;
-    const eni = (await api('POST', '/v1/network-interfaces', { subnetId: subnet.id, name: 'e', primaryIp: DEMO_NETWORK.eniIp })).body;
+    const subnet = (await api('POST', '/v1/subnets', { vpcId: vpc.id, name: 's', cidrBlock: DEMO_NETWORK.subnetCidr }))
+      .body;
+    const eni = (
+      await api('POST', '/v1/network-interfaces', { subnetId: subnet.id, name: 'e', primaryIp: DEMO_NETWORK.eniIp })
+    ).body;
     const logset = (await api('POST', '/v1/logsets', { name: 'l' })).body;
     const topic = (await api('POST', '/v1/log-topics', { logsetId: logset.id, name: 't' })).body;
     const create = async (name: string, resourceType: string, resourceId: string) => {
-      const res = await api('POST', '/v1/flow-logs', { name, resourceType, resourceId, trafficType: 'ALL', logTopicId: topic.id, aggregationInterval: 10 });
+      const res = await api('POST', '/v1/flow-logs', {
+        name,
+        resourceType,
+        resourceId,
+        trafficType: 'ALL',
+        logTopicId: topic.id,
+        aggregationInterval: 10,
+      });
       expect(res.status).toBe(201);
       return res.body.id as string;
     };
@@ -50,17 +60,48 @@ describe('rule changes', () => {
       const offline = (await recordsFromCapture(path, { interval: 10, eni: context })).records;
       const expected = offline.length;
       const windows = new Set(offline.map((r) => r.windowStart)).size;
-      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni: context, agentId: 't', secret, path, speed: 'max', rebase: false, batchPackets: 50 });
-      const count = async (flowLogId: string, status = 'OK') => Number((await stack.db.pool.query(
-        'SELECT count(*) AS n FROM flow_records WHERE flow_log_id = $1 AND log_status = $4 AND window_start >= $2 AND window_start < $3', [flowLogId, start - 10, start + 100, status],
-      )).rows[0].n);
-      await until('the VPC flow log\'s records', async () => ((await count(onVpc)) >= expected ? true : undefined));
+      await replayCapture({
+        producer,
+        topic: topicNames(stack.prefix).packets,
+        log: stack.log,
+        eni: context,
+        agentId: 't',
+        secret,
+        path,
+        speed: 'max',
+        rebase: false,
+        batchPackets: 50,
+      });
+      const count = async (flowLogId: string, status = 'OK') =>
+        Number(
+          (
+            await stack.db.pool.query(
+              'SELECT count(*) AS n FROM flow_records WHERE flow_log_id = $1 AND log_status = $4 AND window_start >= $2 AND window_start < $3',
+              [flowLogId, start - 10, start + 100, status],
+            )
+          ).rows[0].n,
+        );
+      await until("the VPC flow log's records", async () => ((await count(onVpc)) >= expected ? true : undefined));
       await new Promise((r) => setTimeout(r, 1000)); // anything else would be published by now
-      return { expected, windows, eni: await count(onEni), subnet: await count(onSubnet), vpc: await count(onVpc), subnetNodata: await count(onSubnet, 'NODATA') };
+      return {
+        expected,
+        windows,
+        eni: await count(onEni),
+        subnet: await count(onSubnet),
+        vpc: await count(onVpc),
+        subnetNodata: await count(onSubnet, 'NODATA'),
+      };
     };
 
     const first = await round(1_700_000_000);
-    expect(first).toEqual({ expected: first.expected, windows: first.windows, eni: first.expected, subnet: first.expected, vpc: first.expected, subnetNodata: 0 });
+    expect(first).toEqual({
+      expected: first.expected,
+      windows: first.windows,
+      eni: first.expected,
+      subnet: first.expected,
+      vpc: first.expected,
+      subnetNodata: 0,
+    });
 
     expect((await api('POST', `/v1/flow-logs/${onEni}/disable`)).body).toMatchObject({ enabled: false, revision: 2 });
     const disabled = await round(1_700_001_000);

@@ -14,7 +14,9 @@ import { until } from './support/stack.js';
 
 /** The live children of a process (zombies, reaped or not, are gone). */
 function childrenOf(pid: number): number[] {
-  const text = existsSync(`/proc/${pid}/task/${pid}/children`) ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8') : '';
+  const text = existsSync(`/proc/${pid}/task/${pid}/children`)
+    ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    : '';
   return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }
 function alive(pid: number): boolean {
@@ -34,8 +36,14 @@ describe('flowlogs up', () => {
     db = await createTestDatabase();
     cache = mkdtempSync(join(tmpdir(), 'flowlogs-up-'));
     env = {
-      KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: uniquePrefix(), DATABASE_URL: db.url, FLOWLOGS_CACHE_DIR: cache,
-      FLOWLOGS_DEMO: '0', FLOWLOGS_API_KEY: 'test-up-key-0123456789', METRICS_PORT: '0', HTTP_PORT: String(await closedPort()),
+      KAFKA_BROKERS: kafkaBrokers().join(','),
+      FLOWLOGS_TOPIC_PREFIX: uniquePrefix(),
+      DATABASE_URL: db.url,
+      FLOWLOGS_CACHE_DIR: cache,
+      FLOWLOGS_DEMO: '0',
+      FLOWLOGS_API_KEY: 'test-up-key-0123456789',
+      METRICS_PORT: '0',
+      HTTP_PORT: String(await closedPort()),
     };
   });
 
@@ -64,7 +72,9 @@ describe('flowlogs up', () => {
       const free = await closedPort();
       const shared = await flowlogs(['up'], { ...env, DATABASE_URL: nodb, METRICS_PORT: String(free) }, 30_000);
       expect(shared.code, shared.stderr).toBe(1);
-      expect(lines(shared.stderr)[0]).toMatch(new RegExp(`^flowlogs up: port ${free} would be both the aggregator's metrics .* and the publisher's`));
+      expect(lines(shared.stderr)[0]).toMatch(
+        new RegExp(`^flowlogs up: port ${free} would be both the aggregator's metrics .* and the publisher's`),
+      );
     } finally {
       holder.close();
     }
@@ -73,11 +83,18 @@ describe('flowlogs up', () => {
   }, 120_000);
 
   it('takes its services with it when it is killed with SIGKILL', async () => {
-    const up = spawn(process.execPath, [CLI, 'up'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const up = spawn(process.execPath, [CLI, 'up'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let services: number[] = [];
-    up.stdout.on('data', (c) => { output += c; });
-    up.stderr.on('data', (c) => { output += c; });
+    up.stdout.on('data', (c) => {
+      output += c;
+    });
+    up.stderr.on('data', (c) => {
+      output += c;
+    });
     try {
       await until('flowlogs up to be up', async () => (output.includes('flowlogs is up.') ? true : undefined), 120_000);
       services = childrenOf(up.pid!);
@@ -85,7 +102,10 @@ describe('flowlogs up', () => {
       expect(services.every(alive)).toBe(true);
       up.kill('SIGKILL');
       await until('the services to stop', async () => (services.some(alive) ? undefined : true), 30_000);
-      const api = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/healthz`).then(() => 'answered', () => 'gone');
+      const api = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/healthz`).then(
+        () => 'answered',
+        () => 'gone',
+      );
       expect(api).toBe('gone');
     } finally {
       if (up.exitCode === null) up.kill('SIGKILL');

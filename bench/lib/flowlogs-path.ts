@@ -14,7 +14,13 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { BatchQueue, EniStream, fileSource, type QueuedBatch } from '@flowlogs/capture-agent';
-import { decodePacketBatch, newPacketEvent, untrustedBecause, type EniBinding, type FlowLogRule } from '@flowlogs/contracts';
+import {
+  decodePacketBatch,
+  newPacketEvent,
+  untrustedBecause,
+  type EniBinding,
+  type FlowLogRule,
+} from '@flowlogs/contracts';
 import { FlowWindows, PacketEventDecoder } from '@flowlogs/flow';
 import { readCaptureChunks } from '@flowlogs/packet';
 
@@ -44,7 +50,19 @@ export interface PathResult {
 const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export async function runPath(mode: Mode, path: string, batchPackets = 4096): Promise<PathResult> {
-  const result: PathResult = { mode, packets: 0, decoded: 0, fileBytes: 0, batches: 0, batchBytes: 0, records: 0, elapsedSec: 0, maxRssKb: 0, cpuUserSec: 0, cpuSysSec: 0 };
+  const result: PathResult = {
+    mode,
+    packets: 0,
+    decoded: 0,
+    fileBytes: 0,
+    batches: 0,
+    batchBytes: 0,
+    records: 0,
+    elapsedSec: 0,
+    maxRssKb: 0,
+    cpuUserSec: 0,
+    cpuSysSec: 0,
+  };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   if (mode === 'fs-read') {
@@ -102,7 +120,8 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
       const { value, signature } = batches[offset];
       const view = decodePacketBatch(value);
       // The aggregator's check that the ENI's bound agent signed the batch: one HMAC per batch.
-      if (untrustedBecause(BENCH_BINDING, view.header, value, signature)) throw new Error('the bench batch is not trusted');
+      if (untrustedBecause(BENCH_BINDING, view.header, value, signature))
+        throw new Error('the bench batch is not trusted');
       for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
       windows.advance(view.header.eniId, view.header.eventTime);
       emit(windows.closeDue());
@@ -118,28 +137,52 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
   return result;
 }
 
-const BENCH_ENI = { eniId: 'eni-bench0001', accountId: 'acct-bench', vpcId: 'vpc-bench0001', subnetId: 'subnet-bench0001' };
+const BENCH_ENI = {
+  eniId: 'eni-bench0001',
+  accountId: 'acct-bench',
+  vpcId: 'vpc-bench0001',
+  subnetId: 'subnet-bench0001',
+};
 /** Any 32 bytes: the agent signs each batch (that cost is part of the path); nothing here checks it. */
 const BENCH_SECRET = Buffer.alloc(32, 7).toString('base64url');
 const BENCH_BINDING: EniBinding = { ...BENCH_ENI, agentId: 'bench', secret: BENCH_SECRET };
 const BENCH_RULE: FlowLogRule = {
-  id: 'fl-bench', accountId: BENCH_ENI.accountId, name: 'bench', resourceType: 'NETWORKINTERFACE', resourceId: BENCH_ENI.eniId,
-  trafficType: 'ALL', logTopicId: 'topic-bench', aggregationInterval: 60, enabled: true, revision: 1,
+  id: 'fl-bench',
+  accountId: BENCH_ENI.accountId,
+  name: 'bench',
+  resourceType: 'NETWORKINTERFACE',
+  resourceId: BENCH_ENI.eniId,
+  trafficType: 'ALL',
+  logTopicId: 'topic-bench',
+  aggregationInterval: 60,
+  enabled: true,
+  revision: 1,
 };
 
 /** The agent's own EniStream over the file, its batches handed to `onBatch` instead of Kafka; how many frames it read and decoded. */
 async function agentBatches(path: string, batchPackets: number, onBatch: (b: QueuedBatch) => void) {
   const queue = new BatchQueue(64 << 20);
   const stream = new EniStream({
-    eni: BENCH_ENI, agentId: 'bench', secret: BENCH_SECRET, source: await fileSource({ path, speed: 'max', rebase: false }), queue, batchPackets, flushMs: 200, heartbeatMs: 5000,
+    eni: BENCH_ENI,
+    agentId: 'bench',
+    secret: BENCH_SECRET,
+    source: await fileSource({ path, speed: 'max', rebase: false }),
+    queue,
+    batchPackets,
+    flushMs: 200,
+    heartbeatMs: 5000,
   });
   const draining = (async () => {
-    for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20)) for (const b of taken) onBatch(b);
+    for (let taken = await queue.take(1 << 20); taken.length; taken = await queue.take(1 << 20))
+      for (const b of taken) onBatch(b);
   })();
   const counters = await stream.run(new AbortController().signal);
   queue.close();
   await draining;
-  return { received: counters.received, decoded: counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0) };
+  return {
+    received: counters.received,
+    decoded: counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0),
+  };
 }
 
 function finish(result: PathResult, t0: number, cpu0: NodeJS.CpuUsage): void {

@@ -144,17 +144,35 @@ const enum Kind {
 
 /** Cumulative mix of conversation kinds. */
 const KIND_MIX: Array<[Kind, number]> = [
-  [Kind.Https, 0.5], [Kind.Http, 0.1], [Kind.Ssh, 0.04], [Kind.Db, 0.08],
-  [Kind.Dns, 0.12], [Kind.Quic, 0.1], [Kind.Ntp, 0.02], [Kind.Ping, 0.04],
+  [Kind.Https, 0.5],
+  [Kind.Http, 0.1],
+  [Kind.Ssh, 0.04],
+  [Kind.Db, 0.08],
+  [Kind.Dns, 0.12],
+  [Kind.Quic, 0.1],
+  [Kind.Ntp, 0.02],
+  [Kind.Ping, 0.04],
 ];
 
 const KIND_PROTO: Record<Kind, Proto> = {
-  [Kind.Https]: TCP, [Kind.Http]: TCP, [Kind.Ssh]: TCP, [Kind.Db]: TCP,
-  [Kind.Dns]: UDP, [Kind.Quic]: UDP, [Kind.Ntp]: UDP, [Kind.Ping]: ICMP,
+  [Kind.Https]: TCP,
+  [Kind.Http]: TCP,
+  [Kind.Ssh]: TCP,
+  [Kind.Db]: TCP,
+  [Kind.Dns]: UDP,
+  [Kind.Quic]: UDP,
+  [Kind.Ntp]: UDP,
+  [Kind.Ping]: ICMP,
 };
 const KIND_PORT: Record<Kind, number> = {
-  [Kind.Https]: 443, [Kind.Http]: 80, [Kind.Ssh]: 22, [Kind.Db]: 5432,
-  [Kind.Dns]: 53, [Kind.Quic]: 443, [Kind.Ntp]: 123, [Kind.Ping]: 0,
+  [Kind.Https]: 443,
+  [Kind.Http]: 80,
+  [Kind.Ssh]: 22,
+  [Kind.Db]: 5432,
+  [Kind.Dns]: 53,
+  [Kind.Quic]: 443,
+  [Kind.Ntp]: 123,
+  [Kind.Ping]: 0,
 };
 
 /** A frame length (before the IP header size correction) for one packet of a conversation. */
@@ -195,8 +213,13 @@ interface Flows {
 function makeFlows(params: CaptureParams, r: () => number): Flows {
   const n = params.flows;
   const flows: Flows = {
-    kind: new Uint8Array(n), v6: new Uint8Array(n), client: new Uint8Array(n * 16), server: new Uint8Array(n * 16),
-    clientPort: new Uint16Array(n), sentForward: new Uint32Array(n), sentReverse: new Uint32Array(n),
+    kind: new Uint8Array(n),
+    v6: new Uint8Array(n),
+    client: new Uint8Array(n * 16),
+    server: new Uint8Array(n * 16),
+    clientPort: new Uint16Array(n),
+    sentForward: new Uint32Array(n),
+    sentReverse: new Uint32Array(n),
   };
   for (let f = 0; f < n; f++) {
     const u = r();
@@ -204,7 +227,10 @@ function makeFlows(params: CaptureParams, r: () => number): Flows {
     let kind = Kind.Https;
     for (const [k, share] of KIND_MIX) {
       acc += share;
-      if (u < acc) { kind = k; break; }
+      if (u < acc) {
+        kind = k;
+        break;
+      }
     }
     flows.kind[f] = kind;
     const v6 = r() < params.ipv6Fraction;
@@ -242,7 +268,10 @@ function ipv4Checksum(frame: Buffer, at: number): void {
 /** The cache path for a set of parameters. */
 export function capturePath(params: CaptureParams, cacheDir = defaultCacheDir()): string {
   const p = params;
-  return join(cacheDir, `capture-v${GENERATOR_VERSION}-p${p.packets}-f${p.flows}-d${p.durationSec}-v6${p.ipv6Fraction}-s${p.seed}-t${p.startSec}.pcap`);
+  return join(
+    cacheDir,
+    `capture-v${GENERATOR_VERSION}-p${p.packets}-f${p.flows}-d${p.durationSec}-v6${p.ipv6Fraction}-s${p.seed}-t${p.startSec}.pcap`,
+  );
 }
 
 export function defaultCacheDir(): string {
@@ -279,8 +308,17 @@ export function generateCapture(params: CaptureParams, path: string): CaptureSta
   const flows = makeFlows(params, r);
   const seenKey = new Uint8Array(params.flows * 2);
   const stats: CaptureStats = {
-    path, params, packets: params.packets, fileBytes: 24, frameBytes: 0, ipBytes: 0, ipv6Packets: 0,
-    byProtocol: { tcp: 0, udp: 0, icmp: 0 }, flowKeys: 0, cached: false, generateSec: 0,
+    path,
+    params,
+    packets: params.packets,
+    fileBytes: 24,
+    frameBytes: 0,
+    ipBytes: 0,
+    ipv6Packets: 0,
+    byProtocol: { tcp: 0, udp: 0, icmp: 0 },
+    flowKeys: 0,
+    cached: false,
+    generateSec: 0,
   };
   const temporary = `${path}.${process.pid}.tmp`;
   const fd = openSync(temporary, 'w');

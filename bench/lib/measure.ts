@@ -61,7 +61,15 @@ export function runTimed(command: string, args: string[], opts: { cwd?: string; 
     // time's file may start with "Command exited with non-zero status N".
     const lines = readFileSync(report, 'utf8').trim().split('\n');
     const [wall, user, sys, rss] = lines[lines.length - 1].split(' ').map(Number);
-    return { wallSec: wall, userSec: user, sysSec: sys, maxRssKb: rss, exitCode: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+    return {
+      wallSec: wall,
+      userSec: user,
+      sysSec: sys,
+      maxRssKb: rss,
+      exitCode: result.status ?? -1,
+      stdout: result.stdout,
+      stderr: result.stderr,
+    };
   } finally {
     rmSync(report, { force: true });
   }
@@ -92,6 +100,10 @@ export function mib(bytes: number): string {
 /** A plain-text table with a header rule; columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join(' | ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }

@@ -15,7 +15,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from '@flowlogs/db';
 import {
-  commCpuSec, machineCpuSec, procCpuSec, scrape, startService, stopService, waitReady, type Metrics, type Service,
+  commCpuSec,
+  machineCpuSec,
+  procCpuSec,
+  scrape,
+  startService,
+  stopService,
+  waitReady,
+  type Metrics,
+  type Service,
 } from './pipeline-services.js';
 
 export interface EniSetup {
@@ -43,18 +51,44 @@ export interface AgentLaunch {
 export function startAgent(a: AgentLaunch): Service {
   const configPath = join(a.logDir, `${a.name}.json`);
   const { eniId, accountId, vpcId, subnetId, primaryIp } = a.eni;
-  writeFileSync(configPath, JSON.stringify({
-    enis: [{ id: eniId, accountId, vpcId, subnetId, primaryIp, source: { type: 'file', path: a.path, speed: a.speed, rebase: a.rebase } }],
-  }, null, 2));
-  return startService('capture-agent', a.name, {
-    ...a.baseEnv, FLOWLOGS_AGENT_CONFIG: configPath, FLOWLOGS_AGENT_ID: `bench-${a.name}`, METRICS_PORT: String(a.metricsPort),
-  }, a.metricsPort, a.logDir, a.nodeArgs);
+  writeFileSync(
+    configPath,
+    JSON.stringify(
+      {
+        enis: [
+          {
+            id: eniId,
+            accountId,
+            vpcId,
+            subnetId,
+            primaryIp,
+            source: { type: 'file', path: a.path, speed: a.speed, rebase: a.rebase },
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
+  return startService(
+    'capture-agent',
+    a.name,
+    {
+      ...a.baseEnv,
+      FLOWLOGS_AGENT_CONFIG: configPath,
+      FLOWLOGS_AGENT_ID: `bench-${a.name}`,
+      METRICS_PORT: String(a.metricsPort),
+    },
+    a.metricsPort,
+    a.logDir,
+    a.nodeArgs,
+  );
 }
 
 const now = () => Date.now() / 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A metric's value: 0 when the service answered without it (a labelled counter not yet incremented), NaN when it did not answer. */
-const get = (m: Metrics | undefined, name: string) => (m ? m.get(name) ?? 0 : NaN);
+const get = (m: Metrics | undefined, name: string) => (m ? (m.get(name) ?? 0) : NaN);
 
 export interface Sample {
   /** When the scrape was sent / when its last answer came back (unix s). */
@@ -72,7 +106,15 @@ export interface Sample {
   aggHeap: number;
   agentRss: number;
   pubRss: number;
-  cpu: { agent: number; aggregator: number; publisher: number; broker: number; postgres: number; machineBusy: number; machineTotal: number };
+  cpu: {
+    agent: number;
+    aggregator: number;
+    publisher: number;
+    broker: number;
+    postgres: number;
+    machineBusy: number;
+    machineTotal: number;
+  };
 }
 
 export interface ThroughputResult {
@@ -105,7 +147,8 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
   const t1 = now();
   const machine = machineCpuSec();
   return {
-    t0, t1,
+    t0,
+    t1,
     agentPackets: get(a, 'flowlogs_agent_packets_total'),
     aggPackets: get(g, 'flowlogs_aggregator_packets_total'),
     aggRecords: get(g, 'flowlogs_aggregator_records_total'),
@@ -121,7 +164,7 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
       agent: get(a, 'process_cpu_seconds_total'),
       aggregator: get(g, 'process_cpu_seconds_total'),
       publisher: get(p, 'process_cpu_seconds_total'),
-      broker: s.brokerPid ? procCpuSec(s.brokerPid) ?? NaN : NaN,
+      broker: s.brokerPid ? (procCpuSec(s.brokerPid) ?? NaN) : NaN,
       postgres: commCpuSec('postgres'),
       machineBusy: machine.busy,
       machineTotal: machine.total,
@@ -129,7 +172,14 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
   };
 }
 
-export async function runThroughput(launch: AgentLaunch, s: Services, pool: Pool, packets: number, sampleMs = 200, onProgress?: (line: string) => void): Promise<ThroughputResult> {
+export async function runThroughput(
+  launch: AgentLaunch,
+  s: Services,
+  pool: Pool,
+  packets: number,
+  sampleMs = 200,
+  onProgress?: (line: string) => void,
+): Promise<ThroughputResult> {
   const agent = startAgent(launch);
   try {
     // Sampling starts at once (not after /readyz): the agent may send its first batch right after it is ready.
@@ -143,36 +193,56 @@ export async function runThroughput(launch: AgentLaunch, s: Services, pool: Pool
     const began = now();
     for (;;) {
       for (const svc of [agent, s.aggregator, s.publisher]) {
-        if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited (${svc.child.exitCode}) during the run; see ${svc.logPath}`);
+        if (svc.child.exitCode !== null)
+          throw new Error(`${svc.name} exited (${svc.child.exitCode}) during the run; see ${svc.logPath}`);
       }
       const sample = await takeSample(agent, s);
       samples.push(sample);
       if (sample.agentPackets === 0) tStart = sample.t0;
       if (Number.isNaN(tAgentDone) && sample.agentPackets >= packets) tAgentDone = sample.t1;
       if (Number.isNaN(tAggDone) && sample.aggPackets >= packets) tAggDone = sample.t1;
-      if (sample.aggPackets >= packets && sample.activeFlows === 0 && sample.aggRecords > 0 && sample.pubRecords >= sample.aggRecords) {
+      if (
+        sample.aggPackets >= packets &&
+        sample.activeFlows === 0 &&
+        sample.aggRecords > 0 &&
+        sample.pubRecords >= sample.aggRecords
+      ) {
         tStored = sample.t1;
         break;
       }
       if (onProgress && sample.t1 - lastProgress >= 5) {
         lastProgress = sample.t1;
-        onProgress(`  … ${(sample.t1 - began).toFixed(0)} s: agent ${sample.agentPackets} pkts, aggregator ${sample.aggPackets} pkts / ${sample.activeFlows} open flows / ${sample.aggRecords} records, publisher ${sample.pubRecords} records`);
+        onProgress(
+          `  … ${(sample.t1 - began).toFixed(0)} s: agent ${sample.agentPackets} pkts, aggregator ${sample.aggPackets} pkts / ${sample.activeFlows} open flows / ${sample.aggRecords} records, publisher ${sample.pubRecords} records`,
+        );
       }
-      if (now() - began > timeoutSec) throw new Error(`throughput phase: not done after ${timeoutSec} s (last sample ${JSON.stringify(sample)})`);
+      if (now() - began > timeoutSec)
+        throw new Error(`throughput phase: not done after ${timeoutSec} s (last sample ${JSON.stringify(sample)})`);
       await sleep(Math.max(0, (sample.agentPackets > 0 ? sampleMs : 50) - (now() - sample.t0) * 1000));
     }
     if (Number.isNaN(tStart)) tStart = samples[0].t0; // the agent had queued packets before the first scrape answered
     const db = await pool.query(
       `SELECT count(*)::float8 AS rows, coalesce(sum(packets), 0)::float8 AS packets, coalesce(sum(bytes), 0)::float8 AS bytes
-         FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK'`, [launch.eni.flowLogId],
+         FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK'`,
+      [launch.eni.flowLogId],
     );
     const last = samples[samples.length - 1];
     const peak = samples.reduce((a, b) => (b.activeFlows > a.activeFlows ? b : a), samples[0]);
     const max = (f: (x: Sample) => number) => Math.max(...samples.map(f).filter((v) => Number.isFinite(v)));
     return {
-      packets, tStart, startSource: 'last agent /metrics sample with none queued', tAgentDone, tAggDone, tStored,
-      records: last.aggRecords, storedRows: db.rows[0].rows, storedPackets: db.rows[0].packets, storedBytes: db.rows[0].bytes,
-      skipped: last.aggSkipped, samples, peak,
+      packets,
+      tStart,
+      startSource: 'last agent /metrics sample with none queued',
+      tAgentDone,
+      tAggDone,
+      tStored,
+      records: last.aggRecords,
+      storedRows: db.rows[0].rows,
+      storedPackets: db.rows[0].packets,
+      storedBytes: db.rows[0].bytes,
+      skipped: last.aggSkipped,
+      samples,
+      peak,
       maxRss: { agent: max((x) => x.agentRss), aggregator: max((x) => x.aggRss), publisher: max((x) => x.pubRss) },
     };
   } finally {
@@ -200,7 +270,15 @@ export interface LatencyResult {
   agentDone: number;
 }
 
-export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, packets: number, durationSec: number, pollMs = 100, onProgress?: (line: string) => void): Promise<LatencyResult> {
+export async function runLatency(
+  launch: AgentLaunch,
+  s: Services,
+  pool: Pool,
+  packets: number,
+  durationSec: number,
+  pollMs = 100,
+  onProgress?: (line: string) => void,
+): Promise<LatencyResult> {
   const agent = startAgent(launch);
   try {
     await waitReady(agent);
@@ -215,12 +293,14 @@ export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, p
     const deadline = agentStarted + durationSec + 120;
     for (;;) {
       for (const svc of [agent, s.aggregator, s.publisher]) {
-        if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited (${svc.child.exitCode}) during the latency phase; see ${svc.logPath}`);
+        if (svc.child.exitCode !== null)
+          throw new Error(`${svc.name} exited (${svc.child.exitCode}) during the latency phase; see ${svc.logPath}`);
       }
       const t0 = now();
       const r = await pool.query(
         `SELECT window_start, max(window_end) AS window_end, count(*)::float8 AS n, coalesce(sum(packets), 0)::float8 AS p
-           FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK' GROUP BY window_start`, [launch.eni.flowLogId],
+           FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK' GROUP BY window_start`,
+        [launch.eni.flowLogId],
       );
       const t1 = now();
       queryMs += (t1 - t0) * 1000;
@@ -229,8 +309,17 @@ export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, p
       for (const row of r.rows as Array<{ window_start: number; window_end: number; n: number; p: number }>) {
         storedPackets += row.p;
         const w = windows.get(row.window_start);
-        if (!w) windows.set(row.window_start, { windowStart: row.window_start, windowEnd: row.window_end, records: row.n, packets: row.p, firstSeen: t1, lastChange: t1 });
-        else if (w.records !== row.n || w.packets !== row.p) Object.assign(w, { records: row.n, packets: row.p, lastChange: t1 });
+        if (!w)
+          windows.set(row.window_start, {
+            windowStart: row.window_start,
+            windowEnd: row.window_end,
+            records: row.n,
+            packets: row.p,
+            firstSeen: t1,
+            lastChange: t1,
+          });
+        else if (w.records !== row.n || w.packets !== row.p)
+          Object.assign(w, { records: row.n, packets: row.p, lastChange: t1 });
       }
       if (Number.isNaN(agentDone) && t1 - lastAgentCheck >= 0.5) {
         lastAgentCheck = t1;
@@ -240,7 +329,9 @@ export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, p
       if (storedPackets >= packets) break;
       if (onProgress && t1 - lastProgress >= 10) {
         lastProgress = t1;
-        onProgress(`  … ${(t1 - agentStarted).toFixed(0)} s: ${windows.size} windows with records, ${storedPackets} of ${packets} packets stored`);
+        onProgress(
+          `  … ${(t1 - agentStarted).toFixed(0)} s: ${windows.size} windows with records, ${storedPackets} of ${packets} packets stored`,
+        );
       }
       if (t1 > deadline) {
         onProgress?.(`  latency phase: stopped waiting at ${storedPackets} of ${packets} packets stored`);
@@ -249,8 +340,13 @@ export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, p
       await sleep(Math.max(0, pollMs - (now() - t0) * 1000));
     }
     return {
-      packets, storedPackets, windows: [...windows.values()].sort((a, b) => a.windowStart - b.windowStart),
-      pollMs, pollQueryMs: queryMs / Math.max(1, polls), agentStarted, agentDone,
+      packets,
+      storedPackets,
+      windows: [...windows.values()].sort((a, b) => a.windowStart - b.windowStart),
+      pollMs,
+      pollQueryMs: queryMs / Math.max(1, polls),
+      agentStarted,
+      agentDone,
     };
   } finally {
     await stopService(agent);
@@ -261,12 +357,17 @@ export async function runLatency(launch: AgentLaunch, s: Services, pool: Pool, p
  * The producer timestamps (CreateTime, set by the agent when it made the batch) of the first and
  * the last message on the packets topic: when the first packet was sent and the last one queued.
  */
-export async function packetsTopicSpan(kafka: import('kafkajs').Kafka, topic: string, groupId: string): Promise<{ firstMs: number; lastMs: number; messages: number }> {
+export async function packetsTopicSpan(
+  kafka: import('kafkajs').Kafka,
+  topic: string,
+  groupId: string,
+): Promise<{ firstMs: number; lastMs: number; messages: number }> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<number, number>();
   try {
-    for (const p of await admin.fetchTopicOffsets(topic)) if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high));
+    for (const p of await admin.fetchTopicOffsets(topic))
+      if (Number(p.high) > Number(p.low)) ends.set(p.partition, Number(p.high));
   } finally {
     await admin.disconnect();
   }
@@ -279,22 +380,24 @@ export async function packetsTopicSpan(kafka: import('kafkajs').Kafka, topic: st
     const reached = new Set<number>();
     await new Promise<void>((resolveDone, reject) => {
       const timer = setTimeout(() => reject(new Error(`reading ${topic} for its timestamps took over 120 s`)), 120_000);
-      consumer.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          for (const m of batch.messages) {
-            const ts = Number(m.timestamp);
-            span.messages++;
-            if (ts < span.firstMs) span.firstMs = ts;
-            if (ts > span.lastMs) span.lastMs = ts;
-            if (Number(m.offset) + 1 >= (ends.get(batch.partition) ?? 0)) reached.add(batch.partition);
-          }
-          if (reached.size >= ends.size) {
-            clearTimeout(timer);
-            resolveDone();
-          }
-        },
-      }).catch(reject);
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            for (const m of batch.messages) {
+              const ts = Number(m.timestamp);
+              span.messages++;
+              if (ts < span.firstMs) span.firstMs = ts;
+              if (ts > span.lastMs) span.lastMs = ts;
+              if (Number(m.offset) + 1 >= (ends.get(batch.partition) ?? 0)) reached.add(batch.partition);
+            }
+            if (reached.size >= ends.size) {
+              clearTimeout(timer);
+              resolveDone();
+            }
+          },
+        })
+        .catch(reject);
     });
   } finally {
     await consumer.disconnect();

@@ -61,9 +61,17 @@ export function pmacctSchema(): { path: string; sql: string } {
     if (!existsSync(path)) continue;
     const raw = readFileSync(path);
     const sql = (name.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-    return { path, sql: sql.split('\n').filter((l) => !/^\s*GRANT\b/i.test(l)).join('\n') };
+    return {
+      path,
+      sql: sql
+        .split('\n')
+        .filter((l) => !/^\s*GRANT\b/i.test(l))
+        .join('\n'),
+    };
   }
-  throw new Error(`pmacct's SQL schema (pmacct-create-table_v9.pgsql) is not in ${SCHEMA_DIR}: is the Debian package pmacct installed?`);
+  throw new Error(
+    `pmacct's SQL schema (pmacct-create-table_v9.pgsql) is not in ${SCHEMA_DIR}: is the Debian package pmacct installed?`,
+  );
 }
 
 function adminUrl(host: string, user: string, db = 'postgres'): string {
@@ -83,7 +91,10 @@ export async function preparePmacctDb(host: string, user: string, db: string): P
   const { path, sql } = pmacctSchema();
   // The script ends with `COPY proto FROM stdin` + inline data, which node-postgres cannot feed: run it through psql.
   const { spawnSync } = await import('node:child_process');
-  const psql = spawnSync('psql', ['-h', host, '-U', user, '-d', db, '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { input: sql, encoding: 'utf8' });
+  const psql = spawnSync('psql', ['-h', host, '-U', user, '-d', db, '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], {
+    input: sql,
+    encoding: 'utf8',
+  });
   if (psql.status !== 0) throw new Error(`psql ${path} into ${db} failed (${psql.status}): ${psql.stderr}`);
   return path;
 }
@@ -98,11 +109,17 @@ export async function dropPmacctDb(host: string, user: string, db: string): Prom
   }
 }
 
-async function tableSums(host: string, user: string, db: string): Promise<{ rows: number; packets: number; bytes: number; bins: number }> {
+async function tableSums(
+  host: string,
+  user: string,
+  db: string,
+): Promise<{ rows: number; packets: number; bytes: number; bins: number }> {
   const client = new pg.Client({ connectionString: adminUrl(host, user, db) });
   await client.connect();
   try {
-    const r = await client.query(`SELECT count(*)::float8 AS rows, coalesce(sum(packets), 0)::float8 AS packets, coalesce(sum(bytes), 0)::float8 AS bytes, count(DISTINCT stamp_inserted)::float8 AS bins FROM ${PMACCT_TABLE}`);
+    const r = await client.query(
+      `SELECT count(*)::float8 AS rows, coalesce(sum(packets), 0)::float8 AS packets, coalesce(sum(bytes), 0)::float8 AS bytes, count(DISTINCT stamp_inserted)::float8 AS bins FROM ${PMACCT_TABLE}`,
+    );
     return r.rows[0] as { rows: number; packets: number; bytes: number; bins: number };
   } finally {
     await client.end();
@@ -119,7 +136,14 @@ export async function truncatePmacct(host: string, user: string, db: string): Pr
   }
 }
 
-export function pmacctConfig(file: string, mode: PmacctMode, host: string, user: string, db: string, historySec: number): string {
+export function pmacctConfig(
+  file: string,
+  mode: PmacctMode,
+  host: string,
+  user: string,
+  db: string,
+  historySec: number,
+): string {
   return [
     `pcap_savefile: ${file}`,
     'pcap_savefile_wait: false',
@@ -143,7 +167,16 @@ export function pmacctConfig(file: string, mode: PmacctMode, host: string, user:
 }
 
 /** Empties the table, runs pmacctd on `file` into it, and sums what it wrote. */
-export async function runPmacctPg(binary: string, file: string, mode: PmacctMode, workDir: string, host: string, user: string, db: string, historySec = 60): Promise<PmacctPgRun> {
+export async function runPmacctPg(
+  binary: string,
+  file: string,
+  mode: PmacctMode,
+  workDir: string,
+  host: string,
+  user: string,
+  db: string,
+  historySec = 60,
+): Promise<PmacctPgRun> {
   await truncatePmacct(host, user, db);
   const config = pmacctConfig(file, mode, host, user, db, historySec);
   const configPath = join(workDir, `pmacctd-pgsql-${mode}.conf`);
@@ -155,7 +188,10 @@ export async function runPmacctPg(binary: string, file: string, mode: PmacctMode
   if (run.exitCode !== 0) throw new Error(`pmacctd (${mode}) exited with ${run.exitCode}: ${output.slice(-2000)}`);
   const errors = output.split('\n').filter((l) => /^ERROR/.test(l));
   if (errors.length) throw new Error(`pmacctd (${mode}) reported errors: ${errors.slice(0, 5).join(' | ')}`);
-  const purges = output.split('\n').filter((l) => l.includes('Purging cache - END')).map((l) => l.replace(/^.*\*\*\* /, '').replace(/ \*\*\*$/, ''));
+  const purges = output
+    .split('\n')
+    .filter((l) => l.includes('Purging cache - END'))
+    .map((l) => l.replace(/^.*\*\*\* /, '').replace(/ \*\*\*$/, ''));
   // The plugin's cache purges run in forked writer processes that outlive the core (each purge one
   // transaction, invisible until it commits): wait until no pgsql writer is left, then sum the table.
   let doneAt = Date.now();
@@ -164,5 +200,13 @@ export async function runPmacctPg(binary: string, file: string, mode: PmacctMode
     doneAt = Date.now();
   }
   const sums = await tableSums(host, user, db);
-  return { ...run, mode, ...sums, doneSec: Math.max(run.wallSec, (doneAt - started) / 1000), config, commandLine: [binary, ...args].join(' '), purges };
+  return {
+    ...run,
+    mode,
+    ...sums,
+    doneSec: Math.max(run.wallSec, (doneAt - started) / 1000),
+    config,
+    commandLine: [binary, ...args].join(' '),
+    purges,
+  };
 }

@@ -42,7 +42,14 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts `services/<service>/src/main.ts` in a child Node process; its output goes to `<logDir>/<name>.log`. */
-export function startService(service: ServiceName, name: string, env: Record<string, string>, port: number, logDir: string, nodeArgs: string[] = []): Service {
+export function startService(
+  service: ServiceName,
+  name: string,
+  env: Record<string, string>,
+  port: number,
+  logDir: string,
+  nodeArgs: string[] = [],
+): Service {
   const logPath = join(logDir, `${name}.log`);
   const out = createWriteStream(logPath);
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join('services', service, 'src', 'main.ts')], {
@@ -52,11 +59,13 @@ export function startService(service: ServiceName, name: string, env: Record<str
   });
   child.stdout!.pipe(out, { end: false });
   child.stderr!.pipe(out, { end: false });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => {
-    running.delete(svc);
-    out.end();
-    res(code);
-  }));
+  const exited = new Promise<number | null>((res) =>
+    child.on('exit', (code) => {
+      running.delete(svc);
+      out.end();
+      res(code);
+    }),
+  );
   const svc: Service = { name, child, baseUrl: `http://127.0.0.1:${port}`, logPath, exited };
   running.add(svc);
   return svc;
@@ -66,7 +75,8 @@ export function startService(service: ServiceName, name: string, env: Record<str
 export async function waitReady(svc: Service, path = '/readyz', timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (svc.child.exitCode !== null) throw new Error(`${svc.name} exited (${svc.child.exitCode}) before it was ready; see ${svc.logPath}`);
+    if (svc.child.exitCode !== null)
+      throw new Error(`${svc.name} exited (${svc.child.exitCode}) before it was ready; see ${svc.logPath}`);
     try {
       const res = await fetch(svc.baseUrl + path, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -197,7 +207,12 @@ export function ensureKafka(): { pid?: number; started: boolean } {
   };
   const first = status();
   if (first.answering) return { pid: first.pid, started: false };
-  const start = spawnSync('npx', ['flowlogs-kafka', 'start'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const start = spawnSync('npx', ['flowlogs-kafka', 'start'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   if (start.status !== 0) throw new Error(`npx flowlogs-kafka start failed (${start.status}): ${start.stderr}`);
   const second = status();
   if (!second.answering) throw new Error('the Kafka broker does not answer after `npx flowlogs-kafka start`');

@@ -38,9 +38,13 @@ export function summarizeProfile(path: string, top = 20): string {
     byFile.set(file, (byFile.get(file) ?? 0) + hits);
   }
   const pct = (n: number) => `${((100 * n) / totalSamples).toFixed(1).padStart(5)}%`;
-  const lines = [`self time, ${totalSamples} samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s:`];
-  for (const [key, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(hits)}  ${key}`);
+  const lines = [
+    `self time, ${totalSamples} samples over ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s:`,
+  ];
+  for (const [key, hits] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top))
+    lines.push(`  ${pct(hits)}  ${key}`);
   lines.push('by file:');
-  for (const [file, hits] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 10)) lines.push(`  ${pct(hits)}  ${file}`);
+  for (const [file, hits] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 10))
+    lines.push(`  ${pct(hits)}  ${file}`);
   return lines.join('\n');
 }

@@ -47,7 +47,12 @@ const peerSql = (p: string) =>
     ELSE (20 + ${p} % 200) || '.' || (${p} / 200) || '.' || ((${p} * 37) % 256) || '.' || (1 + (${p} * 11) % 254) END)`;
 
 /** The SELECT that generates rows [lo, hi) of N; its columns are flow_records' in the publisher's order. */
-function generateSql(n: number, lo: number, hi: number, ids: { logTopicId: string; accountId: string; flowLogId: string }): string {
+function generateSql(
+  n: number,
+  lo: number,
+  hi: number,
+  ids: { logTopicId: string; accountId: string; flowLogId: string },
+): string {
   const lit = (s: string) => `'${s.replace(/'/g, "''")}'`;
   return `
 SELECT md5(${lit(ids.flowLogId)} || '|' || interface_id || '|' || ws || '|' || i) AS record_id, ws, ws + ${INTERVAL},
@@ -96,7 +101,8 @@ FROM (
 ) c`;
 }
 
-const COLUMNS = 'record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record';
+const COLUMNS =
+  'record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr, srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record';
 
 export async function readDataSet(pool: Pool): Promise<DataSet | undefined> {
   await pool.query('CREATE TABLE IF NOT EXISTS bench_query_meta (id int PRIMARY KEY, data jsonb NOT NULL)');
@@ -106,7 +112,10 @@ export async function readDataSet(pool: Pool): Promise<DataSet | undefined> {
 
 /** Rows of the log topic, counted exactly (an index-only scan after VACUUM). */
 export async function countRecords(pool: Pool, logTopicId: string): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::bigint AS n FROM flow_records WHERE log_topic_id = $1', [logTopicId]);
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::bigint AS n FROM flow_records WHERE log_topic_id = $1',
+    [logTopicId],
+  );
   return rows[0].n;
 }
 
@@ -119,7 +128,11 @@ async function partitions(pool: Pool): Promise<string[]> {
 }
 
 /** Drops everything in flow_records and loads N records of the log topic; prints progress to stderr. */
-export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: string; accountId: string; flowLogId: string }): Promise<DataSet> {
+export async function loadDataSet(
+  pool: Pool,
+  n: number,
+  ids: { logTopicId: string; accountId: string; flowLogId: string },
+): Promise<DataSet> {
   const started = performance.now();
   const say = (m: string) => process.stderr.write(`[load] ${m}\n`);
   await pool.query('DELETE FROM bench_query_meta');
@@ -133,12 +146,18 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
   const parts = days.map((d) => dayPartitionName(d));
   for (const p of parts) {
     await pool.query(`ALTER TABLE flow_records DETACH PARTITION ${p.name}`);
-    const { rows: cons } = await pool.query<{ conname: string }>(`SELECT conname FROM pg_constraint WHERE conrelid = '${p.name}'::regclass AND contype = 'p'`);
+    const { rows: cons } = await pool.query<{ conname: string }>(
+      `SELECT conname FROM pg_constraint WHERE conrelid = '${p.name}'::regclass AND contype = 'p'`,
+    );
     for (const c of cons) await pool.query(`ALTER TABLE ${p.name} DROP CONSTRAINT ${c.conname}`);
-    const { rows: idx } = await pool.query<{ name: string }>(`SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = '${p.name}'::regclass`);
+    const { rows: idx } = await pool.query<{ name: string }>(
+      `SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = '${p.name}'::regclass`,
+    );
     for (const i of idx) await pool.query(`DROP INDEX ${i.name}`);
     // Lets ATTACH skip its validating scan.
-    await pool.query(`ALTER TABLE ${p.name} ADD CONSTRAINT ${p.name}_bench_range CHECK (window_start >= ${p.from} AND window_start < ${p.to})`);
+    await pool.query(
+      `ALTER TABLE ${p.name} ADD CONSTRAINT ${p.name}_bench_range CHECK (window_start >= ${p.from} AND window_start < ${p.to})`,
+    );
   }
 
   // Chunks of row numbers, an hour of windows each: none crosses a day, and each has rollup rows of its
@@ -162,7 +181,9 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
         );
         done += c.hi - c.lo;
         const sec = (performance.now() - started) / 1000;
-        say(`${done.toLocaleString('en')} / ${n.toLocaleString('en')} rows (${((100 * done) / n).toFixed(0)} %), ${sec.toFixed(0)} s`);
+        say(
+          `${done.toLocaleString('en')} / ${n.toLocaleString('en')} rows (${((100 * done) / n).toFixed(0)} %), ${sec.toFixed(0)} s`,
+        );
       }
     } finally {
       client.release();
@@ -176,7 +197,9 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
     await client.query('SET max_parallel_maintenance_workers = 2');
     for (const p of parts) {
       const t = performance.now();
-      await client.query(`ALTER TABLE flow_records ATTACH PARTITION ${p.name} FOR VALUES FROM (${p.from}) TO (${p.to})`);
+      await client.query(
+        `ALTER TABLE flow_records ATTACH PARTITION ${p.name} FOR VALUES FROM (${p.from}) TO (${p.to})`,
+      );
       await client.query(`ALTER TABLE ${p.name} DROP CONSTRAINT ${p.name}_bench_range`);
       say(`${p.name} attached, its indexes built in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     }
@@ -189,20 +212,34 @@ export async function loadDataSet(pool: Pool, n: number, ids: { logTopicId: stri
     client.release();
   }
   const set: DataSet = {
-    records: n, logTopicId: ids.logTopicId, accountId: ids.accountId, flowLogId: ids.flowLogId, version: GENERATOR_VERSION, t0: T0, loadedAt: new Date().toISOString(), loadSec: (performance.now() - started) / 1000,
+    records: n,
+    logTopicId: ids.logTopicId,
+    accountId: ids.accountId,
+    flowLogId: ids.flowLogId,
+    version: GENERATOR_VERSION,
+    t0: T0,
+    loadedAt: new Date().toISOString(),
+    loadSec: (performance.now() - started) / 1000,
   };
   await pool.query('INSERT INTO bench_query_meta (id, data) VALUES (1, $1)', [JSON.stringify(set)]);
   return set;
 }
 
 /** Sizes of flow_records' partitions (heap, indexes) and of the hourly rollup's (with indexes; rows as estimated) for the report. */
-export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes: number; perIndex: { name: string; bytes: number }[]; rollup: { bytes: number; rows: number } }> {
+export async function relationSizes(pool: Pool): Promise<{
+  heap: number;
+  indexes: number;
+  perIndex: { name: string; bytes: number }[];
+  rollup: { bytes: number; rows: number };
+}> {
   const parts = await partitions(pool);
   let heap = 0;
   let indexes = 0;
   const perIndex = new Map<string, number>();
   for (const p of parts) {
-    const { rows } = await pool.query<{ heap: number; idx: number }>(`SELECT pg_table_size('${p}')::bigint AS heap, pg_indexes_size('${p}')::bigint AS idx`);
+    const { rows } = await pool.query<{ heap: number; idx: number }>(
+      `SELECT pg_table_size('${p}')::bigint AS heap, pg_indexes_size('${p}')::bigint AS idx`,
+    );
     heap += rows[0].heap;
     indexes += rows[0].idx;
     const { rows: idx } = await pool.query<{ parent: string; bytes: number }>(
@@ -211,7 +248,9 @@ export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes
     );
     for (const r of idx) perIndex.set(r.parent, (perIndex.get(r.parent) ?? 0) + r.bytes);
   }
-  const { rows: [rollup] } = await pool.query<{ bytes: number; rows: number }>(
+  const {
+    rows: [rollup],
+  } = await pool.query<{ bytes: number; rows: number }>(
     `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint AS bytes, coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint AS rows
      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'flow_rollup_hourly'::regclass`,
   );
@@ -220,7 +259,13 @@ export async function relationSizes(pool: Pool): Promise<{ heap: number; indexes
 
 /** Indexes on flow_records beyond the migrations' (made by hand to try them), as their definitions. */
 export async function extraIndexes(pool: Pool): Promise<string[]> {
-  const known = ['flow_records_pkey', 'flow_records_topic_time', 'flow_records_topic_src', 'flow_records_topic_dst', 'flow_records_flow_log_time'];
+  const known = [
+    'flow_records_pkey',
+    'flow_records_topic_time',
+    'flow_records_topic_src',
+    'flow_records_topic_dst',
+    'flow_records_flow_log_time',
+  ];
   const { rows } = await pool.query<{ name: string; def: string }>(
     "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'flow_records'::regclass",
   );

@@ -36,13 +36,21 @@ export async function queryAsApi<R extends object>(pool: Pool, sql: Sql, setting
 }
 
 export async function explain(pool: Pool, sql: Sql, settings?: string): Promise<PlanSummary> {
-  const rows = await queryAsApi<{ 'QUERY PLAN': string }>(pool, { text: `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.text}`, values: sql.values }, settings);
+  const rows = await queryAsApi<{ 'QUERY PLAN': string }>(
+    pool,
+    { text: `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.text}`, values: sql.values },
+    settings,
+  );
   const lines = rows.map((r) => r['QUERY PLAN']);
-  const nodes = lines.filter((l, i) => i === 0 || /^\s*->/.test(l)).map((l) => l.replace(/\(actual time=[\d.]+\.\.([\d.]+) rows=(\d+) loops=(\d+)\)/, '(rows=$2 loops=$3 ms=$1)'));
+  const nodes = lines
+    .filter((l, i) => i === 0 || /^\s*->/.test(l))
+    .map((l) => l.replace(/\(actual time=[\d.]+\.\.([\d.]+) rows=(\d+) loops=(\d+)\)/, '(rows=$2 loops=$3 ms=$1)'));
   const indexes = new Set<string>();
   const partitions = new Set<string>();
   for (const l of lines) {
-    const idx = /(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\S+)(?: on (\S+))?/.exec(l);
+    const idx = /(?:Index Only Scan|Index Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\S+)(?: on (\S+))?/.exec(
+      l,
+    );
     if (idx) {
       indexes.add(idx[1]);
       if (idx[2]) partitions.add(idx[2]);
@@ -53,14 +61,22 @@ export async function explain(pool: Pool, sql: Sql, settings?: string): Promise<
   const buffers = lines.find((l) => /^\s*Buffers:/.test(l))?.trim() ?? '';
   const ms = (label: string) => Number(new RegExp(`${label}: ([\\d.]+) ms`).exec(lines.join('\n'))?.[1] ?? NaN);
   return {
-    nodes, indexes: [...indexes].sort(), partitions: [...partitions].sort(), buffers,
-    executionMs: ms('Execution Time'), planningMs: ms('Planning Time'), full: lines.join('\n'),
+    nodes,
+    indexes: [...indexes].sort(),
+    partitions: [...partitions].sort(),
+    buffers,
+    executionMs: ms('Execution Time'),
+    planningMs: ms('Planning Time'),
+    full: lines.join('\n'),
   };
 }
 
 /** A few lines for the report: the node tree (trimmed), then indexes, partitions, buffers and time. */
 export function formatPlan(p: PlanSummary, maxNodes = 14): string {
-  const nodes = p.nodes.length > maxNodes ? [...p.nodes.slice(0, maxNodes), `  … ${p.nodes.length - maxNodes} more nodes`] : p.nodes;
+  const nodes =
+    p.nodes.length > maxNodes
+      ? [...p.nodes.slice(0, maxNodes), `  … ${p.nodes.length - maxNodes} more nodes`]
+      : p.nodes;
   return [
     ...nodes.map((n) => `    ${n}`),
     `    indexes: ${p.indexes.join(', ') || 'none'}; partitions: ${p.partitions.join(', ') || 'none'}`,

@@ -16,7 +16,12 @@ export const AGENT_USAGE = `usage: flowlogs agent --config FILE [--check] [--deb
   --help         this text
 `;
 
-export async function runAgentCommand(o: { config?: string; check?: boolean; debug?: boolean; help?: boolean }): Promise<void> {
+export async function runAgentCommand(o: {
+  config?: string;
+  check?: boolean;
+  debug?: boolean;
+  help?: boolean;
+}): Promise<void> {
   if (o.help) {
     process.stdout.write(AGENT_USAGE);
     return;

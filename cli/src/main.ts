@@ -57,19 +57,46 @@ if (command !== undefined && HELP[command] && (rest.includes('--help') || rest.i
 try {
   switch (command) {
     case 'records': {
-      const { values } = parseArgs({ args: rest, options: { debug: { type: 'boolean' }, pcap: { type: 'string' }, interval: { type: 'string', default: '600' }, format: { type: 'string', default: 'json' }, eni: { type: 'string', default: 'eni-offline' }, 'eni-ip': { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          debug: { type: 'boolean' },
+          pcap: { type: 'string' },
+          interval: { type: 'string', default: '600' },
+          format: { type: 'string', default: 'json' },
+          eni: { type: 'string', default: 'eni-offline' },
+          'eni-ip': { type: 'string' },
+        },
+      });
       const { runRecords } = await import('./records.js');
       await runRecords(values);
       break;
     }
     case 'replay': {
-      const { values } = parseArgs({ args: rest, options: { debug: { type: 'boolean' }, pcap: { type: 'string' }, eni: { type: 'string' }, speed: { type: 'string', default: 'max' }, rebase: { type: 'boolean', default: false } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          debug: { type: 'boolean' },
+          pcap: { type: 'string' },
+          eni: { type: 'string' },
+          speed: { type: 'string', default: 'max' },
+          rebase: { type: 'boolean', default: false },
+        },
+      });
       const { runReplay } = await import('./replay.js');
       await runReplay(values);
       break;
     }
     case 'agent': {
-      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' }, check: { type: 'boolean' }, debug: { type: 'boolean' }, help: { type: 'boolean' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          config: { type: 'string' },
+          check: { type: 'boolean' },
+          debug: { type: 'boolean' },
+          help: { type: 'boolean' },
+        },
+      });
       const { runAgentCommand } = await import('./agent.js');
       await runAgentCommand(values);
       break;
@@ -96,4 +123,3 @@ try {
   reportFailure(command!, err, debug);
   process.exit(1);
 }
-

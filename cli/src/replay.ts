@@ -1,5 +1,13 @@
 import { topicNames } from '@flowlogs/contracts';
-import { ReplaySpeed, bindAgent, fetchEni, loadConfig, replayCapture, requireWritingKey, type ReplayProgress } from '@flowlogs/capture-agent';
+import {
+  ReplaySpeed,
+  bindAgent,
+  fetchEni,
+  loadConfig,
+  replayCapture,
+  requireWritingKey,
+  type ReplayProgress,
+} from '@flowlogs/capture-agent';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
 import { createLogger } from '@flowlogs/runtime';
 import { requireCapture } from './capture-file.js';
@@ -11,7 +19,9 @@ function progressBar(p: ReplayProgress): void {
   const width = 30;
   const done = p.total ? Math.min(1, p.frames / p.total) : 0;
   const bar = '#'.repeat(Math.round(done * width)).padEnd(width, '.');
-  process.stderr.write(`\r[${bar}] ${(done * 100).toFixed(0).padStart(3)}%  ${p.frames}/${p.total ?? '?'} frames, ${p.batches} batches`);
+  process.stderr.write(
+    `\r[${bar}] ${(done * 100).toFixed(0).padStart(3)}%  ${p.frames}/${p.total ?? '?'} frames, ${p.batches} batches`,
+  );
 }
 
 export async function runReplay(o: { pcap?: string; eni?: string; speed?: string; rebase?: boolean }): Promise<void> {
@@ -30,12 +40,26 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   await producer.connect();
   try {
     const counters = await replayCapture({
-      producer, topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets, log, eni, eniIp: eni.primaryIp, agentId, secret,
-      path: o.pcap, speed: speed.data, rebase: o.rebase ?? false, batchPackets: config.FLOWLOGS_BATCH_PACKETS, onProgress: progressBar,
+      producer,
+      topic: topicNames(config.FLOWLOGS_TOPIC_PREFIX).packets,
+      log,
+      eni,
+      eniIp: eni.primaryIp,
+      agentId,
+      secret,
+      path: o.pcap,
+      speed: speed.data,
+      rebase: o.rebase ?? false,
+      batchPackets: config.FLOWLOGS_BATCH_PACKETS,
+      onProgress: progressBar,
     });
     if (process.stderr.isTTY) process.stderr.write('\n');
-    const skipped = Object.entries(counters.skipped).map(([k, n]) => `${k} ${n}`).join(', ');
-    process.stderr.write(`replayed ${counters.received} frames for ${eni.eniId}${skipped ? ` (skipped: ${skipped})` : ''}\n`);
+    const skipped = Object.entries(counters.skipped)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    process.stderr.write(
+      `replayed ${counters.received} frames for ${eni.eniId}${skipped ? ` (skipped: ${skipped})` : ''}\n`,
+    );
   } finally {
     await producer.disconnect();
   }

@@ -48,11 +48,18 @@ class Supervisor {
 
   /** Runs a service; one that dies is started again after a second, as a process manager would. */
   start(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', EXIT_WITH_PARENT, join(ROOT, 'services', name, 'src', 'main.ts')], {
-      // A process group of its own: Ctrl-C reaches the service once, through stopAll(), not also from the terminal.
-      // stdin a pipe from here: when this process dies, the service sees it close and stops (exit-with-parent.ts).
-      cwd: ROOT, env: { ...this.env, ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', EXIT_WITH_PARENT, join(ROOT, 'services', name, 'src', 'main.ts')],
+      {
+        // A process group of its own: Ctrl-C reaches the service once, through stopAll(), not also from the terminal.
+        // stdin a pipe from here: when this process dies, the service sees it close and stops (exit-with-parent.ts).
+        cwd: ROOT,
+        env: { ...this.env, ...extraEnv },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     const prefix = `\x1b[${COLORS[name]}m${name.padEnd(13)}\x1b[0m| `;
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix + line}\n`));
@@ -68,11 +75,19 @@ class Supervisor {
 
   async stopAll(): Promise<void> {
     this.stopping = true;
-    await Promise.all([...this.children.values()].map((child) => new Promise<void>((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => { clearTimeout(timer); resolve(); });
-      child.kill('SIGTERM');
-    })));
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
   }
 }
 
@@ -81,7 +96,9 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
   for (;;) {
     try {
       if ((await fetch(url)).ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -104,7 +121,11 @@ function taken(host: string, port: number): Promise<boolean> {
 async function requireFreePorts(env: NodeJS.ProcessEnv, demo: boolean): Promise<void> {
   const api = parseConfig(ControlPlaneConfig, env);
   const ports = [{ what: 'the API (HTTP_PORT)', host: api.HTTP_HOST, port: api.HTTP_PORT }];
-  const metered = { aggregator: AggregatorConfig, publisher: PublisherConfig, ...(demo ? { 'capture-agent': CaptureAgentConfig } : {}) };
+  const metered = {
+    aggregator: AggregatorConfig,
+    publisher: PublisherConfig,
+    ...(demo ? { 'capture-agent': CaptureAgentConfig } : {}),
+  };
   for (const [name, schema] of Object.entries(metered)) {
     const { METRICS_HOST: host, METRICS_PORT: port } = parseConfig(schema, env);
     ports.push({ what: `the ${name}'s metrics (METRICS_PORT)`, host, port });
@@ -112,10 +133,15 @@ async function requireFreePorts(env: NodeJS.ProcessEnv, demo: boolean): Promise<
   const seen = new Map<number, string>();
   for (const { what, host, port } of ports) {
     if (port !== 0 && seen.has(port)) {
-      throw new Error(`port ${port} would be both ${seen.get(port)} and ${what}: unset METRICS_PORT (each service has its own default) or set it to 0`);
+      throw new Error(
+        `port ${port} would be both ${seen.get(port)} and ${what}: unset METRICS_PORT (each service has its own default) or set it to 0`,
+      );
     }
     seen.set(port, what);
-    if (await taken(host, port)) throw new Error(`port ${port} on ${host}, for ${what}, is taken (another flowlogs up?); stop that, or set another port`);
+    if (await taken(host, port))
+      throw new Error(
+        `port ${port} on ${host}, for ${what}, is taken (another flowlogs up?); stop that, or set another port`,
+      );
   }
 }
 
@@ -139,7 +165,12 @@ export async function runUp(): Promise<void> {
   const key = apiKey();
   const { HTTP_HOST: host, HTTP_PORT: port } = parseConfig(ControlPlaneConfig, process.env);
   const apiUrl = `http://${host}:${port}`;
-  const supervisor = new Supervisor({ ...process.env, KAFKA_BROKERS: brokers, FLOWLOGS_API_KEY: key, FLOWLOGS_API_URL: apiUrl });
+  const supervisor = new Supervisor({
+    ...process.env,
+    KAFKA_BROKERS: brokers,
+    FLOWLOGS_API_KEY: key,
+    FLOWLOGS_API_URL: apiUrl,
+  });
 
   let shuttingDown = false;
   const shutdown = async () => {
@@ -172,12 +203,14 @@ export async function runUp(): Promise<void> {
       `  Records within a minute:  curl -H 'Authorization: Bearer ${key}' '${apiUrl}/v1/log-topics/${setup.logTopicId}/records?q=10.0.1.20'`,
     ].join('\n');
   }
-  say([
-    'flowlogs is up.',
-    `  API:      ${apiUrl}`,
-    `  API key:  ${key}`,
-    demo,
-    '  Ctrl-C stops everything started here.',
-  ].join('\n'));
+  say(
+    [
+      'flowlogs is up.',
+      `  API:      ${apiUrl}`,
+      `  API key:  ${key}`,
+      demo,
+      '  Ctrl-C stops everything started here.',
+    ].join('\n'),
+  );
   await new Promise(() => {});
 }

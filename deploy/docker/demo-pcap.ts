@@ -10,4 +10,6 @@ import { DEMO_NETWORK, demoCapture } from '@flowlogs/packet/demo-capture';
 const out = resolve(process.argv[2] ?? 'captures/sample.pcap');
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, demoCapture(Math.floor(Date.now() / 1000)));
-console.log(`wrote ${out}: traffic of an ENI with primary IP ${DEMO_NETWORK.eniIp} in subnet ${DEMO_NETWORK.subnetCidr} (VPC ${DEMO_NETWORK.vpcCidr})`);
+console.log(
+  `wrote ${out}: traffic of an ENI with primary IP ${DEMO_NETWORK.eniIp} in subnet ${DEMO_NETWORK.subnetCidr} (VPC ${DEMO_NETWORK.vpcCidr})`,
+);

@@ -57,12 +57,15 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const freePort = () => new Promise<number>((resolve, reject) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
-  }).on('error', reject);
-});
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      })
+      .on('error', reject);
+  });
 
 /** A long-running helper, stopped by PID in afterAll; resolves once `ready` (if given) shows on its output. */
 function helper(cmd: string, args: string[], ready?: RegExp): Promise<ChildProcess> {
@@ -93,10 +96,14 @@ let env: Record<string, string | undefined>;
 /** The compose CLI in the repository, as the README runs it (`docker compose …`), on podman's socket. */
 async function compose(...args: string[]): Promise<string> {
   try {
-    return (await run(COMPOSE_BIN, ['--ansi', 'never', ...args], { cwd: REPO, env, maxBuffer: 64 << 20, timeout: 1_500_000 })).stdout;
+    return (
+      await run(COMPOSE_BIN, ['--ansi', 'never', ...args], { cwd: REPO, env, maxBuffer: 64 << 20, timeout: 1_500_000 })
+    ).stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`compose ${args.join(' ')} failed: ${e.stderr?.trim().split('\n').slice(-20).join('\n') || e.message}`);
+    throw new Error(
+      `compose ${args.join(' ')} failed: ${e.stderr?.trim().split('\n').slice(-20).join('\n') || e.message}`,
+    );
   }
 }
 
@@ -106,30 +113,55 @@ const inNs = (...cmd: string[]) => run('ip', ['netns', 'exec', NS, ...cmd]);
 const attempt = (...cmd: string[]) => run(cmd[0], cmd.slice(1)).catch(() => undefined);
 
 /** The image a compose service names, as podman's Docker API stores it (docker.io/library/… for official images). */
-const qualified = (image: string) => (image.split('/').length === 1 ? `docker.io/library/${image}` : image.split('/').length === 2 ? `docker.io/${image}` : image);
+const qualified = (image: string) =>
+  image.split('/').length === 1
+    ? `docker.io/library/${image}`
+    : image.split('/').length === 2
+      ? `docker.io/${image}`
+      : image;
 
 function podmanPing(): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ socketPath: SOCKET, path: '/_ping' }, (res) => { res.resume(); resolve(res.statusCode === 200); });
+    const req = request({ socketPath: SOCKET, path: '/_ping' }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
     req.on('error', () => resolve(false));
     req.end();
   });
 }
 
 /** Every record of a log topic in [from, to), page by page, once there are at least `want`. */
-function searchAll(api: Stack['api'], topicId: string, from: number, to: number, want: number, q = ''): Promise<FlowRecord[]> {
-  return until(`${want} records of ${topicId}`, async () => {
-    const all: FlowRecord[] = [];
-    let cursor: string | null = null;
-    do {
-      const qs: URLSearchParams = new URLSearchParams({ from: String(from), to: String(to), limit: '1000', q, ...(cursor ? { cursor } : {}) });
-      const res = await api('GET', `/v1/log-topics/${topicId}/records?${qs}`);
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
-      all.push(...res.body.records);
-      cursor = res.body.nextCursor;
-    } while (cursor);
-    return all.length >= want ? all : undefined;
-  }, WAIT_MS);
+function searchAll(
+  api: Stack['api'],
+  topicId: string,
+  from: number,
+  to: number,
+  want: number,
+  q = '',
+): Promise<FlowRecord[]> {
+  return until(
+    `${want} records of ${topicId}`,
+    async () => {
+      const all: FlowRecord[] = [];
+      let cursor: string | null = null;
+      do {
+        const qs: URLSearchParams = new URLSearchParams({
+          from: String(from),
+          to: String(to),
+          limit: '1000',
+          q,
+          ...(cursor ? { cursor } : {}),
+        });
+        const res = await api('GET', `/v1/log-topics/${topicId}/records?${qs}`);
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        all.push(...res.body.records);
+        cursor = res.body.nextCursor;
+      } while (cursor);
+      return all.length >= want ? all : undefined;
+    },
+    WAIT_MS,
+  );
 }
 
 /**
@@ -149,7 +181,8 @@ async function serviceLog(service: string): Promise<Array<Record<string, any>>> 
   });
 }
 
-const between = (rs: FlowRecord[], a: string, b: string) => rs.filter((r) => (r.srcaddr === a && r.dstaddr === b) || (r.srcaddr === b && r.dstaddr === a));
+const between = (rs: FlowRecord[], a: string, b: string) =>
+  rs.filter((r) => (r.srcaddr === a && r.dstaddr === b) || (r.srcaddr === b && r.dstaddr === a));
 const sum = (rs: FlowRecord[], field: 'packets' | 'bytes') => rs.reduce((n, r) => n + (r[field] ?? 0), 0);
 
 describe('docker compose through podman: the stack, the generated key, replayed and live traffic', () => {
@@ -162,13 +195,22 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     [httpPort, kafkaPort] = [await freePort(), await freePort()];
     const agentMetricsPort = await freePort();
     env = {
-      ...process.env, FLOWLOGS_API_KEY: undefined, DOCKER_HOST: `unix://${SOCKET}`, DOCKER_BUILDKIT: '0', COMPOSE_PROJECT_NAME: PROJECT,
-      FLOWLOGS_HTTP_PORT: String(httpPort), KAFKA_HOST_PORT: String(kafkaPort), FLOWLOGS_AGENT_METRICS_PORT: String(agentMetricsPort),
+      ...process.env,
+      FLOWLOGS_API_KEY: undefined,
+      DOCKER_HOST: `unix://${SOCKET}`,
+      DOCKER_BUILDKIT: '0',
+      COMPOSE_PROJECT_NAME: PROJECT,
+      FLOWLOGS_HTTP_PORT: String(httpPort),
+      KAFKA_HOST_PORT: String(kafkaPort),
+      FLOWLOGS_AGENT_METRICS_PORT: String(agentMetricsPort),
     };
     const log = (msg: string) => console.log(`[compose] ${msg}`);
     await timed('base image and compose v2 (debootstrap when missing)', () => ensureTools(log));
     const config = JSON.parse(await compose('config', '--format', 'json'));
-    const images = { kafka: qualified(config.services.kafka.image), postgres: qualified(config.services.postgres.image) };
+    const images = {
+      kafka: qualified(config.services.kafka.image),
+      postgres: qualified(config.services.postgres.image),
+    };
     await timed(`stand-in images ${images.kafka}, ${images.postgres}`, () => ensureImages(images, log));
 
     await helper('podman', ['system', 'service', '--time=0', `unix://${SOCKET}`]);
@@ -184,7 +226,10 @@ describe('docker compose through podman: the stack, the generated key, replayed 
 
   afterAll(async () => {
     try {
-      if (env) await timed('docker compose down -v', () => compose('--profile', 'agent', 'down', '-v', '--timeout', '10')).catch((err) => console.error(err));
+      if (env)
+        await timed('docker compose down -v', () =>
+          compose('--profile', 'agent', 'down', '-v', '--timeout', '10'),
+        ).catch((err) => console.error(err));
     } finally {
       for (const child of helpers.reverse()) await stopHelper(child);
       await attempt('ip', 'netns', 'del', NS);
@@ -201,7 +246,18 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     expect(apiKey).toMatch(/^flk_[A-Za-z0-9_-]{43}$/);
     expect((await api('GET', '/v1/account')).status).toBe(200);
     expect((await api('GET', '/v1/account', undefined, null)).status).toBe(401);
-    const hashes = await compose('exec', '-T', 'postgres', 'psql', '-U', 'postgres', '-d', 'flowlogs', '-tAc', 'SELECT key_hash FROM api_keys');
+    const hashes = await compose(
+      'exec',
+      '-T',
+      'postgres',
+      'psql',
+      '-U',
+      'postgres',
+      '-d',
+      'flowlogs',
+      '-tAc',
+      'SELECT key_hash FROM api_keys',
+    );
     expect(hashes.trim().split('\n')).toEqual([createHash('sha256').update(apiKey).digest('hex')]);
 
     // A restart finds the operator account: no new key, nothing printed again, the key still works.
@@ -215,7 +271,11 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     // The host side of a veth pair is the live ENI; the namespace is its peer. Under the lock the
     // repository's namespace tests share; IPv6 off so only the test's own traffic crosses it.
     // One process holds it (the shell becomes sleep, keeping the locked descriptor): stopping its PID frees the lock.
-    await helper('sh', ['-c', 'exec 9>>/tmp/flowlogs-netns.lock; flock -w 900 9 && echo locked && exec sleep infinity'], /locked/);
+    await helper(
+      'sh',
+      ['-c', 'exec 9>>/tmp/flowlogs-netns.lock; flock -w 900 9 && echo locked && exec sleep infinity'],
+      /locked/,
+    );
     await sh('ip', 'netns', 'add', NS);
     await sh('ip', 'link', 'add', VETH, 'type', 'veth', 'peer', 'name', VETH_NS, 'netns', NS);
     await sh('sysctl', '-q', '-w', `net.ipv6.conf.${VETH}.disable_ipv6=1`);
@@ -225,12 +285,15 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     await sh('ip', '-n', NS, 'addr', 'add', `${PEER_IP}/24`, 'dev', VETH_NS);
     await sh('ip', '-n', NS, 'link', 'set', VETH_NS, 'up');
     // A security group on the host's way out through the veth: SSH to the peer dropped, and logged.
-    writeFileSync(join(work, 'sg.nft'), `table inet ${NFT_TABLE} {
+    writeFileSync(
+      join(work, 'sg.nft'),
+      `table inet ${NFT_TABLE} {
   chain output {
     type filter hook output priority 0; policy accept;
     oifname "${VETH}" ip daddr ${PEER_IP} tcp dport 22 log prefix "drop" group ${DROP_GROUP} drop
   }
-}\n`);
+}\n`,
+    );
     await sh('nft', '-f', join(work, 'sg.nft'));
 
     // The resources, as a user makes them through the published port.
@@ -240,15 +303,34 @@ describe('docker compose through podman: the stack, the generated key, replayed 
       return res.body;
     };
     const demoVpc = await post('/v1/vpcs', { name: 'demo', cidrBlock: DEMO_NETWORK.vpcCidr });
-    const demoSubnet = await post('/v1/subnets', { vpcId: demoVpc.id, name: 'demo', cidrBlock: DEMO_NETWORK.subnetCidr });
-    const replayEni = await post('/v1/network-interfaces', { subnetId: demoSubnet.id, name: 'replayed', primaryIp: DEMO_NETWORK.eniIp });
+    const demoSubnet = await post('/v1/subnets', {
+      vpcId: demoVpc.id,
+      name: 'demo',
+      cidrBlock: DEMO_NETWORK.subnetCidr,
+    });
+    const replayEni = await post('/v1/network-interfaces', {
+      subnetId: demoSubnet.id,
+      name: 'replayed',
+      primaryIp: DEMO_NETWORK.eniIp,
+    });
     const hostVpc = await post('/v1/vpcs', { name: 'host', cidrBlock: '10.231.0.0/16' });
-    const hostSubnet = await post('/v1/subnets', { vpcId: hostVpc.id, name: 'veth', cidrBlock: `10.231.${OCTET}.0/24` });
+    const hostSubnet = await post('/v1/subnets', {
+      vpcId: hostVpc.id,
+      name: 'veth',
+      cidrBlock: `10.231.${OCTET}.0/24`,
+    });
     const logset = await post('/v1/logsets', { name: 'compose' });
     const topic = async (name: string) => post('/v1/log-topics', { logsetId: logset.id, name });
     const [replayTopic, liveTopic] = [await topic('replayed'), await topic('live')];
     const flowLog = (name: string, resourceId: string, logTopicId: string, aggregationInterval: number) =>
-      post('/v1/flow-logs', { name, resourceType: 'NETWORKINTERFACE', resourceId, trafficType: 'ALL', logTopicId, aggregationInterval });
+      post('/v1/flow-logs', {
+        name,
+        resourceType: 'NETWORKINTERFACE',
+        resourceId,
+        trafficType: 'ALL',
+        logTopicId,
+        aggregationInterval,
+      });
     await flowLog('replayed', replayEni.id, replayTopic.id, 10);
     const agentKey = (await post('/v1/api-keys', { role: 'agent', name: 'host-agent' })).key;
 
@@ -258,25 +340,45 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     writeFileSync(join(REPO, 'captures', CAPTURE), demoCapture(start));
     const liveEni = `eni-${id}live`;
     const agentConfig = join(work, 'agent.json');
-    writeFileSync(agentConfig, JSON.stringify({
-      enis: [
-        { id: replayEni.id, source: { type: 'file', path: `/captures/${CAPTURE}`, speed: 'max' } },
+    writeFileSync(
+      agentConfig,
+      JSON.stringify(
         {
-          id: liveEni, subnetId: hostSubnet.id, name: 'host-veth', primaryIp: HOST_IP,
-          source: { type: 'live', interface: VETH, verdicts: { nflogGroups: [DROP_GROUP] } },
+          enis: [
+            { id: replayEni.id, source: { type: 'file', path: `/captures/${CAPTURE}`, speed: 'max' } },
+            {
+              id: liveEni,
+              subnetId: hostSubnet.id,
+              name: 'host-veth',
+              primaryIp: HOST_IP,
+              source: { type: 'live', interface: VETH, verdicts: { nflogGroups: [DROP_GROUP] } },
+            },
+          ],
         },
-      ],
-    }, null, 2));
+        null,
+        2,
+      ),
+    );
 
     // A tcpdump of the same veth beside the agent's: the offline reference for the live records.
     const hostPcap = join(work, 'veth.pcap');
     const tcpdump = await helper('tcpdump', ['-i', VETH, '-w', hostPcap, '-U', '-n', '-Z', 'root'], /listening on/);
     env = { ...env, FLOWLOGS_AGENT_CONFIG_FILE: agentConfig, FLOWLOGS_AGENT_API_KEY: agentKey };
-    await timed('docker compose --profile agent up -d --wait agent', () => compose('--profile', 'agent', 'up', '-d', '--wait', 'agent'));
+    await timed('docker compose --profile agent up -d --wait agent', () =>
+      compose('--profile', 'agent', 'up', '-d', '--wait', 'agent'),
+    );
     const agentLog = () => serviceLog('agent');
     // Two tcpdumps in the container: the veth and the NFLOG group of its drops.
-    await until('the agent capturing', async () => ((await agentLog()).filter((l) => l.msg === 'capture listening').length >= 2 ? true : undefined), WAIT_MS);
-    expect((await api('GET', `/v1/network-interfaces/${liveEni}`)).body).toMatchObject({ id: liveEni, subnetId: hostSubnet.id, primaryIp: HOST_IP });
+    await until(
+      'the agent capturing',
+      async () => ((await agentLog()).filter((l) => l.msg === 'capture listening').length >= 2 ? true : undefined),
+      WAIT_MS,
+    );
+    expect((await api('GET', `/v1/network-interfaces/${liveEni}`)).body).toMatchObject({
+      id: liveEni,
+      subnetId: hostSubnet.id,
+      primaryIp: HOST_IP,
+    });
     await flowLog('live', liveEni, liveTopic.id, 5);
 
     // Traffic from the host: a ping, three SSH attempts (dropped), one to a closed port 80 (refused by the peer).
@@ -290,43 +392,95 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     await stopHelper(tcpdump, 'SIGINT');
 
     const account = (await api('GET', '/v1/account')).body.id;
-    const replayed = (await recordsFromCapture(join(REPO, 'captures', CAPTURE), {
-      interval: 10, eni: { eniId: replayEni.id, accountId: account, vpcId: demoVpc.id, subnetId: demoSubnet.id }, eniIp: DEMO_NETWORK.eniIp,
-    })).records;
+    const replayed = (
+      await recordsFromCapture(join(REPO, 'captures', CAPTURE), {
+        interval: 10,
+        eni: { eniId: replayEni.id, accountId: account, vpcId: demoVpc.id, subnetId: demoSubnet.id },
+        eniIp: DEMO_NETWORK.eniIp,
+      })
+    ).records;
     // What crossed the wire (the dropped SYNs never reach it): all ACCEPT, as the agent must say too.
-    const live = between((await recordsFromCapture(hostPcap, {
-      interval: 5, eni: { eniId: liveEni, accountId: account, vpcId: hostVpc.id, subnetId: hostSubnet.id }, eniIp: HOST_IP,
-    })).records, HOST_IP, PEER_IP);
+    const live = between(
+      (
+        await recordsFromCapture(hostPcap, {
+          interval: 5,
+          eni: { eniId: liveEni, accountId: account, vpcId: hostVpc.id, subnetId: hostSubnet.id },
+          eniIp: HOST_IP,
+        })
+      ).records,
+      HOST_IP,
+      PEER_IP,
+    );
     expect(replayed.length).toBeGreaterThan(10);
-    expect(sum(live.filter((r) => r.protocol === 1), 'packets')).toBe(18);
+    expect(
+      sum(
+        live.filter((r) => r.protocol === 1),
+        'packets',
+      ),
+    ).toBe(18);
 
     // Search: the replayed and the live records, each equal to its offline reference.
     const searchedReplay = await searchAll(api, replayTopic.id, start - 600, start + 600, replayed.length);
     expect(searchedReplay.map(flowView).sort()).toEqual(replayed.map(flowView).sort());
     // The live ENI: the wire's records as ACCEPT, and the firewall's drops (three SSH attempts) as REJECT.
-    const searchedLive = await until('the live records with their verdicts', async () => {
-      const rs = between(await searchAll(api, liveTopic.id, sent - 60, sent + 600, 1, HOST_IP), HOST_IP, PEER_IP);
-      const rejects = new Set(rs.filter((r) => r.action === 'REJECT').map((r) => r.srcport));
-      return rejects.size >= 3 && rs.filter((r) => r.action === 'ACCEPT').length >= live.length ? rs : undefined;
-    }, WAIT_MS);
+    const searchedLive = await until(
+      'the live records with their verdicts',
+      async () => {
+        const rs = between(await searchAll(api, liveTopic.id, sent - 60, sent + 600, 1, HOST_IP), HOST_IP, PEER_IP);
+        const rejects = new Set(rs.filter((r) => r.action === 'REJECT').map((r) => r.srcport));
+        return rejects.size >= 3 && rs.filter((r) => r.action === 'ACCEPT').length >= live.length ? rs : undefined;
+      },
+      WAIT_MS,
+    );
     const rejected = searchedLive.filter((r) => r.action === 'REJECT');
     for (const r of rejected) {
-      expect(r).toMatchObject({ protocol: 6, srcaddr: HOST_IP, dstaddr: PEER_IP, dstport: 22, flowDirection: 'egress', interfaceId: liveEni });
+      expect(r).toMatchObject({
+        protocol: 6,
+        srcaddr: HOST_IP,
+        dstaddr: PEER_IP,
+        dstport: 22,
+        flowDirection: 'egress',
+        interfaceId: liveEni,
+      });
     }
     expect(new Set(rejected.map((r) => r.srcport)).size).toBe(3);
-    expect(searchedLive.filter((r) => r.action === 'ACCEPT').map(flowView).sort()).toEqual(live.map(flowView).sort());
-    expect(live.some((r) => r.dstport === 80) && live.every((r) => r.dstport !== 22 && r.action === 'ACCEPT')).toBe(true);
+    expect(
+      searchedLive
+        .filter((r) => r.action === 'ACCEPT')
+        .map(flowView)
+        .sort(),
+    ).toEqual(live.map(flowView).sort());
+    expect(live.some((r) => r.dstport === 80) && live.every((r) => r.dstport !== 22 && r.action === 'ACCEPT')).toBe(
+      true,
+    );
 
     // The log topics' Kafka topics from the host, on the published port, read_committed: the same records, each once.
     const log = testLogger();
-    const consumer = createKafka([`127.0.0.1:${kafkaPort}`], `compose-test-${id}`, log).consumer({ groupId: `compose-test-${id}`, readUncommitted: false });
-    const streamed = new Map<string, FlowRecord[]>([[replayTopic.kafkaTopic, []], [liveTopic.kafkaTopic, []]]);
+    const consumer = createKafka([`127.0.0.1:${kafkaPort}`], `compose-test-${id}`, log).consumer({
+      groupId: `compose-test-${id}`,
+      readUncommitted: false,
+    });
+    const streamed = new Map<string, FlowRecord[]>([
+      [replayTopic.kafkaTopic, []],
+      [liveTopic.kafkaTopic, []],
+    ]);
     await consumer.connect();
     try {
       await consumer.subscribe({ topics: [...streamed.keys()], fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ topic: t, message }) => { streamed.get(t)!.push(JSON.parse(message.value!.toString())); } });
-      await until('the records on the Kafka topics', async () =>
-        (streamed.get(replayTopic.kafkaTopic)!.length >= replayed.length && between(streamed.get(liveTopic.kafkaTopic)!, HOST_IP, PEER_IP).length >= searchedLive.length ? true : undefined), WAIT_MS);
+      await consumer.run({
+        eachMessage: async ({ topic: t, message }) => {
+          streamed.get(t)!.push(JSON.parse(message.value!.toString()));
+        },
+      });
+      await until(
+        'the records on the Kafka topics',
+        async () =>
+          streamed.get(replayTopic.kafkaTopic)!.length >= replayed.length &&
+          between(streamed.get(liveTopic.kafkaTopic)!, HOST_IP, PEER_IP).length >= searchedLive.length
+            ? true
+            : undefined,
+        WAIT_MS,
+      );
       await new Promise((r) => setTimeout(r, 1000)); // a duplicate would arrive within this
     } finally {
       await consumer.disconnect();
@@ -334,12 +488,16 @@ describe('docker compose through podman: the stack, the generated key, replayed 
     const streamedReplay = streamed.get(replayTopic.kafkaTopic)!;
     expect(streamedReplay.map(flowView).sort()).toEqual(replayed.map(flowView).sort());
     expect(new Set(streamedReplay.map((r) => r.recordId)).size).toBe(streamedReplay.length);
-    expect(between(streamed.get(liveTopic.kafkaTopic)!, HOST_IP, PEER_IP).map(flowView).sort()).toEqual(searchedLive.map(flowView).sort());
+    expect(between(streamed.get(liveTopic.kafkaTopic)!, HOST_IP, PEER_IP).map(flowView).sort()).toEqual(
+      searchedLive.map(flowView).sort(),
+    );
 
     // The agent's own account of it: the file replayed to its end, the live sources still listening.
     const ended = (await agentLog()).find((l) => l.msg === 'capture source ended' && l.eni === replayEni.id);
     expect(ended?.received).toBeGreaterThan(0);
-    console.log(`[compose] replayed ${replayed.length} records (${ended?.received} frames), live ${live.length} ACCEPT and ${rejected.length} REJECT records`);
+    console.log(
+      `[compose] replayed ${replayed.length} records (${ended?.received} frames), live ${live.length} ACCEPT and ${rejected.length} REJECT records`,
+    );
     expect(existsSync(hostPcap)).toBe(true);
   }, 900_000);
 });

@@ -29,13 +29,21 @@ const sh = async (cmd: string, args: string[], opts: { cwd?: string } = {}) =>
   (await run(cmd, args, { maxBuffer: 64 << 20, ...opts })).stdout;
 
 async function imageExists(name: string): Promise<boolean> {
-  return run('podman', ['image', 'exists', name]).then(() => true, () => false);
+  return run('podman', ['image', 'exists', name]).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The Debian mirror apt uses on this machine (deb822 or one-line sources). */
 async function debianMirror(): Promise<string> {
-  const sources = await sh('sh', ['-c', 'cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true']);
-  const uri = /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(sources)?.[1] ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m.exec(sources)?.[1];
+  const sources = await sh('sh', [
+    '-c',
+    'cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null || true',
+  ]);
+  const uri =
+    /^URIs:\s*(\S+\/debian)\/?\s*$/m.exec(sources)?.[1] ??
+    /^deb\s+(?:\[[^\]]*\]\s+)?(\S+\/debian)\/?\s/m.exec(sources)?.[1];
   return uri ?? 'http://deb.debian.org/debian';
 }
 
@@ -51,13 +59,20 @@ async function ensureDebian(log: Log): Promise<void> {
     log(`debootstrap ${DEBIAN_SUITE} from ${mirror} (once, about 80 s)`);
     await sh('debootstrap', ['--variant=minbase', '--include=ca-certificates', DEBIAN_SUITE, root, mirror]);
     if (existsSync(LOCAL_CAS)) {
-      for (const crt of readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt'))) cpSync(join(LOCAL_CAS, crt), join(root, LOCAL_CAS, crt));
+      for (const crt of readdirSync(LOCAL_CAS).filter((f) => f.endsWith('.crt')))
+        cpSync(join(LOCAL_CAS, crt), join(root, LOCAL_CAS, crt));
     }
     await sh('chroot', [root, 'update-ca-certificates']);
     rmSync(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
     mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
-    await sh('sh', ['-c', `tar -C "$1" -c . | podman import --change 'CMD ["/bin/bash"]' \
-      --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' - "$2"`, 'import', root, DEBIAN_IMAGE]);
+    await sh('sh', [
+      '-c',
+      `tar -C "$1" -c . | podman import --change 'CMD ["/bin/bash"]' \
+      --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' - "$2"`,
+      'import',
+      root,
+      DEBIAN_IMAGE,
+    ]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -68,9 +83,17 @@ async function ensureComposeV2(log: Log): Promise<void> {
   if (existsSync(COMPOSE_BIN)) return;
   log('compose v2 from Debian trixie (once)');
   mkdirSync(CACHE, { recursive: true });
-  await sh('podman', ['run', '--rm', '-v', `${CACHE}:/out`, DEBIAN_IMAGE, 'sh', '-c',
+  await sh('podman', [
+    'run',
+    '--rm',
+    '-v',
+    `${CACHE}:/out`,
+    DEBIAN_IMAGE,
+    'sh',
+    '-c',
     'apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null \
-     && cp /usr/libexec/docker/cli-plugins/docker-compose /out/docker-compose.new']);
+     && cp /usr/libexec/docker/cli-plugins/docker-compose /out/docker-compose.new',
+  ]);
   chmodSync(join(CACHE, 'docker-compose.new'), 0o755);
   await sh('mv', [join(CACHE, 'docker-compose.new'), COMPOSE_BIN]);
 }
@@ -80,8 +103,15 @@ async function buildKafka(tag: string, log: Log): Promise<void> {
   const context = mkdtempSync(join(tmpdir(), 'flowlogs-kafka-image-'));
   try {
     cpSync(join(HERE, 'images/kafka'), context, { recursive: true });
-    await sh('mvn', ['-q', '-B', '-f', join(REPO, 'libs/local-kafka/kafka/pom.xml'), 'dependency:copy-dependencies',
-      '-DincludeScope=runtime', `-DoutputDirectory=${join(context, 'jars')}`]);
+    await sh('mvn', [
+      '-q',
+      '-B',
+      '-f',
+      join(REPO, 'libs/local-kafka/kafka/pom.xml'),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${join(context, 'jars')}`,
+    ]);
     log(`building the stand-in ${tag}`);
     await sh('podman', ['build', '-q', '-t', tag, context]);
   } finally {
@@ -96,7 +126,10 @@ export async function ensureTools(log: Log): Promise<void> {
 }
 
 /** Images the compose file names, by service. */
-export interface ComposeImages { kafka: string; postgres: string }
+export interface ComposeImages {
+  kafka: string;
+  postgres: string;
+}
 
 /**
  * The stand-ins for the official images `up` would pull. They are rebuilt each run (podman's layer

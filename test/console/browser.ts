@@ -17,7 +17,16 @@ const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', impo
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -33,7 +42,12 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
  * A fresh browser context (its own sessionStorage) signed in with `key` at `url`, on the Flow Logs page
  * once its list has drawn; the page's problems as watchPage finds them.
  */
-export async function signIn(browser: Browser, url: string, key: string, viewport = { width: 1280, height: 860 }): Promise<{ page: Page; problems: string[] }> {
+export async function signIn(
+  browser: Browser,
+  url: string,
+  key: string,
+  viewport = { width: 1280, height: 860 },
+): Promise<{ page: Page; problems: string[] }> {
   const page = await (await browser.newContext({ viewport, acceptDownloads: true })).newPage();
   const problems = watchPage(page, url);
   await page.goto(`${url}/`);
@@ -47,7 +61,10 @@ export async function signIn(browser: Browser, url: string, key: string, viewpor
 
 /** In the open +New dialog: a logset and a log topic in it, created in place and so chosen. */
 export async function createLogTopicInDialog(page: Page, logset: string, topic: string): Promise<void> {
-  for (const [what, name, prefix] of [['logset', logset, 'logset-'], ['topic', topic, 'topic-']]) {
+  for (const [what, name, prefix] of [
+    ['logset', logset, 'logset-'],
+    ['topic', topic, 'topic-'],
+  ]) {
     await page.click(`#fl-new-${what}-open`);
     await page.fill(`#fl-new-${what}`, name);
     await page.click(`#fl-new-${what}-create`);
@@ -59,7 +76,12 @@ export async function createLogTopicInDialog(page: Page, logset: string, topic: 
 export function watchPage(page: Page, origin: string): string[] {
   const problems: string[] = [];
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-  page.on('console', (msg) => { if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) problems.push(`console error: ${msg.text()}`); });
-  page.on('request', (req) => { if (!req.url().startsWith(origin) && !req.url().startsWith('data:') && !req.url().startsWith('blob:')) problems.push(`request beyond the control plane: ${req.url()}`); });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) problems.push(`console error: ${msg.text()}`);
+  });
+  page.on('request', (req) => {
+    if (!req.url().startsWith(origin) && !req.url().startsWith('data:') && !req.url().startsWith('blob:'))
+      problems.push(`request beyond the control plane: ${req.url()}`);
+  });
   return problems;
 }

@@ -17,7 +17,15 @@ import { kafkaBrokers, makeRecord } from '@flowlogs/testkit';
 import { insertRecords } from '../../services/publisher/src/store.js';
 import { hashApiKey } from '../../services/control-plane/src/api-key.js';
 import { TEST_API_KEY, startStack, until, type Stack } from '../support/stack.js';
-import { SKIP_REASON, createLogTopicInDialog, hasChromium, launchBrowser, screenshot, signIn, watchPage } from './browser.js';
+import {
+  SKIP_REASON,
+  createLogTopicInDialog,
+  hasChromium,
+  launchBrowser,
+  screenshot,
+  signIn,
+  watchPage,
+} from './browser.js';
 
 const PEER = '10.0.1.20'; // the demo's ping peer
 const OTHER_KEY = 'console-other-account-key-0123';
@@ -37,12 +45,22 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     [stack, browser] = await Promise.all([startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500' }), launchBrowser()]);
     const { api } = stack;
     inv.vpc = (await api('POST', '/v1/vpcs', { name: 'prod', cidrBlock: DEMO_NETWORK.vpcCidr })).body;
-    inv.subnet = (await api('POST', '/v1/subnets', { vpcId: inv.vpc.id, name: 'web', cidrBlock: DEMO_NETWORK.subnetCidr })).body;
-    inv.eni = (await api('POST', '/v1/network-interfaces', { subnetId: inv.subnet.id, name: 'web-1', primaryIp: DEMO_NETWORK.eniIp })).body;
+    inv.subnet = (
+      await api('POST', '/v1/subnets', { vpcId: inv.vpc.id, name: 'web', cidrBlock: DEMO_NETWORK.subnetCidr })
+    ).body;
+    inv.eni = (
+      await api('POST', '/v1/network-interfaces', {
+        subnetId: inv.subnet.id,
+        name: 'web-1',
+        primaryIp: DEMO_NETWORK.eniIp,
+      })
+    ).body;
     // A second VPC's ENI, which the ENI picker must leave out once the first VPC is chosen.
     const vpc2 = (await api('POST', '/v1/vpcs', { name: 'staging', cidrBlock: '10.9.0.0/16' })).body;
     const subnet2 = (await api('POST', '/v1/subnets', { vpcId: vpc2.id, name: 'stg', cidrBlock: '10.9.1.0/24' })).body;
-    inv.eni2 = (await api('POST', '/v1/network-interfaces', { subnetId: subnet2.id, name: 'stg-1', primaryIp: '10.9.1.5' })).body;
+    inv.eni2 = (
+      await api('POST', '/v1/network-interfaces', { subnetId: subnet2.id, name: 'stg-1', primaryIp: '10.9.1.5' })
+    ).body;
   });
   afterAll(async () => {
     await browser?.close();
@@ -52,7 +70,8 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
   /** A fresh browser context (its own sessionStorage), signed in with `key`. */
   const signedIn = (key = TEST_API_KEY) => signIn(browser, stack.url, key);
 
-  const row = (page: Page, name: string) => page.locator('table.flow-logs tbody tr', { has: page.getByText(name, { exact: true }) });
+  const row = (page: Page, name: string) =>
+    page.locator('table.flow-logs tbody tr', { has: page.getByText(name, { exact: true }) });
 
   it('serves the console at / and its files under /console/, with no network beyond itself', async () => {
     const index = await fetch(`${stack.url}/`);
@@ -88,7 +107,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await page.context().close();
   });
 
-  it('validates the create dialog: empty choices here, the API\'s 400 next to its field', async () => {
+  it("validates the create dialog: empty choices here, the API's 400 next to its field", async () => {
     const { page, problems } = await signedIn();
     await page.click('#new-flow-log');
     await page.waitForSelector('dialog.form-dialog[open]');
@@ -130,7 +149,7 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await page.context().close();
   });
 
-  it('creates a flow log in the dialog and finds the peer\'s records in Check (the seed\'s result validation)', async () => {
+  it("creates a flow log in the dialog and finds the peer's records in Check (the seed's result validation)", async () => {
     const { page, problems } = await signedIn();
     await page.click('#new-flow-log');
     await page.waitForSelector('dialog.form-dialog[open]');
@@ -152,9 +171,17 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await row(page, 'web-1-all').waitFor();
 
     const flowLog = (await stack.api('GET', '/v1/flow-logs')).body.items.find((f: any) => f.name === 'web-1-all');
-    expect(flowLog).toMatchObject({ resourceType: 'NETWORKINTERFACE', resourceId: inv.eni.id, trafficType: 'ALL', aggregationInterval: 10, enabled: true, tags: [{ key: 'team', value: 'web' }] });
+    expect(flowLog).toMatchObject({
+      resourceType: 'NETWORKINTERFACE',
+      resourceId: inv.eni.id,
+      trafficType: 'ALL',
+      aggregationInterval: 10,
+      enabled: true,
+      tags: [{ key: 'team', value: 'web' }],
+    });
     const rowText = await row(page, 'web-1-all').textContent();
-    for (const part of [flowLog.id, inv.eni.id, 'seed-topic', '10 s', 'Enabled', 'ALL']) expect(rowText).toContain(part);
+    for (const part of [flowLog.id, inv.eni.id, 'seed-topic', '10 s', 'Enabled', 'ALL'])
+      expect(rowText).toContain(part);
     await screenshot(page, 'flow-logs');
 
     // The demo's traffic on that ENI, timestamps moved to now.
@@ -166,14 +193,29 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     const replay = async (start: number, rebase: boolean) => {
       const path = join(dir, `${start}.pcap`);
       writeFileSync(path, demoCapture(start));
-      await replayCapture({ producer, topic: topicNames(stack.prefix).packets, log: stack.log, eni, agentId: 'console-test', secret, path, speed: 'max', rebase, batchPackets: 50 });
+      await replayCapture({
+        producer,
+        topic: topicNames(stack.prefix).packets,
+        log: stack.log,
+        eni,
+        agentId: 'console-test',
+        secret,
+        path,
+        speed: 'max',
+        rebase,
+        batchPackets: 50,
+      });
     };
     const replayedAt = Math.floor(Date.now() / 1000);
     await replay(1_700_000_000, true); // its packets stamped as they are sent: at now
-    await until('the peer\'s records', async () => {
-      const res = await stack.api('GET', `/v1/log-topics/${flowLog.logTopicId}/records?q=${PEER}`);
-      return res.body.records?.length ? true : undefined;
-    }, 120_000);
+    await until(
+      "the peer's records",
+      async () => {
+        const res = await stack.api('GET', `/v1/log-topics/${flowLog.logTopicId}/records?q=${PEER}`);
+        return res.body.records?.length ? true : undefined;
+      },
+      120_000,
+    );
 
     await row(page, 'web-1-all').getByText('Check').click();
     await page.waitForURL(new RegExp(`#/search/${flowLog.logTopicId}\\?flowLog=${flowLog.id}`));
@@ -183,33 +225,62 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await page.waitForURL(/q=10\.0\.1\.20/);
     const rows = page.locator('table.records tbody tr');
     // Only the peer's records: the unfiltered searches before this one (on opening, on the range) never show up late.
-    await poll(async () => { const t = await rows.allTextContents(); return t.length > 0 && t.every((r) => r.includes(PEER)); }).toBe(true);
+    await poll(async () => {
+      const t = await rows.allTextContents();
+      return t.length > 0 && t.every((r) => r.includes(PEER));
+    }).toBe(true);
     await poll(() => page.locator('#panel-histogram rect.bar').count()).toBeGreaterThan(0);
-    await poll(() => page.locator('#panel-top-src li').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(PEER)]));
+    await poll(() => page.locator('#panel-top-src li').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringContaining(PEER)]),
+    );
     await poll(() => page.textContent('#panel-actions')).toContain('ACCEPT');
     await poll(() => page.textContent('#health')).toContain('records/min');
 
     // Sorting by bytes, biggest first.
     await page.click('th button.sort[data-sort="bytes"]');
     expect(await page.locator('table.records th.active').textContent()).toBe('bytes ↓');
-    const bytesColumn = async () => (await page.locator('table.records td[data-label="bytes"]').allTextContents()).map((b) => Number(b.replace(/\D/g, '')));
-    await poll(async () => { const b = await bytesColumn(); return b.length > 1 && b.every((v, i) => i === 0 || b[i - 1] >= v); }).toBe(true);
+    const bytesColumn = async () =>
+      (await page.locator('table.records td[data-label="bytes"]').allTextContents()).map((b) =>
+        Number(b.replace(/\D/g, '')),
+      );
+    await poll(async () => {
+      const b = await bytesColumn();
+      return b.length > 1 && b.every((v, i) => i === 0 || b[i - 1] >= v);
+    }).toBe(true);
     await screenshot(page, 'search-results');
 
     // pkt-srcaddr/pkt-dstaddr columns: none while every record's equal srcaddr/dstaddr, shown for a tunnel's.
     expect(await page.locator('table.records th', { hasText: 'pkt-srcaddr' }).count()).toBe(0);
     const now = Math.floor(Date.now() / 1000);
     const gre = makeRecord({
-      accountId: inv.eni.accountId, interfaceId: inv.eni.id, vpcId: inv.vpc.id, subnetId: inv.subnet.id, flowLogId: flowLog.id,
-      logTopicId: flowLog.logTopicId, srcaddr: PEER, dstaddr: '198.51.100.7', protocol: 47, srcport: 0, dstport: 0,
-      pktSrcaddr: '192.168.50.1', pktDstaddr: '192.168.60.1', windowStart: now - 60, windowEnd: now, start: now - 50, end: now - 40,
+      accountId: inv.eni.accountId,
+      interfaceId: inv.eni.id,
+      vpcId: inv.vpc.id,
+      subnetId: inv.subnet.id,
+      flowLogId: flowLog.id,
+      logTopicId: flowLog.logTopicId,
+      srcaddr: PEER,
+      dstaddr: '198.51.100.7',
+      protocol: 47,
+      srcport: 0,
+      dstport: 0,
+      pktSrcaddr: '192.168.50.1',
+      pktDstaddr: '192.168.60.1',
+      windowStart: now - 60,
+      windowEnd: now,
+      start: now - 50,
+      end: now - 40,
     });
     await ensureDayPartitions(stack.db.pool, [gre.windowStart], new Set());
     await insertRecords(stack.db.pool, [gre]);
     await page.fill('#q', 'pkt-srcaddr:192.168.0.0/16');
     await page.click('#search');
-    await poll(() => page.locator('table.records td[data-label="pkt-srcaddr"]').allTextContents()).toEqual(['192.168.50.1']);
-    expect(await page.locator('table.records td[data-label="pkt-dstaddr"]').allTextContents()).toEqual(['192.168.60.1']);
+    await poll(() => page.locator('table.records td[data-label="pkt-srcaddr"]').allTextContents()).toEqual([
+      '192.168.50.1',
+    ]);
+    expect(await page.locator('table.records td[data-label="pkt-dstaddr"]').allTextContents()).toEqual([
+      '192.168.60.1',
+    ]);
 
     // Export: the whole result as CSV, through the API with the key in the header.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
@@ -241,7 +312,15 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     const { api } = stack;
     const logset = (await api('POST', '/v1/logsets', { name: 'ops' })).body;
     const topic = (await api('POST', '/v1/log-topics', { logsetId: logset.id, name: 'ops' })).body;
-    const made = (await api('POST', '/v1/flow-logs', { name: 'toggle-me', resourceType: 'SUBNET', resourceId: inv.subnet.id, trafficType: 'REJECT', logTopicId: topic.id })).body;
+    const made = (
+      await api('POST', '/v1/flow-logs', {
+        name: 'toggle-me',
+        resourceType: 'SUBNET',
+        resourceId: inv.subnet.id,
+        trafficType: 'REJECT',
+        logTopicId: topic.id,
+      })
+    ).body;
     const { page, problems } = await signedIn();
     const status = () => row(page, 'toggle-me').locator('.status').textContent();
     expect(await status()).toBe('Enabled');
@@ -264,7 +343,9 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
   });
 
   it('fits a narrow screen', async () => {
-    const page = await (await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })).newPage();
+    const page = await (
+      await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    ).newPage();
     const problems = watchPage(page, stack.url);
     await page.goto(`${stack.url}/`);
     await page.fill('#api-key', TEST_API_KEY);
@@ -290,9 +371,12 @@ describe.skipIf(!hasChromium)(hasChromium ? 'web console' : `web console (${SKIP
     await page.context().close();
   });
 
-  it('shows another account none of the first account\'s flow logs', async () => {
+  it("shows another account none of the first account's flow logs", async () => {
     await stack.db.pool.query("INSERT INTO accounts (id, name) VALUES ('acct-console', 'other')");
-    await stack.db.pool.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ('key-console', 'acct-console', $1, 'admin')", [hashApiKey(OTHER_KEY)]);
+    await stack.db.pool.query(
+      "INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ('key-console', 'acct-console', $1, 'admin')",
+      [hashApiKey(OTHER_KEY)],
+    );
     const mine = (await stack.api('GET', '/v1/flow-logs')).body.items;
     expect(mine.length).toBeGreaterThan(0);
     const { page, problems } = await signedIn(OTHER_KEY);

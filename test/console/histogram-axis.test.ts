@@ -19,6 +19,7 @@ describe('histogram axis', () => {
   });
 
   it('is never below the largest bucket', () => {
-    for (const v of [0, 1, 3, 999, 1023, 1024, 1025, 123_456, 9.9e6, 2 ** 40]) expect(niceCeil(v)).toBeGreaterThanOrEqual(v);
+    for (const v of [0, 1, 3, 999, 1023, 1024, 1025, 123_456, 9.9e6, 2 ** 40])
+      expect(niceCeil(v)).toBeGreaterThanOrEqual(v);
   });
 });

@@ -8,7 +8,10 @@ import { progressMonitor } from './cluster.js';
 import { cpuSeconds, kill9, openScenario, scenarioSeed, sleep, verify, type Scenario } from './harness.js';
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
 
 it('keeps every record once when one of two aggregators is killed', async () => {
   const started = Date.now();
@@ -37,7 +40,9 @@ it('keeps every record once when one of two aggregators is killed', async () => 
       const inPg = await scenario.pgCount();
       killedAt = Date.now();
       await kill9(victim);
-      scenario.note(`killed ${victim.name} (CPU in the last ${Math.max(500, delayMs)} ms: a ${used[0].toFixed(2)} s, b ${used[1].toFixed(2)} s; ${inPg} records in Postgres then)`);
+      scenario.note(
+        `killed ${victim.name} (CPU in the last ${Math.max(500, delayMs)} ms: a ${used[0].toFixed(2)} s, b ${used[1].toFixed(2)} s; ${inPg} records in Postgres then)`,
+      );
     })();
   });
   await replay;

@@ -4,7 +4,10 @@ import { kafkaBrokers } from '@flowlogs/testkit';
 import { kill9, openScenario, scenarioSeed, sleep, verify, type Scenario } from './harness.js';
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
 
 it('keeps every record once across a kill -9 of the aggregator', async () => {
   const started = Date.now();
@@ -16,7 +19,9 @@ it('keeps every record once across a kill -9 of the aggregator', async () => {
   const killAt = Math.floor(scenario.capture.packets * (0.1 + 0.9 * random()));
   const delayMs = Math.floor(3000 * random());
   const downMs = Math.floor(500 + 2500 * random());
-  scenario.note(`will kill -9 the aggregator ${delayMs} ms after the agent has read ${killAt} packets, restart it ${downMs} ms later`);
+  scenario.note(
+    `will kill -9 the aggregator ${delayMs} ms after the agent has read ${killAt} packets, restart it ${downMs} ms later`,
+  );
   let fault: Promise<void> | undefined;
   const replay = scenario.replay((p) => {
     if (fault || p.frames < killAt) return;

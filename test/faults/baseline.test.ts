@@ -4,7 +4,10 @@ import { kafkaBrokers } from '@flowlogs/testkit';
 import { openScenario, verify, type Scenario } from './harness.js';
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
 
 it('delivers every record once without a fault', async () => {
   const started = Date.now();

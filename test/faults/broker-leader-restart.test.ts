@@ -12,8 +12,13 @@ import { CLUSTER_ENV, openScenario, scenarioSeed, sleep, verify, type Scenario }
 const kafkaOpts = localKafkaOptions('broker-leader-restart', 19100, 3);
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
-afterAll(async () => { await stopLocalKafka(kafkaOpts); });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+afterAll(async () => {
+  await stopLocalKafka(kafkaOpts);
+});
 
 it('keeps every record once when the busiest leader is killed and back 10 s later', async () => {
   const started = Date.now();
@@ -21,7 +26,9 @@ it('keeps every record once when the busiest leader is killed and back 10 s late
   s = await openScenario('broker-leader-restart', await startFreshKafka(kafkaOpts), { env: CLUSTER_ENV });
   const scenario = s;
   const killAt = Math.floor(scenario.capture.packets * (0.1 + 0.8 * random()));
-  scenario.note(`will kill -9 the broker leading most packets and records partitions once the agent has read ${killAt} packets`);
+  scenario.note(
+    `will kill -9 the broker leading most packets and records partitions once the agent has read ${killAt} packets`,
+  );
   const monitor = progressMonitor(() => scenario.pgCount(), scenario.expected.length);
   let killedAt = 0;
   let fault: Promise<void> | undefined;
@@ -33,7 +40,9 @@ it('keeps every record once when the busiest leader is killed and back 10 s late
       const inPg = await scenario.pgCount();
       killedAt = Date.now();
       await stopLocalKafkaBroker(kafkaOpts, id, { kill: true });
-      scenario.note(`killed broker ${id} at ${p.frames} packets read, ${inPg} records in Postgres (leaders: ${describeCounts(counts)})`);
+      scenario.note(
+        `killed broker ${id} at ${p.frames} packets read, ${inPg} records in Postgres (leaders: ${describeCounts(counts)})`,
+      );
       await sleep(10_000);
       await startLocalKafkaBroker(kafkaOpts, id);
       scenario.note(`broker ${id} answers again, ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);

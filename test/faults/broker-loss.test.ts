@@ -12,25 +12,35 @@ import { CLUSTER_ENV, openScenario, scenarioSeed, verify, when, type Scenario } 
 const kafkaOpts = localKafkaOptions('broker-loss', 19110, 3);
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
-afterAll(async () => { await stopLocalKafka(kafkaOpts); });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+afterAll(async () => {
+  await stopLocalKafka(kafkaOpts);
+});
 
-it('keeps every record once when the log topic\'s leader dies for good mid-delivery', async () => {
+it("keeps every record once when the log topic's leader dies for good mid-delivery", async () => {
   const started = Date.now();
   const { random } = scenarioSeed('broker-loss');
   s = await openScenario('broker-loss', await startFreshKafka(kafkaOpts), { env: CLUSTER_ENV });
   const scenario = s;
   const killAt = Math.floor(scenario.expected.length * (0.05 + 0.8 * random()));
-  scenario.note(`will kill -9 the broker leading most of ${scenario.kafkaTopic}'s partitions once ${killAt} records are in Postgres`);
+  scenario.note(
+    `will kill -9 the broker leading most of ${scenario.kafkaTopic}'s partitions once ${killAt} records are in Postgres`,
+  );
   const monitor = progressMonitor(() => scenario.pgCount(), scenario.expected.length);
   let killedAt = 0;
   const fault = (async () => {
     let inPg = 0;
-    if (!(await when(async () => (inPg = await scenario.pgCount()) >= killAt))) throw new Error(`never reached ${killAt} records in Postgres (at ${inPg})`);
+    if (!(await when(async () => (inPg = await scenario.pgCount()) >= killAt)))
+      throw new Error(`never reached ${killAt} records in Postgres (at ${inPg})`);
     const { id, counts } = await busiestLeader(scenario.kafka, [scenario.kafkaTopic]);
     killedAt = Date.now();
     await stopLocalKafkaBroker(kafkaOpts, id, { kill: true });
-    scenario.note(`killed broker ${id} for good at ${inPg} records in Postgres (log topic leaders: ${describeCounts(counts)})`);
+    scenario.note(
+      `killed broker ${id} for good at ${inPg} records in Postgres (log topic leaders: ${describeCounts(counts)})`,
+    );
   })();
   await Promise.all([scenario.replay(), fault]);
   const { ok, report } = await verify(scenario, started);

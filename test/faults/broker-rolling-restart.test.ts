@@ -11,8 +11,13 @@ import { CLUSTER_ENV, openScenario, scenarioSeed, verify, when, type Scenario } 
 const kafkaOpts = localKafkaOptions('broker-rolling-restart', 19120, 3);
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
-afterAll(async () => { await stopLocalKafka(kafkaOpts); });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+afterAll(async () => {
+  await stopLocalKafka(kafkaOpts);
+});
 
 it('keeps every record once across a rolling restart of the three brokers', async () => {
   const started = Date.now();
@@ -35,7 +40,9 @@ it('keeps every record once across a rolling restart of the three brokers', asyn
         await startLocalKafkaBroker(kafkaOpts, id);
         const back = Date.now() - t;
         const synced = await when(async () => (await underReplicated(scenario.kafka)) === 0, 120_000);
-        scenario.note(`broker ${id}: stopped in ${stopped} ms, answering after ${back} ms, replicas ${synced ? '' : 'NOT '}in sync after ${Date.now() - t} ms; ${await scenario.pgCount()} records in Postgres`);
+        scenario.note(
+          `broker ${id}: stopped in ${stopped} ms, answering after ${back} ms, replicas ${synced ? '' : 'NOT '}in sync after ${Date.now() - t} ms; ${await scenario.pgCount()} records in Postgres`,
+        );
       }
     })();
   });
@@ -44,6 +51,8 @@ it('keeps every record once across a rolling restart of the three brokers', asyn
   await fault;
   const { ok, report } = await verify(scenario, started);
   await monitor.stop();
-  scenario.note(`records stalled at most ${(monitor.stallAfter(rollStarted) / 1000).toFixed(1)} s during and after the restarts`);
+  scenario.note(
+    `records stalled at most ${(monitor.stallAfter(rollStarted) / 1000).toFixed(1)} s during and after the restarts`,
+  );
   expect(ok, report).toBe(true);
 });

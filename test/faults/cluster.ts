@@ -11,7 +11,13 @@ import { ensureLocalKafka, stopLocalKafka, type LocalKafkaOptions } from '@flowl
 import { OUT, ROOT, sleep } from './harness.js';
 
 export function localKafkaOptions(name: string, port: number, brokers = 1): LocalKafkaOptions {
-  return { port, brokers, cacheDir: join(OUT, `kafka-${name}`), heap: '384m', log: (m) => console.log(`[faults] ${name} kafka: ${m}`) };
+  return {
+    port,
+    brokers,
+    cacheDir: join(OUT, `kafka-${name}`),
+    heap: '384m',
+    log: (m) => console.log(`[faults] ${name} kafka: ${m}`),
+  };
 }
 
 /** A fresh cluster (no data of an earlier run); its brokers' addresses. */
@@ -41,7 +47,10 @@ export async function leadership(kafka: Kafka, topics: string[]): Promise<Map<nu
 }
 
 /** The broker leading most of the topics' partitions (the lowest id among equals). */
-export async function busiestLeader(kafka: Kafka, topics: string[]): Promise<{ id: number; counts: Map<number, number> }> {
+export async function busiestLeader(
+  kafka: Kafka,
+  topics: string[],
+): Promise<{ id: number; counts: Map<number, number> }> {
   const counts = await leadership(kafka, topics);
   const [id] = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0];
   return { id, counts };
@@ -59,7 +68,8 @@ export async function underReplicated(kafka: Kafka): Promise<number> {
   }
 }
 
-export const describeCounts = (counts: Map<number, number>) => [...counts].map(([id, n]) => `broker ${id}: ${n}`).join(', ');
+export const describeCounts = (counts: Map<number, number>) =>
+  [...counts].map(([id, n]) => `broker ${id}: ${n}`).join(', ');
 
 /**
  * Samples a count (the records in Postgres) every 250 ms from now on. `stallAfter(t)` is the
@@ -79,7 +89,10 @@ export function progressMonitor(count: () => Promise<number>, target: number) {
     }
   })();
   return {
-    async stop() { running = false; await loop; },
+    async stop() {
+      running = false;
+      await loop;
+    },
     stallAfter(t: number): number {
       let longest = 0;
       let lastGrowth = t;

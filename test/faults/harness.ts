@@ -28,13 +28,22 @@ const REPLAY_BATCH_PACKETS = Number(process.env.FAULT_BATCH_PACKETS ?? 4096);
 const REPLAY_TIMEOUT_MS = 180_000;
 
 /** 1,000,000 packets, 3,000 conversations (6,000 one-way flow keys), 5 minutes of a fixed past date. */
-export const CAPTURE_PARAMS = { packets: 1_000_000, flows: 3_000, durationSec: 300, ipv6Fraction: 0.1, seed: 7, startSec: 1_700_000_400 };
+export const CAPTURE_PARAMS = {
+  packets: 1_000_000,
+  flows: 3_000,
+  durationSec: 300,
+  ipv6Fraction: 0.1,
+  seed: 7,
+  startSec: 1_700_000_400,
+};
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The seed of a scenario: FAULT_SEED when set (to replay a failure), else a fresh one; always printed. */
 export function scenarioSeed(name: string): { seed: number; random: () => number } {
-  const seed = process.env.FAULT_SEED ? Number(process.env.FAULT_SEED) : (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
+  const seed = process.env.FAULT_SEED
+    ? Number(process.env.FAULT_SEED)
+    : (Date.now() ^ (Math.random() * 0x7fffffff)) >>> 0;
   console.log(`[faults] ${name}: seed ${seed} (rerun with FAULT_SEED=${seed})`);
   return { seed, random: prng(seed) };
 }
@@ -43,7 +52,8 @@ export function scenarioSeed(name: string): { seed: number; random: () => number
 export function capture(): CaptureStats {
   mkdirSync(OUT, { recursive: true });
   const stats = ensureCapture(CAPTURE_PARAMS, OUT);
-  if (stats.flowKeys < 5000 || stats.packets < 1_000_000) throw new Error(`capture too small: ${stats.packets} packets, ${stats.flowKeys} flow keys`);
+  if (stats.flowKeys < 5000 || stats.packets < 1_000_000)
+    throw new Error(`capture too small: ${stats.packets} packets, ${stats.flowKeys} flow keys`);
   return stats;
 }
 
@@ -64,7 +74,13 @@ export interface ServiceProcess {
 /** Every child a scenario started, killed on exit of the test process whatever happens. */
 const allChildren = new Set<ChildProcess>();
 process.once('exit', () => {
-  for (const c of allChildren) if (c.exitCode === null && c.signalCode === null) try { process.kill(c.pid!, 'SIGKILL'); } catch { /* gone */ }
+  for (const c of allChildren)
+    if (c.exitCode === null && c.signalCode === null)
+      try {
+        process.kill(c.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
 });
 
 export function spawnService(dir: string, service: ServiceName, name: string, env: NodeJS.ProcessEnv): ServiceProcess {
@@ -72,7 +88,9 @@ export function spawnService(dir: string, service: ServiceName, name: string, en
   appendFileSync(logFile, `--- ${new Date().toISOString()} start ${name}\n`);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts')], {
-    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd],
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
   allChildren.add(child);
@@ -122,7 +140,11 @@ export interface Scenario {
 /** The services' replication on a cluster of three: one broker may die and every write still needs two copies. */
 export const CLUSTER_ENV = { KAFKA_REPLICATION_FACTOR: '3', KAFKA_MIN_INSYNC_REPLICAS: '2' };
 
-export async function openScenario(name: string, brokers: string[], opts: { start?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Scenario> {
+export async function openScenario(
+  name: string,
+  brokers: string[],
+  opts: { start?: boolean; env?: NodeJS.ProcessEnv } = {},
+): Promise<Scenario> {
   const dir = join(OUT, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -131,16 +153,30 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const prefix = uniquePrefix();
   const db = await createTestDatabase();
   const env: NodeJS.ProcessEnv = {
-    KAFKA_BROKERS: brokers.join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, METRICS_PORT: '0',
-    FLOWLOGS_IDLE_CLOSE_MS: '1000', LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn', FLOWLOGS_API_KEY: API_KEY, HTTP_PORT: '0',
+    KAFKA_BROKERS: brokers.join(','),
+    FLOWLOGS_TOPIC_PREFIX: prefix,
+    DATABASE_URL: db.url,
+    METRICS_PORT: '0',
+    FLOWLOGS_IDLE_CLOSE_MS: '1000',
+    LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'warn',
+    FLOWLOGS_API_KEY: API_KEY,
+    HTTP_PORT: '0',
     ...opts.env,
   };
   const kafka = createKafka(brokers, `faults-${name}`, log);
-  const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(env), log, kafka, pool: db.pool, registry: createRegistry('control-plane') });
+  const controlPlane = new ControlPlane({
+    config: ControlPlaneConfig.parse(env),
+    log,
+    kafka,
+    pool: db.pool,
+    registry: createRegistry('control-plane'),
+  });
   await controlPlane.start();
   const api = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await fetch(controlPlane.url + path, {
-      method, headers: { authorization: `Bearer ${API_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined,
+      method,
+      headers: { authorization: `Bearer ${API_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
     });
     const json = await res.json();
     if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
@@ -148,10 +184,21 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   };
   const vpc = await api('POST', '/v1/vpcs', { name: 'prod', cidrBlock: '10.0.0.0/16' });
   const subnet = await api('POST', '/v1/subnets', { vpcId: vpc.id, name: 'web', cidrBlock: '10.0.0.0/24' });
-  const eniRes = await api('POST', '/v1/network-interfaces', { subnetId: subnet.id, name: 'cvm-a', primaryIp: '10.0.0.10' });
+  const eniRes = await api('POST', '/v1/network-interfaces', {
+    subnetId: subnet.id,
+    name: 'cvm-a',
+    primaryIp: '10.0.0.10',
+  });
   const logset = await api('POST', '/v1/logsets', { name: 'audit' });
   const topic = await api('POST', '/v1/log-topics', { logsetId: logset.id, name: 'flows' });
-  await api('POST', '/v1/flow-logs', { name: 'all', resourceType: 'NETWORKINTERFACE', resourceId: eniRes.id, trafficType: 'ALL', logTopicId: topic.id, aggregationInterval: INTERVAL });
+  await api('POST', '/v1/flow-logs', {
+    name: 'all',
+    resourceType: 'NETWORKINTERFACE',
+    resourceId: eniRes.id,
+    trafficType: 'ALL',
+    logTopicId: topic.id,
+    aggregationInterval: INTERVAL,
+  });
   const eni: EniContext = { eniId: eniRes.id, accountId: eniRes.accountId, vpcId: vpc.id, subnetId: subnet.id };
   const { secret } = await api('POST', `/v1/network-interfaces/${eniRes.id}/agent`, { agentId: 'faults' });
   const expected = (await recordsFromCapture(stats.path, { interval: INTERVAL, eni })).records;
@@ -165,7 +212,19 @@ export async function openScenario(name: string, brokers: string[], opts: { star
   const counters = new Map<string, number>();
   const processes: ServiceProcess[] = [];
   const scenario: Scenario = {
-    name, dir, brokers, prefix, db, kafka, env, eni, logTopicId: topic.id, kafkaTopic: topic.kafkaTopic, capture: stats, expected, processes,
+    name,
+    dir,
+    brokers,
+    prefix,
+    db,
+    kafka,
+    env,
+    eni,
+    logTopicId: topic.id,
+    kafkaTopic: topic.kafkaTopic,
+    capture: stats,
+    expected,
+    processes,
     start(service, procName) {
       const n = (counters.get(service) ?? 0) + 1;
       counters.set(service, n);
@@ -184,8 +243,31 @@ export async function openScenario(name: string, brokers: string[], opts: { star
       const started = Date.now();
       try {
         await Promise.race([
-          replayCapture({ producer, topic: topicNames(prefix).packets, log: agentLog, eni, agentId: 'faults', secret, path: stats.path, speed: 'max', rebase: false, batchPackets: REPLAY_BATCH_PACKETS, onProgress, signal: abort.signal }),
-          new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the replay did not finish within ${REPLAY_TIMEOUT_MS / 1000} s; see ${join(dir, 'agent.log')}`)), REPLAY_TIMEOUT_MS); }),
+          replayCapture({
+            producer,
+            topic: topicNames(prefix).packets,
+            log: agentLog,
+            eni,
+            agentId: 'faults',
+            secret,
+            path: stats.path,
+            speed: 'max',
+            rebase: false,
+            batchPackets: REPLAY_BATCH_PACKETS,
+            onProgress,
+            signal: abort.signal,
+          }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `the replay did not finish within ${REPLAY_TIMEOUT_MS / 1000} s; see ${join(dir, 'agent.log')}`,
+                  ),
+                ),
+              REPLAY_TIMEOUT_MS,
+            );
+          }),
         ]);
         note(`replay done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } finally {
@@ -195,7 +277,10 @@ export async function openScenario(name: string, brokers: string[], opts: { star
       }
     },
     async pgCount() {
-      const { rows } = await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM flow_records WHERE log_topic_id = $1', [topic.id]);
+      const { rows } = await db.pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM flow_records WHERE log_topic_id = $1',
+        [topic.id],
+      );
       return rows[0].n;
     },
     note,
@@ -205,7 +290,9 @@ export async function openScenario(name: string, brokers: string[], opts: { star
       await db.drop().catch((err) => note(`dropping the database failed: ${(err as Error).message}`));
     },
   };
-  note(`replay batches of ${REPLAY_BATCH_PACKETS} packets; prefix ${prefix}, database ${new URL(db.url).pathname.slice(1)}, log topic ${topic.id}, ENI ${eni.eniId}; ${expected.length} records expected from ${stats.packets} packets, ${stats.flowKeys} flow keys`);
+  note(
+    `replay batches of ${REPLAY_BATCH_PACKETS} packets; prefix ${prefix}, database ${new URL(db.url).pathname.slice(1)}, log topic ${topic.id}, ENI ${eni.eniId}; ${expected.length} records expected from ${stats.packets} packets, ${stats.flowKeys} flow keys`,
+  );
   if (opts.start !== false) {
     scenario.start('aggregator');
     scenario.start('publisher');
@@ -220,7 +307,12 @@ export async function openScenario(name: string, brokers: string[], opts: { star
  * Polls `count` until it reaches `target` (then waits `settleMs` more, for anything extra), stops
  * changing for `stallMs`, or `timeoutMs` passes. Returns the last count.
  */
-export async function waitForCount(what: string, count: () => Promise<number>, target: number, o: { timeoutMs?: number; stallMs?: number; settleMs?: number; note?: (m: string) => void } = {}): Promise<number> {
+export async function waitForCount(
+  what: string,
+  count: () => Promise<number>,
+  target: number,
+  o: { timeoutMs?: number; stallMs?: number; settleMs?: number; note?: (m: string) => void } = {},
+): Promise<number> {
   const timeoutMs = o.timeoutMs ?? 180_000;
   const stallMs = o.stallMs ?? 60_000;
   const started = Date.now();
@@ -228,15 +320,24 @@ export async function waitForCount(what: string, count: () => Promise<number>, t
   let changedAt = Date.now();
   for (;;) {
     const n = await count().catch(() => last);
-    if (n !== last) { last = n; changedAt = Date.now(); }
+    if (n !== last) {
+      last = n;
+      changedAt = Date.now();
+    }
     if (n >= target) {
       await sleep(o.settleMs ?? 3000);
       const final = await count().catch(() => n);
       o.note?.(`${what}: ${final} of ${target} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return final;
     }
-    if (Date.now() - changedAt > stallMs) { o.note?.(`${what}: stalled at ${n} of ${target} for ${stallMs / 1000} s`); return n; }
-    if (Date.now() - started > timeoutMs) { o.note?.(`${what}: timed out at ${n} of ${target}`); return n; }
+    if (Date.now() - changedAt > stallMs) {
+      o.note?.(`${what}: stalled at ${n} of ${target} for ${stallMs / 1000} s`);
+      return n;
+    }
+    if (Date.now() - started > timeoutMs) {
+      o.note?.(`${what}: timed out at ${n} of ${target}`);
+      return n;
+    }
     await sleep(500);
   }
 }
@@ -245,7 +346,12 @@ export async function waitForCount(what: string, count: () => Promise<number>, t
 export async function when(fn: () => Promise<boolean> | boolean, timeoutMs = 180_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await Promise.resolve().then(fn).catch(() => false)) return true;
+    if (
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => false)
+    )
+      return true;
     await sleep(200);
   }
   return false;
@@ -265,13 +371,23 @@ export function cpuSeconds(pid: number | undefined): number {
 // Reading what the pipeline produced
 
 export async function pgRecords(s: Scenario): Promise<FlowRecord[]> {
-  const { rows } = await s.db.pool.query<{ record: FlowRecord }>('SELECT record FROM flow_records WHERE log_topic_id = $1', [s.logTopicId]);
+  const { rows } = await s.db.pool.query<{ record: FlowRecord }>(
+    'SELECT record FROM flow_records WHERE log_topic_id = $1',
+    [s.logTopicId],
+  );
   return rows.map((r) => r.record);
 }
 
 /** The log topic's Kafka topic from the beginning, read_committed, until `target` records have come (and a settle time) or it stalls. */
-export async function kafkaRecords(s: Scenario, target: number): Promise<{ records: FlowRecord[]; headerMismatches: number }> {
-  const consumer = s.kafka.consumer({ groupId: `${s.prefix}.faults-reader.${Date.now()}`, readUncommitted: false, maxWaitTimeInMs: 500 });
+export async function kafkaRecords(
+  s: Scenario,
+  target: number,
+): Promise<{ records: FlowRecord[]; headerMismatches: number }> {
+  const consumer = s.kafka.consumer({
+    groupId: `${s.prefix}.faults-reader.${Date.now()}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: 500,
+  });
   const records: FlowRecord[] = [];
   let headerMismatches = 0;
   await consumer.connect();
@@ -286,7 +402,12 @@ export async function kafkaRecords(s: Scenario, target: number): Promise<{ recor
         }
       },
     });
-    await waitForCount('records on the log topic', async () => records.length, target, { timeoutMs: 120_000, stallMs: 30_000, settleMs: 5000, note: s.note });
+    await waitForCount('records on the log topic', async () => records.length, target, {
+      timeoutMs: 120_000,
+      stallMs: 30_000,
+      settleMs: 5000,
+      note: s.note,
+    });
   } finally {
     await consumer.disconnect().catch(() => {});
   }
@@ -314,10 +435,16 @@ export async function groupPositions(s: Scenario): Promise<string> {
   const names = topicNames(s.prefix);
   const lines: string[] = [];
   try {
-    for (const [group, topic] of [[`${s.prefix}.aggregator`, names.packets], [`${s.prefix}.publisher`, names.records]] as const) {
+    for (const [group, topic] of [
+      [`${s.prefix}.aggregator`, names.packets],
+      [`${s.prefix}.publisher`, names.records],
+    ] as const) {
       const ends = await admin.fetchTopicOffsets(topic);
       const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-      const parts = ends.map((e) => `p${e.partition} committed ${committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '?'} / high ${e.high}`);
+      const parts = ends.map(
+        (e) =>
+          `p${e.partition} committed ${committed?.partitions.find((p) => p.partition === e.partition)?.offset ?? '?'} / high ${e.high}`,
+      );
       lines.push(`${group} on ${topic}: ${parts.join(', ')}`);
     }
   } catch (err) {
@@ -360,9 +487,20 @@ export function compare(expected: FlowRecord[], actual: FlowRecord[]): Diff {
   for (const r of actual) {
     const k = flowKey(r);
     const list = got.get(k);
-    if (list) list.push(r); else got.set(k, [r]);
+    if (list) list.push(r);
+    else got.set(k, [r]);
   }
-  const diff: Diff = { expected: expected.length, actual: actual.length, missing: 0, duplicated: 0, unexpected: 0, differing: 0, duplicateRecordIds: 0, byWindow: {}, examples: [] };
+  const diff: Diff = {
+    expected: expected.length,
+    actual: actual.length,
+    missing: 0,
+    duplicated: 0,
+    unexpected: 0,
+    differing: 0,
+    duplicateRecordIds: 0,
+    byWindow: {},
+    examples: [],
+  };
   const win = (k: string) => {
     const start = Number(k.split(' ').pop());
     const w = `${start} (${new Date(start * 1000).toISOString().slice(11, 19)}Z)`;
@@ -372,24 +510,46 @@ export function compare(expected: FlowRecord[], actual: FlowRecord[]): Diff {
   const example = (m: string) => {
     const kind = m.split(':')[0];
     const n = shown.get(kind) ?? 0;
-    if (n < 3) { diff.examples.push(m); shown.set(kind, n + 1); }
+    if (n < 3) {
+      diff.examples.push(m);
+      shown.set(kind, n + 1);
+    }
   };
   for (const [k, c] of want) {
     const list = got.get(k);
-    if (!list) { diff.missing++; win(k).missing++; example(`missing: ${k} (${c})`); continue; }
-    if (list.length > 1) { diff.duplicated += list.length - 1; win(k).duplicated += list.length - 1; example(`x${list.length}: ${k} ${list.map(counters).join(' | ')}`); }
+    if (!list) {
+      diff.missing++;
+      win(k).missing++;
+      example(`missing: ${k} (${c})`);
+      continue;
+    }
+    if (list.length > 1) {
+      diff.duplicated += list.length - 1;
+      win(k).duplicated += list.length - 1;
+      example(`x${list.length}: ${k} ${list.map(counters).join(' | ')}`);
+    }
     const wrong = list.filter((r) => counters(r) !== c);
-    if (wrong.length) { diff.differing++; win(k).differing++; example(`differs: ${k} want ${c} got ${wrong.map(counters).join(' | ')}`); }
+    if (wrong.length) {
+      diff.differing++;
+      win(k).differing++;
+      example(`differs: ${k} want ${c} got ${wrong.map(counters).join(' | ')}`);
+    }
   }
   for (const [k, list] of got) {
-    if (!want.has(k)) { diff.unexpected += list.length; win(k).unexpected += list.length; example(`unexpected: ${k} ${list.map(counters).join(' | ')}`); }
+    if (!want.has(k)) {
+      diff.unexpected += list.length;
+      win(k).unexpected += list.length;
+      example(`unexpected: ${k} ${list.map(counters).join(' | ')}`);
+    }
   }
   diff.duplicateRecordIds = actual.length - new Set(actual.map((r) => r.recordId)).size;
   return diff;
 }
 
 export function diffIsEmpty(d: Diff): boolean {
-  return !d.missing && !d.duplicated && !d.unexpected && !d.differing && !d.duplicateRecordIds && d.actual === d.expected;
+  return (
+    !d.missing && !d.duplicated && !d.unexpected && !d.differing && !d.duplicateRecordIds && d.actual === d.expected
+  );
 }
 
 /**
@@ -405,22 +565,44 @@ export function serviceLogs(s: Scenario): string {
     const groups = new Map<string, { n: number; first: string; last: string }>();
     const shown: string[] = [];
     for (const line of lines) {
-      if (!line.startsWith('{')) { shown.push(line); continue; }
+      if (!line.startsWith('{')) {
+        shown.push(line);
+        continue;
+      }
       let key = line.slice(0, 300);
       let time = '';
       try {
-        const j = JSON.parse(line) as { level?: number; time?: number; msg?: string; err?: { message?: string } | string; error?: string; partition?: number; rewindTo?: number };
-        const err = typeof j.err === 'string' ? j.err : j.err?.message ?? j.error ?? '';
+        const j = JSON.parse(line) as {
+          level?: number;
+          time?: number;
+          msg?: string;
+          err?: { message?: string } | string;
+          error?: string;
+          partition?: number;
+          rewindTo?: number;
+        };
+        const err = typeof j.err === 'string' ? j.err : (j.err?.message ?? j.error ?? '');
         key = `level ${j.level} ${j.msg ?? ''}${err ? ` — ${err}` : ''}${j.partition !== undefined ? ` (partition ${j.partition}${j.rewindTo !== undefined ? `, rewindTo ${j.rewindTo}` : ''})` : ''}`;
         time = j.time ? new Date(j.time).toISOString().slice(11, 23) : '';
-      } catch { /* not JSON */ }
+      } catch {
+        /* not JSON */
+      }
       const g = groups.get(key);
-      if (g) { g.n++; g.last = time; } else { groups.set(key, { n: 1, first: time, last: time }); shown.push(key); }
+      if (g) {
+        g.n++;
+        g.last = time;
+      } else {
+        groups.set(key, { n: 1, first: time, last: time });
+        shown.push(key);
+      }
     }
-    out.push(`== ${file} (${lines.length} lines)`, ...shown.map((k) => {
-      const g = groups.get(k);
-      return g ? `  ${g.n}× [${g.first}…${g.last}] ${k}` : `  ${k}`;
-    }));
+    out.push(
+      `== ${file} (${lines.length} lines)`,
+      ...shown.map((k) => {
+        const g = groups.get(k);
+        return g ? `  ${g.n}× [${g.first}…${g.last}] ${k}` : `  ${k}`;
+      }),
+    );
   }
   return out.join('\n');
 }
@@ -440,13 +622,18 @@ export async function verify(s: Scenario, started: number): Promise<{ ok: boolea
   const positions = await groupPositions(s);
   const ok = diffIsEmpty(pgDiff) && diffIsEmpty(kafkaDiff) && kafka.headerMismatches === 0 && dlq === 0;
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const summary = (d: Diff) => `${d.actual}/${d.expected} records; missing ${d.missing}, duplicated ${d.duplicated}, differing ${d.differing}, unexpected ${d.unexpected}, duplicate recordIds ${d.duplicateRecordIds}`;
+  const summary = (d: Diff) =>
+    `${d.actual}/${d.expected} records; missing ${d.missing}, duplicated ${d.duplicated}, differing ${d.differing}, unexpected ${d.unexpected}, duplicate recordIds ${d.duplicateRecordIds}`;
   const report = [
     `${s.name}: ${ok ? 'PASS' : 'FAIL'} in ${seconds} s`,
     `Postgres:  ${summary(pgDiff)}`,
-    ...(diffIsEmpty(pgDiff) ? [] : [`  by window: ${JSON.stringify(pgDiff.byWindow)}`, ...pgDiff.examples.map((e) => `  ${e}`)]),
+    ...(diffIsEmpty(pgDiff)
+      ? []
+      : [`  by window: ${JSON.stringify(pgDiff.byWindow)}`, ...pgDiff.examples.map((e) => `  ${e}`)]),
     `Log topic: ${summary(kafkaDiff)}; header/recordId mismatches ${kafka.headerMismatches}`,
-    ...(diffIsEmpty(kafkaDiff) ? [] : [`  by window: ${JSON.stringify(kafkaDiff.byWindow)}`, ...kafkaDiff.examples.map((e) => `  ${e}`)]),
+    ...(diffIsEmpty(kafkaDiff)
+      ? []
+      : [`  by window: ${JSON.stringify(kafkaDiff.byWindow)}`, ...kafkaDiff.examples.map((e) => `  ${e}`)]),
     `DLQ messages: ${dlq}`,
     positions,
   ].join('\n');

@@ -10,8 +10,13 @@ import { openScenario, scenarioSeed, sleep, verify, type Scenario } from './harn
 const brokerOpts = localKafkaOptions('kafka-restart', 19093);
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
-afterAll(async () => { await stopLocalKafka(brokerOpts); });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
+afterAll(async () => {
+  await stopLocalKafka(brokerOpts);
+});
 
 it('keeps every record once across a broker stop and start', async () => {
   const started = Date.now();
@@ -21,7 +26,9 @@ it('keeps every record once across a broker stop and start', async () => {
   const scenario = s;
   const stopAt = Math.floor(scenario.capture.packets * (0.1 + 0.8 * random()));
   const downMs = Math.floor(2000 + 6000 * random());
-  scenario.note(`will stop the broker once the agent has read ${stopAt} packets, start it again ${downMs} ms after it exited`);
+  scenario.note(
+    `will stop the broker once the agent has read ${stopAt} packets, start it again ${downMs} ms after it exited`,
+  );
   let fault: Promise<void> | undefined;
   const replay = scenario.replay((p) => {
     if (fault || p.frames < stopAt) return;

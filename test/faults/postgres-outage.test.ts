@@ -38,21 +38,27 @@ it('keeps every record once across a Postgres outage', async () => {
   const replay = scenario.replay();
   const fault = (async () => {
     let inPg = 0;
-    if (!(await when(async () => (inPg = await scenario.pgCount()) >= cutAt))) throw new Error(`never reached ${cutAt} records in Postgres (at ${inPg})`);
+    if (!(await when(async () => (inPg = await scenario.pgCount()) >= cutAt)))
+      throw new Error(`never reached ${cutAt} records in Postgres (at ${inPg})`);
     const db = pg.escapeIdentifier(dbName);
     await client.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS false`);
     const end = Date.now() + outageMs;
     let terminated = 0;
     try {
       while (Date.now() < end) {
-        const { rowCount } = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+        const { rowCount } = await client.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [dbName],
+        );
         terminated += rowCount ?? 0;
         await sleep(300);
       }
     } finally {
       await client.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
     }
-    scenario.note(`database cut off from ${inPg} records in Postgres for ${outageMs} ms; ${terminated} backends terminated`);
+    scenario.note(
+      `database cut off from ${inPg} records in Postgres for ${outageMs} ms; ${terminated} backends terminated`,
+    );
   })();
   await Promise.all([replay, fault]);
   const { ok, report } = await verify(scenario, started);

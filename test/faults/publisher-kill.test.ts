@@ -5,7 +5,10 @@ import { progressMonitor } from './cluster.js';
 import { kill9, openScenario, scenarioSeed, sleep, verify, when, type Scenario } from './harness.js';
 
 let s: Scenario | undefined;
-afterEach(async () => { await s?.close(); s = undefined; });
+afterEach(async () => {
+  await s?.close();
+  s = undefined;
+});
 
 it('keeps every record once across a kill -9 of the publisher', async () => {
   const started = Date.now();
@@ -21,7 +24,8 @@ it('keeps every record once across a kill -9 of the publisher', async () => {
   const replay = scenario.replay();
   const fault = (async () => {
     let inPg = 0;
-    if (!(await when(async () => (inPg = await scenario.pgCount()) >= killAt))) throw new Error(`never reached ${killAt} records in Postgres (at ${inPg})`);
+    if (!(await when(async () => (inPg = await scenario.pgCount()) >= killAt)))
+      throw new Error(`never reached ${killAt} records in Postgres (at ${inPg})`);
     const victim = scenario.processes.find((x) => x.service === 'publisher' && x.alive())!;
     killedAt = Date.now();
     await kill9(victim);

@@ -24,7 +24,9 @@ export function netnsSkipReason(probe: string): string | undefined {
 export const sh = (...cmd: string[]) => execFileSync(cmd[0], cmd.slice(1), { stdio: 'pipe' });
 
 /** A command in a namespace; a failed one (a refused or dropped connection) is not an error here. */
-export const inNs = (ns: string, ...cmd: string[]) => promisify(execFile)('ip', ['netns', 'exec', ns, ...cmd]).catch(() => undefined);
+export const inNs = (ns: string, ...cmd: string[]) =>
+  promisify(execFile)('ip', ['netns', 'exec', ns, ...cmd]).catch(() => undefined);
 
 /** Whether the interface in the namespace is up (a veth is once both ends are). */
-export const linkUp = (ns: string, link: string) => /state UP/.test(execFileSync('ip', ['-n', ns, '-o', 'link', 'show', link], { encoding: 'utf8' }));
+export const linkUp = (ns: string, link: string) =>
+  /state UP/.test(execFileSync('ip', ['-n', ns, '-o', 'link', 'show', link], { encoding: 'utf8' }));

@@ -46,8 +46,13 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
   const prefix = uniquePrefix();
   const db = await createTestDatabase();
   const fullEnv = {
-    KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, HTTP_PORT: '0', METRICS_PORT: '0',
-    FLOWLOGS_API_KEY: TEST_API_KEY, ...env,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    FLOWLOGS_TOPIC_PREFIX: prefix,
+    DATABASE_URL: db.url,
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    FLOWLOGS_API_KEY: TEST_API_KEY,
+    ...env,
   };
   const kafka = createKafka(kafkaBrokers(), `stack-${prefix}`, log);
   const services: Array<{ stop(): Promise<void> }> = [];
@@ -56,19 +61,37 @@ export async function startStack(env: Record<string, string> = {}, log: Logger =
     await db.drop();
   };
   try {
-    const controlPlane = new ControlPlane({ config: ControlPlaneConfig.parse(fullEnv), log, kafka, pool: db.pool, registry: createRegistry('control-plane') });
+    const controlPlane = new ControlPlane({
+      config: ControlPlaneConfig.parse(fullEnv),
+      log,
+      kafka,
+      pool: db.pool,
+      registry: createRegistry('control-plane'),
+    });
     await controlPlane.start();
     services.push(controlPlane);
     const registries = { aggregator: createRegistry('aggregator'), publisher: createRegistry('publisher') };
-    const aggregator = new Aggregator({ config: AggregatorConfig.parse(fullEnv), log, kafka, registry: registries.aggregator });
-    const publisher = new Publisher({ config: PublisherConfig.parse(fullEnv), log, kafka, registry: registries.publisher, pool: db.pool });
+    const aggregator = new Aggregator({
+      config: AggregatorConfig.parse(fullEnv),
+      log,
+      kafka,
+      registry: registries.aggregator,
+    });
+    const publisher = new Publisher({
+      config: PublisherConfig.parse(fullEnv),
+      log,
+      kafka,
+      registry: registries.publisher,
+      pool: db.pool,
+    });
     await Promise.all([aggregator.start(), publisher.start()]);
     services.push(aggregator, publisher);
     const url = controlPlane.url;
     const api = apiClient(url, TEST_API_KEY);
     const bindAgent = async (eniId: string, agentId: string) => {
       const res = await api('POST', `/v1/network-interfaces/${eniId}/agent`, { agentId });
-      if (res.status !== 200) throw new Error(`binding ${eniId} to ${agentId}: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 200)
+        throw new Error(`binding ${eniId} to ${agentId}: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body.secret as string;
     };
     return { url, prefix, db, log, env: fullEnv, api, bindAgent, aggregator, publisher, registries, stop };
@@ -84,7 +107,11 @@ export function apiClient(url: string, defaultKey: string): Stack['api'] {
     const headers: Record<string, string> = {};
     if (key) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
   };
@@ -92,7 +119,27 @@ export function apiClient(url: string, defaultKey: string): Stack['api'] {
 
 /** What must agree between the pipeline and the offline path (ids of rules and topics differ by design). */
 export function flowView(r: FlowRecord): string {
-  return [r.interfaceId, r.windowStart, r.windowEnd, r.srcaddr, r.dstaddr, r.srcport, r.dstport, r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r.tcpFlags, r.flowDirection, r.type, r.pktSrcaddr, r.pktDstaddr].join(' ');
+  return [
+    r.interfaceId,
+    r.windowStart,
+    r.windowEnd,
+    r.srcaddr,
+    r.dstaddr,
+    r.srcport,
+    r.dstport,
+    r.protocol,
+    r.packets,
+    r.bytes,
+    r.start,
+    r.end,
+    r.action,
+    r.logStatus,
+    r.tcpFlags,
+    r.flowDirection,
+    r.type,
+    r.pktSrcaddr,
+    r.pktDstaddr,
+  ].join(' ');
 }
 
 /** Polls `fn` every 250 ms until it gives a value other than undefined; throws after `timeoutMs`. */

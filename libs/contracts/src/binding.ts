@@ -52,19 +52,27 @@ export function untrustedBecause(
   batch: Buffer,
   signature: string | undefined,
 ): { reason: UntrustedReason; message: string } | undefined {
-  if (!binding) return { reason: 'unbound', message: `ENI ${claim.eniId} of account ${claim.accountId} is not bound to any agent` };
+  if (!binding)
+    return { reason: 'unbound', message: `ENI ${claim.eniId} of account ${claim.accountId} is not bound to any agent` };
   if (signature === undefined) return { reason: 'unsigned', message: `the batch for ENI ${claim.eniId} is not signed` };
   const { previous } = binding;
   let secret: string | undefined;
   if (claim.agentId === binding.agentId) secret = binding.secret;
-  else if (previous && claim.agentId === previous.agentId && claim.eventTime <= previous.until) secret = previous.secret;
+  else if (previous && claim.agentId === previous.agentId && claim.eventTime <= previous.until)
+    secret = previous.secret;
   if (secret === undefined) {
-    return { reason: 'other-agent', message: `ENI ${claim.eniId} is bound to agent ${binding.agentId}, not ${claim.agentId}` };
+    return {
+      reason: 'other-agent',
+      message: `ENI ${claim.eniId} is bound to agent ${binding.agentId}, not ${claim.agentId}`,
+    };
   }
   const expected = Buffer.from(signBatch(secret, batch), 'base64url');
   const given = Buffer.from(signature, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { reason: 'bad-signature', message: `the batch for ENI ${claim.eniId} is not signed with agent ${claim.agentId}'s key` };
+    return {
+      reason: 'bad-signature',
+      message: `the batch for ENI ${claim.eniId} is not signed with agent ${claim.agentId}'s key`,
+    };
   }
   return undefined;
 }

@@ -27,7 +27,12 @@ export interface ConsoleColumn {
   unlessSameAs?: string;
 }
 
-export interface FieldDef<N extends string = string, K extends string = string, S extends z.ZodType = z.ZodType, A extends 'null' | 'kept' = 'null' | 'kept'> {
+export interface FieldDef<
+  N extends string = string,
+  K extends string = string,
+  S extends z.ZodType = z.ZodType,
+  A extends 'null' | 'kept' = 'null' | 'kept',
+> {
   /** The name users write (DESIGN's field names: `srcaddr`, `log-status` …). */
   name: N;
   /** The record's JSON key. */
@@ -61,7 +66,8 @@ interface FieldOptions<K extends string, S extends z.ZodType, A extends 'null' |
 }
 
 function field<const N extends string, const K extends string, S extends z.ZodType, const A extends 'null' | 'kept'>(
-  name: N, o: FieldOptions<K, S, A>,
+  name: N,
+  o: FieldOptions<K, S, A>,
 ): FieldDef<N, K, S, A> {
   const { key, kind, schema, absent, column, console } = o;
   const flowKey = o.flowKey ?? false;
@@ -69,48 +75,167 @@ function field<const N extends string, const K extends string, S extends z.ZodTy
 }
 
 const int = z.number().int();
-const show = (rank: number, display: FieldDisplay = 'text', sort?: ConsoleColumn['sort']): ConsoleColumn => ({ rank, display, ...(sort && { sort }) });
+const show = (rank: number, display: FieldDisplay = 'text', sort?: ConsoleColumn['sort']): ConsoleColumn => ({
+  rank,
+  display,
+  ...(sort && { sort }),
+});
 const unlessSameAs = (rank: number, key: string): ConsoleColumn => ({ rank, display: 'text', unlessSameAs: key });
 
 /** The fields in the record's JSON order. */
 export const FIELDS = [
   field('version', { key: 'version', kind: 'integer', schema: z.literal(2), absent: 'kept', console: show(140) }),
-  field('account-id', { key: 'accountId', kind: 'string', schema: z.string(), absent: 'kept', column: 'account_id', console: show(130) }),
+  field('account-id', {
+    key: 'accountId',
+    kind: 'string',
+    schema: z.string(),
+    absent: 'kept',
+    column: 'account_id',
+    console: show(130),
+  }),
   field('interface-id', {
-    key: 'interfaceId', kind: 'string', schema: z.string(), absent: 'kept', flowKey: true, column: 'interface_id', console: show(30),
+    key: 'interfaceId',
+    kind: 'string',
+    schema: z.string(),
+    absent: 'kept',
+    flowKey: true,
+    column: 'interface_id',
+    console: show(30),
   }),
-  field('srcaddr', { key: 'srcaddr', kind: 'address', schema: z.string(), absent: 'null', flowKey: true, column: 'srcaddr', console: show(40) }),
-  field('dstaddr', { key: 'dstaddr', kind: 'address', schema: z.string(), absent: 'null', flowKey: true, column: 'dstaddr', console: show(60) }),
-  field('srcport', { key: 'srcport', kind: 'integer', schema: int, absent: 'null', flowKey: true, column: 'srcport', console: show(50) }),
-  field('dstport', { key: 'dstport', kind: 'integer', schema: int, absent: 'null', flowKey: true, column: 'dstport', console: show(70) }),
+  field('srcaddr', {
+    key: 'srcaddr',
+    kind: 'address',
+    schema: z.string(),
+    absent: 'null',
+    flowKey: true,
+    column: 'srcaddr',
+    console: show(40),
+  }),
+  field('dstaddr', {
+    key: 'dstaddr',
+    kind: 'address',
+    schema: z.string(),
+    absent: 'null',
+    flowKey: true,
+    column: 'dstaddr',
+    console: show(60),
+  }),
+  field('srcport', {
+    key: 'srcport',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    flowKey: true,
+    column: 'srcport',
+    console: show(50),
+  }),
+  field('dstport', {
+    key: 'dstport',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    flowKey: true,
+    column: 'dstport',
+    console: show(70),
+  }),
   field('protocol', {
-    key: 'protocol', kind: 'integer', schema: int, absent: 'null', flowKey: true, column: 'protocol', console: show(80, 'protocol'),
+    key: 'protocol',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    flowKey: true,
+    column: 'protocol',
+    console: show(80, 'protocol'),
   }),
-  field('packets', { key: 'packets', kind: 'integer', schema: int, absent: 'null', column: 'packets', console: show(90, 'count', 'packets') }),
-  field('bytes', { key: 'bytes', kind: 'integer', schema: int, absent: 'null', column: 'bytes', console: show(100, 'count', 'bytes') }),
-  field('start', { key: 'start', kind: 'integer', schema: int, absent: 'null', column: 'start_time', console: show(10, 'time', 'start') }),
-  field('end', { key: 'end', kind: 'integer', schema: int, absent: 'null', column: 'end_time', console: show(20, 'time') }),
-  field('action', { key: 'action', kind: 'string', schema: Action, absent: 'null', flowKey: true, column: 'action', console: show(110) }),
-  field('log-status', { key: 'logStatus', kind: 'string', schema: LogStatus, absent: 'kept', column: 'log_status', console: show(120) }),
+  field('packets', {
+    key: 'packets',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    column: 'packets',
+    console: show(90, 'count', 'packets'),
+  }),
+  field('bytes', {
+    key: 'bytes',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    column: 'bytes',
+    console: show(100, 'count', 'bytes'),
+  }),
+  field('start', {
+    key: 'start',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    column: 'start_time',
+    console: show(10, 'time', 'start'),
+  }),
+  field('end', {
+    key: 'end',
+    kind: 'integer',
+    schema: int,
+    absent: 'null',
+    column: 'end_time',
+    console: show(20, 'time'),
+  }),
+  field('action', {
+    key: 'action',
+    kind: 'string',
+    schema: Action,
+    absent: 'null',
+    flowKey: true,
+    column: 'action',
+    console: show(110),
+  }),
+  field('log-status', {
+    key: 'logStatus',
+    kind: 'string',
+    schema: LogStatus,
+    absent: 'kept',
+    column: 'log_status',
+    console: show(120),
+  }),
   field('vpc-id', { key: 'vpcId', kind: 'string', schema: z.string().nullable(), absent: 'kept' }),
   field('subnet-id', { key: 'subnetId', kind: 'string', schema: z.string().nullable(), absent: 'kept' }),
   field('tcp-flags', { key: 'tcpFlags', kind: 'integer', schema: int, absent: 'null' }),
   field('type', { key: 'type', kind: 'string', schema: z.enum(['IPv4', 'IPv6']), absent: 'null' }),
-  field('flow-direction', { key: 'flowDirection', kind: 'string', schema: z.enum(['ingress', 'egress']), absent: 'null' }),
+  field('flow-direction', {
+    key: 'flowDirection',
+    kind: 'string',
+    schema: z.enum(['ingress', 'egress']),
+    absent: 'null',
+  }),
   // The innermost addresses of a GRE or IP-in-IP packet (srcaddr/dstaddr otherwise). Not in the flow key:
   // a record holds those of its flow's first packet.
   field('pkt-srcaddr', {
-    key: 'pktSrcaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_srcaddr', console: unlessSameAs(75, 'srcaddr'),
+    key: 'pktSrcaddr',
+    kind: 'address',
+    schema: z.string(),
+    absent: 'null',
+    column: 'pkt_srcaddr',
+    console: unlessSameAs(75, 'srcaddr'),
     addedLater: true,
   }),
   field('pkt-dstaddr', {
-    key: 'pktDstaddr', kind: 'address', schema: z.string(), absent: 'null', column: 'pkt_dstaddr', console: unlessSameAs(76, 'dstaddr'),
+    key: 'pktDstaddr',
+    kind: 'address',
+    schema: z.string(),
+    absent: 'null',
+    column: 'pkt_dstaddr',
+    console: unlessSameAs(76, 'dstaddr'),
     addedLater: true,
   }),
   field('window-start', { key: 'windowStart', kind: 'integer', schema: int, absent: 'kept', column: 'window_start' }),
   field('window-end', { key: 'windowEnd', kind: 'integer', schema: int, absent: 'kept', column: 'window_end' }),
   field('flow-log-id', { key: 'flowLogId', kind: 'string', schema: z.string(), absent: 'kept', column: 'flow_log_id' }),
-  field('log-topic-id', { key: 'logTopicId', kind: 'string', schema: z.string(), absent: 'kept', column: 'log_topic_id' }),
+  field('log-topic-id', {
+    key: 'logTopicId',
+    kind: 'string',
+    schema: z.string(),
+    absent: 'kept',
+    column: 'log_topic_id',
+  }),
 ] as const;
 
 type Fields = (typeof FIELDS)[number];
@@ -120,17 +245,21 @@ type RecordShape = { [F in Fields as F['key']]: F['absent'] extends 'null' ? z.Z
  * The zod shape of the fields, in the table's order: a field absent on NODATA/SKIPDATA is nullable,
  * and one added later is null in a record made before it.
  */
-export const FIELD_SHAPE = Object.fromEntries(FIELDS.map((f: FieldDef) => {
-  const schema = f.absent === 'null' ? f.schema.nullable() : f.schema;
-  return [f.key, f.addedLater ? schema.default(null) : schema];
-})) as RecordShape;
+export const FIELD_SHAPE = Object.fromEntries(
+  FIELDS.map((f: FieldDef) => {
+    const schema = f.absent === 'null' ? f.schema.nullable() : f.schema;
+    return [f.key, f.addedLater ? schema.default(null) : schema];
+  }),
+) as RecordShape;
 
 /** A field name of DESIGN (`srcaddr`, `log-status` …), as custom formats and queries name them. */
 export type FieldName = Fields['name'];
 export const FieldName = z.enum(FIELDS.map((f) => f.name) as [FieldName, ...FieldName[]]);
 
 /** The user-facing field names mapped to the JSON keys. */
-export const FIELD_KEYS = Object.fromEntries(FIELDS.map((f) => [f.name, f.key])) as { [F in Fields as F['name']]: F['key'] };
+export const FIELD_KEYS = Object.fromEntries(FIELDS.map((f) => [f.name, f.key])) as {
+  [F in Fields as F['name']]: F['key'];
+};
 
 /** The values a field can take, for fields that are one of a few (action, log-status, type …). */
 export function fieldValues(f: FieldDef): readonly string[] | undefined {

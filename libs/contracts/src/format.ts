@@ -5,13 +5,29 @@ import { LogFormat } from './rule.js';
 
 /** The default (version 2) field order, as Tencent and AWS print it. */
 export const DEFAULT_FIELDS: readonly FieldName[] = [
-  'version', 'account-id', 'interface-id', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol',
-  'packets', 'bytes', 'start', 'end', 'action', 'log-status',
+  'version',
+  'account-id',
+  'interface-id',
+  'srcaddr',
+  'dstaddr',
+  'srcport',
+  'dstport',
+  'protocol',
+  'packets',
+  'bytes',
+  'start',
+  'end',
+  'action',
+  'log-status',
 ];
 
 /** A text line of chosen fields in the chosen order, like AWS's custom formats: `{custom: ["srcaddr", "dstaddr"]}`. */
 export const CustomFormat = z.strictObject({
-  custom: z.array(FieldName).min(1).max(Object.keys(FIELD_KEYS).length).refine((fields) => new Set(fields).size === fields.length, 'a field is listed twice'),
+  custom: z
+    .array(FieldName)
+    .min(1)
+    .max(Object.keys(FIELD_KEYS).length)
+    .refine((fields) => new Set(fields).size === fields.length, 'a field is listed twice'),
 });
 
 /** How a log topic writes its records: JSON objects, the default text line, or a custom text line. */
@@ -19,7 +35,9 @@ export const RecordFormat = z.union([LogFormat, CustomFormat], {
   // An object can only mean a custom format: say what is wrong with it rather than "Invalid input".
   error: (issue) => {
     const custom = issue.code === 'invalid_union' && typeof issue.input === 'object' ? issue.errors[1] : undefined;
-    return custom?.length ? custom.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : 'expected "json", "text" or {custom: [field, …]}';
+    return custom?.length
+      ? custom.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')
+      : 'expected "json", "text" or {custom: [field, …]}';
   },
 });
 export type CustomFormat = z.infer<typeof CustomFormat>;

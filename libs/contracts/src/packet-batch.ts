@@ -74,9 +74,20 @@ export class PacketBatchFormatError extends Error {}
 
 export function newPacketEvent(): PacketEvent {
   return {
-    ts: 0, ipVersion: 4, protocol: 0, tcpFlags: 0, action: 'ACCEPT', direction: undefined,
-    srcPort: 0, dstPort: 0, bytes: 0, src: new Uint8Array(16), dst: new Uint8Array(16),
-    pktIpVersion: 0, pktSrc: new Uint8Array(16), pktDst: new Uint8Array(16),
+    ts: 0,
+    ipVersion: 4,
+    protocol: 0,
+    tcpFlags: 0,
+    action: 'ACCEPT',
+    direction: undefined,
+    srcPort: 0,
+    dstPort: 0,
+    bytes: 0,
+    src: new Uint8Array(16),
+    dst: new Uint8Array(16),
+    pktIpVersion: 0,
+    pktSrc: new Uint8Array(16),
+    pktDst: new Uint8Array(16),
   };
 }
 
@@ -105,8 +116,13 @@ function planHeader(header: PacketBatchHeader): HeaderPlan {
 
 /** Writes the header (ending in the packet count) into `buf` at `start`; it takes exactly `plan.size` bytes. */
 function writeHeader(
-  buf: Buffer, start: number, header: PacketBatchHeader, plan: HeaderPlan,
-  count: number, ipv6Count: number, tunnelledCount: number,
+  buf: Buffer,
+  start: number,
+  header: PacketBatchHeader,
+  plan: HeaderPlan,
+  count: number,
+  ipv6Count: number,
+  tunnelledCount: number,
 ): void {
   const drops = header.stats.dropsBySecond;
   let o = buf.writeUInt8(PACKET_BATCH_VERSION, start);
@@ -211,8 +227,10 @@ export class PacketBatchBuilder {
     buf[o + 8] = p.ipVersion;
     buf[o + 9] = p.protocol;
     buf[o + 10] = p.tcpFlags;
-    buf[o + 11] = (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0)
-      | (inner === 4 ? 16 : inner === 6 ? 32 : 0);
+    buf[o + 11] =
+      (p.action === 'REJECT' ? 1 : 0) |
+      (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0) |
+      (inner === 4 ? 16 : inner === 6 ? 32 : 0);
     buf[o + 12] = srcPort >>> 8;
     buf[o + 13] = srcPort;
     buf[o + 14] = dstPort >>> 8;
@@ -311,7 +329,8 @@ export interface PacketBatchView {
 export function decodePacketBatch(buf: Buffer): PacketBatchView {
   let o = 0;
   const need = (n: number) => {
-    if (o + n > buf.length) throw new PacketBatchFormatError(`packet batch truncated at byte ${o} (needs ${n} more of ${buf.length})`);
+    if (o + n > buf.length)
+      throw new PacketBatchFormatError(`packet batch truncated at byte ${o} (needs ${n} more of ${buf.length})`);
   };
   const readStr = () => {
     need(2);
@@ -362,19 +381,34 @@ export function decodePacketBatch(buf: Buffer): PacketBatchView {
   const tunnelledFrom = count - tunnelledCount;
   const tunnelledBase = ipv6Base + (tunnelledFrom - ipv4Count) * PACKET_BYTES;
   if (ipv4Count < 0 || buf.length !== tunnelledBase + tunnelledCount * TUNNELLED_PACKET_BYTES) {
-    throw new PacketBatchFormatError(`packet batch holds ${buf.length - base} packet bytes, expected `
-      + `${ipv4Count} × ${IPV4_PACKET_BYTES} + ${tunnelledFrom - ipv4Count} × ${PACKET_BYTES} + `
-      + `${tunnelledCount} × ${TUNNELLED_PACKET_BYTES}`);
+    throw new PacketBatchFormatError(
+      `packet batch holds ${buf.length - base} packet bytes, expected ` +
+        `${ipv4Count} × ${IPV4_PACKET_BYTES} + ${tunnelledFrom - ipv4Count} × ${PACKET_BYTES} + ` +
+        `${tunnelledCount} × ${TUNNELLED_PACKET_BYTES}`,
+    );
   }
   return {
-    header: { eniId, accountId, vpcId, subnetId, agentId, sequence, eventTime, live: (sourceFlags & 1) !== 0, ended: (sourceFlags & 2) !== 0, stats: { received, dropped, skipped, dropsBySecond } },
+    header: {
+      eniId,
+      accountId,
+      vpcId,
+      subnetId,
+      agentId,
+      sequence,
+      eventTime,
+      live: (sourceFlags & 1) !== 0,
+      ended: (sourceFlags & 2) !== 0,
+      stats: { received, dropped, skipped, dropsBySecond },
+    },
     count,
     read(i, out) {
       const short = i < ipv4Count;
       const tunnelled = i >= tunnelledFrom;
-      const p = short ? base + i * IPV4_PACKET_BYTES
-        : tunnelled ? tunnelledBase + (i - tunnelledFrom) * TUNNELLED_PACKET_BYTES
-        : ipv6Base + (i - ipv4Count) * PACKET_BYTES;
+      const p = short
+        ? base + i * IPV4_PACKET_BYTES
+        : tunnelled
+          ? tunnelledBase + (i - tunnelledFrom) * TUNNELLED_PACKET_BYTES
+          : ipv6Base + (i - ipv4Count) * PACKET_BYTES;
       out.ts = buf.readDoubleBE(p);
       const ipVersion = buf[p + 8];
       const long = tunnelled || version === 1;

@@ -1,9 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { IPV4_PACKET_BYTES, PACKET_BYTES, TUNNELLED_PACKET_BYTES, PacketBatchBuilder, PacketBatchFormatError, decodePacketBatch, encodePacketBatch, newPacketEvent, type PacketBatchHeader, type PacketEvent } from '../src/index.js';
+import {
+  IPV4_PACKET_BYTES,
+  PACKET_BYTES,
+  TUNNELLED_PACKET_BYTES,
+  PacketBatchBuilder,
+  PacketBatchFormatError,
+  decodePacketBatch,
+  encodePacketBatch,
+  newPacketEvent,
+  type PacketBatchHeader,
+  type PacketEvent,
+} from '../src/index.js';
 
 const header: PacketBatchHeader = {
-  eniId: 'eni-abc12345', accountId: '100000000001', vpcId: 'vpc-1', subnetId: 'subnet-1', agentId: 'agent-α',
-  sequence: 42, eventTime: 1_700_000_123.5, live: false, ended: true, stats: { received: 10, dropped: 2, skipped: { 'non-ip': 3, truncated: 1, malformed: 0 }, dropsBySecond: [[1_700_000_100, 1], [1_700_000_101, 1]] },
+  eniId: 'eni-abc12345',
+  accountId: '100000000001',
+  vpcId: 'vpc-1',
+  subnetId: 'subnet-1',
+  agentId: 'agent-α',
+  sequence: 42,
+  eventTime: 1_700_000_123.5,
+  live: false,
+  ended: true,
+  stats: {
+    received: 10,
+    dropped: 2,
+    skipped: { 'non-ip': 3, truncated: 1, malformed: 0 },
+    dropsBySecond: [
+      [1_700_000_100, 1],
+      [1_700_000_101, 1],
+    ],
+  },
 };
 
 function packet(i: number, v: 4 | 6): PacketEvent {
@@ -34,7 +61,8 @@ function tunnelled(i: number, outer: 4 | 6, inner: 4 | 6): PacketEvent {
 
 /** A batch holds its IPv4 packets first, then its IPv6 ones, then its tunnelled ones, each in the order they came. */
 const batchOrder = (packets: PacketEvent[]) => [
-  ...packets.filter((p) => p.ipVersion === 4 && !p.pktIpVersion), ...packets.filter((p) => p.ipVersion === 6 && !p.pktIpVersion),
+  ...packets.filter((p) => p.ipVersion === 4 && !p.pktIpVersion),
+  ...packets.filter((p) => p.ipVersion === 6 && !p.pktIpVersion),
   ...packets.filter((p) => p.pktIpVersion),
 ];
 
@@ -49,13 +77,27 @@ describe('packet batch codec', () => {
   });
 
   it('round-trips tunnelled packets (GRE, IP-in-IP) with their innermost addresses, of either IP version inside either', () => {
-    const packets = [packet(0, 4), tunnelled(1, 4, 4), packet(2, 6), tunnelled(3, 4, 6), tunnelled(4, 6, 4), tunnelled(5, 6, 6), packet(6, 4)];
+    const packets = [
+      packet(0, 4),
+      tunnelled(1, 4, 4),
+      packet(2, 6),
+      tunnelled(3, 4, 6),
+      tunnelled(4, 6, 4),
+      tunnelled(5, 6, 6),
+      packet(6, 4),
+    ];
     const batch = encodePacketBatch(header, packets);
-    expect(batch.length - encodePacketBatch(header, []).length).toBe(2 * IPV4_PACKET_BYTES + PACKET_BYTES + 4 * TUNNELLED_PACKET_BYTES);
+    expect(batch.length - encodePacketBatch(header, []).length).toBe(
+      2 * IPV4_PACKET_BYTES + PACKET_BYTES + 4 * TUNNELLED_PACKET_BYTES,
+    );
     const view = decodePacketBatch(batch);
     const out = newPacketEvent();
     batchOrder(packets).forEach((p, i) => expect(view.read(i, out)).toEqual(p));
-    expect(view.read(3, out)).toMatchObject({ ipVersion: 4, pktIpVersion: 4, pktSrc: new Uint8Array([101, 101, 101, 101, ...Array(12).fill(0)]) });
+    expect(view.read(3, out)).toMatchObject({
+      ipVersion: 4,
+      pktIpVersion: 4,
+      pktSrc: new Uint8Array([101, 101, 101, 101, ...Array(12).fill(0)]),
+    });
   });
 
   it('still reads version 2 batches (no tunnelled packets nor their count)', () => {
@@ -92,7 +134,15 @@ describe('packet batch codec', () => {
     packets.forEach((p, i) => {
       const o = 4 + i * PACKET_BYTES;
       body.writeDoubleBE(p.ts, o);
-      body.set([p.ipVersion, p.protocol, p.tcpFlags, (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0)], o + 8);
+      body.set(
+        [
+          p.ipVersion,
+          p.protocol,
+          p.tcpFlags,
+          (p.action === 'REJECT' ? 1 : 0) | (p.direction === 'ingress' ? 4 : p.direction === 'egress' ? 8 : 0),
+        ],
+        o + 8,
+      );
       body.writeUInt16BE(p.srcPort, o + 12);
       body.writeUInt16BE(p.dstPort, o + 14);
       body.writeUInt32BE(p.bytes, o + 16);
@@ -162,13 +212,23 @@ describe('PacketBatchBuilder', () => {
 
   it('IPv6 packets past the room the IPv4 ones leave', () => {
     const builder = new PacketBatchBuilder(8);
-    const packets = [...Array.from({ length: 7 }, (_, i) => packet(i, 4)), ...Array.from({ length: 70 }, (_, i) => packet(i, 6)), packet(99, 4)];
+    const packets = [
+      ...Array.from({ length: 7 }, (_, i) => packet(i, 4)),
+      ...Array.from({ length: 70 }, (_, i) => packet(i, 6)),
+      packet(99, 4),
+    ];
     packets.forEach((p) => builder.append(p));
     expectPackets(builder.finish(header), packets);
   });
 
   it('a header too big for the room in front of the packets', () => {
-    const big: PacketBatchHeader = { ...header, stats: { ...header.stats, dropsBySecond: Array.from({ length: 300 }, (_, i) => [1_700_000_000 + i, i + 1] as [number, number]) } };
+    const big: PacketBatchHeader = {
+      ...header,
+      stats: {
+        ...header.stats,
+        dropsBySecond: Array.from({ length: 300 }, (_, i) => [1_700_000_000 + i, i + 1] as [number, number]),
+      },
+    };
     const builder = new PacketBatchBuilder(4);
     const packets = Array.from({ length: 4 }, (_, i) => packet(i, 4));
     packets.forEach((p) => builder.append(p));
@@ -217,7 +277,11 @@ describe('PacketBatchBuilder', () => {
     const backing = new Uint8Array(64).map((_, i) => i);
     p.src = backing.subarray(8, 24);
     p.dst = backing.subarray(40, 56);
-    expect(decodePacketBatch(encodePacketBatch(header, [p])).read(0, out)).toEqual({ ...p, src: new Uint8Array(backing.subarray(8, 24)), dst: new Uint8Array(backing.subarray(40, 56)) });
+    expect(decodePacketBatch(encodePacketBatch(header, [p])).read(0, out)).toEqual({
+      ...p,
+      src: new Uint8Array(backing.subarray(8, 24)),
+      dst: new Uint8Array(backing.subarray(40, 56)),
+    });
   });
 
   it('ports and byte counts out of range throw as Buffer writes did', () => {

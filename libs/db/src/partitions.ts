@@ -16,12 +16,18 @@ export function daysAhead(now: number, days: number): number[] {
 }
 
 /** Creates the daily partitions of flow_records that hold these window starts (any date, old captures too). */
-export async function ensureDayPartitions(pool: Pool, windowStarts: Iterable<number>, known: Set<string>): Promise<void> {
+export async function ensureDayPartitions(
+  pool: Pool,
+  windowStarts: Iterable<number>,
+  known: Set<string>,
+): Promise<void> {
   for (const ws of windowStarts) {
     const { name, from, to } = dayPartitionName(ws);
     if (known.has(name)) continue;
     try {
-      await pool.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF flow_records FOR VALUES FROM (${from}) TO (${to})`);
+      await pool.query(
+        `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF flow_records FOR VALUES FROM (${from}) TO (${to})`,
+      );
     } catch (err) {
       // Another publisher created it between our check and our CREATE.
       const code = (err as { code?: string }).code;

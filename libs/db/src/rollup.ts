@@ -28,7 +28,15 @@ export const TOP_KEYS = {
 export type TopKey = keyof typeof TOP_KEYS;
 
 /** The flow_records columns the rollup reads: what the relation given to rollupUpsertSql must have. */
-export const ROLLUP_SOURCE_COLUMNS = ['log_topic_id', 'account_id', 'window_start', 'log_status', 'bytes', 'packets', ...Object.values(TOP_KEYS).map((k) => k.column)];
+export const ROLLUP_SOURCE_COLUMNS = [
+  'log_topic_id',
+  'account_id',
+  'window_start',
+  'log_status',
+  'bytes',
+  'packets',
+  ...Object.values(TOP_KEYS).map((k) => k.column),
+];
 
 /**
  * Adds the OK records of `source` (a relation with ROLLUP_SOURCE_COLUMNS: the rows of an INSERT …
@@ -36,7 +44,9 @@ export const ROLLUP_SOURCE_COLUMNS = ['log_topic_id', 'account_id', 'window_star
  * concurrent publishers take their row locks in one order.
  */
 export function rollupUpsertSql(source: string): string {
-  const keys = Object.entries(TOP_KEYS).map(([name, k]) => `('${name}', ${k.sql}::text)`).join(', ');
+  const keys = Object.entries(TOP_KEYS)
+    .map(([name, k]) => `('${name}', ${k.sql}::text)`)
+    .join(', ');
   return `INSERT INTO flow_rollup_hourly AS r (log_topic_id, account_id, dimension, hour, key, bytes, packets, flows)
     SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${HOUR}, d.key, coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)
     FROM ${source} CROSS JOIN LATERAL (VALUES ${keys}) AS d (dimension, key) WHERE log_status = 'OK'
@@ -55,5 +65,6 @@ export function rollupPendingSql(source: string): string {
  * Moves every committed pending row into the rollup: deleted and added in one statement, so a crash
  * adds all of them or none. Answers one row: `folded`, how many pending rows it took.
  */
-export const FOLD_ROLLUP_SQL = `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), `
-  + `added AS (${rollupUpsertSql('taken')}) SELECT count(*)::int AS folded FROM taken`;
+export const FOLD_ROLLUP_SQL =
+  `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), ` +
+  `added AS (${rollupUpsertSql('taken')}) SELECT count(*)::int AS folded FROM taken`;

@@ -10,7 +10,9 @@ afterAll(async () => db?.drop());
 
 it('survives a checked-out client whose connection the server ends between two of its queries', async () => {
   const client = await db.pool.connect();
-  const { rows: [{ pid }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const {
+    rows: [{ pid }],
+  } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
   // The socket closes with no query pending: the client emits 'error', which would end the process unheard.
   await new Promise((r) => setTimeout(r, 300));

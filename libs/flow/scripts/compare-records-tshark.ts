@@ -28,14 +28,27 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i].startsWith('--interval=')) interval = Number(args[i].slice('--interval='.length));
   else paths.push(args[i]);
 }
-if (!(AGGREGATION_INTERVALS as readonly number[]).includes(interval)) usage(`--interval must be one of ${AGGREGATION_INTERVALS.join(', ')}`);
+if (!(AGGREGATION_INTERVALS as readonly number[]).includes(interval))
+  usage(`--interval must be one of ${AGGREGATION_INTERVALS.join(', ')}`);
 if (paths.length === 0) usage();
 
 const show = (f: Flow) => `${flowKey(f)}  packets ${f.packets} bytes ${f.bytes} start ${f.start} end ${f.end}`;
-const total = { files: 0, filesWithDifferences: 0, matched: 0, onlyInFlowlogs: 0, onlyInTshark: 0, mismatchedFlows: 0, mismatches: 0 };
+const total = {
+  files: 0,
+  filesWithDifferences: 0,
+  matched: 0,
+  onlyInFlowlogs: 0,
+  onlyInTshark: 0,
+  mismatchedFlows: 0,
+  mismatches: 0,
+};
 
 for (const path of paths) {
-  const { comparison: c, tshark, counters } = await compareCapture(path, interval as FlowLogRule['aggregationInterval']);
+  const {
+    comparison: c,
+    tshark,
+    counters,
+  } = await compareCapture(path, interval as FlowLogRule['aggregationInterval']);
   total.files++;
   total.matched += c.matched;
   total.onlyInFlowlogs += c.onlyInFlowlogs.length;
@@ -44,20 +57,23 @@ for (const path of paths) {
   total.mismatches += c.mismatches.length;
   const differences = c.onlyInFlowlogs.length + c.onlyInTshark.length + c.mismatches.length;
   if (differences) total.filesWithDifferences++;
-  const skipped = Object.entries(counters.skipped).map(([k, n]) => `${k} ${n}`).join(', ');
+  const skipped = Object.entries(counters.skipped)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   console.log(
     `${path}: ${c.matched} matched, ${c.onlyInFlowlogs.length} only-in-flowlogs, ${c.onlyInTshark.length} only-in-tshark, ` +
-    `${c.mismatchedFlows} with field mismatches (${c.mismatches.length} fields)` +
-    `  [frames: flowlogs ${counters.received}${skipped ? ` (skipped: ${skipped})` : ''}, tshark ${tshark.frames} (non-IP ${tshark.nonIp})]`,
+      `${c.mismatchedFlows} with field mismatches (${c.mismatches.length} fields)` +
+      `  [frames: flowlogs ${counters.received}${skipped ? ` (skipped: ${skipped})` : ''}, tshark ${tshark.frames} (non-IP ${tshark.nonIp})]`,
   );
   for (const f of c.onlyInFlowlogs.slice(0, EXAMPLES)) console.log(`  only in flowlogs: ${show(f)}`);
   for (const f of c.onlyInTshark.slice(0, EXAMPLES)) {
     const first = tshark.firstFrame.get(flowKey(f));
     console.log(`  only in tshark:   ${show(f)}  [first frame #${first?.frame} ${first?.protocols}]`);
   }
-  for (const m of c.mismatches.slice(0, EXAMPLES)) console.log(`  mismatch: ${m.key} ${m.field}: flowlogs ${m.flowlogs}, tshark ${m.tshark}`);
+  for (const m of c.mismatches.slice(0, EXAMPLES))
+    console.log(`  mismatch: ${m.key} ${m.field}: flowlogs ${m.flowlogs}, tshark ${m.tshark}`);
 }
 console.log(
   `TOTAL (interval ${interval}s, ${total.files} files, ${total.filesWithDifferences} with differences): ${total.matched} matched, ` +
-  `${total.onlyInFlowlogs} only-in-flowlogs, ${total.onlyInTshark} only-in-tshark, ${total.mismatchedFlows} with field mismatches (${total.mismatches} fields)`,
+    `${total.onlyInFlowlogs} only-in-flowlogs, ${total.onlyInTshark} only-in-tshark, ${total.mismatchedFlows} with field mismatches (${total.mismatches} fields)`,
 );

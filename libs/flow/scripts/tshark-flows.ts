@@ -82,9 +82,16 @@ export function tsharkFlows(path: string, interval: number): TsharkFlows {
     const second = epochSeconds(row['frame.time_epoch']);
     const windowStart = Math.floor(second / interval) * interval;
     const flow: Flow = {
-      src: canonicalIp(ip.src), dst: canonicalIp(ip.dst),
-      srcPort: fragmentOffset === 0 ? ip.srcPort : 0, dstPort: fragmentOffset === 0 ? ip.dstPort : 0,
-      protocol: ip.protocol, windowStart, packets: 1, bytes: ip.bytes, start: second, end: second,
+      src: canonicalIp(ip.src),
+      dst: canonicalIp(ip.dst),
+      srcPort: fragmentOffset === 0 ? ip.srcPort : 0,
+      dstPort: fragmentOffset === 0 ? ip.dstPort : 0,
+      protocol: ip.protocol,
+      windowStart,
+      packets: 1,
+      bytes: ip.bytes,
+      start: second,
+      end: second,
     };
     const key = flowKey(flow);
     const seen = flows.get(key);
@@ -107,8 +114,16 @@ export function recordsToFlows(records: readonly FlowRecord[]): Flow[] {
   for (const r of records) {
     if (r.logStatus !== 'OK') continue;
     const flow: Flow = {
-      src: canonicalIp(r.srcaddr ?? ''), dst: canonicalIp(r.dstaddr ?? ''), srcPort: r.srcport ?? -1, dstPort: r.dstport ?? -1,
-      protocol: r.protocol ?? -1, windowStart: r.windowStart, packets: r.packets ?? 0, bytes: r.bytes ?? 0, start: r.start ?? -1, end: r.end ?? -1,
+      src: canonicalIp(r.srcaddr ?? ''),
+      dst: canonicalIp(r.dstaddr ?? ''),
+      srcPort: r.srcport ?? -1,
+      dstPort: r.dstport ?? -1,
+      protocol: r.protocol ?? -1,
+      windowStart: r.windowStart,
+      packets: r.packets ?? 0,
+      bytes: r.bytes ?? 0,
+      start: r.start ?? -1,
+      end: r.end ?? -1,
     };
     const key = flowKey(flow);
     const seen = flows.get(key);
@@ -148,7 +163,13 @@ export interface FlowComparison {
 export function compareFlows(tsharkFlows: readonly Flow[], records: readonly FlowRecord[]): FlowComparison {
   const ours = new Map(recordsToFlows(records).map((f) => [flowKey(f), f]));
   const theirs = new Map(tsharkFlows.map((f) => [flowKey(f), f]));
-  const result: FlowComparison = { matched: 0, onlyInFlowlogs: [], onlyInTshark: [], mismatches: [], mismatchedFlows: 0 };
+  const result: FlowComparison = {
+    matched: 0,
+    onlyInFlowlogs: [],
+    onlyInTshark: [],
+    mismatches: [],
+    mismatchedFlows: 0,
+  };
   for (const [key, t] of theirs) {
     const o = ours.get(key);
     if (!o) {
@@ -176,7 +197,10 @@ export interface CaptureComparison {
 }
 
 /** Both sides for one capture file. */
-export async function compareCapture(path: string, interval: FlowLogRule['aggregationInterval']): Promise<CaptureComparison> {
+export async function compareCapture(
+  path: string,
+  interval: FlowLogRule['aggregationInterval'],
+): Promise<CaptureComparison> {
   const tshark = tsharkFlows(path, interval);
   const { records, counters } = await recordsFromCapture(path, { interval, eni: ENI });
   return { comparison: compareFlows(tshark.flows, records), tshark, records, counters };

@@ -4,7 +4,14 @@
  * offline `flowlogs records`, so both see the same packets.
  */
 import type { PacketEvent } from '@flowlogs/contracts';
-import { decodeFrame, newDecodedPacket, parseIp, type CaptureRecord, type DecodedPacket, type SkipReason } from '@flowlogs/packet';
+import {
+  decodeFrame,
+  newDecodedPacket,
+  parseIp,
+  type CaptureRecord,
+  type DecodedPacket,
+  type SkipReason,
+} from '@flowlogs/packet';
 
 export interface CaptureCounters {
   received: number;

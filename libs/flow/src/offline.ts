@@ -12,10 +12,21 @@ export interface OfflineOptions {
   trafficType?: TrafficType;
 }
 
-export async function recordsFromCapture(path: string, opts: OfflineOptions): Promise<{ records: FlowRecord[]; counters: CaptureCounters }> {
+export async function recordsFromCapture(
+  path: string,
+  opts: OfflineOptions,
+): Promise<{ records: FlowRecord[]; counters: CaptureCounters }> {
   const rule: FlowLogRule = {
-    id: 'offline', accountId: opts.eni.accountId, name: 'offline', resourceType: 'NETWORKINTERFACE', resourceId: opts.eni.eniId,
-    trafficType: opts.trafficType ?? 'ALL', logTopicId: 'offline', aggregationInterval: opts.interval, enabled: true, revision: 1,
+    id: 'offline',
+    accountId: opts.eni.accountId,
+    name: 'offline',
+    resourceType: 'NETWORKINTERFACE',
+    resourceId: opts.eni.eniId,
+    trafficType: opts.trafficType ?? 'ALL',
+    logTopicId: 'offline',
+    aggregationInterval: opts.interval,
+    enabled: true,
+    revision: 1,
   };
   const decoder = new PacketEventDecoder(opts.eniIp);
   // All input is known up front: nothing is late, every window closes at the end.

@@ -11,9 +11,12 @@ export interface EniContext {
 export function ruleCovers(rule: FlowLogRule, eni: EniContext): boolean {
   if (!rule.enabled || rule.accountId !== eni.accountId) return false;
   switch (rule.resourceType) {
-    case 'NETWORKINTERFACE': return rule.resourceId === eni.eniId;
-    case 'SUBNET': return rule.resourceId === eni.subnetId;
-    case 'VPC': return rule.resourceId === eni.vpcId;
+    case 'NETWORKINTERFACE':
+      return rule.resourceId === eni.eniId;
+    case 'SUBNET':
+      return rule.resourceId === eni.subnetId;
+    case 'VPC':
+      return rule.resourceId === eni.vpcId;
   }
 }
 

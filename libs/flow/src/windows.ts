@@ -17,8 +17,14 @@ interface Flow {
   next: Flow | undefined;
   ipVersion: 4 | 6;
   /** Source and destination address words, big-endian; IPv4 uses s0 and d0 only. */
-  s0: number; s1: number; s2: number; s3: number;
-  d0: number; d1: number; d2: number; d3: number;
+  s0: number;
+  s1: number;
+  s2: number;
+  s3: number;
+  d0: number;
+  d1: number;
+  d2: number;
+  d3: number;
   srcPort: number;
   dstPort: number;
   protocol: number;
@@ -86,11 +92,21 @@ export function windowStartOf(ts: number, interval: number): number {
 const word = (a: Uint8Array, i: number): number => (a[i] << 24) | (a[i + 1] << 16) | (a[i + 2] << 8) | a[i + 3];
 
 /** A 30-bit hash of a flow key (a small integer, which a Map holds without boxing). */
-function flowHash(s0: number, d0: number, ports: number, tail: number, s: Uint8Array, d: Uint8Array, v6: boolean): number {
+function flowHash(
+  s0: number,
+  d0: number,
+  ports: number,
+  tail: number,
+  s: Uint8Array,
+  d: Uint8Array,
+  v6: boolean,
+): number {
   let h = Math.imul(s0 ^ 0x9e3779b9, 0x85ebca6b) ^ d0;
   h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35) ^ ports;
   h = Math.imul(h ^ (h >>> 13), 0x27d4eb2f) ^ tail;
-  if (v6) for (let i = 4; i < 16; i += 4) h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ word(s, i) ^ Math.imul(word(d, i), 0x9e3779b9);
+  if (v6)
+    for (let i = 4; i < 16; i += 4)
+      h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ word(s, i) ^ Math.imul(word(d, i), 0x9e3779b9);
   return (h ^ (h >>> 16)) & 0x3fffffff;
 }
 
@@ -111,7 +127,8 @@ export class FlowWindows {
 
   private clock(eniId: string): EniClock {
     let clock = this.clocks.get(eniId);
-    if (!clock) this.clocks.set(eniId, (clock = { eniId, eventTime: -Infinity, closedThrough: -Infinity, lastPosition: -1 }));
+    if (!clock)
+      this.clocks.set(eniId, (clock = { eniId, eventTime: -Infinity, closedThrough: -Infinity, lastPosition: -1 }));
     return clock;
   }
 
@@ -149,7 +166,10 @@ export class FlowWindows {
 
   /** True when the packet's window for this rule and ENI was emitted already (replayed input after a restart). */
   isEmitted(rule: FlowLogRule, eniId: string, ts: number): boolean {
-    return windowStartOf(ts, rule.aggregationInterval) + rule.aggregationInterval <= (this.clocks.get(eniId)?.closedThrough ?? -Infinity);
+    return (
+      windowStartOf(ts, rule.aggregationInterval) + rule.aggregationInterval <=
+      (this.clocks.get(eniId)?.closedThrough ?? -Infinity)
+    );
   }
 
   /**
@@ -158,7 +178,8 @@ export class FlowWindows {
    */
   emittedFrom(position: number): Array<[eniId: string, closedThrough: number]> {
     const out: Array<[string, number]> = [];
-    for (const c of this.clocks.values()) if (c.lastPosition >= position && Number.isFinite(c.closedThrough)) out.push([c.eniId, c.closedThrough]);
+    for (const c of this.clocks.values())
+      if (c.lastPosition >= position && Number.isFinite(c.closedThrough)) out.push([c.eniId, c.closedThrough]);
     return out;
   }
 
@@ -200,8 +221,26 @@ export class FlowWindows {
     const hash = flowHash(s0, d0, p.srcPort * 65536 + p.dstPort, tail, src, dst, v6);
     const head = window.index.get(hash);
     for (let f = head; f !== undefined; f = f.next) {
-      if (f.s0 !== s0 || f.d0 !== d0 || f.srcPort !== p.srcPort || f.dstPort !== p.dstPort || f.protocol !== p.protocol || f.action !== p.action || f.ipVersion !== p.ipVersion) continue;
-      if (v6 && (f.s1 !== word(src, 4) || f.s2 !== word(src, 8) || f.s3 !== word(src, 12) || f.d1 !== word(dst, 4) || f.d2 !== word(dst, 8) || f.d3 !== word(dst, 12))) continue;
+      if (
+        f.s0 !== s0 ||
+        f.d0 !== d0 ||
+        f.srcPort !== p.srcPort ||
+        f.dstPort !== p.dstPort ||
+        f.protocol !== p.protocol ||
+        f.action !== p.action ||
+        f.ipVersion !== p.ipVersion
+      )
+        continue;
+      if (
+        v6 &&
+        (f.s1 !== word(src, 4) ||
+          f.s2 !== word(src, 8) ||
+          f.s3 !== word(src, 12) ||
+          f.d1 !== word(dst, 4) ||
+          f.d2 !== word(dst, 8) ||
+          f.d3 !== word(dst, 12))
+      )
+        continue;
       f.packets++;
       f.bytes += p.bytes;
       if (p.ts < f.first) f.first = p.ts;
@@ -214,11 +253,26 @@ export class FlowWindows {
       return 'capacity';
     }
     const flow: Flow = {
-      next: head, ipVersion: p.ipVersion,
-      s0, s1: v6 ? word(src, 4) : 0, s2: v6 ? word(src, 8) : 0, s3: v6 ? word(src, 12) : 0,
-      d0, d1: v6 ? word(dst, 4) : 0, d2: v6 ? word(dst, 8) : 0, d3: v6 ? word(dst, 12) : 0,
-      srcPort: p.srcPort, dstPort: p.dstPort, protocol: p.protocol, action: p.action, direction: p.direction,
-      packets: 1, bytes: p.bytes, first: p.ts, last: p.ts, tcpFlags: p.tcpFlags,
+      next: head,
+      ipVersion: p.ipVersion,
+      s0,
+      s1: v6 ? word(src, 4) : 0,
+      s2: v6 ? word(src, 8) : 0,
+      s3: v6 ? word(src, 12) : 0,
+      d0,
+      d1: v6 ? word(dst, 4) : 0,
+      d2: v6 ? word(dst, 8) : 0,
+      d3: v6 ? word(dst, 12) : 0,
+      srcPort: p.srcPort,
+      dstPort: p.dstPort,
+      protocol: p.protocol,
+      action: p.action,
+      direction: p.direction,
+      packets: 1,
+      bytes: p.bytes,
+      first: p.ts,
+      last: p.ts,
+      tcpFlags: p.tcpFlags,
       pktSrcaddr: p.pktIpVersion ? formatIp(p.pktSrc, p.pktIpVersion) : undefined,
       pktDstaddr: p.pktIpVersion ? formatIp(p.pktDst, p.pktIpVersion) : undefined,
     };
@@ -233,7 +287,11 @@ export class FlowWindows {
     const interval = rule.aggregationInterval;
     const last = windowStartOf(to, interval);
     const closedThrough = this.clock(eni.eniId).closedThrough;
-    for (let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval); start <= last; start += interval) {
+    for (
+      let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval);
+      start <= last;
+      start += interval
+    ) {
       if (start + interval > closedThrough) this.window(rule, eni, start, start + interval, position).live = true;
     }
   }
@@ -245,7 +303,11 @@ export class FlowWindows {
   markGap(rule: FlowLogRule, eni: EniContext, from: number, to: number, position: number): void {
     const interval = rule.aggregationInterval;
     const last = windowStartOf(to, interval);
-    for (let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval); start <= last; start += interval) {
+    for (
+      let start = Math.max(windowStartOf(from, interval), last - (MAX_LIVE_WINDOWS - 1) * interval);
+      start <= last;
+      start += interval
+    ) {
       this.window(rule, eni, start, start + interval, position).gap = true;
     }
   }
@@ -257,7 +319,20 @@ export class FlowWindows {
       w = this.windows.get(id);
       if (!w) {
         const clock = this.clockOf(eni);
-        w = { rule, eni, clock, start, end, flows: [], index: new Map(), skipped: undefined, gap: false, live: false, minPosition: position, reopened: end <= clock.closedThrough };
+        w = {
+          rule,
+          eni,
+          clock,
+          start,
+          end,
+          flows: [],
+          index: new Map(),
+          skipped: undefined,
+          gap: false,
+          live: false,
+          minPosition: position,
+          reopened: end <= clock.closedThrough,
+        };
         this.windows.set(id, w);
       }
       this.lastWindow = w;
@@ -285,7 +360,10 @@ export class FlowWindows {
 
   private close(due: (w: Window) => boolean): FlowRecord[] {
     const out: FlowRecord[] = [];
-    const order = (a: Window, b: Window) => a.start - b.start || (a.rule.id < b.rule.id ? -1 : a.rule.id > b.rule.id ? 1 : 0) || (a.eni.eniId < b.eni.eniId ? -1 : 1);
+    const order = (a: Window, b: Window) =>
+      a.start - b.start ||
+      (a.rule.id < b.rule.id ? -1 : a.rule.id > b.rule.id ? 1 : 0) ||
+      (a.eni.eniId < b.eni.eniId ? -1 : 1);
     const closing = [...this.windows.entries()].filter(([, w]) => due(w)).sort(([, a], [, b]) => order(a, b));
     this.lastWindow = undefined;
     for (const [id, w] of closing) {
@@ -318,13 +396,33 @@ function flowRecord(w: Window, f: Flow): FlowRecord {
   const srcaddr = formatAddress(f.ipVersion, f.s0, f.s1, f.s2, f.s3);
   const dstaddr = formatAddress(f.ipVersion, f.d0, f.d1, f.d2, f.d3);
   const r: FlowRecord = {
-    version: 2, accountId: w.eni.accountId, interfaceId: w.eni.eniId, srcaddr, dstaddr,
-    srcport: f.srcPort, dstport: f.dstPort, protocol: f.protocol, packets: f.packets, bytes: f.bytes,
-    start: Math.floor(f.first), end: Math.floor(f.last), action: f.action, logStatus: 'OK',
-    vpcId: w.eni.vpcId || null, subnetId: w.eni.subnetId || null, tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
-    type: f.ipVersion === 4 ? 'IPv4' : 'IPv6', flowDirection: f.direction ?? null,
-    pktSrcaddr: f.pktSrcaddr ?? srcaddr, pktDstaddr: f.pktDstaddr ?? dstaddr,
-    windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets: null, recordId: '',
+    version: 2,
+    accountId: w.eni.accountId,
+    interfaceId: w.eni.eniId,
+    srcaddr,
+    dstaddr,
+    srcport: f.srcPort,
+    dstport: f.dstPort,
+    protocol: f.protocol,
+    packets: f.packets,
+    bytes: f.bytes,
+    start: Math.floor(f.first),
+    end: Math.floor(f.last),
+    action: f.action,
+    logStatus: 'OK',
+    vpcId: w.eni.vpcId || null,
+    subnetId: w.eni.subnetId || null,
+    tcpFlags: f.protocol === 6 ? f.tcpFlags : null,
+    type: f.ipVersion === 4 ? 'IPv4' : 'IPv6',
+    flowDirection: f.direction ?? null,
+    pktSrcaddr: f.pktSrcaddr ?? srcaddr,
+    pktDstaddr: f.pktDstaddr ?? dstaddr,
+    windowStart: w.start,
+    windowEnd: w.end,
+    flowLogId: w.rule.id,
+    logTopicId: w.rule.logTopicId,
+    skippedPackets: null,
+    recordId: '',
   };
   r.recordId = recordIdOf(r);
   return r;
@@ -338,9 +436,19 @@ function flowRecord(w: Window, f: Flow): FlowRecord {
 function statusRecord(w: Window, logStatus: 'NODATA' | 'SKIPDATA', skippedPackets: number | null): FlowRecord {
   const eni = w.eni;
   const r: FlowRecord = {
-    ...NO_FLOW, version: 2, accountId: eni.accountId, interfaceId: eni.eniId, logStatus,
-    vpcId: eni.vpcId || null, subnetId: eni.subnetId || null,
-    windowStart: w.start, windowEnd: w.end, flowLogId: w.rule.id, logTopicId: w.rule.logTopicId, skippedPackets, recordId: '',
+    ...NO_FLOW,
+    version: 2,
+    accountId: eni.accountId,
+    interfaceId: eni.eniId,
+    logStatus,
+    vpcId: eni.vpcId || null,
+    subnetId: eni.subnetId || null,
+    windowStart: w.start,
+    windowEnd: w.end,
+    flowLogId: w.rule.id,
+    logTopicId: w.rule.logTopicId,
+    skippedPackets,
+    recordId: '',
   };
   r.recordId = recordIdOf(r, w.reopened ? `reopened@${w.minPosition}` : undefined);
   return r;

@@ -7,12 +7,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildEthernetFrame, buildIpPacket, writePcap, writePcapng, type CaptureInput, type PacketSpec } from '@flowlogs/packet';
+import {
+  buildEthernetFrame,
+  buildIpPacket,
+  writePcap,
+  writePcapng,
+  type CaptureInput,
+  type PacketSpec,
+} from '@flowlogs/packet';
 import { hasTshark } from '../../packet/scripts/tshark.js';
 import { compareCapture, flowKey, type Flow } from '../scripts/tshark-flows.js';
 
 const tsharkFound = hasTshark();
-if (!tsharkFound) console.warn('tshark-agreement: tshark is not installed; skipping (apt-get install -y tshark to run it)');
+if (!tsharkFound)
+  console.warn('tshark-agreement: tshark is not installed; skipping (apt-get install -y tshark to run it)');
 
 const INTERVAL = 60;
 /** Window-aligned start plus 17 s: the ~190 s of traffic span four 60 s windows. */
@@ -87,21 +95,56 @@ const TCP_FLAGS = [0x02, 0x12, 0x10, 0x18, 0x11, 0x04];
 const KINDS: Kind[] = [
   { name: 'tcp', spec: { src: '10.0.0.1', dst: '10.0.1.1', protocol: 'tcp', srcPort: 40000, dstPort: 443 } },
   { name: 'tcp reply', spec: { src: '10.0.1.1', dst: '10.0.0.1', protocol: 'tcp', srcPort: 443, dstPort: 40000 } },
-  { name: 'tcp vlan', spec: { src: '10.0.0.2', dst: '10.0.1.2', protocol: 'tcp', srcPort: 40001, dstPort: 22 }, vlan: [100] },
-  { name: 'tcp qinq', spec: { src: '10.0.0.3', dst: '10.0.1.3', protocol: 'tcp', srcPort: 40002, dstPort: 80 }, vlan: [10, 20] },
+  {
+    name: 'tcp vlan',
+    spec: { src: '10.0.0.2', dst: '10.0.1.2', protocol: 'tcp', srcPort: 40001, dstPort: 22 },
+    vlan: [100],
+  },
+  {
+    name: 'tcp qinq',
+    spec: { src: '10.0.0.3', dst: '10.0.1.3', protocol: 'tcp', srcPort: 40002, dstPort: 80 },
+    vlan: [10, 20],
+  },
   { name: 'udp', spec: { src: '10.0.0.4', dst: '10.0.1.53', protocol: 'udp', srcPort: 5353, dstPort: 53 } },
-  { name: 'udp vlan', spec: { src: '10.0.1.53', dst: '10.0.0.4', protocol: 'udp', srcPort: 53, dstPort: 5353 }, vlan: [200] },
+  {
+    name: 'udp vlan',
+    spec: { src: '10.0.1.53', dst: '10.0.0.4', protocol: 'udp', srcPort: 53, dstPort: 5353 },
+    vlan: [200],
+  },
   { name: 'icmp', spec: { src: '10.0.0.5', dst: '192.0.2.1', protocol: 'icmp' } },
   { name: 'icmpv6', spec: { src: '2001:db8::5', dst: '2001:db8:0:1::1', protocol: 'icmp' } },
   { name: 'udp6', spec: { src: '2001:db8::6', dst: '2001:db8:0:1::53', protocol: 'udp', srcPort: 6000, dstPort: 53 } },
-  { name: 'udp6 vlan', spec: { src: 'fe80::1', dst: 'ff02::fb', protocol: 'udp', srcPort: 5353, dstPort: 5353 }, vlan: [300] },
-  { name: 'tcp6', spec: { src: '2001:db8::7', dst: '2001:db8:0:1::7', protocol: 'tcp', srcPort: 50000, dstPort: 8443 } },
+  {
+    name: 'udp6 vlan',
+    spec: { src: 'fe80::1', dst: 'ff02::fb', protocol: 'udp', srcPort: 5353, dstPort: 5353 },
+    vlan: [300],
+  },
+  {
+    name: 'tcp6',
+    spec: { src: '2001:db8::7', dst: '2001:db8:0:1::7', protocol: 'tcp', srcPort: 50000, dstPort: 8443 },
+  },
   { name: 'sctp', spec: { src: '10.0.0.8', dst: '10.0.1.8', protocol: 132, srcPort: 3868, dstPort: 3868 } },
   { name: 'gre', spec: { src: '10.0.0.9', dst: '10.0.1.9', protocol: 47 } },
-  { name: 'frag first', spec: { src: '10.0.0.10', dst: '10.0.1.10', protocol: 'udp', srcPort: 7000, dstPort: 7001 }, fragment: 0 },
-  { name: 'frag next', spec: { src: '10.0.0.10', dst: '10.0.1.10', protocol: 'udp', srcPort: 7000, dstPort: 7001 }, fragment: 185 },
-  { name: 'frag6 first', spec: { src: '2001:db8::10', dst: '2001:db8:0:1::10', protocol: 'udp', srcPort: 7000, dstPort: 7001 }, fragment: 0 },
-  { name: 'frag6 next', spec: { src: '2001:db8::10', dst: '2001:db8:0:1::10', protocol: 'udp', srcPort: 7000, dstPort: 7001 }, fragment: 181 },
+  {
+    name: 'frag first',
+    spec: { src: '10.0.0.10', dst: '10.0.1.10', protocol: 'udp', srcPort: 7000, dstPort: 7001 },
+    fragment: 0,
+  },
+  {
+    name: 'frag next',
+    spec: { src: '10.0.0.10', dst: '10.0.1.10', protocol: 'udp', srcPort: 7000, dstPort: 7001 },
+    fragment: 185,
+  },
+  {
+    name: 'frag6 first',
+    spec: { src: '2001:db8::10', dst: '2001:db8:0:1::10', protocol: 'udp', srcPort: 7000, dstPort: 7001 },
+    fragment: 0,
+  },
+  {
+    name: 'frag6 next',
+    spec: { src: '2001:db8::10', dst: '2001:db8:0:1::10', protocol: 'udp', srcPort: 7000, dstPort: 7001 },
+    fragment: 181,
+  },
 ];
 
 interface Built {
@@ -129,15 +172,44 @@ function buildTraffic(count: number): Built[] {
     const v6 = spec.src.includes(':');
     let ip = buildIpPacket(spec);
     const first = kind.fragment === undefined || kind.fragment === 0;
-    if (kind.fragment !== undefined) ip = v6 ? ipv6Fragment(ip, kind.fragment, kind.fragment === 0) : ipv4Fragment(ip, kind.fragment, kind.fragment === 0);
+    if (kind.fragment !== undefined)
+      ip = v6
+        ? ipv6Fragment(ip, kind.fragment, kind.fragment === 0)
+        : ipv4Fragment(ip, kind.fragment, kind.fragment === 0);
     const frame = buildEthernetFrame(ip, { vlan: kind.vlan });
-    const protocol = spec.protocol === 'tcp' ? 6 : spec.protocol === 'udp' ? 17 : spec.protocol === 'icmp' ? (v6 ? 58 : 1) : spec.protocol;
+    const protocol =
+      spec.protocol === 'tcp'
+        ? 6
+        : spec.protocol === 'udp'
+          ? 17
+          : spec.protocol === 'icmp'
+            ? v6
+              ? 58
+              : 1
+            : spec.protocol;
     const ports = first && [6, 17, 132].includes(protocol);
-    const transportBytes = !first ? 0 : protocol === 6 ? 20 : protocol === 17 || protocol === 58 || protocol === 1 ? 8 : protocol === 132 ? 12 : 0;
-    const headerBytes = 14 + 4 * (kind.vlan?.length ?? 0) + (v6 ? 40 + (kind.fragment !== undefined ? 8 : 0) : 20) + transportBytes;
+    const transportBytes = !first
+      ? 0
+      : protocol === 6
+        ? 20
+        : protocol === 17 || protocol === 58 || protocol === 1
+          ? 8
+          : protocol === 132
+            ? 12
+            : 0;
+    const headerBytes =
+      14 + 4 * (kind.vlan?.length ?? 0) + (v6 ? 40 + (kind.fragment !== undefined ? 8 : 0) : 20) + transportBytes;
     const flow: Flow = {
-      src: spec.src, dst: spec.dst, srcPort: ports ? spec.srcPort ?? 0 : 0, dstPort: ports ? spec.dstPort ?? 0 : 0, protocol,
-      windowStart: Math.floor(tsSec / INTERVAL) * INTERVAL, packets: 1, bytes: 0, start: tsSec, end: tsSec,
+      src: spec.src,
+      dst: spec.dst,
+      srcPort: ports ? (spec.srcPort ?? 0) : 0,
+      dstPort: ports ? (spec.dstPort ?? 0) : 0,
+      protocol,
+      windowStart: Math.floor(tsSec / INTERVAL) * INTERVAL,
+      packets: 1,
+      bytes: 0,
+      start: tsSec,
+      end: tsSec,
     };
     // Layer-3 length on the wire: the whole IP packet (IPv4 total length = IPv6 40 + payload length).
     out.push({ input: { tsSec, tsNanos, frame }, expected: { key: flowKey(flow), bytes: ip.length }, headerBytes });
@@ -167,7 +239,11 @@ describe.skipIf(!tsharkFound)('flowlogs records agrees with tshark (needs tshark
     writeFileSync(path, file);
     const want = expectations(built);
     const { comparison, tshark, records, counters } = await compareCapture(path, INTERVAL);
-    expect({ onlyInFlowlogs: comparison.onlyInFlowlogs, onlyInTshark: comparison.onlyInTshark, mismatches: comparison.mismatches }).toEqual({ onlyInFlowlogs: [], onlyInTshark: [], mismatches: [] });
+    expect({
+      onlyInFlowlogs: comparison.onlyInFlowlogs,
+      onlyInTshark: comparison.onlyInTshark,
+      mismatches: comparison.mismatches,
+    }).toEqual({ onlyInFlowlogs: [], onlyInTshark: [], mismatches: [] });
     expect(comparison.matched).toBe(want.flows);
     expect(tshark.flows).toHaveLength(want.flows);
     expect(records.filter((r) => r.logStatus === 'OK')).toHaveLength(want.flows);
@@ -199,16 +275,34 @@ describe.skipIf(!tsharkFound)('flowlogs records agrees with tshark (needs tshark
     // Only packets whose headers survive the cut: a packet cut inside its transport header is skipped as truncated.
     const fits = traffic.filter((b) => b.headerBytes <= SNAPLEN);
     expect(fits.filter((b) => b.input.frame.length > SNAPLEN).length).toBeGreaterThan(200);
-    await check('traffic-snap64.pcap', writePcap(fits.map((b) => b.input), { snaplen: SNAPLEN }), fits);
+    await check(
+      'traffic-snap64.pcap',
+      writePcap(
+        fits.map((b) => b.input),
+        { snaplen: SNAPLEN },
+      ),
+      fits,
+    );
   });
 
   // Near 1.7e9 s a double steps by 2.4e-7 s: a packet in the last ~120 ns of a second must not round
   // up into the next second, nor at a window's last second into the next window.
   it('a packet in the last nanoseconds of a window stays in that window', async () => {
     const lastSecond = T0 - 17 + INTERVAL - 1;
-    const frame = buildEthernetFrame(buildIpPacket({ src: '10.9.9.1', dst: '10.9.9.2', protocol: 'udp', srcPort: 1, dstPort: 2 }));
-    const edge: Built[] = [{ input: { tsSec: lastSecond, tsNanos: 999_999_950, frame }, expected: { key: '', bytes: 28 }, headerBytes: 42 }];
-    edge[0].expected!.key = flowKey({ src: '10.9.9.1', dst: '10.9.9.2', srcPort: 1, dstPort: 2, protocol: 17, windowStart: T0 - 17 });
+    const frame = buildEthernetFrame(
+      buildIpPacket({ src: '10.9.9.1', dst: '10.9.9.2', protocol: 'udp', srcPort: 1, dstPort: 2 }),
+    );
+    const edge: Built[] = [
+      { input: { tsSec: lastSecond, tsNanos: 999_999_950, frame }, expected: { key: '', bytes: 28 }, headerBytes: 42 },
+    ];
+    edge[0].expected!.key = flowKey({
+      src: '10.9.9.1',
+      dst: '10.9.9.2',
+      srcPort: 1,
+      dstPort: 2,
+      protocol: 17,
+      windowStart: T0 - 17,
+    });
     await check('edge.pcapng', writePcapng(edge.map((b) => b.input)), edge);
   });
 });

@@ -1,7 +1,18 @@
 // First: they must run before kafkajs is loaded (see crc32c.ts and send-per-partition.ts).
 import { nativeCrc32c } from './crc32c.js';
 import { sendsPerPartition } from './send-per-partition.js';
-import { Kafka, Partitioners, logLevel, type Admin, type Consumer, type ITopicConfig, type LogEntry, type Message, type Producer, type ProducerRecord } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ITopicConfig,
+  type LogEntry,
+  type Message,
+  type Producer,
+  type ProducerRecord,
+} from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
 import { TransientLog, transientCondition } from './transient-log.js';
 
@@ -10,7 +21,10 @@ export type { Kafka };
 export { Partitioners };
 
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug',
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
 };
 
 /**
@@ -20,19 +34,27 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
  */
 export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
   const child = log.child({ component: 'kafkajs' });
-  if (!sendsPerPartition) child.error('kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)');
-  if (!nativeCrc32c) child.warn('no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower');
+  if (!sendsPerPartition)
+    child.error(
+      'kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)',
+    );
+  if (!nativeCrc32c)
+    child.warn(
+      'no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower',
+    );
   const transient = new TransientLog(child);
   return new Kafka({
     clientId,
     brokers,
     logLevel: log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
-    logCreator: () => ({ level, log: entry }: { level: number; log: LogEntry['log'] }) => {
-      const { message, ...extra } = entry;
-      const condition = level <= logLevel.WARN ? transientCondition(message, extra.error) : undefined;
-      if (condition) transient.report(condition, message, extra);
-      else child[LEVELS[level] ?? 'info'](extra, message);
-    },
+    logCreator:
+      () =>
+      ({ level, log: entry }: { level: number; log: LogEntry['log'] }) => {
+        const { message, ...extra } = entry;
+        const condition = level <= logLevel.WARN ? transientCondition(message, extra.error) : undefined;
+        if (condition) transient.report(condition, message, extra);
+        else child[LEVELS[level] ?? 'info'](extra, message);
+      },
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
 }
@@ -71,12 +93,19 @@ export interface TopicSettings {
 }
 
 /** A topic with the installation's replication; partitions default to KAFKA_PARTITIONS. */
-export function topicConfig(topic: string, settings: TopicSettings, more: { numPartitions?: number; configEntries?: ITopicConfig['configEntries'] } = {}): ITopicConfig {
+export function topicConfig(
+  topic: string,
+  settings: TopicSettings,
+  more: { numPartitions?: number; configEntries?: ITopicConfig['configEntries'] } = {},
+): ITopicConfig {
   return {
     topic,
     numPartitions: more.numPartitions ?? settings.KAFKA_PARTITIONS,
     replicationFactor: settings.KAFKA_REPLICATION_FACTOR,
-    configEntries: [...(more.configEntries ?? []), { name: 'min.insync.replicas', value: String(settings.KAFKA_MIN_INSYNC_REPLICAS) }],
+    configEntries: [
+      ...(more.configEntries ?? []),
+      { name: 'min.insync.replicas', value: String(settings.KAFKA_MIN_INSYNC_REPLICAS) },
+    ],
   };
 }
 
@@ -88,8 +117,10 @@ export function replicationProblem(topics: ITopicConfig[], brokers: number): str
   for (const t of topics) {
     const factor = t.replicationFactor ?? 1;
     const minIsr = Number(t.configEntries?.find((e) => e.name === 'min.insync.replicas')?.value ?? 1);
-    if (factor > brokers) return `topic ${t.topic} needs ${factor} replicas (KAFKA_REPLICATION_FACTOR) but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}`;
-    if (minIsr > factor) return `topic ${t.topic} would need ${minIsr} replicas in sync (KAFKA_MIN_INSYNC_REPLICAS) of ${factor} (KAFKA_REPLICATION_FACTOR): no write could succeed`;
+    if (factor > brokers)
+      return `topic ${t.topic} needs ${factor} replicas (KAFKA_REPLICATION_FACTOR) but the cluster has ${brokers} broker${brokers === 1 ? '' : 's'}`;
+    if (minIsr > factor)
+      return `topic ${t.topic} would need ${minIsr} replicas in sync (KAFKA_MIN_INSYNC_REPLICAS) of ${factor} (KAFKA_REPLICATION_FACTOR): no write could succeed`;
   }
   return undefined;
 }
@@ -108,7 +139,8 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   if (!missing.length) return;
   const { brokers } = await admin.describeCluster();
   const problem = replicationProblem(missing, brokers.length);
-  if (problem) throw new Error(`cannot create Kafka topics: ${problem} (${brokers.map((b) => `${b.host}:${b.port}`).join(', ')})`);
+  if (problem)
+    throw new Error(`cannot create Kafka topics: ${problem} (${brokers.map((b) => `${b.host}:${b.port}`).join(', ')})`);
   try {
     // Leaders are awaited below: kafkajs's own wait gives up when a broker does not know the new topic yet.
     await admin.createTopics({ topics: missing, waitForLeaders: false });
@@ -124,18 +156,33 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
       () => false,
     );
     if (led) return;
-    if (Date.now() > deadline) throw new Error(`Kafka topics ${missing.map((t) => t.topic).join(', ')} have partitions without a leader ${LEADERS_TIMEOUT_MS / 1000} s after their creation`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `Kafka topics ${missing.map((t) => t.topic).join(', ')} have partitions without a leader ${LEADERS_TIMEOUT_MS / 1000} s after their creation`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** The pipeline's own topics, with the partitions and replication this installation uses. */
-export function pipelineTopics(names: { packets: string; rules: string; logTopicSettings: string; inventory: string; records: string; dlq: string }, settings: TopicSettings): ITopicConfig[] {
+export function pipelineTopics(
+  names: { packets: string; rules: string; logTopicSettings: string; inventory: string; records: string; dlq: string },
+  settings: TopicSettings,
+): ITopicConfig[] {
   return [
     topicConfig(names.packets, settings, { configEntries: [{ name: 'compression.type', value: 'producer' }] }),
-    topicConfig(names.rules, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
-    topicConfig(names.logTopicSettings, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
-    topicConfig(names.inventory, settings, { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }),
+    topicConfig(names.rules, settings, {
+      numPartitions: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    }),
+    topicConfig(names.logTopicSettings, settings, {
+      numPartitions: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    }),
+    topicConfig(names.inventory, settings, {
+      numPartitions: 1,
+      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+    }),
     topicConfig(names.records, settings),
     topicConfig(names.dlq, settings, { numPartitions: 1 }),
   ];
@@ -149,7 +196,12 @@ export const MAX_SEND_BYTES = 768 * 1024;
  * request), so that no partition's record batch exceeds the broker's limit, however many are due.
  * Works for a producer and for a transaction alike.
  */
-export async function sendBounded(sender: { send(record: ProducerRecord): Promise<unknown> }, topic: string, messages: Message[], maxBytes = MAX_SEND_BYTES): Promise<void> {
+export async function sendBounded(
+  sender: { send(record: ProducerRecord): Promise<unknown> },
+  topic: string,
+  messages: Message[],
+  maxBytes = MAX_SEND_BYTES,
+): Promise<void> {
   let start = 0;
   while (start < messages.length) {
     let end = start;
@@ -207,7 +259,10 @@ export class SupervisedConsumer {
     this.current = consumer;
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopped || consumer !== this.current) return;
-      this.log.warn({ err: payload.error.message, groupId: payload.groupId }, 'consumer crashed for good; starting a new one');
+      this.log.warn(
+        { err: payload.error.message, groupId: payload.groupId },
+        'consumer crashed for good; starting a new one',
+      );
       setTimeout(() => void this.replace(consumer), 1000);
     });
     try {

@@ -22,7 +22,11 @@ export class CompactedTopicReader {
 
   async start(): Promise<void> {
     this.consumer = new SupervisedConsumer(
-      () => this.kafka.consumer({ groupId: `${this.groupPrefix}.${process.pid}.${Date.now()}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS }),
+      () =>
+        this.kafka.consumer({
+          groupId: `${this.groupPrefix}.${process.pid}.${Date.now()}`,
+          maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+        }),
       async (consumer) => {
         await consumer.connect();
         await consumer.subscribe({ topic: this.topic, fromBeginning: true });
@@ -67,7 +71,10 @@ export class CompactedTopicReader {
     for (;;) {
       // The topic's end offsets are unavailable while its leader is away: asked again.
       if (await this.reached(admin, warnEveryMs).catch(() => false)) return;
-      this.log.warn({ topic: this.topic, waitedMs: Date.now() - started }, 'settings consumer is behind; input waits for it');
+      this.log.warn(
+        { topic: this.topic, waitedMs: Date.now() - started },
+        'settings consumer is behind; input waits for it',
+      );
     }
   }
 

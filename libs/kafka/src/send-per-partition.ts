@@ -22,8 +22,16 @@ const SEND_MESSAGES_MODULE = require.resolve('kafkajs/src/producer/sendMessages.
 const MESSAGE_PRODUCER_MODULE = require.resolve('kafkajs/src/producer/messageProducer.js');
 const ERRORS_MODULE = require.resolve('kafkajs/src/errors.js');
 
-interface TopicMessages { topic: string; messages: Message[] }
-interface SendArgs { acks?: number; timeout?: number; compression?: number; topicMessages: TopicMessages[] }
+interface TopicMessages {
+  topic: string;
+  messages: Message[];
+}
+interface SendArgs {
+  acks?: number;
+  timeout?: number;
+  compression?: number;
+  topicMessages: TopicMessages[];
+}
 type SendMessages = (args: SendArgs) => Promise<RecordMetadata[]>;
 type Retrier = <T>(fn: (bail: (err: Error) => void, retryCount: number, retryTime: number) => Promise<T>) => Promise<T>;
 interface SendOptions {
@@ -38,7 +46,10 @@ interface SendOptions {
 }
 
 /** The messages, one entry per topic and partition, each message naming its partition (pure). */
-export function splitByPartition(topicMessages: TopicMessages[], partitionOf: (topic: string, message: Message) => number): TopicMessages[] {
+export function splitByPartition(
+  topicMessages: TopicMessages[],
+  partitionOf: (topic: string, message: Message) => number,
+): TopicMessages[] {
   const out: TopicMessages[] = [];
   for (const { topic, messages } of topicMessages) {
     const byPartition = new Map<number, Message[]>();
@@ -46,7 +57,8 @@ export function splitByPartition(topicMessages: TopicMessages[], partitionOf: (t
       const partition = partitionOf(topic, message);
       const list = byPartition.get(partition);
       const named = { ...message, partition };
-      if (list) list.push(named); else byPartition.set(partition, [named]);
+      if (list) list.push(named);
+      else byPartition.set(partition, [named]);
     }
     for (const list of byPartition.values()) out.push({ topic, messages: list });
   }
@@ -59,20 +71,23 @@ export function sendPerPartition(createSendMessages: (opts: SendOptions) => Send
     const send = createSendMessages(opts);
     const { cluster, partitioner, retrier } = opts;
     // The partitions as kafkajs would pick them, once the topics' metadata is known (kafkajs waits the same way).
-    const split = (topicMessages: TopicMessages[]) => retrier(async () => {
-      await cluster.addMultipleTargetTopics(topicMessages.map((t) => t.topic));
-      await cluster.refreshMetadataIfNecessary();
-      const metadata = new Map<string, PartitionMetadata[]>();
-      for (const { topic } of topicMessages) {
-        const partitionMetadata = cluster.findTopicPartitionMetadata(topic);
-        if (!partitionMetadata.length) {
-          await cluster.refreshMetadata();
-          throw new KafkaJSMetadataNotLoaded(`no partitions known yet for topic ${topic}`);
+    const split = (topicMessages: TopicMessages[]) =>
+      retrier(async () => {
+        await cluster.addMultipleTargetTopics(topicMessages.map((t) => t.topic));
+        await cluster.refreshMetadataIfNecessary();
+        const metadata = new Map<string, PartitionMetadata[]>();
+        for (const { topic } of topicMessages) {
+          const partitionMetadata = cluster.findTopicPartitionMetadata(topic);
+          if (!partitionMetadata.length) {
+            await cluster.refreshMetadata();
+            throw new KafkaJSMetadataNotLoaded(`no partitions known yet for topic ${topic}`);
+          }
+          metadata.set(topic, partitionMetadata);
         }
-        metadata.set(topic, partitionMetadata);
-      }
-      return splitByPartition(topicMessages, (topic, message) => partitioner({ topic, partitionMetadata: metadata.get(topic)!, message }));
-    });
+        return splitByPartition(topicMessages, (topic, message) =>
+          partitioner({ topic, partitionMetadata: metadata.get(topic)!, message }),
+        );
+      });
     return async ({ topicMessages, ...rest }) => {
       const parts = await split(topicMessages);
       // All settle before a failure is reported: the caller's retry must not overlap sends still running.

@@ -7,7 +7,14 @@
  */
 import type { Admin, Batch, ConsumerConfig, EachBatchPayload, KafkaMessage, Message } from 'kafkajs';
 import type { Logger } from '@flowlogs/runtime';
-import { FETCH_MAX_WAIT_MS, GROUP_TIMING, SupervisedConsumer, reliableProducer, sendBounded, type Kafka } from './client.js';
+import {
+  FETCH_MAX_WAIT_MS,
+  GROUP_TIMING,
+  SupervisedConsumer,
+  reliableProducer,
+  sendBounded,
+  type Kafka,
+} from './client.js';
 import { deadLetter } from './dlq.js';
 
 /** What a partition's input commits: sent with its offset in one transaction. */
@@ -44,7 +51,10 @@ export interface Processor<S> {
   /** One input message into the state; what it throws sends the message to the dead-letter topic. */
   read(state: S, message: KafkaMessage, offset: number): void;
   /** After a batch's messages were read: what to commit. */
-  complete(state: S, batch: { position: StagePosition; highWatermark: number; heartbeat(): Promise<void> }): StageOutput | Promise<StageOutput>;
+  complete(
+    state: S,
+    batch: { position: StagePosition; highWatermark: number; heartbeat(): Promise<void> },
+  ): StageOutput | Promise<StageOutput>;
   /** A message sent to the dead-letter topic (counted by the service). */
   deadLettered(partition: number, offset: string, err: Error): void;
   /**
@@ -101,17 +111,34 @@ export class TransactionalStage<S> {
     this.admin = kafka.admin();
     await this.admin.connect();
     // A replaced consumer resumes from the committed offsets: the states built past them go too.
-    this.consumer = new SupervisedConsumer(() => {
-      const consumer = kafka.consumer({ maxWaitTimeInMs: FETCH_MAX_WAIT_MS, ...GROUP_TIMING, ...config, groupId, readUncommitted: false });
-      consumer.on(consumer.events.GROUP_JOIN, () => this.onAssignment());
-      return consumer;
-    }, async (consumer) => {
-      await consumer.connect();
-      await consumer.subscribe({ topic: input, fromBeginning: true });
-      await consumer.run({ autoCommit: false, partitionsConsumedConcurrently: 4, eachBatchAutoResolve: false, eachBatch: (p) => this.onBatch(p) });
-    }, log, () => this.onAssignment());
+    this.consumer = new SupervisedConsumer(
+      () => {
+        const consumer = kafka.consumer({
+          maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+          ...GROUP_TIMING,
+          ...config,
+          groupId,
+          readUncommitted: false,
+        });
+        consumer.on(consumer.events.GROUP_JOIN, () => this.onAssignment());
+        return consumer;
+      },
+      async (consumer) => {
+        await consumer.connect();
+        await consumer.subscribe({ topic: input, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          partitionsConsumedConcurrently: 4,
+          eachBatchAutoResolve: false,
+          eachBatch: (p) => this.onBatch(p),
+        });
+      },
+      log,
+      () => this.onAssignment(),
+    );
     await this.consumer.run();
-    if (this.options.processor.idle) this.idleTimer = setInterval(() => void this.closeIdle(), this.options.idleIntervalMs ?? 250);
+    if (this.options.processor.idle)
+      this.idleTimer = setInterval(() => void this.closeIdle(), this.options.idleIntervalMs ?? 250);
   }
 
   /** Stops consuming; what is not committed is not (the next owner replays it). */
@@ -161,7 +188,12 @@ export class TransactionalStage<S> {
       const committed = Number(mine?.offset ?? -1);
       const state = await processor.open(partition, { offset: committed, metadata: mine?.metadata ?? undefined });
       const p: Partition<S> = {
-        position: { partition, lastProcessed: -1, lastInputAt: Date.now() }, state, producer, firstRead: -1, committed, lock: Promise.resolve(),
+        position: { partition, lastProcessed: -1, lastInputAt: Date.now() },
+        state,
+        producer,
+        firstRead: -1,
+        committed,
+        lock: Promise.resolve(),
       };
       this.partitions.set(partition, p);
       return p;
@@ -199,7 +231,18 @@ export class TransactionalStage<S> {
           processor.read(p.state, message, offset);
         } catch (err) {
           processor.deadLettered(batch.partition, message.offset, err as Error);
-          deadLetters.push(deadLetter({ topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value }, err));
+          deadLetters.push(
+            deadLetter(
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: message.offset,
+                key: message.key,
+                value: message.value,
+              },
+              err,
+            ),
+          );
         }
         p.position.lastProcessed = offset;
         resolveOffset(message.offset);
@@ -214,7 +257,11 @@ export class TransactionalStage<S> {
       }
       p.position.lastInputAt = Date.now();
       await this.commitOrRewind(p, async () => {
-        const out = await processor.complete(p.state, { position: p.position, highWatermark: Number(batch.highWatermark), heartbeat });
+        const out = await processor.complete(p.state, {
+          position: p.position,
+          highWatermark: Number(batch.highWatermark),
+          heartbeat,
+        });
         return { ...out, deadLetters: [...deadLetters, ...(out.deadLetters ?? [])] };
       });
       await heartbeat();
@@ -232,7 +279,10 @@ export class TransactionalStage<S> {
       await this.commit(p, await due());
     } catch (err) {
       const rewindTo = p.committed >= 0 ? p.committed : p.firstRead;
-      this.options.log.warn({ err, partition, rewindTo }, 'commit failed; replaying the partition from its committed offset');
+      this.options.log.warn(
+        { err, partition, rewindTo },
+        'commit failed; replaying the partition from its committed offset',
+      );
       // A state dropped meanwhile (revoked, or a new assignment) is replayed from the committed offsets anyway.
       if (this.partitions.get(partition) === p) {
         this.partitions.delete(partition);
@@ -258,7 +308,10 @@ export class TransactionalStage<S> {
     // (or before the seek of a rewind that a rejoin then forgot) may start further on, and the input
     // in between, held by the dropped state, would be skipped. Sent back once (then it may be a gap).
     if (!this.rewinds.has(batch.partition) && p.position.lastProcessed < 0 && p.committed >= 0 && first > p.committed) {
-      this.options.log.warn({ partition: batch.partition, offset: first, committed: p.committed }, 'first batch of a partition state past its committed offset; seeking back');
+      this.options.log.warn(
+        { partition: batch.partition, offset: first, committed: p.committed },
+        'first batch of a partition state past its committed offset; seeking back',
+      );
       this.rewinds.set(batch.partition, { offset: p.committed, sought: true });
       this.seek(batch.partition, p.committed);
       return false;
@@ -271,7 +324,10 @@ export class TransactionalStage<S> {
       this.rewinds.delete(batch.partition);
       return true;
     }
-    this.options.log.warn({ partition: batch.partition, offset: first, rewindTo: rewind.offset }, 'batch past the offset a failed commit rewound to; seeking back again');
+    this.options.log.warn(
+      { partition: batch.partition, offset: first, rewindTo: rewind.offset },
+      'batch past the offset a failed commit rewound to; seeking back again',
+    );
     rewind.sought = true;
     this.seek(batch.partition, rewind.offset);
     return false;
@@ -282,7 +338,10 @@ export class TransactionalStage<S> {
     try {
       this.consumer?.consumer?.seek({ topic: this.options.input, partition, offset: String(offset) });
     } catch (err) {
-      this.options.log.warn({ partition, offset, err: (err as Error).message }, 'seek failed; the consumer resumes from the committed offsets');
+      this.options.log.warn(
+        { partition, offset, err: (err as Error).message },
+        'seek failed; the consumer resumes from the committed offsets',
+      );
     }
   }
 
@@ -300,7 +359,10 @@ export class TransactionalStage<S> {
       for (const [topic, list] of messages) await sendBounded(tx, topic, list);
       await sendBounded(tx, dlq, deadLetters);
       const committed = { partition, offset: String(offset), metadata: out.metadata ?? null };
-      await tx.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: input, partitions: [committed as { partition: number; offset: string }] }] });
+      await tx.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [{ topic: input, partitions: [committed as { partition: number; offset: string }] }],
+      });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => {});

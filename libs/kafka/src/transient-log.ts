@@ -8,11 +8,17 @@
 import type { Logger } from '@flowlogs/runtime';
 
 const CONDITIONS: [condition: string, pattern: RegExp][] = [
-  ['broker unreachable', /ECONNREFUSED|ECONNRESET|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect/i],
+  [
+    'broker unreachable',
+    /ECONNREFUSED|ECONNRESET|EPIPE|Connection error|Connection timeout|Closed connection|Failed to connect/i,
+  ],
   ['coordinator loading', /coordinator is loading|COORDINATOR_LOAD_IN_PROGRESS/i],
   ['group rebalancing', /group is rebalancing|REBALANCE_IN_PROGRESS|not aware of this member/i],
   ['previous transaction completing', /another concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS/i],
-  ['leadership moving', /not the correct coordinator|coordinator is not available|no leader for this topic-partition|not the leader|does not host this topic-partition|leader is not available|NOT_ENOUGH_REPLICAS|not enough replicas/i],
+  [
+    'leadership moving',
+    /not the correct coordinator|coordinator is not available|no leader for this topic-partition|not the leader|does not host this topic-partition|leader is not available|NOT_ENOUGH_REPLICAS|not enough replicas/i,
+  ],
 ];
 
 /** The transient condition a kafkajs log line reports (its message and error text), or undefined (pure). */
@@ -25,7 +31,10 @@ export function transientCondition(message: string, error?: unknown): string | u
 export class TransientLog {
   private readonly episodes = new Map<string, { count: number; first: number; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly log: Logger, private readonly quietMs = 30_000) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly quietMs = 30_000,
+  ) {}
 
   report(condition: string, message: string, extra: Record<string, unknown>): void {
     const episode = this.episodes.get(condition);
@@ -34,7 +43,10 @@ export class TransientLog {
       episode.timer.refresh();
       return;
     }
-    this.log.warn({ ...extra, condition }, `${message} (expected while it lasts: ${condition}; retried, counted until it stops)`);
+    this.log.warn(
+      { ...extra, condition },
+      `${message} (expected while it lasts: ${condition}; retried, counted until it stops)`,
+    );
     const timer = setTimeout(() => this.end(condition), this.quietMs);
     timer.unref();
     this.episodes.set(condition, { count: 1, first: Date.now(), timer });
@@ -45,6 +57,9 @@ export class TransientLog {
     this.episodes.delete(condition);
     if (!episode || episode.count < 2) return;
     const seconds = Math.round((Date.now() - episode.first - this.quietMs) / 1000);
-    this.log.warn({ condition, count: episode.count, seconds }, `${condition}: ${episode.count} kafkajs lines over ${seconds} s, none since ${this.quietMs / 1000} s`);
+    this.log.warn(
+      { condition, count: episode.count, seconds },
+      `${condition}: ${episode.count} kafkajs lines over ${seconds} s, none since ${this.quietMs / 1000} s`,
+    );
   }
 }

@@ -7,7 +7,7 @@ import { nativeCrc32c } from '../src/index.js';
 const require = createRequire(import.meta.url);
 
 describe('record batch checksums', () => {
-  it('come from the native CRC-32C, equal to kafkajs\'s JavaScript one for every length', () => {
+  it("come from the native CRC-32C, equal to kafkajs's JavaScript one for every length", () => {
     expect(nativeCrc32c).toBe(true);
     const used = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number;
     const javascript = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;

@@ -12,19 +12,34 @@ describe('splitByPartition', () => {
   it('makes one entry per topic and partition, in order, each message naming its partition', () => {
     const msgs = (keys: string[]) => keys.map((key) => ({ key, value: `v-${key}` }));
     const parts = splitByPartition(
-      [{ topic: 'a', messages: msgs(['1', '2', '3', '4']) }, { topic: 'b', messages: msgs(['5']) }],
+      [
+        { topic: 'a', messages: msgs(['1', '2', '3', '4']) },
+        { topic: 'b', messages: msgs(['5']) },
+      ],
       (topic, m) => (topic === 'a' ? Number(m.key) % 2 : 7),
     );
     expect(parts).toEqual([
-      { topic: 'a', messages: [{ key: '1', value: 'v-1', partition: 1 }, { key: '3', value: 'v-3', partition: 1 }] },
-      { topic: 'a', messages: [{ key: '2', value: 'v-2', partition: 0 }, { key: '4', value: 'v-4', partition: 0 }] },
+      {
+        topic: 'a',
+        messages: [
+          { key: '1', value: 'v-1', partition: 1 },
+          { key: '3', value: 'v-3', partition: 1 },
+        ],
+      },
+      {
+        topic: 'a',
+        messages: [
+          { key: '2', value: 'v-2', partition: 0 },
+          { key: '4', value: 'v-4', partition: 0 },
+        ],
+      },
       { topic: 'b', messages: [{ key: '5', value: 'v-5', partition: 7 }] },
     ]);
   });
 });
 
 describe('producers of @flowlogs/kafka', () => {
-  it('deliver a transaction spanning partitions once each, on the default partitioner\'s partitions', async () => {
+  it("deliver a transaction spanning partitions once each, on the default partitioner's partitions", async () => {
     expect(sendsPerPartition).toBe(true);
     const kafka = createKafka(kafkaBrokers(), 'send-per-partition-test', testLogger());
     const topic = `${uniquePrefix()}.spread`;
@@ -43,7 +58,11 @@ describe('producers of @flowlogs/kafka', () => {
     const seen = new Map<string, number>();
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ partition, message }) => { seen.set(message.key!.toString(), partition); } });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        seen.set(message.key!.toString(), partition);
+      },
+    });
     const deadline = Date.now() + 30_000;
     while (seen.size < messages.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     await consumer.disconnect();
@@ -51,7 +70,14 @@ describe('producers of @flowlogs/kafka', () => {
     await admin.disconnect();
     expect(seen.size).toBe(messages.length);
     const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
-    for (const m of messages) expect(seen.get(m.key), m.key).toBe(partitioner({ topic, partitionMetadata, message: m }));
+    const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({
+      partitionId,
+      leader: 1,
+      partitionErrorCode: 0,
+      replicas: [1],
+      isr: [1],
+    }));
+    for (const m of messages)
+      expect(seen.get(m.key), m.key).toBe(partitioner({ topic, partitionMetadata, message: m }));
   });
 });

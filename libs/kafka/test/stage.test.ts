@@ -6,7 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaMessage } from 'kafkajs';
-import { Partitioners, TransactionalStage, createKafka, ensureTopics, reliableProducer, type Kafka, type Processor } from '@flowlogs/kafka';
+import {
+  Partitioners,
+  TransactionalStage,
+  createKafka,
+  ensureTopics,
+  reliableProducer,
+  type Kafka,
+  type Processor,
+} from '@flowlogs/kafka';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 
 interface Held {
@@ -21,7 +29,9 @@ function holdingProcessor(out: string): Processor<Held> {
     const n = all ? held.messages.length : held.messages.length - (held.messages.length % GROUP);
     const sent = held.messages.splice(0, n);
     return {
-      messages: [[out, sent.map((m) => ({ key: m.value, value: m.value.toUpperCase() }))]] as Array<[string, Array<{ key: string; value: string }>]>,
+      messages: [[out, sent.map((m) => ({ key: m.value, value: m.value.toUpperCase() }))]] as Array<
+        [string, Array<{ key: string; value: string }>]
+      >,
       offset: held.messages[0]?.offset,
     };
   };
@@ -33,19 +43,31 @@ function holdingProcessor(out: string): Processor<Held> {
       held.messages.push({ offset, value });
     },
     deadLettered: () => {},
-    complete: (held, { position }) => ({ ...emit(held, false), offset: held.messages[0]?.offset ?? position.lastProcessed + 1 }),
-    idle: (held, position, now) => (held.messages.length && now - position.lastInputAt > 1000
-      ? () => ({ ...emit(held, true), offset: position.lastProcessed + 1 })
-      : undefined),
+    complete: (held, { position }) => ({
+      ...emit(held, false),
+      offset: held.messages[0]?.offset ?? position.lastProcessed + 1,
+    }),
+    idle: (held, position, now) =>
+      held.messages.length && now - position.lastInputAt > 1000
+        ? () => ({ ...emit(held, true), offset: position.lastProcessed + 1 })
+        : undefined,
   };
 }
 
-async function readCommitted(kafka: Kafka, topic: string, expected: number): Promise<KafkaMessage[] & { partitions?: number[] }> {
+async function readCommitted(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+): Promise<KafkaMessage[] & { partitions?: number[] }> {
   const consumer = kafka.consumer({ groupId: `${topic}.reader.${Date.now()}`, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const got: Array<KafkaMessage & { partition: number }> = [];
-  await consumer.run({ eachMessage: async ({ message, partition }) => { got.push({ ...message, partition }); } });
+  await consumer.run({
+    eachMessage: async ({ message, partition }) => {
+      got.push({ ...message, partition });
+    },
+  });
   const deadline = Date.now() + 30_000;
   while (got.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   // Anything more (a duplicate) has a moment to arrive too.
@@ -61,7 +83,14 @@ describe('transactional stage', () => {
   let kafka: Kafka;
   const stages: Array<TransactionalStage<Held>> = [];
   const newStage = () => {
-    const stage = new TransactionalStage<Held>({ kafka, log, groupId: `${prefix}.stage`, input: topics.input, dlq: topics.dlq, processor: holdingProcessor(topics.out) });
+    const stage = new TransactionalStage<Held>({
+      kafka,
+      log,
+      groupId: `${prefix}.stage`,
+      input: topics.input,
+      dlq: topics.dlq,
+      processor: holdingProcessor(topics.out),
+    });
     stages.push(stage);
     return stage;
   };
@@ -70,7 +99,11 @@ describe('transactional stage', () => {
     kafka = createKafka(kafkaBrokers(), 'stage-test', log);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, [{ topic: topics.input, numPartitions: 4 }, { topic: topics.out, numPartitions: 3 }, { topic: topics.dlq, numPartitions: 1 }]);
+    await ensureTopics(admin, [
+      { topic: topics.input, numPartitions: 4 },
+      { topic: topics.out, numPartitions: 3 },
+      { topic: topics.dlq, numPartitions: 1 },
+    ]);
     await admin.disconnect();
   });
   afterAll(async () => {
@@ -80,10 +113,11 @@ describe('transactional stage', () => {
   it('commits every input once through dead letters, idle flushes, a rebalance and a handover', async () => {
     const producer = reliableProducer(kafka);
     await producer.connect();
-    const send = (from: number, to: number) => producer.send({
-      topic: topics.input,
-      messages: Array.from({ length: to - from }, (_, i) => ({ key: `k${from + i}`, value: `m${from + i}` })),
-    });
+    const send = (from: number, to: number) =>
+      producer.send({
+        topic: topics.input,
+        messages: Array.from({ length: to - from }, (_, i) => ({ key: `k${from + i}`, value: `m${from + i}` })),
+      });
 
     const first = newStage();
     await first.start();
@@ -113,11 +147,21 @@ describe('transactional stage', () => {
     expect(values).toEqual(Array.from({ length: 500 }, (_, i) => `M${i}`).sort());
     // Each output went to the partition a plain send of its key would have chosen.
     const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = [0, 1, 2].map((partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    const partitionMetadata = [0, 1, 2].map((partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    }));
     for (const m of out as Array<KafkaMessage & { partition: number }>) {
-      expect(m.partition).toBe(partitioner({ topic: topics.out, partitionMetadata, message: { key: m.key, value: null } }));
+      expect(m.partition).toBe(
+        partitioner({ topic: topics.out, partitionMetadata, message: { key: m.key, value: null } }),
+      );
     }
     const dead = await readCommitted(kafka, topics.dlq, 1);
-    expect(dead.map((m) => [m.value!.toString(), m.headers!['flowlogs-error']!.toString()])).toEqual([['poison', 'poison input']]);
+    expect(dead.map((m) => [m.value!.toString(), m.headers!['flowlogs-error']!.toString()])).toEqual([
+      ['poison', 'poison input'],
+    ]);
   });
 });

@@ -6,27 +6,65 @@ import { TransientLog, transientCondition } from '../src/transient-log.js';
 describe('transientCondition', () => {
   it('knows the lines of a broker away, a coordinator loading, a rebalance and a moving leader', () => {
     expect(transientCondition('Connection error: connect ECONNREFUSED 127.0.0.1:19110')).toBe('broker unreachable');
-    expect(transientCondition('Failed to send messages: Connection error: connect ECONNREFUSED 127.0.0.1:9092')).toBe('broker unreachable');
-    expect(transientCondition('Response InitProducerId(key: 22, version: 1)', "The coordinator is loading and hence can't process requests for this group")).toBe('coordinator loading');
-    expect(transientCondition('Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed')).toBe('group rebalancing');
-    expect(transientCondition('Response Metadata(key: 3, version: 6)', 'There is no leader for this topic-partition as we are in the middle of a leadership election')).toBe('leadership moving');
-    expect(transientCondition('Response Produce(key: 0, version: 7)', 'This server does not host this topic-partition')).toBe('leadership moving');
-    expect(transientCondition('Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing')).toBe('previous transaction completing');
+    expect(transientCondition('Failed to send messages: Connection error: connect ECONNREFUSED 127.0.0.1:9092')).toBe(
+      'broker unreachable',
+    );
+    expect(
+      transientCondition(
+        'Response InitProducerId(key: 22, version: 1)',
+        "The coordinator is loading and hence can't process requests for this group",
+      ),
+    ).toBe('coordinator loading');
+    expect(
+      transientCondition('Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed'),
+    ).toBe('group rebalancing');
+    expect(
+      transientCondition(
+        'Response Metadata(key: 3, version: 6)',
+        'There is no leader for this topic-partition as we are in the middle of a leadership election',
+      ),
+    ).toBe('leadership moving');
+    expect(
+      transientCondition('Response Produce(key: 0, version: 7)', 'This server does not host this topic-partition'),
+    ).toBe('leadership moving');
+    expect(
+      transientCondition(
+        'Failed to send messages: The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+      ),
+    ).toBe('previous transaction completing');
   });
 
   it('leaves what means something alone', () => {
-    expect(transientCondition('Response Produce(key: 0, version: 7)', 'Not authorized to access topics: [Topic authorization failed]')).toBeUndefined();
-    expect(transientCondition('Crash: KafkaJSNonRetriableError: The producer attempted to use a producer id which is not currently assigned')).toBeUndefined();
+    expect(
+      transientCondition(
+        'Response Produce(key: 0, version: 7)',
+        'Not authorized to access topics: [Topic authorization failed]',
+      ),
+    ).toBeUndefined();
+    expect(
+      transientCondition(
+        'Crash: KafkaJSNonRetriableError: The producer attempted to use a producer id which is not currently assigned',
+      ),
+    ).toBeUndefined();
   });
 });
 
 describe('TransientLog', () => {
-  afterEach(() => { vi.useRealTimers(); });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('logs the first line of an episode at warn and its count once it is over', () => {
     vi.useFakeTimers();
     const lines: { level: number; msg: string; count?: number }[] = [];
-    const log = pino({ level: 'warn' }, { write: (s: string) => { lines.push(JSON.parse(s)); } });
+    const log = pino(
+      { level: 'warn' },
+      {
+        write: (s: string) => {
+          lines.push(JSON.parse(s));
+        },
+      },
+    );
     const transient = new TransientLog(log, 10_000);
     for (let i = 0; i < 40; i++) {
       transient.report('broker unreachable', 'Connection error: connect ECONNREFUSED', {});

@@ -5,7 +5,10 @@
 import { parseArgs } from 'node:util';
 import { ensureLocalKafka, localKafkaStatus, stopLocalKafka } from './kafka.js';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { brokers: { type: 'string', default: '1' } } });
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { brokers: { type: 'string', default: '1' } },
+});
 const command = positionals[0] ?? 'status';
 const brokers = Number(values.brokers);
 const port = process.env.KAFKA_LOCAL_PORT ? Number(process.env.KAFKA_LOCAL_PORT) : undefined;

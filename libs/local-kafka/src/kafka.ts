@@ -54,9 +54,13 @@ function paths(opts: LocalKafkaOptions) {
   const nodes: Node[] = Array.from({ length: count }, (_, i) => {
     const p = port + i;
     return {
-      id: i + 1, port: p, controllerPort: controllerPort + i,
-      data: join(root, `data-${p}`), props: join(root, `server-${p}.properties`),
-      pidFile: join(root, `broker-${p}.pid`), logFile: join(root, `broker-${p}.log`),
+      id: i + 1,
+      port: p,
+      controllerPort: controllerPort + i,
+      data: join(root, `data-${p}`),
+      props: join(root, `server-${p}.properties`),
+      pidFile: join(root, `broker-${p}.pid`),
+      logFile: join(root, `broker-${p}.log`),
     };
   });
   return { root, jars: join(root, 'jars'), jarsDone: join(root, 'jars', '.resolved'), nodes };
@@ -74,8 +78,14 @@ function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     socket.setTimeout(1000);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(false));
   });
 }
@@ -87,7 +97,12 @@ function listening(port: number): Promise<boolean> {
 async function clusterSize(port: number): Promise<number> {
   if (!(await listening(port))) return 0;
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 }).admin();
+  const admin = new Kafka({
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    connectionTimeout: 1000,
+  }).admin();
   try {
     await admin.connect();
     return (await admin.describeCluster()).brokers.length;
@@ -106,14 +121,35 @@ async function resolveJars(p: Paths, log: (m: string) => void): Promise<void> {
   if (existsSync(p.jarsDone)) return;
   log(`resolving Kafka jars with Maven into ${p.jars} (once)`);
   mkdirSync(p.jars, { recursive: true });
-  await run('mvn', ['-q', '-B', '-f', join(HERE, 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${p.jars}`], { maxBuffer: 16 << 20 });
+  await run(
+    'mvn',
+    [
+      '-q',
+      '-B',
+      '-f',
+      join(HERE, 'pom.xml'),
+      'dependency:copy-dependencies',
+      '-DincludeScope=runtime',
+      `-DoutputDirectory=${p.jars}`,
+    ],
+    { maxBuffer: 16 << 20 },
+  );
   writeFileSync(p.jarsDone, new Date().toISOString());
 }
 
 function java(p: Paths, mainClass: string, args: string[], heap: string): { cmd: string; args: string[] } {
   return {
     cmd: 'java',
-    args: [`-Xms${heap}`, `-Xmx${heap}`, '-XX:+UseG1GC', `-Dlog4j.configuration=file:${join(HERE, 'log4j.properties')}`, '-cp', `${p.jars}/*`, mainClass, ...args],
+    args: [
+      `-Xms${heap}`,
+      `-Xmx${heap}`,
+      '-XX:+UseG1GC',
+      `-Dlog4j.configuration=file:${join(HERE, 'log4j.properties')}`,
+      '-cp',
+      `${p.jars}/*`,
+      mainClass,
+      ...args,
+    ],
   };
 }
 
@@ -128,29 +164,32 @@ function writeProperties(p: Paths): void {
   const minIsr = Math.min(2, n);
   const voters = p.nodes.map((x) => `${x.id}@127.0.0.1:${x.controllerPort}`).join(',');
   for (const x of p.nodes) {
-    writeFileSync(x.props, [
-      'process.roles=broker,controller',
-      `node.id=${x.id}`,
-      `controller.quorum.voters=${voters}`,
-      `listeners=PLAINTEXT://127.0.0.1:${x.port},CONTROLLER://127.0.0.1:${x.controllerPort}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${x.port}`,
-      'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'inter.broker.listener.name=PLAINTEXT',
-      `log.dirs=${x.data}`,
-      'num.partitions=4',
-      `default.replication.factor=${replicas}`,
-      `min.insync.replicas=${minIsr}`,
-      `offsets.topic.replication.factor=${replicas}`,
-      'offsets.topic.num.partitions=4',
-      `transaction.state.log.replication.factor=${replicas}`,
-      `transaction.state.log.min.isr=${minIsr}`,
-      'transaction.state.log.num.partitions=4',
-      'group.initial.rebalance.delay.ms=0',
-      'auto.create.topics.enable=true',
-      'delete.topic.enable=true',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      x.props,
+      [
+        'process.roles=broker,controller',
+        `node.id=${x.id}`,
+        `controller.quorum.voters=${voters}`,
+        `listeners=PLAINTEXT://127.0.0.1:${x.port},CONTROLLER://127.0.0.1:${x.controllerPort}`,
+        `advertised.listeners=PLAINTEXT://127.0.0.1:${x.port}`,
+        'controller.listener.names=CONTROLLER',
+        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'inter.broker.listener.name=PLAINTEXT',
+        `log.dirs=${x.data}`,
+        'num.partitions=4',
+        `default.replication.factor=${replicas}`,
+        `min.insync.replicas=${minIsr}`,
+        `offsets.topic.replication.factor=${replicas}`,
+        'offsets.topic.num.partitions=4',
+        `transaction.state.log.replication.factor=${replicas}`,
+        `transaction.state.log.min.isr=${minIsr}`,
+        'transaction.state.log.num.partitions=4',
+        'group.initial.rebalance.delay.ms=0',
+        'auto.create.topics.enable=true',
+        'delete.topic.enable=true',
+        '',
+      ].join('\n'),
+    );
   }
 }
 
@@ -199,7 +238,9 @@ function launch(p: Paths, x: Node, heap: string): () => void {
   writeFileSync(x.pidFile, String(child.pid));
   child.unref();
   let exited: number | null = null;
-  child.once('exit', (code) => { exited = code ?? -1; });
+  child.once('exit', (code) => {
+    exited = code ?? -1;
+  });
   return () => {
     if (exited !== null) throw new Error(`Kafka broker ${x.id} exited with code ${exited}; see ${x.logFile}`);
   };
@@ -211,7 +252,9 @@ export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<Lo
   const log = opts.log ?? (() => {});
   const heap = opts.heap ?? '512m';
   const brokers = p.nodes.map((x) => `127.0.0.1:${x.port}`);
-  const stop = async () => { await stopLocalKafka(opts); };
+  const stop = async () => {
+    await stopLocalKafka(opts);
+  };
   const size = p.nodes.length;
   const allUp = async () => (await Promise.all(p.nodes.map((x) => clusterSize(x.port)))).every((n) => n >= size);
   if (await allUp()) return { brokers, started: false, stop };
@@ -232,10 +275,14 @@ export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<Lo
     log(`starting Kafka broker ${x.id} on 127.0.0.1:${x.port} (log: ${x.logFile})`);
     return launch(p, x, heap);
   });
-  await waitFor(`the Kafka broker${size > 1 ? 's' : ''} on ${brokers.join(',')}`, async () => {
-    for (const check of checks) check();
-    return allUp();
-  }, 90_000);
+  await waitFor(
+    `the Kafka broker${size > 1 ? 's' : ''} on ${brokers.join(',')}`,
+    async () => {
+      for (const check of checks) check();
+      return allUp();
+    },
+    90_000,
+  );
   log(size > 1 ? `Kafka is up: ${size} brokers` : 'Kafka is up');
   return { brokers, started: down.length > 0, stop };
 }
@@ -244,12 +291,23 @@ export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<Lo
  * Stops one broker: SIGTERM (a controlled shutdown: its partitions get other leaders first) waiting
  * until it exits, or `kill: true` for SIGKILL (a crash). False when it was not running.
  */
-export async function stopLocalKafkaBroker(opts: LocalKafkaOptions, id: number, how: { kill?: boolean } = {}): Promise<boolean> {
+export async function stopLocalKafkaBroker(
+  opts: LocalKafkaOptions,
+  id: number,
+  how: { kill?: boolean } = {},
+): Promise<boolean> {
   const x = node(paths(opts), id);
   const pid = readPid(x);
   if (pid === undefined) return false;
   process.kill(pid, how.kill ? 'SIGKILL' : 'SIGTERM');
-  const gone = async () => { try { process.kill(pid, 0); return false; } catch { return true; } };
+  const gone = async () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  };
   try {
     await waitFor(`Kafka broker ${id} (pid ${pid}) to exit`, gone, 30_000);
   } catch {
@@ -266,7 +324,14 @@ export async function startLocalKafkaBroker(opts: LocalKafkaOptions, id: number)
   const x = node(p, id);
   if (readPid(x) !== undefined) return;
   const check = launch(p, x, opts.heap ?? '512m');
-  await waitFor(`Kafka broker ${id} on port ${x.port}`, async () => { check(); return answers(x.port); }, 90_000);
+  await waitFor(
+    `Kafka broker ${id} on port ${x.port}`,
+    async () => {
+      check();
+      return answers(x.port);
+    },
+    90_000,
+  );
 }
 
 /**
@@ -288,6 +353,8 @@ export interface LocalKafkaStatus {
 
 export async function localKafkaStatus(opts: LocalKafkaOptions = {}): Promise<LocalKafkaStatus> {
   const p = paths(opts);
-  const nodes = await Promise.all(p.nodes.map(async (x) => ({ id: x.id, port: x.port, answering: await answers(x.port), pid: readPid(x) })));
+  const nodes = await Promise.all(
+    p.nodes.map(async (x) => ({ id: x.id, port: x.port, answering: await answers(x.port), pid: readPid(x) })),
+  );
   return { port: nodes[0].port, answering: nodes.every((x) => x.answering), pid: nodes[0].pid, nodes };
 }

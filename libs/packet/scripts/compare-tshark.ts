@@ -43,9 +43,17 @@ async function compareFile(path: string): Promise<void> {
       frameNumber++;
       counts.packets++;
       const reason = decodePacket(record.linkType, record.frame, out, record.wireLen);
-      const ours: Summary | undefined = reason === null
-        ? { src: formatIp(out.src, out.ipVersion), dst: formatIp(out.dst, out.ipVersion), protocol: out.protocol, srcPort: out.srcPort, dstPort: out.dstPort, bytes: out.bytes }
-        : undefined;
+      const ours: Summary | undefined =
+        reason === null
+          ? {
+              src: formatIp(out.src, out.ipVersion),
+              dst: formatIp(out.dst, out.ipVersion),
+              protocol: out.protocol,
+              srcPort: out.srcPort,
+              dstPort: out.dstPort,
+              bytes: out.bytes,
+            }
+          : undefined;
       const packet = tshark.get(frameNumber);
       const theirs = packet && tsharkSummary(packet);
       if (!ours && !theirs) {
@@ -58,15 +66,21 @@ async function compareFile(path: string): Promise<void> {
         continue;
       }
       counts.mismatch++;
-      count(!ours ? `we skip as ${reason}, tshark sees IP` : !theirs ? 'we decode, tshark sees no IP' : 'fields differ');
+      count(
+        !ours ? `we skip as ${reason}, tshark sees IP` : !theirs ? 'we decode, tshark sees no IP' : 'fields differ',
+      );
       if (examples.length < 5) {
-        examples.push(`  #${frameNumber} ours ${JSON.stringify(ours ?? reason)}\n       tshark ${JSON.stringify(theirs)} [${packet?.['frame.protocols']}]`);
+        examples.push(
+          `  #${frameNumber} ours ${JSON.stringify(ours ?? reason)}\n       tshark ${JSON.stringify(theirs)} [${packet?.['frame.protocols']}]`,
+        );
       }
     }
   } catch (error) {
     count(`capture error: ${(error as Error).message}`);
   }
-  console.log(`${path}: ${counts.packets} packets, ${counts.match} match, ${counts.mismatch} mismatch (tshark read ${tshark.size})`);
+  console.log(
+    `${path}: ${counts.packets} packets, ${counts.match} match, ${counts.mismatch} mismatch (tshark read ${tshark.size})`,
+  );
   for (const [cause, n] of causes) console.log(`  ${n} × ${cause}`);
   for (const example of examples) console.log(example);
 }

@@ -14,10 +14,25 @@ import { spawnSync } from 'node:child_process';
 /** Fields describing the outer IP header and its transport ports; what `outerIp` reads. */
 export const IP_FIELDS = [
   'frame.protocols',
-  'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst', 'ip.proto', 'ipv6.nxt',
-  'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'sctp.srcport', 'sctp.dstport',
-  'ip.len', 'ipv6.plen',
-  'ipv6.hopopts.nxt', 'ipv6.routing.nxt', 'ipv6.fraghdr.nxt', 'ipv6.dstopts.nxt', 'ah.next_header',
+  'ip.src',
+  'ip.dst',
+  'ipv6.src',
+  'ipv6.dst',
+  'ip.proto',
+  'ipv6.nxt',
+  'tcp.srcport',
+  'tcp.dstport',
+  'udp.srcport',
+  'udp.dstport',
+  'sctp.srcport',
+  'sctp.dstport',
+  'ip.len',
+  'ipv6.plen',
+  'ipv6.hopopts.nxt',
+  'ipv6.routing.nxt',
+  'ipv6.fraghdr.nxt',
+  'ipv6.dstopts.nxt',
+  'ah.next_header',
 ] as const;
 export type IpField = (typeof IP_FIELDS)[number];
 
@@ -34,12 +49,26 @@ export function hasTshark(): boolean {
  */
 export function runTsharkFields<F extends string>(path: string, fields: readonly F[]): Array<Record<F, string>> {
   const args = [
-    '-r', path, '-n',
-    '-o', 'ip.defragment:FALSE', '-o', 'ipv6.defragment:FALSE',
-    '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f',
+    '-r',
+    path,
+    '-n',
+    '-o',
+    'ip.defragment:FALSE',
+    '-o',
+    'ipv6.defragment:FALSE',
+    '-T',
+    'fields',
+    '-E',
+    'separator=\t',
+    '-E',
+    'occurrence=f',
     ...fields.flatMap((f) => ['-e', f]),
   ];
-  const { stdout: text, error } = spawnSync('tshark', args, { maxBuffer: 1 << 30, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const { stdout: text, error } = spawnSync('tshark', args, {
+    maxBuffer: 1 << 30,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   if (error) throw error;
   const rows: Array<Record<F, string>> = [];
   for (const line of text.split('\n')) {

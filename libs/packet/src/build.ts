@@ -50,17 +50,24 @@ export function buildIpPacket(spec: PacketSpec): Buffer {
   if (!src || !dst) throw new Error(`bad address in ${spec.src} -> ${spec.dst}`);
   if (src.version !== dst.version) throw new Error(`mixed address families in ${spec.src} -> ${spec.dst}`);
   const v6 = src.version === 6;
-  const protocol = spec.protocol === 'tcp' ? PROTO_TCP
-    : spec.protocol === 'udp' ? PROTO_UDP
-    : spec.protocol === 'icmp' ? (v6 ? PROTO_ICMPV6 : PROTO_ICMP)
-    : spec.protocol;
+  const protocol =
+    spec.protocol === 'tcp'
+      ? PROTO_TCP
+      : spec.protocol === 'udp'
+        ? PROTO_UDP
+        : spec.protocol === 'icmp'
+          ? v6
+            ? PROTO_ICMPV6
+            : PROTO_ICMP
+          : spec.protocol;
   const transport = buildTransportHeader(protocol, spec);
   const payloadLength = spec.payloadLength ?? 0;
   const ipHeaderLength = v6 ? 40 : 20;
   const packet = Buffer.alloc(ipHeaderLength + transport.length + payloadLength);
   const ttl = spec.ttl ?? 64;
   if (v6) {
-    if (packet.length - 40 > 0xffff) throw new RangeError(`IPv6 payload of ${packet.length - 40} bytes needs a jumbogram`);
+    if (packet.length - 40 > 0xffff)
+      throw new RangeError(`IPv6 payload of ${packet.length - 40} bytes needs a jumbogram`);
     packet.writeUInt32BE(0x60000000, 0);
     packet.writeUInt16BE(packet.length - 40, 4);
     packet[6] = protocol;
@@ -90,7 +97,10 @@ export function buildIpPacket(spec: PacketSpec): Buffer {
  * IPv6 inner packet) or GRE (47, RFC 2784, with an RFC 2890 key when `greKey` is given).
  */
 export function buildTunnelPacket(
-  outer: { src: string; dst: string }, inner: Buffer, via: 'ip' | 'gre', greKey?: number,
+  outer: { src: string; dst: string },
+  inner: Buffer,
+  via: 'ip' | 'gre',
+  greKey?: number,
 ): Buffer {
   const innerV6 = inner[0] >> 4 === 6;
   const gre = Buffer.alloc(via === 'gre' ? (greKey === undefined ? 4 : 8) : 0);
@@ -285,7 +295,10 @@ export class PcapWriter {
   private used = 0;
   private readonly snaplen: number;
 
-  constructor(private readonly sink: WriteStream | number, private readonly opts: PcapOptions = {}) {
+  constructor(
+    private readonly sink: WriteStream | number,
+    private readonly opts: PcapOptions = {},
+  ) {
     this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
     const header = pcapGlobalHeader(opts);
     header.copy(this.buffer, 0);
@@ -324,14 +337,18 @@ export class PcapWriter {
   private flush(): boolean {
     if (this.used === 0) return true;
     // A stream keeps a reference until written, so it gets its own copy; a descriptor write is done on return.
-    const bytes = typeof this.sink === 'number' ? this.buffer.subarray(0, this.used) : Buffer.from(this.buffer.subarray(0, this.used));
+    const bytes =
+      typeof this.sink === 'number'
+        ? this.buffer.subarray(0, this.used)
+        : Buffer.from(this.buffer.subarray(0, this.used));
     this.used = 0;
     return this.emit(bytes);
   }
 
   private emit(bytes: Buffer): boolean {
     if (typeof this.sink !== 'number') return this.sink.write(bytes);
-    for (let written = 0; written < bytes.length; ) written += writeSync(this.sink, bytes, written, bytes.length - written);
+    for (let written = 0; written < bytes.length; )
+      written += writeSync(this.sink, bytes, written, bytes.length - written);
     return true;
   }
 }

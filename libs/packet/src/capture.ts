@@ -90,7 +90,11 @@ class ParsedRecord implements CaptureRecord {
   /** Most readers only decode the frame in place: making a view per record would be an object per packet. */
   get frame(): Buffer {
     // (A SharedArrayBuffer works the same at run time; the types only list ArrayBuffer.)
-    this.view ??= new FrameBuffer(this.data.buffer as ArrayBuffer, this.data.byteOffset + this.frameStart, this.caplen) as unknown as Buffer;
+    this.view ??= new FrameBuffer(
+      this.data.buffer as ArrayBuffer,
+      this.data.byteOffset + this.frameStart,
+      this.caplen,
+    ) as unknown as Buffer;
     return this.view;
   }
 
@@ -482,7 +486,10 @@ export async function* readCaptureChunks(path: string): AsyncGenerator<RecordRea
   /** Buffers pushed into the parser that it may still hold, oldest first, and the bytes pushed from each. */
   const live: Buffer[] = [];
   const liveBytes: number[] = [];
-  const startRead = (buffer: Buffer) => ({ buffer, bytesRead: file.read(buffer, 0, buffer.length, null).then((r) => r.bytesRead) });
+  const startRead = (buffer: Buffer) => ({
+    buffer,
+    bytesRead: file.read(buffer, 0, buffer.length, null).then((r) => r.bytesRead),
+  });
   const take = () => pool.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
   let reading: ReturnType<typeof startRead> | undefined = startRead(take());
   try {

@@ -152,13 +152,23 @@ let uncapturedBytes = 0;
  * reason the frame is skipped. Never throws on any input. `wireLength`: the
  * frame's length on the wire, when a snaplen may have cut it.
  */
-export function decodePacket(linkType: number, frame: Uint8Array, out: DecodedPacket, wireLength?: number): SkipReason | null {
+export function decodePacket(
+  linkType: number,
+  frame: Uint8Array,
+  out: DecodedPacket,
+  wireLength?: number,
+): SkipReason | null {
   return decodeFrame(linkType, frame, 0, frame.length, out, wireLength);
 }
 
 /** decodePacket of the frame that lies in `data` from `start` to `end`, read in place. */
 export function decodeFrame(
-  linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket, wireLength = end - start,
+  linkType: number,
+  frame: Uint8Array,
+  start: number,
+  end: number,
+  out: DecodedPacket,
+  wireLength = end - start,
 ): SkipReason | null {
   const previousPrefix = out.nflogPrefix;
   out.srcPort = 0;
@@ -171,7 +181,12 @@ export function decodeFrame(
 }
 
 function decodeLink(
-  linkType: number, frame: Uint8Array, start: number, end: number, out: DecodedPacket, previousPrefix: string | undefined,
+  linkType: number,
+  frame: Uint8Array,
+  start: number,
+  end: number,
+  out: DecodedPacket,
+  previousPrefix: string | undefined,
 ): SkipReason | null {
   const length = end - start;
   switch (linkType) {
@@ -197,7 +212,8 @@ function decodeLink(
       if (length < 4) return 'truncated';
       // Host byte order of the capturing machine: a small family read as
       // little-endian from a big-endian capture lands in the top byte.
-      const littleEndian = (frame[start] | (frame[start + 1] << 8) | (frame[start + 2] << 16) | (frame[start + 3] << 24)) >>> 0;
+      const littleEndian =
+        (frame[start] | (frame[start + 1] << 8) | (frame[start + 2] << 16) | (frame[start + 3] << 24)) >>> 0;
       const family = littleEndian > 0xffff ? readU32(frame, start) : littleEndian;
       return decodeBsdFamily(frame, start, family, end, out);
     }
@@ -231,7 +247,13 @@ function readU32(frame: Uint8Array, at: number): number {
 }
 
 /** Linux cooked headers carry an EtherType, or a small ARPHRD-specific value for non-Ethernet payloads. */
-function decodeCookedProtocol(frame: Uint8Array, at: number, protocol: number, end: number, out: DecodedPacket): SkipReason | null {
+function decodeCookedProtocol(
+  frame: Uint8Array,
+  at: number,
+  protocol: number,
+  end: number,
+  out: DecodedPacket,
+): SkipReason | null {
   if (protocol < ETHERTYPE_MIN_TYPE) return 'non-ip';
   return decodeEtherType(frame, at, protocol, end, out);
 }
@@ -241,7 +263,13 @@ function decodeCookedProtocol(frame: Uint8Array, at: number, protocol: number, e
  * IP. Tags and FabricPath headers are walked in a loop, not by recursion: a frame of nested
  * headers cannot grow the stack.
  */
-function decodeEtherType(frame: Uint8Array, at: number, etherType: number, end: number, out: DecodedPacket): SkipReason | null {
+function decodeEtherType(
+  frame: Uint8Array,
+  at: number,
+  etherType: number,
+  end: number,
+  out: DecodedPacket,
+): SkipReason | null {
   for (;;) {
     if (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ || etherType === ETHERTYPE_QINQ_OLD) {
       if (end - at < 4) return 'truncated';
@@ -330,7 +358,13 @@ function decodeIeee80211(frame: Uint8Array, at: number, end: number, out: Decode
 }
 
 /** PPI (Per-Packet Information): a little-endian header naming the link type of the frame after it. */
-function decodePpi(frame: Uint8Array, at: number, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
+function decodePpi(
+  frame: Uint8Array,
+  at: number,
+  end: number,
+  out: DecodedPacket,
+  previousPrefix: string | undefined,
+): SkipReason | null {
   if (end - at < PPI_HEADER_LENGTH) return 'truncated';
   if (frame[at] !== 0) return 'malformed';
   const headerLength = frame[at + 2] | (frame[at + 3] << 8);
@@ -354,7 +388,13 @@ function decodeLlc(frame: Uint8Array, at: number, end: number, out: DecodedPacke
   return 'non-ip';
 }
 
-function decodeBsdFamily(frame: Uint8Array, start: number, family: number, end: number, out: DecodedPacket): SkipReason | null {
+function decodeBsdFamily(
+  frame: Uint8Array,
+  start: number,
+  family: number,
+  end: number,
+  out: DecodedPacket,
+): SkipReason | null {
   if (family === AF_INET) return decodeIpv4(frame, start + 4, end, out);
   if (family === AF_INET6_BSD || family === AF_INET6_FREEBSD || family === AF_INET6_DARWIN) {
     return decodeIpv6(frame, start + 4, end, out);
@@ -373,7 +413,13 @@ function decodeIpByVersion(frame: Uint8Array, at: number, end: number, out: Deco
  * NFLOG: a 4-byte header (family, version, resource id) then netlink TLVs
  * whose length (header included) and type are little-endian.
  */
-function decodeNflog(frame: Uint8Array, start: number, end: number, out: DecodedPacket, previousPrefix: string | undefined): SkipReason | null {
+function decodeNflog(
+  frame: Uint8Array,
+  start: number,
+  end: number,
+  out: DecodedPacket,
+  previousPrefix: string | undefined,
+): SkipReason | null {
   if (end - start < 4) return 'truncated';
   const family = frame[start];
   let payloadStart = -1;
@@ -551,7 +597,13 @@ function decodeTunnel(frame: Uint8Array, at: number, end: number, protocol: numb
   }
 }
 
-function decodeTransport(frame: Uint8Array, at: number, ipEnd: number, end: number, out: DecodedPacket): SkipReason | null {
+function decodeTransport(
+  frame: Uint8Array,
+  at: number,
+  ipEnd: number,
+  end: number,
+  out: DecodedPacket,
+): SkipReason | null {
   const protocol = out.protocol;
   if (protocol === PROTO_TCP) {
     const problem = lacking(at, TCP_BYTES_THROUGH_FLAGS, ipEnd, end);

@@ -17,11 +17,24 @@ import {
 } from '../src/index.js';
 
 const frames = [
-  buildEthernetFrame(buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 'tcp', srcPort: 1, dstPort: 2, payloadLength: 3 })),
-  buildEthernetFrame(buildIpPacket({ src: '2001:db8::1', dst: '2001:db8::2', protocol: 'udp', srcPort: 3, dstPort: 4, payloadLength: 9 })),
-  buildEthernetFrame(buildIpPacket({ src: '10.0.0.3', dst: '10.0.0.4', protocol: 'icmp', payloadLength: 1000 }), { vlan: [7] }),
+  buildEthernetFrame(
+    buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 'tcp', srcPort: 1, dstPort: 2, payloadLength: 3 }),
+  ),
+  buildEthernetFrame(
+    buildIpPacket({
+      src: '2001:db8::1',
+      dst: '2001:db8::2',
+      protocol: 'udp',
+      srcPort: 3,
+      dstPort: 4,
+      payloadLength: 9,
+    }),
+  ),
+  buildEthernetFrame(buildIpPacket({ src: '10.0.0.3', dst: '10.0.0.4', protocol: 'icmp', payloadLength: 1000 }), {
+    vlan: [7],
+  }),
 ];
-const inputs = frames.map((frame, i) => ({ tsSec: 1_700_000_000 + i, tsNanos: 123_456_789 * (i + 1) % 1e9, frame }));
+const inputs = frames.map((frame, i) => ({ tsSec: 1_700_000_000 + i, tsNanos: (123_456_789 * (i + 1)) % 1e9, frame }));
 
 /** Copies each record, since frames are only valid until the next one is requested. */
 function parseChunks(chunks: Buffer[]): { records: CaptureRecord[]; format: string | undefined } {
@@ -29,7 +42,8 @@ function parseChunks(chunks: Buffer[]): { records: CaptureRecord[]; format: stri
   const records: CaptureRecord[] = [];
   for (const chunk of chunks) {
     parser.push(chunk);
-    for (let record = parser.next(); record; record = parser.next()) records.push({ ...record, frame: Buffer.from(record.frame) });
+    for (let record = parser.next(); record; record = parser.next())
+      records.push({ ...record, frame: Buffer.from(record.frame) });
   }
   parser.end();
   return { records, format: parser.format };
@@ -39,7 +53,9 @@ const parse = (file: Buffer) => parseChunks([file]);
 
 /** Records as plain tuples: deep equality on Buffers is slow in the many-cut tests. */
 function summary(records: CaptureRecord[]): string[] {
-  return records.map((r) => `${r.linkType} ${r.tsSec}.${r.tsNanos} ${r.caplen}/${r.wireLen} ${r.frame.toString('hex')}`);
+  return records.map(
+    (r) => `${r.linkType} ${r.tsSec}.${r.tsNanos} ${r.caplen}/${r.wireLen} ${r.frame.toString('hex')}`,
+  );
 }
 
 function oneByteChunks(file: Buffer): Buffer[] {
@@ -49,7 +65,13 @@ function oneByteChunks(file: Buffer): Buffer[] {
 function expectInputs(records: CaptureRecord[], nanos: boolean, linkType: number = LinkType.ETHERNET) {
   expect(records.map((r) => r.frame)).toEqual(frames);
   expect(records.map((r) => [r.linkType, r.tsSec, r.tsNanos, r.caplen, r.wireLen])).toEqual(
-    inputs.map((input) => [linkType, input.tsSec, nanos ? input.tsNanos : Math.floor(input.tsNanos / 1000) * 1000, input.frame.length, input.frame.length]),
+    inputs.map((input) => [
+      linkType,
+      input.tsSec,
+      nanos ? input.tsNanos : Math.floor(input.tsNanos / 1000) * 1000,
+      input.frame.length,
+      input.frame.length,
+    ]),
   );
 }
 
@@ -103,16 +125,36 @@ function fields(littleEndian: boolean, ...values: Array<[2 | 4, number]>): Buffe
 }
 
 function sectionHeader(littleEndian: boolean): Buffer {
-  return block(0x0a0d0d0a, Buffer.concat([fields(littleEndian, [4, 0x1a2b3c4d], [2, 1], [2, 0]), Buffer.alloc(8, 0xff)]), littleEndian);
+  return block(
+    0x0a0d0d0a,
+    Buffer.concat([fields(littleEndian, [4, 0x1a2b3c4d], [2, 1], [2, 0]), Buffer.alloc(8, 0xff)]),
+    littleEndian,
+  );
 }
 
 function interfaceBlock(littleEndian: boolean, linkType: number, snaplen: number, tsresol?: number): Buffer {
-  const options = tsresol === undefined ? Buffer.alloc(0) : Buffer.concat([fields(littleEndian, [2, 9], [2, 1]), Buffer.from([tsresol, 0, 0, 0]), Buffer.alloc(4)]);
+  const options =
+    tsresol === undefined
+      ? Buffer.alloc(0)
+      : Buffer.concat([fields(littleEndian, [2, 9], [2, 1]), Buffer.from([tsresol, 0, 0, 0]), Buffer.alloc(4)]);
   return block(1, Buffer.concat([fields(littleEndian, [2, linkType], [2, 0], [4, snaplen]), options]), littleEndian);
 }
 
-function enhancedPacket(littleEndian: boolean, interfaceId: number, ticks: bigint, frame: Buffer, wireLen = frame.length): Buffer {
-  const header = fields(littleEndian, [4, interfaceId], [4, Number(ticks >> 32n)], [4, Number(ticks & 0xffffffffn)], [4, frame.length], [4, wireLen]);
+function enhancedPacket(
+  littleEndian: boolean,
+  interfaceId: number,
+  ticks: bigint,
+  frame: Buffer,
+  wireLen = frame.length,
+): Buffer {
+  const header = fields(
+    littleEndian,
+    [4, interfaceId],
+    [4, Number(ticks >> 32n)],
+    [4, Number(ticks & 0xffffffffn)],
+    [4, frame.length],
+    [4, wireLen],
+  );
   return block(6, Buffer.concat([header, frame]), littleEndian);
 }
 
@@ -138,7 +180,11 @@ describe('pcap', () => {
   });
 
   it('reads both byte orders alike over many records in one chunk (the in-place path)', () => {
-    const many = Array.from({ length: 300 }, (_, i) => ({ tsSec: 4_000_000_000 + i, tsNanos: (i * 7919) % 1_000_000 * 1000, frame: frames[i % frames.length] }));
+    const many = Array.from({ length: 300 }, (_, i) => ({
+      tsSec: 4_000_000_000 + i,
+      tsNanos: ((i * 7919) % 1_000_000) * 1000,
+      frame: frames[i % frames.length],
+    }));
     const little = writePcap(many);
     // The same records big-endian: swap every header field.
     const big = Buffer.from(little);
@@ -154,7 +200,9 @@ describe('pcap', () => {
     expect(expected).toHaveLength(300);
     expect(expected[299]).toMatch(/^1 4000000299\./); // above 2^31: read unsigned
     expect(summary(parse(big).records)).toEqual(expected);
-    expect(summary(parseChunks([big.subarray(0, 1000), big.subarray(1000, 5000), big.subarray(5000)]).records)).toEqual(expected);
+    expect(summary(parseChunks([big.subarray(0, 1000), big.subarray(1000, 5000), big.subarray(5000)]).records)).toEqual(
+      expected,
+    );
   });
 
   it('hands out one record object, refilled: valid until the next is requested', () => {
@@ -186,7 +234,10 @@ describe('pcap', () => {
   });
 
   it('keeps the link type, snaplen cut and wire length', () => {
-    const file = writePcap([{ tsSec: 1, frame: frames[2], wireLen: 5000 }], { linkType: LinkType.LINUX_SLL, snaplen: 64 });
+    const file = writePcap([{ tsSec: 1, frame: frames[2], wireLen: 5000 }], {
+      linkType: LinkType.LINUX_SLL,
+      snaplen: 64,
+    });
     const [record] = parse(file).records;
     expect(record).toMatchObject({ linkType: LinkType.LINUX_SLL, caplen: 64, wireLen: 5000 });
     expect(record.frame).toEqual(frames[2].subarray(0, 64));
@@ -224,17 +275,36 @@ describe('pcapng', () => {
     const file = Buffer.concat([
       sectionHeader(false),
       interfaceBlock(false, LinkType.ETHERNET, 0),
-      ...inputs.map((input) => enhancedPacket(false, 0, BigInt(input.tsSec) * 1_000_000n + BigInt(Math.floor(input.tsNanos / 1000)), input.frame)),
+      ...inputs.map((input) =>
+        enhancedPacket(
+          false,
+          0,
+          BigInt(input.tsSec) * 1_000_000n + BigInt(Math.floor(input.tsNanos / 1000)),
+          input.frame,
+        ),
+      ),
     ]);
     expectInputs(parse(file).records, false);
   });
 
   it('if_tsresol as a power of 10 and of 2', () => {
-    const ms = Buffer.concat([sectionHeader(true), interfaceBlock(true, 1, 0, 3), enhancedPacket(true, 0, 1_700_000_000_123n, frames[0])]);
+    const ms = Buffer.concat([
+      sectionHeader(true),
+      interfaceBlock(true, 1, 0, 3),
+      enhancedPacket(true, 0, 1_700_000_000_123n, frames[0]),
+    ]);
     expect(parse(ms).records[0]).toMatchObject({ tsSec: 1_700_000_000, tsNanos: 123_000_000 });
-    const binary = Buffer.concat([sectionHeader(true), interfaceBlock(true, 1, 0, 0x80 | 20), enhancedPacket(true, 0, (1_700_000_000n << 20n) + (1n << 19n), frames[0])]);
+    const binary = Buffer.concat([
+      sectionHeader(true),
+      interfaceBlock(true, 1, 0, 0x80 | 20),
+      enhancedPacket(true, 0, (1_700_000_000n << 20n) + (1n << 19n), frames[0]),
+    ]);
     expect(parse(binary).records[0]).toMatchObject({ tsSec: 1_700_000_000, tsNanos: 500_000_000 });
-    const nanos = Buffer.concat([sectionHeader(false), interfaceBlock(false, 1, 0, 9), enhancedPacket(false, 0, 4_102_444_800_999_999_999n, frames[0])]);
+    const nanos = Buffer.concat([
+      sectionHeader(false),
+      interfaceBlock(false, 1, 0, 9),
+      enhancedPacket(false, 0, 4_102_444_800_999_999_999n, frames[0]),
+    ]);
     expect(parse(nanos).records[0]).toMatchObject({ tsSec: 4_102_444_800, tsNanos: 999_999_999 });
   });
 
@@ -249,7 +319,14 @@ describe('pcapng', () => {
       interfaceBlock(false, LinkType.LINUX_SLL, 40),
       block(5, Buffer.alloc(8), false), // interface statistics
       block(3, Buffer.concat([fields(false, [4, frames[1].length]), frames[1]]), false), // SPB, cut to snaplen 40
-      block(2, Buffer.concat([fields(false, [2, 0], [2, 0], [4, 0], [4, 7_000_000], [4, frames[2].length], [4, 1600]), frames[2]]), false),
+      block(
+        2,
+        Buffer.concat([
+          fields(false, [2, 0], [2, 0], [4, 0], [4, 7_000_000], [4, frames[2].length], [4, 1600]),
+          frames[2],
+        ]),
+        false,
+      ),
     ]);
     const { records } = parse(file);
     expect(records.map((r) => [r.linkType, r.tsSec, r.tsNanos, r.caplen, r.wireLen])).toEqual([
@@ -333,7 +410,9 @@ describe('corrupt captures', () => {
   });
 
   it('unknown magic', () => {
-    expect(failure(Buffer.from('GET / HTTP/1.1\r\nHost: example\r\n\r\n')).message).toMatch(/not a pcap or pcapng file.*byte offset 0/);
+    expect(failure(Buffer.from('GET / HTTP/1.1\r\nHost: example\r\n\r\n')).message).toMatch(
+      /not a pcap or pcapng file.*byte offset 0/,
+    );
   });
 });
 
@@ -355,12 +434,15 @@ describe('files', () => {
     return records;
   }
 
-  it('readCaptureFile streams pcap and pcapng files', withTempDir(async (dir) => {
-    writeFileSync(join(dir, 'a.pcap'), writePcap(inputs, { nanos: true }));
-    writeFileSync(join(dir, 'a.pcapng'), writePcapng(inputs));
-    expectInputs(await readAll(join(dir, 'a.pcap')), true);
-    expectInputs(await readAll(join(dir, 'a.pcapng')), true);
-  }));
+  it(
+    'readCaptureFile streams pcap and pcapng files',
+    withTempDir(async (dir) => {
+      writeFileSync(join(dir, 'a.pcap'), writePcap(inputs, { nanos: true }));
+      writeFileSync(join(dir, 'a.pcapng'), writePcapng(inputs));
+      expectInputs(await readAll(join(dir, 'a.pcap')), true);
+      expectInputs(await readAll(join(dir, 'a.pcapng')), true);
+    }),
+  );
 
   /** Frame i: its index in the first 4 bytes, then bytes that follow from it. */
   function numberedFrame(i: number, length: number): Buffer {
@@ -381,96 +463,131 @@ describe('files', () => {
     return i % 97 === 0 ? 200_000 + (i % 5) * 10_000 : 60 + ((i * 7919) % 1500);
   }
 
-  it('readCaptureFile over many reused 4 MiB buffers: every frame intact while it is held, also across awaits', withTempDir(async (dir) => {
-    const count = 20_000; // about 25 MiB: the read buffers are reused many times
-    const records = Array.from({ length: count }, (_, i) => ({ tsSec: i, tsNanos: i, frame: numberedFrame(i, frameLength(i)) }));
-    const path = join(dir, 'big.pcap');
-    writeFileSync(path, writePcap(records, { nanos: true, snaplen: 256 * 1024 }));
-    let i = 0;
-    for await (const record of readCaptureFile(path)) {
-      expect(record.tsSec).toBe(i);
-      expect(record.caplen).toBe(frameLength(i));
-      // Let reads in flight land while the record is held: it must not change under the consumer.
-      if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
-      if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
-      i++;
-    }
-    expect(i).toBe(count);
-  }));
-
-  it('readCaptureFile: a pcapng block larger than a read buffer keeps the buffers it spans', withTempDir(async (dir) => {
-    const packet = (i: number) => enhancedPacket(true, 0, BigInt(i) * 1_000_000n, numberedFrame(i, frameLength(i)));
-    const before = Array.from({ length: 3000 }, (_, i) => packet(i));
-    const after = Array.from({ length: 3000 }, (_, i) => packet(3000 + i));
-    const path = join(dir, 'big.pcapng');
-    writeFileSync(path, Buffer.concat([
-      sectionHeader(true),
-      interfaceBlock(true, LinkType.ETHERNET, 0),
-      ...before,
-      block(0x0bad, Buffer.alloc(11 * 1024 * 1024, 0x5a), true), // an unknown block spanning three read buffers
-      ...after,
-    ]));
-    let i = 0;
-    for await (const record of readCaptureFile(path)) {
-      expect(record.tsSec).toBe(i);
-      if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
-      if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
-      i++;
-    }
-    expect(i).toBe(6000);
-  }));
-
-  it('readCaptureFile: a consumer may stop early', withTempDir(async (dir) => {
-    const path = join(dir, 'stop.pcap');
-    writeFileSync(path, writePcap(Array.from({ length: 5000 }, (_, i) => ({ tsSec: i, frame: numberedFrame(i, frameLength(i)) })), { snaplen: 256 * 1024 }));
-    let seen = 0;
-    for await (const record of readCaptureFile(path)) {
-      if (++seen === 10) {
-        expect(record.tsSec).toBe(9);
-        break;
+  it(
+    'readCaptureFile over many reused 4 MiB buffers: every frame intact while it is held, also across awaits',
+    withTempDir(async (dir) => {
+      const count = 20_000; // about 25 MiB: the read buffers are reused many times
+      const records = Array.from({ length: count }, (_, i) => ({
+        tsSec: i,
+        tsNanos: i,
+        frame: numberedFrame(i, frameLength(i)),
+      }));
+      const path = join(dir, 'big.pcap');
+      writeFileSync(path, writePcap(records, { nanos: true, snaplen: 256 * 1024 }));
+      let i = 0;
+      for await (const record of readCaptureFile(path)) {
+        expect(record.tsSec).toBe(i);
+        expect(record.caplen).toBe(frameLength(i));
+        // Let reads in flight land while the record is held: it must not change under the consumer.
+        if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
+        i++;
       }
-    }
-    expect(seen).toBe(10);
-  }));
+      expect(i).toBe(count);
+    }),
+  );
+
+  it(
+    'readCaptureFile: a pcapng block larger than a read buffer keeps the buffers it spans',
+    withTempDir(async (dir) => {
+      const packet = (i: number) => enhancedPacket(true, 0, BigInt(i) * 1_000_000n, numberedFrame(i, frameLength(i)));
+      const before = Array.from({ length: 3000 }, (_, i) => packet(i));
+      const after = Array.from({ length: 3000 }, (_, i) => packet(3000 + i));
+      const path = join(dir, 'big.pcapng');
+      writeFileSync(
+        path,
+        Buffer.concat([
+          sectionHeader(true),
+          interfaceBlock(true, LinkType.ETHERNET, 0),
+          ...before,
+          block(0x0bad, Buffer.alloc(11 * 1024 * 1024, 0x5a), true), // an unknown block spanning three read buffers
+          ...after,
+        ]),
+      );
+      let i = 0;
+      for await (const record of readCaptureFile(path)) {
+        expect(record.tsSec).toBe(i);
+        if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+        if (!isNumberedFrame(record.frame, i)) throw new Error(`frame ${i} changed while held`);
+        i++;
+      }
+      expect(i).toBe(6000);
+    }),
+  );
+
+  it(
+    'readCaptureFile: a consumer may stop early',
+    withTempDir(async (dir) => {
+      const path = join(dir, 'stop.pcap');
+      writeFileSync(
+        path,
+        writePcap(
+          Array.from({ length: 5000 }, (_, i) => ({ tsSec: i, frame: numberedFrame(i, frameLength(i)) })),
+          { snaplen: 256 * 1024 },
+        ),
+      );
+      let seen = 0;
+      for await (const record of readCaptureFile(path)) {
+        if (++seen === 10) {
+          expect(record.tsSec).toBe(9);
+          break;
+        }
+      }
+      expect(seen).toBe(10);
+    }),
+  );
 
   it('readCaptureFile: a missing file rejects', async () => {
     await expect(readAll(join(tmpdir(), 'no-such-capture-file.pcap'))).rejects.toThrow(/ENOENT/);
   });
 
-  it('readCaptureFile throws CaptureFormatError on a truncated file', withTempDir(async (dir) => {
-    const file = writePcap(inputs);
-    writeFileSync(join(dir, 'cut.pcap'), file.subarray(0, file.length - 1));
-    await expect(readAll(join(dir, 'cut.pcap'))).rejects.toThrow(CaptureFormatError);
-  }));
+  it(
+    'readCaptureFile throws CaptureFormatError on a truncated file',
+    withTempDir(async (dir) => {
+      const file = writePcap(inputs);
+      writeFileSync(join(dir, 'cut.pcap'), file.subarray(0, file.length - 1));
+      await expect(readAll(join(dir, 'cut.pcap'))).rejects.toThrow(CaptureFormatError);
+    }),
+  );
 
-  it('PcapWriter to a file descriptor and to a stream matches writePcap', withTempDir(async (dir) => {
-    const many = Array.from({ length: 5000 }, (_, i) => ({ tsSec: i, tsNanos: i * 1000, frame: frames[i % frames.length] }));
-    const expected = writePcap(many, { nanos: true });
+  it(
+    'PcapWriter to a file descriptor and to a stream matches writePcap',
+    withTempDir(async (dir) => {
+      const many = Array.from({ length: 5000 }, (_, i) => ({
+        tsSec: i,
+        tsNanos: i * 1000,
+        frame: frames[i % frames.length],
+      }));
+      const expected = writePcap(many, { nanos: true });
 
-    const fdPath = join(dir, 'fd.pcap');
-    const fd = openSync(fdPath, 'w');
-    const fdWriter = new PcapWriter(fd, { nanos: true });
-    for (const record of many) expect(fdWriter.write(record)).toBe(true);
-    await fdWriter.end();
-    closeSync(fd);
-    expect(readFileSync(fdPath).equals(expected)).toBe(true);
+      const fdPath = join(dir, 'fd.pcap');
+      const fd = openSync(fdPath, 'w');
+      const fdWriter = new PcapWriter(fd, { nanos: true });
+      for (const record of many) expect(fdWriter.write(record)).toBe(true);
+      await fdWriter.end();
+      closeSync(fd);
+      expect(readFileSync(fdPath).equals(expected)).toBe(true);
 
-    const streamPath = join(dir, 'stream.pcap');
-    const streamWriter = new PcapWriter(createWriteStream(streamPath), { nanos: true });
-    for (const record of many) if (!streamWriter.write(record)) await streamWriter.drain();
-    await streamWriter.end();
-    expect(readFileSync(streamPath).equals(expected)).toBe(true);
-  }));
+      const streamPath = join(dir, 'stream.pcap');
+      const streamWriter = new PcapWriter(createWriteStream(streamPath), { nanos: true });
+      for (const record of many) if (!streamWriter.write(record)) await streamWriter.drain();
+      await streamWriter.end();
+      expect(readFileSync(streamPath).equals(expected)).toBe(true);
+    }),
+  );
 
-  it('PcapWriter handles a record larger than its buffer', withTempDir(async (dir) => {
-    const big = { tsSec: 1, frame: Buffer.alloc(2 * 1024 * 1024, 1) };
-    const records = [{ tsSec: 0, frame: frames[0] }, big, { tsSec: 2, frame: frames[1] }];
-    const path = join(dir, 'big.pcap');
-    const fd = openSync(path, 'w');
-    const writer = new PcapWriter(fd, { snaplen: 4 * 1024 * 1024 });
-    records.forEach((record) => writer.write(record));
-    await writer.end();
-    closeSync(fd);
-    expect(readFileSync(path).equals(writePcap(records, { snaplen: 4 * 1024 * 1024 }))).toBe(true);
-  }));
+  it(
+    'PcapWriter handles a record larger than its buffer',
+    withTempDir(async (dir) => {
+      const big = { tsSec: 1, frame: Buffer.alloc(2 * 1024 * 1024, 1) };
+      const records = [{ tsSec: 0, frame: frames[0] }, big, { tsSec: 2, frame: frames[1] }];
+      const path = join(dir, 'big.pcap');
+      const fd = openSync(path, 'w');
+      const writer = new PcapWriter(fd, { snaplen: 4 * 1024 * 1024 });
+      records.forEach((record) => writer.write(record));
+      await writer.end();
+      closeSync(fd);
+      expect(readFileSync(path).equals(writePcap(records, { snaplen: 4 * 1024 * 1024 }))).toBe(true);
+    }),
+  );
 });

@@ -13,7 +13,14 @@ import {
   type PacketSpec,
 } from '../src/index.js';
 import {
-  ciscoHdlcFrame, fabricPathFrame, offloadedFrame, ppiFrame, pppFrame, pppoeEthernetFrame, pppoeSession, wifiDataFrame,
+  ciscoHdlcFrame,
+  fabricPathFrame,
+  offloadedFrame,
+  ppiFrame,
+  pppFrame,
+  pppoeEthernetFrame,
+  pppoeSession,
+  wifiDataFrame,
 } from './link-frames.js';
 
 /** Decodes and returns a plain snapshot with addresses as text, or the skip reason. */
@@ -34,10 +41,45 @@ function decode(linkType: number, frame: Uint8Array, out: DecodedPacket = newDec
 }
 
 const SYN_ACK = 0x12;
-const tcp4: PacketSpec = { src: '10.0.0.1', dst: '192.168.1.20', protocol: 'tcp', srcPort: 40000, dstPort: 443, tcpFlags: SYN_ACK, payloadLength: 100 };
-const tcp4Expected = { ipVersion: 4, src: '10.0.0.1', dst: '192.168.1.20', protocol: 6, srcPort: 40000, dstPort: 443, bytes: 140, tcpFlags: SYN_ACK, nflogPrefix: undefined };
-const udp6: PacketSpec = { src: '2001:db8::1', dst: '2001:db8::53', protocol: 'udp', srcPort: 5353, dstPort: 53, payloadLength: 30 };
-const udp6Expected = { ipVersion: 6, src: '2001:db8::1', dst: '2001:db8::53', protocol: 17, srcPort: 5353, dstPort: 53, bytes: 78, tcpFlags: 0, nflogPrefix: undefined };
+const tcp4: PacketSpec = {
+  src: '10.0.0.1',
+  dst: '192.168.1.20',
+  protocol: 'tcp',
+  srcPort: 40000,
+  dstPort: 443,
+  tcpFlags: SYN_ACK,
+  payloadLength: 100,
+};
+const tcp4Expected = {
+  ipVersion: 4,
+  src: '10.0.0.1',
+  dst: '192.168.1.20',
+  protocol: 6,
+  srcPort: 40000,
+  dstPort: 443,
+  bytes: 140,
+  tcpFlags: SYN_ACK,
+  nflogPrefix: undefined,
+};
+const udp6: PacketSpec = {
+  src: '2001:db8::1',
+  dst: '2001:db8::53',
+  protocol: 'udp',
+  srcPort: 5353,
+  dstPort: 53,
+  payloadLength: 30,
+};
+const udp6Expected = {
+  ipVersion: 6,
+  src: '2001:db8::1',
+  dst: '2001:db8::53',
+  protocol: 17,
+  srcPort: 5353,
+  dstPort: 53,
+  bytes: 78,
+  tcpFlags: 0,
+  nflogPrefix: undefined,
+};
 
 function u16be(value: number): Buffer {
   const b = Buffer.alloc(2);
@@ -158,7 +200,11 @@ describe('decodePacket link layers', () => {
     expect(qinq.readUInt16BE(12)).toBe(0x88a8);
     expect(qinq.readUInt16BE(16)).toBe(0x8100);
     expect(decode(LinkType.ETHERNET, qinq)).toEqual(udp6Expected);
-    const triple = Buffer.concat([ethernetHeader(0x9100), Buffer.from([0, 1, 0x88, 0xa8, 0, 2, 0x81, 0x00, 0, 3, 0x08, 0x00]), ip4]);
+    const triple = Buffer.concat([
+      ethernetHeader(0x9100),
+      Buffer.from([0, 1, 0x88, 0xa8, 0, 2, 0x81, 0x00, 0, 3, 0x08, 0x00]),
+      ip4,
+    ]);
     expect(decode(LinkType.ETHERNET, triple)).toEqual(tcp4Expected);
   });
 
@@ -176,7 +222,12 @@ describe('decodePacket link layers', () => {
   it('non-IP EtherTypes are skipped as non-ip', () => {
     expect(decode(LinkType.ETHERNET, Buffer.concat([ethernetHeader(0x0806), Buffer.alloc(28)]))).toBe('non-ip');
     expect(decode(LinkType.ETHERNET, Buffer.concat([ethernetHeader(0x88cc), Buffer.alloc(40)]))).toBe('non-ip');
-    expect(decode(LinkType.ETHERNET, Buffer.concat([ethernetHeader(0x8100), Buffer.from([0, 5, 0x08, 0x06]), Buffer.alloc(28)]))).toBe('non-ip');
+    expect(
+      decode(
+        LinkType.ETHERNET,
+        Buffer.concat([ethernetHeader(0x8100), Buffer.from([0, 5, 0x08, 0x06]), Buffer.alloc(28)]),
+      ),
+    ).toBe('non-ip');
   });
 
   it('Linux cooked v1 and v2', () => {
@@ -245,7 +296,10 @@ describe('decodePacket link layers', () => {
 
   it('NFLOG payload cut by the snaplen still decodes', () => {
     const frame = nflogFrame(ip4, 'accept');
-    expect(decode(LinkType.NFLOG, frame.subarray(0, frame.length - 50))).toEqual({ ...tcp4Expected, nflogPrefix: 'accept' });
+    expect(decode(LinkType.NFLOG, frame.subarray(0, frame.length - 50))).toEqual({
+      ...tcp4Expected,
+      nflogPrefix: 'accept',
+    });
   });
 
   it('unknown link types', () => {
@@ -298,7 +352,9 @@ describe('decodePacket: PPP, Cisco HDLC, PPPoE, FabricPath, PPI, 802.11', () => 
   it('Cisco FabricPath: the classic Ethernet frame inside, with its VLAN tags', () => {
     expect(decode(LinkType.ETHERNET, fabricPathFrame(buildEthernetFrame(ip4)))).toEqual(tcp4Expected);
     expect(decode(LinkType.ETHERNET, fabricPathFrame(buildEthernetFrame(ip6, { vlan: [30] })))).toEqual(udp6Expected);
-    expect(decode(LinkType.ETHERNET, fabricPathFrame(Buffer.concat([ethernetHeader(0x0806), Buffer.alloc(28)])))).toBe('non-ip');
+    expect(decode(LinkType.ETHERNET, fabricPathFrame(Buffer.concat([ethernetHeader(0x0806), Buffer.alloc(28)])))).toBe(
+      'non-ip',
+    );
   });
 
   it('a frame of nested FabricPath and VLAN headers is walked without recursion', () => {
@@ -311,7 +367,9 @@ describe('decodePacket: PPP, Cisco HDLC, PPPoE, FabricPath, PPI, 802.11', () => 
 
   it('PPI around Ethernet and around 802.11 data frames', () => {
     expect(decode(LinkType.PPI, ppiFrame(buildEthernetFrame(ip4), LinkType.ETHERNET))).toEqual(tcp4Expected);
-    expect(decode(LinkType.PPI, ppiFrame(wifiDataFrame(ip6, { qos: true }), LinkType.IEEE802_11, 20))).toEqual(udp6Expected);
+    expect(decode(LinkType.PPI, ppiFrame(wifiDataFrame(ip6, { qos: true }), LinkType.IEEE802_11, 20))).toEqual(
+      udp6Expected,
+    );
     expect(decode(LinkType.PPI, ppiFrame(ip4, LinkType.RAW))).toEqual(tcp4Expected);
     expect(decode(LinkType.PPI, ppiFrame(ip4, 147))).toBe('unsupported-link');
     expect(decode(LinkType.PPI, ppiFrame(ppiFrame(ip4, LinkType.RAW), LinkType.PPI))).toBe('malformed');
@@ -374,17 +432,46 @@ describe('decodePacket network and transport', () => {
     for (const flags of [0x01, 0x02, 0x04, 0x10, 0x11, 0x18, 0x29, 0xff]) {
       expect(decode(LinkType.RAW, buildIpPacket({ ...tcp4, tcpFlags: flags }))).toMatchObject({ tcpFlags: flags });
     }
-    expect(decode(LinkType.RAW, buildIpPacket({ ...tcp4, protocol: 'udp' }))).toMatchObject({ protocol: 17, srcPort: 40000, dstPort: 443, tcpFlags: 0 });
-    expect(decode(LinkType.RAW, buildIpPacket({ ...tcp4, protocol: 132 }))).toMatchObject({ protocol: 132, srcPort: 40000, dstPort: 443 });
-    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 136 }))).toMatchObject({ protocol: 136, srcPort: 5353, dstPort: 53 });
+    expect(decode(LinkType.RAW, buildIpPacket({ ...tcp4, protocol: 'udp' }))).toMatchObject({
+      protocol: 17,
+      srcPort: 40000,
+      dstPort: 443,
+      tcpFlags: 0,
+    });
+    expect(decode(LinkType.RAW, buildIpPacket({ ...tcp4, protocol: 132 }))).toMatchObject({
+      protocol: 132,
+      srcPort: 40000,
+      dstPort: 443,
+    });
+    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 136 }))).toMatchObject({
+      protocol: 136,
+      srcPort: 5353,
+      dstPort: 53,
+    });
   });
 
   it('ICMP and ICMPv6 have no ports', () => {
-    expect(decode(LinkType.RAW, buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 'icmp', payloadLength: 56 }))).toEqual({
-      ipVersion: 4, src: '10.0.0.1', dst: '10.0.0.2', protocol: 1, srcPort: 0, dstPort: 0, bytes: 84, tcpFlags: 0, nflogPrefix: undefined,
+    expect(
+      decode(LinkType.RAW, buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 'icmp', payloadLength: 56 })),
+    ).toEqual({
+      ipVersion: 4,
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      protocol: 1,
+      srcPort: 0,
+      dstPort: 0,
+      bytes: 84,
+      tcpFlags: 0,
+      nflogPrefix: undefined,
     });
-    expect(decode(LinkType.RAW, buildIpPacket({ src: 'fe80::1', dst: 'ff02::1', protocol: 'icmp', srcPort: 9, dstPort: 9 }))).toMatchObject({
-      ipVersion: 6, protocol: 58, srcPort: 0, dstPort: 0, bytes: 48,
+    expect(
+      decode(LinkType.RAW, buildIpPacket({ src: 'fe80::1', dst: 'ff02::1', protocol: 'icmp', srcPort: 9, dstPort: 9 })),
+    ).toMatchObject({
+      ipVersion: 6,
+      protocol: 58,
+      srcPort: 0,
+      dstPort: 0,
+      bytes: 48,
     });
   });
 
@@ -392,7 +479,14 @@ describe('decodePacket network and transport', () => {
     const inner = buildIpPacket({ src: '172.16.0.1', dst: '172.16.0.2', protocol: 'tcp', srcPort: 1, dstPort: 2 });
     const gre = buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 47, payloadLength: 4 + inner.length });
     Buffer.concat([Buffer.from([0, 0, 0x08, 0x00]), inner]).copy(gre, 20);
-    expect(decode(LinkType.RAW, gre)).toMatchObject({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 47, srcPort: 0, dstPort: 0, bytes: 20 + 4 + inner.length });
+    expect(decode(LinkType.RAW, gre)).toMatchObject({
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      protocol: 47,
+      srcPort: 0,
+      dstPort: 0,
+      bytes: 20 + 4 + inner.length,
+    });
     const ipip = buildIpPacket({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 4, payloadLength: inner.length });
     inner.copy(ipip, 20);
     expect(decode(LinkType.RAW, ipip)).toMatchObject({ src: '10.0.0.1', protocol: 4, srcPort: 0 });
@@ -403,7 +497,13 @@ describe('decodePacket network and transport', () => {
 
   it('an IPv4 address zeroes the rest of its 16-byte slot, also after IPv6 filled it', () => {
     const out = newDecodedPacket();
-    const v6 = buildIpPacket({ src: 'ffff:eeee:dddd:cccc:bbbb:aaaa:9999:8888', dst: '2001:db8::ff', protocol: 'udp', srcPort: 1, dstPort: 2 });
+    const v6 = buildIpPacket({
+      src: 'ffff:eeee:dddd:cccc:bbbb:aaaa:9999:8888',
+      dst: '2001:db8::ff',
+      protocol: 'udp',
+      srcPort: 1,
+      dstPort: 2,
+    });
     const v4 = buildIpPacket({ src: '10.1.2.3', dst: '192.0.2.4', protocol: 'udp', srcPort: 1, dstPort: 2 });
     expect(decodePacket(LinkType.RAW, v6, out)).toBeNull();
     expect(decodePacket(LinkType.RAW, v4, out)).toBeNull();
@@ -422,28 +522,61 @@ describe('decodePacket network and transport', () => {
 
   it('IPv4 fragments: first has ports, later ones none', () => {
     expect(decode(LinkType.RAW, ipv4Fragment(tcp4, 0, true))).toEqual(tcp4Expected);
-    expect(decode(LinkType.RAW, ipv4Fragment(tcp4, 185, true))).toEqual({ ...tcp4Expected, srcPort: 0, dstPort: 0, tcpFlags: 0 });
-    expect(decode(LinkType.RAW, ipv4Fragment(tcp4, 370, false))).toEqual({ ...tcp4Expected, srcPort: 0, dstPort: 0, tcpFlags: 0 });
+    expect(decode(LinkType.RAW, ipv4Fragment(tcp4, 185, true))).toEqual({
+      ...tcp4Expected,
+      srcPort: 0,
+      dstPort: 0,
+      tcpFlags: 0,
+    });
+    expect(decode(LinkType.RAW, ipv4Fragment(tcp4, 370, false))).toEqual({
+      ...tcp4Expected,
+      srcPort: 0,
+      dstPort: 0,
+      tcpFlags: 0,
+    });
   });
 
   it('IPv6 hop-by-hop + fragment headers', () => {
-    const first = ipv6WithExtensions(udp6, [[0, EIGHT_BYTE_OPTIONS], [44, fragmentHeaderBody(0, true)]]);
+    const first = ipv6WithExtensions(udp6, [
+      [0, EIGHT_BYTE_OPTIONS],
+      [44, fragmentHeaderBody(0, true)],
+    ]);
     expect(decode(LinkType.RAW, first)).toEqual({ ...udp6Expected, bytes: 78 + 16 });
-    const later = ipv6WithExtensions(udp6, [[0, EIGHT_BYTE_OPTIONS], [44, fragmentHeaderBody(181, false)]]);
+    const later = ipv6WithExtensions(udp6, [
+      [0, EIGHT_BYTE_OPTIONS],
+      [44, fragmentHeaderBody(181, false)],
+    ]);
     expect(decode(LinkType.RAW, later)).toEqual({ ...udp6Expected, bytes: 78 + 16, srcPort: 0, dstPort: 0 });
   });
 
   it('IPv6 routing, destination options, mobility and AH headers', () => {
     const ah = Buffer.concat([Buffer.from([4]), Buffer.alloc(22)]); // with its next-header byte: (4 + 2) * 4 = 24 bytes
-    const chain = ipv6WithExtensions({ ...tcp4, src: '2001:db8::a', dst: '2001:db8::b' }, [[0, EIGHT_BYTE_OPTIONS], [43, EIGHT_BYTE_OPTIONS], [51, ah], [60, EIGHT_BYTE_OPTIONS]]);
-    expect(decode(LinkType.RAW, chain)).toMatchObject({ protocol: 6, srcPort: 40000, dstPort: 443, tcpFlags: SYN_ACK, bytes: 40 + 20 + 100 + 48 });
+    const chain = ipv6WithExtensions({ ...tcp4, src: '2001:db8::a', dst: '2001:db8::b' }, [
+      [0, EIGHT_BYTE_OPTIONS],
+      [43, EIGHT_BYTE_OPTIONS],
+      [51, ah],
+      [60, EIGHT_BYTE_OPTIONS],
+    ]);
+    expect(decode(LinkType.RAW, chain)).toMatchObject({
+      protocol: 6,
+      srcPort: 40000,
+      dstPort: 443,
+      tcpFlags: SYN_ACK,
+      bytes: 40 + 20 + 100 + 48,
+    });
     const mobility = ipv6WithExtensions(udp6, [[135, EIGHT_BYTE_OPTIONS]]);
     expect(decode(LinkType.RAW, mobility)).toMatchObject({ protocol: 17, srcPort: 5353 });
   });
 
   it('IPv6 walk stops at ESP and no-next-header', () => {
-    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 50, payloadLength: 40 }))).toMatchObject({ protocol: 50, srcPort: 0 });
-    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 59, payloadLength: 0 }))).toMatchObject({ protocol: 59, bytes: 40 });
+    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 50, payloadLength: 40 }))).toMatchObject({
+      protocol: 50,
+      srcPort: 0,
+    });
+    expect(decode(LinkType.RAW, buildIpPacket({ ...udp6, protocol: 59, payloadLength: 0 }))).toMatchObject({
+      protocol: 59,
+      bytes: 40,
+    });
     const hopThenNone = ipv6WithExtensions({ ...udp6, protocol: 59 }, [[0, EIGHT_BYTE_OPTIONS]]);
     expect(decode(LinkType.RAW, hopThenNone)).toMatchObject({ protocol: 59 });
   });
@@ -461,8 +594,21 @@ describe('decodePacket truncation and malformed input', () => {
     ['qinq udp6', LinkType.ETHERNET, buildEthernetFrame(buildIpPacket(udp6), { vlan: [1, 2] }), 22 + 40 + 4],
     ['sll tcp4', LinkType.LINUX_SLL, sll(buildIpPacket(tcp4)), 16 + 20 + 14],
     ['sll2 udp6', LinkType.LINUX_SLL2, sll2(buildIpPacket(udp6)), 20 + 40 + 4],
-    ['null icmp', LinkType.NULL, withFamily(u32(2, true), buildIpPacket({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 'icmp' })), 4 + 20],
-    ['ipv6 fragment', LinkType.RAW, ipv6WithExtensions(udp6, [[0, EIGHT_BYTE_OPTIONS], [44, fragmentHeaderBody(0, true)]]), 40 + 16 + 4],
+    [
+      'null icmp',
+      LinkType.NULL,
+      withFamily(u32(2, true), buildIpPacket({ src: '1.1.1.1', dst: '2.2.2.2', protocol: 'icmp' })),
+      4 + 20,
+    ],
+    [
+      'ipv6 fragment',
+      LinkType.RAW,
+      ipv6WithExtensions(udp6, [
+        [0, EIGHT_BYTE_OPTIONS],
+        [44, fragmentHeaderBody(0, true)],
+      ]),
+      40 + 16 + 4,
+    ],
     ['ipv4 options', LinkType.RAW, ipv4WithOptions(tcp4, Buffer.alloc(8, 1)), 28 + 14],
   ];
 
@@ -519,8 +665,18 @@ describe('decodePacket truncation and malformed input', () => {
 
 describe('formatIp / parseIp', () => {
   const canonical = [
-    '::', '::1', '2001:db8::1', '::ffff:192.0.2.1', 'fe80::1:2', '2001:db8:0:1:1:1:1:1', '2001:0:0:1::1',
-    '2001:db8::1:0:0:1', '1::', '1:2:3:4:5:6:7:8', 'ff02::1:ff00:1', '64:ff9b::c000:201',
+    '::',
+    '::1',
+    '2001:db8::1',
+    '::ffff:192.0.2.1',
+    'fe80::1:2',
+    '2001:db8:0:1:1:1:1:1',
+    '2001:0:0:1::1',
+    '2001:db8::1:0:0:1',
+    '1::',
+    '1:2:3:4:5:6:7:8',
+    'ff02::1:ff00:1',
+    '64:ff9b::c000:201',
   ];
 
   it.each(canonical)('round-trips %s', (text) => {
@@ -549,8 +705,26 @@ describe('formatIp / parseIp', () => {
     expect(formatIp(parseIp('0.0.0.0')!.bytes, 4)).toBe('0.0.0.0');
   });
 
-  it.each(['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.a', ':::', '1::2::3', '12345::', 'g::', '1:2:3:4:5:6:7:8:9',
-    '1:2:3:4:5:6:7', '1:2:3:4:5:6:7::8', 'fe80::1%eth0', '1.2.3.4::', '::1.2.3', ':1', '1:'])('rejects %j', (text) => {
+  it.each([
+    '',
+    '1.2.3',
+    '1.2.3.4.5',
+    '256.1.1.1',
+    '01.2.3.4',
+    '1.2.3.a',
+    ':::',
+    '1::2::3',
+    '12345::',
+    'g::',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7::8',
+    'fe80::1%eth0',
+    '1.2.3.4::',
+    '::1.2.3',
+    ':1',
+    '1:',
+  ])('rejects %j', (text) => {
     expect(parseIp(text)).toBeUndefined();
   });
 });
@@ -573,15 +747,54 @@ describe('tunnels: pkt-srcaddr and pkt-dstaddr are the innermost addresses of GR
   }
 
   it.each([
-    ['IPv4 in IPv4', buildTunnelPacket(outer4, inner4, 'ip'), '198.51.100.1 > 198.51.100.2 proto 4 ports 0/0 160 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
-    ['IPv6 in IPv4', buildTunnelPacket(outer4, inner6, 'ip'), '198.51.100.1 > 198.51.100.2 proto 41 ports 0/0 98 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
-    ['IPv4 in IPv6', buildTunnelPacket(outer6, inner4, 'ip'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 4 ports 0/0 180 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
-    ['IPv6 in IPv6', buildTunnelPacket(outer6, inner6, 'ip'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 41 ports 0/0 118 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
-    ['GRE over IPv4 carrying IPv4', buildTunnelPacket(outer4, inner4, 'gre'), '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 164 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
-    ['GRE with a key carrying IPv6', buildTunnelPacket(outer4, inner6, 'gre', 7), '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 106 B', 'IPv6 2001:db8::1 > 2001:db8::53'],
-    ['GRE over IPv6 carrying IPv4', buildTunnelPacket(outer6, inner4, 'gre'), '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 184 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
-    ['IPv4 in GRE in IPv6 (the innermost)', buildTunnelPacket(outer6, buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'), 'gre'),
-      '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 204 B', 'IPv4 10.0.0.1 > 192.168.1.20'],
+    [
+      'IPv4 in IPv4',
+      buildTunnelPacket(outer4, inner4, 'ip'),
+      '198.51.100.1 > 198.51.100.2 proto 4 ports 0/0 160 B',
+      'IPv4 10.0.0.1 > 192.168.1.20',
+    ],
+    [
+      'IPv6 in IPv4',
+      buildTunnelPacket(outer4, inner6, 'ip'),
+      '198.51.100.1 > 198.51.100.2 proto 41 ports 0/0 98 B',
+      'IPv6 2001:db8::1 > 2001:db8::53',
+    ],
+    [
+      'IPv4 in IPv6',
+      buildTunnelPacket(outer6, inner4, 'ip'),
+      '2001:db8:ff::1 > 2001:db8:ff::2 proto 4 ports 0/0 180 B',
+      'IPv4 10.0.0.1 > 192.168.1.20',
+    ],
+    [
+      'IPv6 in IPv6',
+      buildTunnelPacket(outer6, inner6, 'ip'),
+      '2001:db8:ff::1 > 2001:db8:ff::2 proto 41 ports 0/0 118 B',
+      'IPv6 2001:db8::1 > 2001:db8::53',
+    ],
+    [
+      'GRE over IPv4 carrying IPv4',
+      buildTunnelPacket(outer4, inner4, 'gre'),
+      '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 164 B',
+      'IPv4 10.0.0.1 > 192.168.1.20',
+    ],
+    [
+      'GRE with a key carrying IPv6',
+      buildTunnelPacket(outer4, inner6, 'gre', 7),
+      '198.51.100.1 > 198.51.100.2 proto 47 ports 0/0 106 B',
+      'IPv6 2001:db8::1 > 2001:db8::53',
+    ],
+    [
+      'GRE over IPv6 carrying IPv4',
+      buildTunnelPacket(outer6, inner4, 'gre'),
+      '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 184 B',
+      'IPv4 10.0.0.1 > 192.168.1.20',
+    ],
+    [
+      'IPv4 in GRE in IPv6 (the innermost)',
+      buildTunnelPacket(outer6, buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'), 'gre'),
+      '2001:db8:ff::1 > 2001:db8:ff::2 proto 47 ports 0/0 204 B',
+      'IPv4 10.0.0.1 > 192.168.1.20',
+    ],
   ])('%s', (_, ip, outer, pkt) => {
     expect(tunnel(ip)).toEqual({ outer, pkt });
   });
@@ -603,9 +816,17 @@ describe('tunnels: pkt-srcaddr and pkt-dstaddr are the innermost addresses of GR
     const pptp = Buffer.from(gre);
     pptp[20 + 1] = 1; // GRE version 1 (PPTP) carries PPP, not IP
     expect(tunnel(pptp)).toMatchObject({ pkt: 'none' });
-    const nested = buildTunnelPacket(outer4, buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'), 'gre');
+    const nested = buildTunnelPacket(
+      outer4,
+      buildTunnelPacket({ src: '172.16.0.1', dst: '172.16.0.2' }, inner4, 'ip'),
+      'gre',
+    );
     const shortNested = buildEthernetFrame(nested).subarray(0, 14 + 20 + 4 + 20 + 10);
     expect(decodePacket(LinkType.ETHERNET, shortNested, out)).toBeNull();
-    expect([out.pktIpVersion, formatIp(out.pktSrc, 4), formatIp(out.pktDst, 4)]).toEqual([4, '172.16.0.1', '172.16.0.2']);
+    expect([out.pktIpVersion, formatIp(out.pktSrc, 4), formatIp(out.pktDst, 4)]).toEqual([
+      4,
+      '172.16.0.1',
+      '172.16.0.2',
+    ]);
   });
 });

@@ -11,7 +11,15 @@ import {
   writePcap,
   writePcapng,
 } from '../src/index.js';
-import { ciscoHdlcFrame, fabricPathFrame, offloadedFrame, ppiFrame, pppFrame, pppoeEthernetFrame, wifiDataFrame } from './link-frames.js';
+import {
+  ciscoHdlcFrame,
+  fabricPathFrame,
+  offloadedFrame,
+  ppiFrame,
+  pppFrame,
+  pppoeEthernetFrame,
+  wifiDataFrame,
+} from './link-frames.js';
 
 /** xorshift32: a fixed seed keeps every run's mutations the same. */
 function xorshift(seed: number): () => number {
@@ -26,8 +34,23 @@ function xorshift(seed: number): () => number {
   };
 }
 
-const ip4 = buildIpPacket({ src: '10.1.2.3', dst: '10.3.2.1', protocol: 'tcp', srcPort: 80, dstPort: 5000, tcpFlags: 0x18, payloadLength: 40 });
-const ip6 = buildIpPacket({ src: '2001:db8::1', dst: 'fe80::2', protocol: 'udp', srcPort: 53, dstPort: 5353, payloadLength: 20 });
+const ip4 = buildIpPacket({
+  src: '10.1.2.3',
+  dst: '10.3.2.1',
+  protocol: 'tcp',
+  srcPort: 80,
+  dstPort: 5000,
+  tcpFlags: 0x18,
+  payloadLength: 40,
+});
+const ip6 = buildIpPacket({
+  src: '2001:db8::1',
+  dst: 'fe80::2',
+  protocol: 'udp',
+  srcPort: 53,
+  dstPort: 5353,
+  payloadLength: 20,
+});
 const icmp = buildIpPacket({ src: '192.0.2.1', dst: '192.0.2.2', protocol: 'icmp', payloadLength: 8 });
 
 function nflogFrame(ip: Buffer): Buffer {
@@ -49,12 +72,22 @@ const seeds: Buffer[] = [
   writePcap(records([nflogFrame(ip4), nflogFrame(icmp)]), { linkType: LinkType.NFLOG }),
   writePcapng(records([buildEthernetFrame(ip6), buildEthernetFrame(ip4, { vlan: [9] })])),
   writePcapng(records([Buffer.concat([Buffer.from([2, 0, 0, 0]), ip4])]), { linkType: LinkType.NULL }),
-  writePcap(records([pppFrame(ip4), pppFrame(ip6, { compressed: true }), ciscoHdlcFrame(icmp)]), { linkType: LinkType.PPP_HDLC }),
-  writePcap(records([ciscoHdlcFrame(ip4), ciscoHdlcFrame(ip6)]), { linkType: LinkType.C_HDLC }),
-  writePcap(records([pppoeEthernetFrame(ip4), fabricPathFrame(buildEthernetFrame(ip6, { vlan: [7] })), offloadedFrame(ip4)])),
-  writePcapng(records([ppiFrame(wifiDataFrame(ip4, { qos: true }), LinkType.IEEE802_11, 12), ppiFrame(buildEthernetFrame(ip6), 1)]), {
-    linkType: LinkType.PPI,
+  writePcap(records([pppFrame(ip4), pppFrame(ip6, { compressed: true }), ciscoHdlcFrame(icmp)]), {
+    linkType: LinkType.PPP_HDLC,
   }),
+  writePcap(records([ciscoHdlcFrame(ip4), ciscoHdlcFrame(ip6)]), { linkType: LinkType.C_HDLC }),
+  writePcap(
+    records([pppoeEthernetFrame(ip4), fabricPathFrame(buildEthernetFrame(ip6, { vlan: [7] })), offloadedFrame(ip4)]),
+  ),
+  writePcapng(
+    records([
+      ppiFrame(wifiDataFrame(ip4, { qos: true }), LinkType.IEEE802_11, 12),
+      ppiFrame(buildEthernetFrame(ip6), 1),
+    ]),
+    {
+      linkType: LinkType.PPI,
+    },
+  ),
 ];
 
 const EVERY_LINK_TYPE = Object.values(LinkType);

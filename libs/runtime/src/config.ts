@@ -3,7 +3,10 @@ import { z } from 'zod';
 export class ConfigError extends Error {}
 
 /** Parses the environment with a service's zod schema once; the error names every bad variable and why. */
-export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined> = process.env): z.infer<S> {
+export function parseConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -14,8 +17,19 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
 
 /** Settings every service shares. */
 export const CommonConfig = z.object({
-  KAFKA_BROKERS: z.string().default('127.0.0.1:9092').transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
-  FLOWLOGS_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('flowlogs'),
+  KAFKA_BROKERS: z
+    .string()
+    .default('127.0.0.1:9092')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
+  FLOWLOGS_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only')
+    .default('flowlogs'),
   DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/flowlogs'),
   /** Partitions of the packets and records topics and of every log topic's Kafka topic (the unit of scale-out). */
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).default(4),

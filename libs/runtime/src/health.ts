@@ -13,7 +13,12 @@ export interface HealthSource {
 export class HealthServer {
   private server: Server | undefined;
 
-  constructor(private readonly registry: Registry, private readonly source: HealthSource, private readonly host: string, private readonly port: number) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly source: HealthSource,
+    private readonly host: string,
+    private readonly port: number,
+  ) {}
 
   async start(): Promise<number> {
     this.server = createServer(async (req, res) => {

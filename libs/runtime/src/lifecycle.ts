@@ -19,8 +19,14 @@ export async function runUntilSignal(service: Service, log: Logger): Promise<voi
     stopping = true;
     log.info({ signal }, 'stopping');
     service.stop().then(
-      () => { log.info('stopped'); process.exit(0); },
-      (err) => { log.error({ err }, 'stop failed'); process.exit(1); },
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (err) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', onSignal);

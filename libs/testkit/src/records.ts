@@ -1,11 +1,32 @@
 import { FIELDS, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
 
 const OK_RECORD: Omit<FlowRecord, 'recordId'> = {
-  version: 2, accountId: '123456789012', interfaceId: 'eni-1', srcaddr: '10.0.0.1', dstaddr: '10.0.0.2',
-  srcport: 50_000, dstport: 443, protocol: 6, packets: 3, bytes: 180, start: 1_700_000_005, end: 1_700_000_008,
-  action: 'ACCEPT', logStatus: 'OK', vpcId: 'vpc-1', subnetId: 'subnet-1', tcpFlags: 2, type: 'IPv4', flowDirection: 'egress',
-  pktSrcaddr: '10.0.0.1', pktDstaddr: '10.0.0.2',
-  windowStart: 1_700_000_000, windowEnd: 1_700_000_060, flowLogId: 'fl-1', logTopicId: 'lt-1', skippedPackets: null,
+  version: 2,
+  accountId: '123456789012',
+  interfaceId: 'eni-1',
+  srcaddr: '10.0.0.1',
+  dstaddr: '10.0.0.2',
+  srcport: 50_000,
+  dstport: 443,
+  protocol: 6,
+  packets: 3,
+  bytes: 180,
+  start: 1_700_000_005,
+  end: 1_700_000_008,
+  action: 'ACCEPT',
+  logStatus: 'OK',
+  vpcId: 'vpc-1',
+  subnetId: 'subnet-1',
+  tcpFlags: 2,
+  type: 'IPv4',
+  flowDirection: 'egress',
+  pktSrcaddr: '10.0.0.1',
+  pktDstaddr: '10.0.0.2',
+  windowStart: 1_700_000_000,
+  windowEnd: 1_700_000_060,
+  flowLogId: 'fl-1',
+  logTopicId: 'lt-1',
+  skippedPackets: null,
 };
 
 /**

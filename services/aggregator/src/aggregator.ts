@@ -7,11 +7,28 @@
 import type { Admin, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
-  EniBinding, FlowLogRule, SIGNATURE_HEADER, bindingKey, decodePacketBatch, newPacketEvent, topicNames, untrustedBecause,
-  type FlowRecord, type TopicNames, type UntrustedReason,
+  EniBinding,
+  FlowLogRule,
+  SIGNATURE_HEADER,
+  bindingKey,
+  decodePacketBatch,
+  newPacketEvent,
+  topicNames,
+  untrustedBecause,
+  type FlowRecord,
+  type TopicNames,
+  type UntrustedReason,
 } from '@flowlogs/contracts';
 import { FlowWindows, RuleSet, type CloseTimes } from '@flowlogs/flow';
-import { CompactedTopicReader, TransactionalStage, ensureTopics, pipelineTopics, type Kafka, type StageOutput, type StagePosition } from '@flowlogs/kafka';
+import {
+  CompactedTopicReader,
+  TransactionalStage,
+  ensureTopics,
+  pipelineTopics,
+  type Kafka,
+  type StageOutput,
+  type StagePosition,
+} from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { AggregatorConfig } from './config.js';
 import { chunk, commitOffset, decodeCommitMetadata, encodeCommitMetadata } from './commit-point.js';
@@ -47,7 +64,11 @@ interface EniSource {
 
 /** A packet batch not provably from the agent its ENI is bound to: dead-lettered with its reason, never aggregated. */
 class UntrustedBatchError extends Error {
-  constructor(readonly reason: UntrustedReason, message: string, readonly claim: { eniId: string; agentId: string; accountId: string }) {
+  constructor(
+    readonly reason: UntrustedReason,
+    message: string,
+    readonly claim: { eniId: string; agentId: string; accountId: string },
+  ) {
     super(`untrusted packet batch: ${message}`);
   }
 }
@@ -80,7 +101,12 @@ export class Aggregator {
 
   async start(): Promise<void> {
     const { kafka, config, log } = this.deps;
-    this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
+    this.health = new HealthServer(
+      this.deps.registry,
+      { live: () => true, ready: () => this.running },
+      config.METRICS_HOST,
+      config.METRICS_PORT,
+    );
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
@@ -89,32 +115,58 @@ export class Aggregator {
     this.recordsPartitions = Math.max(1, metadata.topics[0]?.partitions.length ?? 1);
 
     // Rules: the whole compacted topic from the beginning, every start.
-    this.rulesReader = new CompactedTopicReader(kafka, log, this.topics.rules, `${this.groupId}.rules`, (id, value) => this.applyRule(id, value));
+    this.rulesReader = new CompactedTopicReader(kafka, log, this.topics.rules, `${this.groupId}.rules`, (id, value) =>
+      this.applyRule(id, value),
+    );
     await this.rulesReader.start();
-    this.inventoryReader = new CompactedTopicReader(kafka, log, this.topics.inventory, `${this.groupId}.inventory`, (key, value) => this.applyBinding(key, value));
+    this.inventoryReader = new CompactedTopicReader(
+      kafka,
+      log,
+      this.topics.inventory,
+      `${this.groupId}.inventory`,
+      (key, value) => this.applyBinding(key, value),
+    );
     await this.inventoryReader.start();
 
     const { FLOWLOGS_ALLOWED_LATENESS_S: allowedLateness, FLOWLOGS_MAX_FLOWS_PER_PARTITION: maxFlows } = config;
     this.stage = new TransactionalStage<PartitionState>({
-      kafka, log, groupId: this.groupId, input: this.topics.packets, dlq: this.topics.dlq,
+      kafka,
+      log,
+      groupId: this.groupId,
+      input: this.topics.packets,
+      dlq: this.topics.dlq,
       consumer: { maxBytesPerPartition: 4 << 20 },
       processor: {
         open: (partition, committed) => {
           const windows = new FlowWindows({ allowedLateness, maxFlows });
           const meta = decodeCommitMetadata(committed.metadata);
           if (meta) windows.restore(meta.emitted);
-          return { partition, windows, replayedThrough: meta?.processedThrough ?? -1, lastReport: new Map(), sources: new Map() };
+          return {
+            partition,
+            windows,
+            replayedThrough: meta?.processedThrough ?? -1,
+            lastReport: new Map(),
+            sources: new Map(),
+          };
         },
         // A rule or binding acknowledged before a batch was produced applies to it: the control plane
         // answers an agent's binding only once it is on the inventory topic, so its first batch finds it.
-        beforeBatch: async () => { await Promise.all([this.rulesReader!.waitCaughtUp(this.admin!), this.inventoryReader!.waitCaughtUp(this.admin!)]); },
+        beforeBatch: async () => {
+          await Promise.all([
+            this.rulesReader!.waitCaughtUp(this.admin!),
+            this.inventoryReader!.waitCaughtUp(this.admin!),
+          ]);
+        },
         read: (state, message, offset) => this.addBatch(state, message, offset),
         deadLettered: (partition, offset, err) => {
           this.metrics.deadLetters.inc();
           if (err instanceof UntrustedBatchError) {
             this.metrics.untrustedBatches.inc({ reason: err.reason });
             const { agentId, eniId, accountId } = err.claim;
-            log.warn({ partition, offset, agent: agentId, eni: eniId, account: accountId, reason: err.reason }, `${err.message}; sent to the DLQ`);
+            log.warn(
+              { partition, offset, agent: agentId, eni: eniId, account: accountId, reason: err.reason },
+              `${err.message}; sent to the DLQ`,
+            );
           } else {
             log.warn({ partition, offset, err: err.message }, 'undecodable packet batch sent to the DLQ');
           }
@@ -193,7 +245,8 @@ export class Aggregator {
     }
     for (const [second, dropped] of stats.dropsBySecond) {
       for (const rule of rules) {
-        if (!(replayed && state.windows.isEmitted(rule, eniId, second))) state.windows.addSkipped(rule, header, second, dropped, offset);
+        if (!(replayed && state.windows.isEmitted(rule, eniId, second)))
+          state.windows.addSkipped(rule, header, second, dropped, offset);
       }
     }
     // Reports from an ENI less than LIVENESS_GAP_S apart mean it was capturing all along: NODATA where it had no traffic.
@@ -237,12 +290,21 @@ export class Aggregator {
       if (list) list.push(r);
       else byLogTopic.set(r.logTopicId, [r]);
     }
-    const messages = [...byLogTopic].flatMap(([logTopicId, rs]) =>
-      chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({ key: `${logTopicId}/${i}`, value: JSON.stringify({ records: part }) })))
+    const messages = [...byLogTopic]
+      .flatMap(([logTopicId, rs]) =>
+        chunk(rs, this.deps.config.FLOWLOGS_RECORDS_PER_MESSAGE).map((part, i) => ({
+          key: `${logTopicId}/${i}`,
+          value: JSON.stringify({ records: part }),
+        })),
+      )
       .map((message, i) => ({ ...message, partition: (state.partition + i) % this.recordsPartitions }));
     const offset = commitOffset(state.windows.minOpenPosition(), position.lastProcessed);
-    const { text: metadata, left } = encodeCommitMetadata({ emitted: state.windows.emittedFrom(offset), processedThrough: position.lastProcessed });
-    if (left) this.deps.log.warn({ partition: state.partition, left }, 'too many ENIs for the commit metadata; some left out');
+    const { text: metadata, left } = encodeCommitMetadata({
+      emitted: state.windows.emittedFrom(offset),
+      processedThrough: position.lastProcessed,
+    });
+    if (left)
+      this.deps.log.warn({ partition: state.partition, left }, 'too many ENIs for the commit metadata; some left out');
     return {
       messages: [[this.topics.records, messages]],
       offset,
@@ -259,7 +321,8 @@ export class Aggregator {
    * had no input for FLOWLOGS_IDLE_CLOSE_MS: each ENI's windows by its clock (see closeTimes).
    */
   private idleClose(state: PartitionState, position: StagePosition, now: number): (() => StageOutput) | undefined {
-    if (!state.windows.openWindows || now - position.lastInputAt < this.deps.config.FLOWLOGS_IDLE_CLOSE_MS) return undefined;
+    if (!state.windows.openWindows || now - position.lastInputAt < this.deps.config.FLOWLOGS_IDLE_CLOSE_MS)
+      return undefined;
     return () => this.emit(state, position, this.closeTimes(state, now));
   }
 

@@ -48,7 +48,8 @@ export function decodeCommitMetadata(text: string | null | undefined): CommitMet
     const emitted: Array<[string, number]> = [];
     // (A commit of a version that kept one clock per partition has a number here: no ENI is known.)
     if (e && typeof e === 'object') {
-      for (const [through, enis] of Object.entries(e)) for (const eniId of enis as string[]) emitted.push([eniId, Number(through)]);
+      for (const [through, enis] of Object.entries(e))
+        for (const eniId of enis as string[]) emitted.push([eniId, Number(through)]);
     }
     return { emitted, processedThrough: p };
   } catch {

@@ -45,7 +45,8 @@ export class BatchQueue {
   async take(maxBytes: number): Promise<QueuedBatch[]> {
     while (!this.items.length && !this.closed) await new Promise<void>((r) => this.itemWaiters.push(r));
     let n = 0;
-    for (let bytes = 0; n < this.items.length && (n === 0 || bytes + this.items[n].value.length <= maxBytes); n++) bytes += this.items[n].value.length;
+    for (let bytes = 0; n < this.items.length && (n === 0 || bytes + this.items[n].value.length <= maxBytes); n++)
+      bytes += this.items[n].value.length;
     const out = this.items.splice(0, n);
     for (const b of out) this.queuedBytes -= b.value.length;
     if (out.length) this.wake('roomWaiters');

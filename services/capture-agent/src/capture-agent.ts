@@ -48,7 +48,12 @@ export class CaptureAgent {
     // Fresh for every start: a start that failed was stopped, and is tried again.
     this.abort = new AbortController();
     this.queue = new BatchQueue(config.FLOWLOGS_AGENT_QUEUE_BYTES);
-    this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
+    this.health = new HealthServer(
+      this.deps.registry,
+      { live: () => true, ready: () => this.running },
+      config.METRICS_HOST,
+      config.METRICS_PORT,
+    );
     await this.health.start();
     this.admin = kafka.admin();
     await this.admin.connect();
@@ -57,11 +62,13 @@ export class CaptureAgent {
     await this.producer.connect();
     this.sending = sendQueued(this.queue, this.producer, this.topics.packets, log);
     this.running = true;
-    this.tasks = this.deps.enis.map((eni) => this.runEni(eni).catch((err: Error) => {
-      // One line an operator can act on; the stack only at debug level.
-      log.error({ eni: eni.id, err: err.message }, 'capture source failed');
-      log.debug({ eni: eni.id, err }, 'capture source failed');
-    }));
+    this.tasks = this.deps.enis.map((eni) =>
+      this.runEni(eni).catch((err: Error) => {
+        // One line an operator can act on; the stack only at debug level.
+        log.error({ eni: eni.id, err: err.message }, 'capture source failed');
+        log.debug({ eni: eni.id, err }, 'capture source failed');
+      }),
+    );
     log.info({ enis: this.deps.enis.map((e) => e.id) }, 'capture agent started');
   }
 
@@ -83,11 +90,16 @@ export class CaptureAgent {
    */
   private async resolve(eni: EniSource): Promise<{ info: EniInfo; secret: string }> {
     const { FLOWLOGS_API_URL, FLOWLOGS_API_KEY, FLOWLOGS_AGENT_ID } = this.deps.config;
-    const info = eni.subnetId && eni.primaryIp
-      ? await registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, {
-        id: eni.id, subnetId: eni.subnetId, name: eni.name ?? eni.id, primaryIp: eni.primaryIp, agentId: FLOWLOGS_AGENT_ID,
-      })
-      : await fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
+    const info =
+      eni.subnetId && eni.primaryIp
+        ? await registerEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, {
+            id: eni.id,
+            subnetId: eni.subnetId,
+            name: eni.name ?? eni.id,
+            primaryIp: eni.primaryIp,
+            agentId: FLOWLOGS_AGENT_ID,
+          })
+        : await fetchEni(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id);
     return { info, secret: await bindAgent(FLOWLOGS_API_URL, FLOWLOGS_API_KEY, eni.id, FLOWLOGS_AGENT_ID) };
   }
 
@@ -97,11 +109,21 @@ export class CaptureAgent {
     switch (s.type) {
       case 'file':
         return fileSource({
-          path: s.path, speed: s.speed, rebase: s.rebase || s.loop,
-          onFormatError: (err) => this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
+          path: s.path,
+          speed: s.speed,
+          rebase: s.rebase || s.loop,
+          onFormatError: (err) =>
+            this.deps.log.warn({ eni: eni.id, path: s.path, err: err.message }, 'capture ends early: corrupt'),
         });
       case 'live': {
-        const o = { interface: s.interface, filter: s.filter, snaplen: s.snaplen, immediate: s.immediate, netns: s.netns, onListening };
+        const o = {
+          interface: s.interface,
+          filter: s.filter,
+          snaplen: s.snaplen,
+          immediate: s.immediate,
+          netns: s.netns,
+          onListening,
+        };
         return s.verdicts ? verdictedLiveSource({ ...o, groups: s.verdicts.nflogGroups }) : tcpdumpSource(o);
       }
       case 'nflog':
@@ -112,14 +134,24 @@ export class CaptureAgent {
   private async runEni(eni: EniSource): Promise<void> {
     const { info, secret } = await this.resolve(eni);
     const { config, log } = this.deps;
-    log.info({ eni: eni.id, account: info.accountId, vpc: info.vpcId, subnet: info.subnetId, agent: config.FLOWLOGS_AGENT_ID }, 'ENI registered');
+    log.info(
+      { eni: eni.id, account: info.accountId, vpc: info.vpcId, subnet: info.subnetId, agent: config.FLOWLOGS_AGENT_ID },
+      'ENI registered',
+    );
     // A looping source (the demo) is opened again each round, its timestamps moved to now again.
     do {
       const source = await this.openSource(eni);
       log.info({ eni: eni.id, source: source.name }, 'capture source started');
       const stream = new EniStream({
-        eni: info, eniIp: eni.primaryIp ?? info.primaryIp, agentId: config.FLOWLOGS_AGENT_ID, secret, source, queue: this.queue,
-        batchPackets: config.FLOWLOGS_BATCH_PACKETS, flushMs: config.FLOWLOGS_FLUSH_MS, heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,
+        eni: info,
+        eniIp: eni.primaryIp ?? info.primaryIp,
+        agentId: config.FLOWLOGS_AGENT_ID,
+        secret,
+        source,
+        queue: this.queue,
+        batchPackets: config.FLOWLOGS_BATCH_PACKETS,
+        flushMs: config.FLOWLOGS_FLUSH_MS,
+        heartbeatMs: config.FLOWLOGS_HEARTBEAT_MS,
         verdictHoldMs: eni.source.type === 'live' ? eni.source.verdicts?.holdMs : undefined,
         onBatch: ({ packets, skipped, dropped }) => {
           this.metrics.batches.inc({ eni: eni.id });
@@ -129,7 +161,10 @@ export class CaptureAgent {
         },
       });
       const counters = await stream.run(this.abort.signal);
-      log.info({ eni: eni.id, source: source.name, received: counters.received, skipped: counters.skipped }, 'capture source ended');
+      log.info(
+        { eni: eni.id, source: source.name, received: counters.received, skipped: counters.skipped },
+        'capture source ended',
+      );
     } while (eni.source.type === 'file' && eni.source.loop && !this.abort.signal.aborted);
   }
 }

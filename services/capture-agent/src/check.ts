@@ -37,7 +37,9 @@ export async function checkAgent(path: string, config: CaptureAgentConfig): Prom
   const { enis } = parsed.file;
   result.ok.push(`${path}: ${enis.length} ENI${enis.length === 1 ? '' : 's'}`);
   if (enis.some((e) => nflogGroups(e.source)) && !answers('nft', ['--version'])) {
-    result.problems.push('nft (nftables) not found on the PATH: nflog sources and live verdicts read the verdicts of nftables rules');
+    result.problems.push(
+      'nft (nftables) not found on the PATH: nflog sources and live verdicts read the verdicts of nftables rules',
+    );
   }
   for (const eni of enis) {
     const problem = await checkSource(eni);
@@ -62,9 +64,12 @@ function nflogGroups(source: EniSource['source']): number[] | undefined {
 function describe(source: EniSource['source']): string {
   const where = 'netns' in source && source.netns ? ` in netns ${source.netns}` : '';
   switch (source.type) {
-    case 'file': return `file ${source.path}`;
-    case 'live': return `interface ${source.interface}${source.verdicts ? ` with the drops of nflog groups ${source.verdicts.nflogGroups.join(', ')}` : ''}${where}`;
-    case 'nflog': return `nflog groups ${source.groups.join(', ')}${where}`;
+    case 'file':
+      return `file ${source.path}`;
+    case 'live':
+      return `interface ${source.interface}${source.verdicts ? ` with the drops of nflog groups ${source.verdicts.nflogGroups.join(', ')}` : ''}${where}`;
+    case 'nflog':
+      return `nflog groups ${source.groups.join(', ')}${where}`;
   }
 }
 
@@ -79,7 +84,10 @@ async function checkSource(eni: EniSource): Promise<string | undefined> {
         return `cannot read ${s.path}: ${(err as NodeJS.ErrnoException).code}`;
       }
     case 'live':
-      return (await tryCapture({ interface: s.interface, netns: s.netns, filter: s.filter, snaplen: s.snaplen })) ?? tryGroups(s.verdicts?.nflogGroups ?? [], s.netns);
+      return (
+        (await tryCapture({ interface: s.interface, netns: s.netns, filter: s.filter, snaplen: s.snaplen })) ??
+        tryGroups(s.verdicts?.nflogGroups ?? [], s.netns)
+      );
     case 'nflog':
       return tryGroups(s.groups, s.netns);
   }
@@ -97,7 +105,13 @@ async function tryGroups(groups: number[], netns: string | undefined): Promise<s
 async function tryCapture(options: TcpdumpOptions): Promise<string | undefined> {
   const abort = new AbortController();
   let listening = false;
-  const source = tcpdumpSource({ ...options, onListening: () => { listening = true; abort.abort(); } });
+  const source = tcpdumpSource({
+    ...options,
+    onListening: () => {
+      listening = true;
+      abort.abort();
+    },
+  });
   const timer = setTimeout(() => abort.abort(), LISTEN_TIMEOUT_MS);
   try {
     for await (const _ of source.chunks(abort.signal)) if (listening) break;
@@ -106,7 +120,9 @@ async function tryCapture(options: TcpdumpOptions): Promise<string | undefined> 
   } finally {
     clearTimeout(timer);
   }
-  return listening ? undefined : `tcpdump on ${options.interface} did not start listening within ${LISTEN_TIMEOUT_MS / 1000} s`;
+  return listening
+    ? undefined
+    : `tcpdump on ${options.interface} did not start listening within ${LISTEN_TIMEOUT_MS / 1000} s`;
 }
 
 async function checkApi(config: CaptureAgentConfig, enis: EniSource[], result: CheckResult): Promise<void> {

@@ -17,7 +17,10 @@ export const FileSourceConfig = z.object({
 });
 
 /** Run tcpdump inside this network namespace (`ip netns exec <netns> tcpdump …`), e.g. a VM's or a container's. */
-const Netns = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a network namespace name as `ip netns list` shows it').optional();
+const Netns = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, 'a network namespace name as `ip netns list` shows it')
+  .optional();
 
 const NflogGroup = z.number().int().min(0).max(65535);
 
@@ -70,7 +73,8 @@ export const EniSource = z
     source: z.discriminatedUnion('type', [FileSourceConfig, LiveSourceConfig, NflogSourceConfig]),
   })
   .refine((e) => !e.subnetId || e.primaryIp || (e.accountId && e.vpcId), {
-    path: ['primaryIp'], message: 'registering the ENI in subnetId needs its primaryIp',
+    path: ['primaryIp'],
+    message: 'registering the ENI in subnetId needs its primaryIp',
   });
 export type EniSource = z.infer<typeof EniSource>;
 
@@ -95,11 +99,16 @@ export type CaptureAgentConfig = z.infer<typeof CaptureAgentConfig>;
 export const loadConfig = (env = process.env) => parseConfig(CaptureAgentConfig, env);
 
 /** The agent's config file (`flowlogs agent --config FILE`, FLOWLOGS_AGENT_CONFIG). */
-export const AgentFile = z.object({
-  /** Names this agent to the control plane (its ENIs are bound to it); default FLOWLOGS_AGENT_ID, else the host name. */
-  agentId: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-", at most 100').optional(),
-  enis: z.array(EniSource).min(1, 'at least one ENI'),
-}).strict();
+export const AgentFile = z
+  .object({
+    /** Names this agent to the control plane (its ENIs are bound to it); default FLOWLOGS_AGENT_ID, else the host name. */
+    agentId: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, 'letters, digits, ".", "_" and "-", at most 100')
+      .optional(),
+    enis: z.array(EniSource).min(1, 'at least one ENI'),
+  })
+  .strict();
 export type AgentFile = z.infer<typeof AgentFile>;
 
 /** The file's text parsed, or one line per problem, each naming the field (`enis.0.source.interface: …`). Pure. */
@@ -127,4 +136,3 @@ export function loadAgentFile(path: string): AgentFile {
   if ('problems' in result) throw new Error(result.problems.join('; '));
   return result.file;
 }
-

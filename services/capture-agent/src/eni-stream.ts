@@ -3,7 +3,13 @@
  * batches, which go to the send queue — when full, every `flushMs`, and as heartbeats when there is
  * no traffic, so the aggregator knows the ENI is live and how far its event time has come.
  */
-import { PacketBatchBuilder, newPacketEvent, signBatch, type PacketBatchHeader, type PacketEvent } from '@flowlogs/contracts';
+import {
+  PacketBatchBuilder,
+  newPacketEvent,
+  signBatch,
+  type PacketBatchHeader,
+  type PacketEvent,
+} from '@flowlogs/contracts';
 import { PacketEventDecoder, type CaptureCounters, type EniContext } from '@flowlogs/flow';
 import { LinkType } from '@flowlogs/packet';
 import type { BatchQueue } from './batch-queue.js';
@@ -120,12 +126,20 @@ export class EniStream {
     const { received, skipped } = this.decoder.counters;
     if (!always && !this.builder.count && received === this.reported.received) return;
     const delta: Record<string, number> = {};
-    for (const [k, n] of Object.entries(skipped)) if (n - (this.reported.skipped[k] ?? 0)) delta[k] = n - (this.reported.skipped[k] ?? 0);
+    for (const [k, n] of Object.entries(skipped))
+      if (n - (this.reported.skipped[k] ?? 0)) delta[k] = n - (this.reported.skipped[k] ?? 0);
     const { dropped, dropsBySecond } = this.drops.take();
     const { eni } = this.o;
     const header: PacketBatchHeader = {
-      eniId: eni.eniId, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, agentId: this.o.agentId,
-      sequence: this.sequence++, eventTime: this.eventTime, live: this.o.source.live, ended,
+      eniId: eni.eniId,
+      accountId: eni.accountId,
+      vpcId: eni.vpcId,
+      subnetId: eni.subnetId,
+      agentId: this.o.agentId,
+      sequence: this.sequence++,
+      eventTime: this.eventTime,
+      live: this.o.source.live,
+      ended,
       stats: { received: received - this.reported.received, dropped, skipped: delta, dropsBySecond },
     };
     const previouslyReported = this.reported;
@@ -146,10 +160,12 @@ export class EniStream {
       this.drops.add(this.eventTime, packets);
     } else {
       this.waiting++;
-      this.pending = this.pending.then(() => this.o.queue.put(batch)).then(() => {
-        this.waiting--;
-        report();
-      });
+      this.pending = this.pending
+        .then(() => this.o.queue.put(batch))
+        .then(() => {
+          this.waiting--;
+          report();
+        });
     }
   }
 }

@@ -3,11 +3,26 @@
  * else under src/ is the service's own.
  */
 export { CaptureAgent, type CaptureAgentDeps } from './capture-agent.js';
-export { AgentFile, CaptureAgentConfig, EniSource, ReplaySpeed, loadAgentFile, loadConfig, parseAgentFile } from './config.js';
+export {
+  AgentFile,
+  CaptureAgentConfig,
+  EniSource,
+  ReplaySpeed,
+  loadAgentFile,
+  loadConfig,
+  parseAgentFile,
+} from './config.js';
 export { checkAgent, type CheckResult } from './check.js';
 export { agentEnvironment, runAgent } from './run.js';
 export { replayCapture, type ReplayOptions, type ReplayProgress } from './replay.js';
-export { bindAgent, fetchEni, registerEni, requireWritingKey, type EniInfo, type EniRegistration } from './inventory.js';
+export {
+  bindAgent,
+  fetchEni,
+  registerEni,
+  requireWritingKey,
+  type EniInfo,
+  type EniRegistration,
+} from './inventory.js';
 // The agent's send path piece by piece, for bench:capture's stage timings.
 export { BatchQueue, type QueuedBatch } from './batch-queue.js';
 export { EniStream } from './eni-stream.js';

@@ -15,35 +15,66 @@ export interface EniRegistration {
 }
 
 /** A call to the control plane's API; its failure is one line naming the URL and what it answered. */
-async function apiRequest<T>(apiUrl: string, apiKey: string | undefined, path: string, what: string, body?: object, method = 'GET'): Promise<T> {
+async function apiRequest<T>(
+  apiUrl: string,
+  apiKey: string | undefined,
+  path: string,
+  what: string,
+  body?: object,
+  method = 'GET',
+): Promise<T> {
   const url = new URL(path, apiUrl);
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: { ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`control plane at ${apiUrl} did not answer (${cause?.code ?? cause?.message ?? (err as Error).message})`);
+    throw new Error(
+      `control plane at ${apiUrl} did not answer (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+    );
   }
   if (!res.ok) {
     const text = await res.text();
     let message = text;
     try {
       message = (JSON.parse(text) as { message?: string }).message ?? text;
-    } catch { /* not JSON: the text as it is */ }
+    } catch {
+      /* not JSON: the text as it is */
+    }
     throw new Error(`control plane at ${apiUrl} answered ${res.status} for ${what}: ${message}`);
   }
   return (await res.json()) as T;
 }
 
-async function eniRequest(apiUrl: string, apiKey: string | undefined, eniId: string, body?: Omit<EniRegistration, 'id'>): Promise<EniInfo> {
+async function eniRequest(
+  apiUrl: string,
+  apiKey: string | undefined,
+  eniId: string,
+  body?: Omit<EniRegistration, 'id'>,
+): Promise<EniInfo> {
   const path = `/v1/network-interfaces/${encodeURIComponent(eniId)}`;
   const eni = await apiRequest<{ id: string; accountId: string; vpcId: string; subnetId: string; primaryIp?: string }>(
-    apiUrl, apiKey, path, `ENI ${eniId}`, body, body ? 'PUT' : 'GET');
-  return { eniId: eni.id, accountId: eni.accountId, vpcId: eni.vpcId, subnetId: eni.subnetId, primaryIp: eni.primaryIp };
+    apiUrl,
+    apiKey,
+    path,
+    `ENI ${eniId}`,
+    body,
+    body ? 'PUT' : 'GET',
+  );
+  return {
+    eniId: eni.id,
+    accountId: eni.accountId,
+    vpcId: eni.vpcId,
+    subnetId: eni.subnetId,
+    primaryIp: eni.primaryIp,
+  };
 }
 
 /** The key's account and role (GET /v1/account). */
@@ -55,11 +86,19 @@ export function fetchAccount(apiUrl: string, apiKey: string | undefined): Promis
  * Refuses a key that may not write packets: agents and replays need an agent (or admin) key, which
  * the control plane binds ENIs to. One line that says which key is wrong.
  */
-export async function requireWritingKey(apiUrl: string, apiKey: string | undefined): Promise<{ id: string; role: string }> {
-  if (!apiKey) throw new Error('FLOWLOGS_API_KEY is not set: writing packets needs an agent key (POST /v1/api-keys {"role": "agent"})');
+export async function requireWritingKey(
+  apiUrl: string,
+  apiKey: string | undefined,
+): Promise<{ id: string; role: string }> {
+  if (!apiKey)
+    throw new Error(
+      'FLOWLOGS_API_KEY is not set: writing packets needs an agent key (POST /v1/api-keys {"role": "agent"})',
+    );
   const { id, role } = await fetchAccount(apiUrl, apiKey);
   if (role === 'readonly') {
-    throw new Error(`FLOWLOGS_API_KEY is a read-only key of account ${id}: writing packets needs an agent key (POST /v1/api-keys {"role": "agent"})`);
+    throw new Error(
+      `FLOWLOGS_API_KEY is a read-only key of account ${id}: writing packets needs an agent key (POST /v1/api-keys {"role": "agent"})`,
+    );
   }
   return { id, role };
 }
@@ -69,7 +108,11 @@ export function fetchEni(apiUrl: string, apiKey: string | undefined, eniId: stri
 }
 
 /** Creates the ENI under its id in the key's account, or finds it there as registered before (idempotent). */
-export function registerEni(apiUrl: string, apiKey: string | undefined, { id, ...body }: EniRegistration): Promise<EniInfo> {
+export function registerEni(
+  apiUrl: string,
+  apiKey: string | undefined,
+  { id, ...body }: EniRegistration,
+): Promise<EniInfo> {
   return eniRequest(apiUrl, apiKey, id, body);
 }
 
@@ -77,8 +120,20 @@ export function registerEni(apiUrl: string, apiKey: string | undefined, { id, ..
  * Binds the account's ENI to this agent (POST /v1/network-interfaces/:id/agent): the answer is the
  * agent's secret, which signs its batches; only batches it signs are aggregated for the ENI.
  */
-export async function bindAgent(apiUrl: string, apiKey: string | undefined, eniId: string, agentId: string): Promise<string> {
+export async function bindAgent(
+  apiUrl: string,
+  apiKey: string | undefined,
+  eniId: string,
+  agentId: string,
+): Promise<string> {
   const path = `/v1/network-interfaces/${encodeURIComponent(eniId)}/agent`;
-  const { secret } = await apiRequest<{ secret: string }>(apiUrl, apiKey, path, `binding ENI ${eniId} to agent ${agentId}`, { agentId }, 'POST');
+  const { secret } = await apiRequest<{ secret: string }>(
+    apiUrl,
+    apiKey,
+    path,
+    `binding ENI ${eniId} to agent ${agentId}`,
+    { agentId },
+    'POST',
+  );
   return secret;
 }

@@ -3,7 +3,8 @@ import { agentEnvironment, runAgent } from './run.js';
 // The agent as a service (containers): FLOWLOGS_AGENT_CONFIG names its file. On a host, `flowlogs agent --config FILE`.
 try {
   const config = agentEnvironment();
-  if (!config.FLOWLOGS_AGENT_CONFIG) throw new Error('FLOWLOGS_AGENT_CONFIG must name the JSON file that lists the ENIs this agent owns');
+  if (!config.FLOWLOGS_AGENT_CONFIG)
+    throw new Error('FLOWLOGS_AGENT_CONFIG must name the JSON file that lists the ENIs this agent owns');
   await runAgent(config.FLOWLOGS_AGENT_CONFIG, config);
 } catch (err) {
   process.stderr.write(`capture-agent: ${(err as Error).message}\n`);

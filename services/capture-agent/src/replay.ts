@@ -35,11 +35,25 @@ export interface ReplayOptions {
 }
 
 export async function replayCapture(o: ReplayOptions): Promise<CaptureCounters> {
-  const source = await fileSource({ path: o.path, speed: o.speed, rebase: o.rebase, countFrames: o.onProgress !== undefined, onFormatError: (err) => o.log.warn({ err: err.message, path: o.path }, 'capture ends early: corrupt') });
+  const source = await fileSource({
+    path: o.path,
+    speed: o.speed,
+    rebase: o.rebase,
+    countFrames: o.onProgress !== undefined,
+    onFormatError: (err) => o.log.warn({ err: err.message, path: o.path }, 'capture ends early: corrupt'),
+  });
   const queue = new BatchQueue(o.queueBytes ?? 64 << 20);
   const progress: ReplayProgress = { frames: 0, total: source.total, batches: 0 };
   const stream = new EniStream({
-    eni: o.eni, eniIp: o.eniIp, agentId: o.agentId, secret: o.secret, source, queue, batchPackets: o.batchPackets, flushMs: 200, heartbeatMs: 5000,
+    eni: o.eni,
+    eniIp: o.eniIp,
+    agentId: o.agentId,
+    secret: o.secret,
+    source,
+    queue,
+    batchPackets: o.batchPackets,
+    flushMs: 200,
+    heartbeatMs: 5000,
     onBatch: ({ frames }) => {
       progress.frames = frames;
       progress.batches++;

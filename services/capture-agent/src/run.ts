@@ -10,7 +10,10 @@ import { type CaptureAgentConfig, loadAgentFile, loadConfig } from './config.js'
 import { requireWritingKey } from './inventory.js';
 
 /** The environment's settings, or one line naming every bad variable. */
-export function agentEnvironment(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<string, string>> = {}): CaptureAgentConfig {
+export function agentEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<string, string>> = {},
+): CaptureAgentConfig {
   try {
     return loadConfig({ ...env, ...overrides });
   } catch (err) {
@@ -24,7 +27,13 @@ export async function runAgent(configPath: string, config: CaptureAgentConfig): 
   const log = createLogger('capture-agent', config.LOG_LEVEL);
   const account = await requireWritingKey(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY);
   const agentConfig = { ...config, FLOWLOGS_AGENT_ID: file.agentId ?? config.FLOWLOGS_AGENT_ID };
-  log.info({ agent: agentConfig.FLOWLOGS_AGENT_ID, account: account.id, config: configPath, enis: file.enis.length }, 'capture agent starting');
+  log.info(
+    { agent: agentConfig.FLOWLOGS_AGENT_ID, account: account.id, config: configPath, enis: file.enis.length },
+    'capture agent starting',
+  );
   const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-capture-agent', log);
-  await runUntilSignal(new CaptureAgent({ config: agentConfig, log, kafka, registry: createRegistry('capture-agent'), enis: file.enis }), log);
+  await runUntilSignal(
+    new CaptureAgent({ config: agentConfig, log, kafka, registry: createRegistry('capture-agent'), enis: file.enis }),
+    log,
+  );
 }

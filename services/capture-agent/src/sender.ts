@@ -12,10 +12,17 @@ export async function sendQueued(queue: BatchQueue, producer: Producer, topic: s
     if (!batches.length) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        await producer.send({ topic, acks: -1, messages: batches.map((b) => ({ key: b.key, value: b.value, headers: { [SIGNATURE_HEADER]: b.signature } })) });
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: batches.map((b) => ({ key: b.key, value: b.value, headers: { [SIGNATURE_HEADER]: b.signature } })),
+        });
         break;
       } catch (err) {
-        log.warn({ err: (err as Error).message, attempt, queued: queue.length }, 'sending packet batches failed; retrying');
+        log.warn(
+          { err: (err as Error).message, attempt, queued: queue.length },
+          'sending packet batches failed; retrying',
+        );
         await new Promise((r) => setTimeout(r, Math.min(5000, 200 * attempt)));
       }
     }

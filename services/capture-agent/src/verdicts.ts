@@ -37,7 +37,8 @@ export interface VerdictCounts {
   ignored: number;
 }
 
-const addr = (a: Uint8Array, v6: boolean) => (v6 ? Buffer.from(a.buffer, a.byteOffset, 16).toString('hex') : `${a[0]}.${a[1]}.${a[2]}.${a[3]}`);
+const addr = (a: Uint8Array, v6: boolean) =>
+  v6 ? Buffer.from(a.buffer, a.byteOffset, 16).toString('hex') : `${a[0]}.${a[1]}.${a[2]}.${a[3]}`;
 
 /** The fingerprint of a packet: every field a flow record counts, nothing else. */
 export function fingerprint(e: PacketEvent): string {
@@ -75,7 +76,10 @@ export class VerdictMatcher {
    * is in the order it came and never ahead of the clock less holdMs). The event is the caller's
    * only during the call.
    */
-  constructor(private readonly holdMs: number, private readonly emit: (e: PacketEvent) => void) {}
+  constructor(
+    private readonly holdMs: number,
+    private readonly emit: (e: PacketEvent) => void,
+  ) {}
 
   /** How many packets are held. */
   get held(): number {

@@ -6,20 +6,52 @@ import { EniStream } from '../src/eni-stream.js';
 import type { CaptureSource } from '../src/sources/source.js';
 
 const eni = { eniId: 'eni-a', accountId: '111122223333', vpcId: 'vpc-1', subnetId: 'subnet-1' };
-const frame = buildEthernetFrame(buildIpPacket({ src: '10.16.0.22', dst: '10.16.0.40', protocol: 'udp', srcPort: 5000, dstPort: 53, payloadLength: 20 }));
+const frame = buildEthernetFrame(
+  buildIpPacket({
+    src: '10.16.0.22',
+    dst: '10.16.0.40',
+    protocol: 'udp',
+    srcPort: 5000,
+    dstPort: 53,
+    payloadLength: 20,
+  }),
+);
 
 /** A source over frames held in memory: `count` UDP packets one millisecond apart, then (optionally) ARP. */
 function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSource {
   let drops = kernelDrops;
   return {
-    name: 'memory', live, total: count,
-    takeKernelDrops: () => { const n = drops; drops = 0; return n; },
+    name: 'memory',
+    live,
+    total: count,
+    takeKernelDrops: () => {
+      const n = drops;
+      drops = 0;
+      return n;
+    },
     // Chunks of up to 64 records, as a file or a pipe delivers them.
     async *chunks(): AsyncIterable<RecordReader> {
-      const records: CaptureRecord[] = Array.from({ length: count }, (_, i) => (
-        { linkType: LinkType.ETHERNET, tsSec: 1_700_000_000 + Math.floor(i / 1000), tsNanos: (i % 1000) * 1_000_000, caplen: frame.length, wireLen: frame.length, data: frame, frameStart: 0, frame }));
+      const records: CaptureRecord[] = Array.from({ length: count }, (_, i) => ({
+        linkType: LinkType.ETHERNET,
+        tsSec: 1_700_000_000 + Math.floor(i / 1000),
+        tsNanos: (i % 1000) * 1_000_000,
+        caplen: frame.length,
+        wireLen: frame.length,
+        data: frame,
+        frameStart: 0,
+        frame,
+      }));
       const cut = Buffer.from([1, 2, 3]);
-      records.push({ linkType: LinkType.ETHERNET, tsSec: 1_700_000_100, tsNanos: 0, caplen: 3, wireLen: 60, data: cut, frameStart: 0, frame: cut });
+      records.push({
+        linkType: LinkType.ETHERNET,
+        tsSec: 1_700_000_100,
+        tsNanos: 0,
+        caplen: 3,
+        wireLen: 60,
+        data: cut,
+        frameStart: 0,
+        frame: cut,
+      });
       for (let i = 0; i < records.length; i += 64) {
         const chunk = records.slice(i, i + 64);
         yield { next: () => chunk.shift() };
@@ -31,11 +63,19 @@ function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSou
 async function drain(queue: BatchQueue) {
   queue.close();
   const out = [];
-  for (let b = await queue.take(Infinity); b.length; b = await queue.take(Infinity)) out.push(...b.map((x) => decodePacketBatch(x.value)));
+  for (let b = await queue.take(Infinity); b.length; b = await queue.take(Infinity))
+    out.push(...b.map((x) => decodePacketBatch(x.value)));
   return out;
 }
 
-const options = { eni, agentId: 'test', secret: 'c2lnbmluZy1zZWNyZXQtb2YtdGhlLXRlc3QtYWdlbnQwMQ', batchPackets: 100, flushMs: 1000, heartbeatMs: 1000 };
+const options = {
+  eni,
+  agentId: 'test',
+  secret: 'c2lnbmluZy1zZWNyZXQtb2YtdGhlLXRlc3QtYWdlbnQwMQ',
+  batchPackets: 100,
+  flushMs: 1000,
+  heartbeatMs: 1000,
+};
 
 describe('EniStream', () => {
   it('batches every decoded packet and reports what it skipped', async () => {
@@ -85,7 +125,7 @@ describe('EniStream', () => {
     expect(bySecond).toBe(907);
   });
 
-  it('keeps a file\'s batches in order while one waits for room: a heartbeat does not overtake it', async () => {
+  it("keeps a file's batches in order while one waits for room: a heartbeat does not overtake it", async () => {
     // Room for one full batch (100 packets, ~2.9 kB) and a heartbeat, not for two full batches.
     const queue = new BatchQueue(4000);
     const stream = new EniStream({ ...options, heartbeatMs: 20, source: memorySource(250, false), queue });
@@ -95,7 +135,8 @@ describe('EniStream', () => {
     let done = false;
     void running.then(() => (done = true));
     while (!done || queue.length) {
-      for (const b of await Promise.race([queue.take(Infinity), new Promise<[]>((r) => setTimeout(() => r([]), 20))])) sequences.push(decodePacketBatch(b.value).header.sequence);
+      for (const b of await Promise.race([queue.take(Infinity), new Promise<[]>((r) => setTimeout(() => r([]), 20))]))
+        sequences.push(decodePacketBatch(b.value).header.sequence);
     }
     expect(sequences.length).toBeGreaterThanOrEqual(3);
     expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
@@ -110,11 +151,23 @@ describe('EniStream', () => {
       // A live source whose packets come when the test releases them (the fourth ends it).
       const released: Array<() => void> = [];
       const source: CaptureSource = {
-        name: 'paced', live: true, total: undefined, takeKernelDrops: () => 0,
+        name: 'paced',
+        live: true,
+        total: undefined,
+        takeKernelDrops: () => 0,
         async *chunks() {
           for (let i = 0; i < 4; i++) {
             await new Promise<void>((r) => released.push(r));
-            const record: CaptureRecord = { linkType: LinkType.ETHERNET, tsSec: Math.floor(Date.now() / 1000), tsNanos: 0, caplen: frame.length, wireLen: frame.length, data: frame, frameStart: 0, frame };
+            const record: CaptureRecord = {
+              linkType: LinkType.ETHERNET,
+              tsSec: Math.floor(Date.now() / 1000),
+              tsNanos: 0,
+              caplen: frame.length,
+              wireLen: frame.length,
+              data: frame,
+              frameStart: 0,
+              frame,
+            };
             let taken = false;
             yield {
               next: () => {

@@ -34,35 +34,68 @@ describe('tcpdump stderr', () => {
 
 describe('tcpdump command', () => {
   it('streams pcap, in a network namespace when asked, the filter last', () => {
-    expect(tcpdumpCommand({ interface: 'eth0' })).toEqual(['tcpdump', '-i', 'eth0', '-w', '-', '-U', '-n', '-s', '262144', '-Z', 'root']);
-    expect(tcpdumpCommand({ interface: 'veth1', filter: 'not port 22', snaplen: 128, immediate: true, netns: 'cvm-a' })).toEqual([
-      'ip', 'netns', 'exec', 'cvm-a', 'tcpdump', '-i', 'veth1', '-w', '-', '-U', '-n', '-s', '128', '-Z', 'root', '--immediate-mode', 'not port 22',
+    expect(tcpdumpCommand({ interface: 'eth0' })).toEqual([
+      'tcpdump',
+      '-i',
+      'eth0',
+      '-w',
+      '-',
+      '-U',
+      '-n',
+      '-s',
+      '262144',
+      '-Z',
+      'root',
+    ]);
+    expect(
+      tcpdumpCommand({ interface: 'veth1', filter: 'not port 22', snaplen: 128, immediate: true, netns: 'cvm-a' }),
+    ).toEqual([
+      'ip',
+      'netns',
+      'exec',
+      'cvm-a',
+      'tcpdump',
+      '-i',
+      'veth1',
+      '-w',
+      '-',
+      '-U',
+      '-n',
+      '-s',
+      '128',
+      '-Z',
+      'root',
+      '--immediate-mode',
+      'not port 22',
     ]);
   });
 });
 
 describe.skipIf(!hasTcpdump)('tcpdump source', () => {
-  it('fails with tcpdump\'s own words for an interface that is not there', async () => {
+  it("fails with tcpdump's own words for an interface that is not there", async () => {
     const source = tcpdumpSource({ interface: 'flowlogs-none0' });
-    const frames = async () => { for await (const _ of source.chunks(new AbortController().signal)); };
+    const frames = async () => {
+      for await (const _ of source.chunks(new AbortController().signal));
+    };
     await expect(frames()).rejects.toThrow(/exited with 1: .*flowlogs-none0.*No such device/);
   });
 });
 
 describe('merged frames', () => {
-  const source = (name: string, delays: number[], fail?: string) => async function* (signal: AbortSignal) {
-    try {
-      for (const [i, ms] of delays.entries()) {
-        await new Promise((r) => setTimeout(r, ms));
-        if (signal.aborted) return;
-        yield `${name}${i}`;
+  const source = (name: string, delays: number[], fail?: string) =>
+    async function* (signal: AbortSignal) {
+      try {
+        for (const [i, ms] of delays.entries()) {
+          await new Promise((r) => setTimeout(r, ms));
+          if (signal.aborted) return;
+          yield `${name}${i}`;
+        }
+        if (fail) throw new Error(fail);
+        await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r())));
+      } finally {
+        closed.push(name);
       }
-      if (fail) throw new Error(fail);
-      await new Promise<void>((r) => (signal.aborted ? r() : signal.addEventListener('abort', () => r())));
-    } finally {
-      closed.push(name);
-    }
-  };
+    };
   let closed: string[] = [];
 
   it('interleaves the sources as their frames come, and ends when all have ended', async () => {
@@ -78,7 +111,13 @@ describe('merged frames', () => {
   it('stops the others when one fails, and passes its error on', async () => {
     closed = [];
     const out: string[] = [];
-    const run = async () => { for await (const f of mergeFrames([source('a', [5], 'nflog:2 failed'), source('b', [1, 300])], new AbortController().signal)) out.push(f); };
+    const run = async () => {
+      for await (const f of mergeFrames(
+        [source('a', [5], 'nflog:2 failed'), source('b', [1, 300])],
+        new AbortController().signal,
+      ))
+        out.push(f);
+    };
     await expect(run()).rejects.toThrow('nflog:2 failed');
     expect(out.sort()).toEqual(['a0', 'b0']);
     expect(closed.sort()).toEqual(['a', 'b']);

@@ -6,7 +6,17 @@ const A = [10, 16, 0, 22];
 const B = [10, 16, 0, 40];
 
 /** A packet from `src` to `dst`; B is the ENI, so packets to it are ingress. */
-function packet(o: { ts: number; src: number[]; dst: number[]; protocol?: number; dport?: number; sport?: number; bytes?: number; flags?: number; action?: 'ACCEPT' | 'REJECT' }): PacketEvent {
+function packet(o: {
+  ts: number;
+  src: number[];
+  dst: number[];
+  protocol?: number;
+  dport?: number;
+  sport?: number;
+  bytes?: number;
+  flags?: number;
+  action?: 'ACCEPT' | 'REJECT';
+}): PacketEvent {
   const e = newPacketEvent();
   e.ts = o.ts;
   e.src.set(o.src);
@@ -23,7 +33,9 @@ function packet(o: { ts: number; src: number[]; dst: number[]; protocol?: number
 
 function matcher(holdMs = 1000) {
   const out: Array<{ ts: number; action: string; dport: number; direction: string | undefined }> = [];
-  const m = new VerdictMatcher(holdMs, (e) => out.push({ ts: e.ts, action: e.action, dport: e.dstPort, direction: e.direction }));
+  const m = new VerdictMatcher(holdMs, (e) =>
+    out.push({ ts: e.ts, action: e.action, dport: e.dstPort, direction: e.direction }),
+  );
   return { m, out };
 }
 

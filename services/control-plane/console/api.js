@@ -8,14 +8,26 @@ const ROLE = 'flowlogs.role';
 
 export const session = {
   /** @returns {string | null} */
-  get key() { return sessionStorage.getItem(KEY); },
+  get key() {
+    return sessionStorage.getItem(KEY);
+  },
   /** The key's role ("admin", "readonly"), as GET /v1/account told at sign-in. @returns {string | null} */
-  get role() { return sessionStorage.getItem(ROLE); },
+  get role() {
+    return sessionStorage.getItem(ROLE);
+  },
   /** Whether the key may write: only an admin key may (the console shows no write action to others). */
-  get canWrite() { return this.role === 'admin'; },
+  get canWrite() {
+    return this.role === 'admin';
+  },
   /** @param {string} key @param {string} role */
-  signIn(key, role) { sessionStorage.setItem(KEY, key); sessionStorage.setItem(ROLE, role); },
-  signOut() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ROLE); },
+  signIn(key, role) {
+    sessionStorage.setItem(KEY, key);
+    sessionStorage.setItem(ROLE, role);
+  },
+  signOut() {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(ROLE);
+  },
 };
 
 export class ApiError extends Error {
@@ -58,11 +70,20 @@ export async function request(method, path, { body, query = {}, signal, key = se
   /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${key}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path + queryString(query), { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(path + queryString(query), {
+    method,
+    headers,
+    signal,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (res.ok) return res;
   const text = await res.text();
   let parsed = {};
-  try { parsed = JSON.parse(text); } catch { parsed = { message: text || res.statusText }; }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { message: text || res.statusText };
+  }
   const error = new ApiError(res.status, parsed);
   if (res.status === 401 && key === session.key) {
     session.signOut();

@@ -37,7 +37,10 @@ async function route() {
   if (session.key && !session.role) {
     // A tab signed in before the console asked for the role: ask now (unknown counts as read-only).
     const hash = location.hash;
-    const role = await api('GET', '/v1/account').then((a) => a.role, () => 'readonly');
+    const role = await api('GET', '/v1/account').then(
+      (a) => a.role,
+      () => 'readonly',
+    );
     if (!session.key || location.hash !== hash) return;
     session.signIn(session.key, role);
   }
@@ -49,10 +52,25 @@ async function route() {
   document.body.dataset.role = session.role ?? '';
   readOnly.hidden = !session.key || session.canWrite;
   nav.hidden = signOut.hidden = !session.key;
-  for (const a of /** @type {NodeListOf<HTMLAnchorElement>} */ (nav.querySelectorAll('a[data-nav]'))) a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
+  for (const a of /** @type {NodeListOf<HTMLAnchorElement>} */ (nav.querySelectorAll('a[data-nav]')))
+    a.classList.toggle('active', path.startsWith(`/${a.dataset.nav}`));
   replace(view);
   if (!match) {
-    view.append(h('section', { class: 'card empty' }, h('h1', { text: 'Not found' }), h('p', {}, 'No page at ', h('code', { text: location.hash }), '. ', h('a', { href: '#/flow-logs', text: 'Go to Flow Logs' }))));
+    view.append(
+      h(
+        'section',
+        { class: 'card empty' },
+        h('h1', { text: 'Not found' }),
+        h(
+          'p',
+          {},
+          'No page at ',
+          h('code', { text: location.hash }),
+          '. ',
+          h('a', { href: '#/flow-logs', text: 'Go to Flow Logs' }),
+        ),
+      ),
+    );
     return;
   }
   const [m, page] = match;

@@ -60,5 +60,9 @@ export function replace(el, ...children) {
 
 /** A <select> of [value, label] options. @param {Attrs} attrs @param {[string, string][]} options @param {string} [selected] */
 export function select(attrs, options, selected) {
-  return h('select', attrs, options.map(([value, label]) => h('option', { value, selected: value === selected }, label)));
+  return h(
+    'select',
+    attrs,
+    options.map(([value, label]) => h('option', { value, selected: value === selected }, label)),
+  );
 }

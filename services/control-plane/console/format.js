@@ -11,7 +11,10 @@ export function bytes(n) {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${i ? v.toFixed(v < 10 ? 1 : 0) : v} ${units[i]}`;
 }
 
@@ -52,9 +55,17 @@ export function logFormat(f) {
 export const RESOURCE_TYPES = /** @type {const} */ ({ NETWORKINTERFACE: 'ENI', SUBNET: 'Subnet', VPC: 'VPC' });
 
 /** IANA protocol numbers the console names. */
-const PROTOCOLS = /** @type {Record<number, string>} */ ({ 1: 'ICMP', 6: 'TCP', 17: 'UDP', 47: 'GRE', 58: 'ICMPv6', 132: 'SCTP' });
+const PROTOCOLS = /** @type {Record<number, string>} */ ({
+  1: 'ICMP',
+  6: 'TCP',
+  17: 'UDP',
+  47: 'GRE',
+  58: 'ICMPv6',
+  132: 'SCTP',
+});
 /** @param {number | null | undefined} p */
-export const protocol = (p) => (p === null || p === undefined ? '-' : PROTOCOLS[p] ? `${PROTOCOLS[p]} (${p})` : String(p));
+export const protocol = (p) =>
+  p === null || p === undefined ? '-' : PROTOCOLS[p] ? `${PROTOCOLS[p]} (${p})` : String(p);
 
 /** What an empty list says to a key that may not write. */
 export const READ_ONLY = 'This API key is read-only: an admin key creates them.';

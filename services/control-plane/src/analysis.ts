@@ -27,14 +27,17 @@ export const Totals = z.object({ bytes: z.number().int(), packets: z.number().in
 export type Totals = z.infer<typeof Totals>;
 
 /** The answers: the top keys by the metric, every bucket of the range, the totals per action. */
-export const TopItems = z.object({ items: z.array(Totals.extend({ key: z.union([z.string(), z.number()]).nullable() })) });
+export const TopItems = z.object({
+  items: z.array(Totals.extend({ key: z.union([z.string(), z.number()]).nullable() })),
+});
 export const Histogram = z.object({
   step: z.number().int().meta({ description: 'bucket width in seconds' }),
   buckets: z.array(Totals.extend({ start: z.number().int().meta({ description: 'unix seconds' }) })),
 });
 export const ActionTotals = z.object({ ACCEPT: Totals, REJECT: Totals });
 
-const TOTALS = 'coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows';
+const TOTALS =
+  'coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows';
 const ZERO: Totals = { bytes: 0, packets: 0, flows: 0 };
 const totalsOf = (row: Totals): Totals => ({ bytes: row.bytes, packets: row.packets, flows: row.flows });
 
@@ -60,25 +63,37 @@ export function rollupHours(scope: RecordScope): { from: number; to: number } | 
  * the last whole hour are read; the parts are summed per key before ordering, so the answer is the records' own. `rollup: false`
  * reads the records only.
  */
-export function topSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>, { rollup = true } = {}): Sql {
+export function topSql(
+  scope: RecordScope,
+  query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
+  { rollup = true } = {},
+): Sql {
   const params = new SqlParams();
   const where = okScopeSql(scope, params);
   const key = TOP_KEYS[query.by];
   const hours = rollup ? rollupHours(scope) : undefined;
   const order = `ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`;
-  if (!hours) return { text: `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ${order}`, values: params.values };
+  if (!hours)
+    return {
+      text: `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ${order}`,
+      values: params.values,
+    };
   const [from, to] = [params.add(hours.from), params.add(hours.to)];
-  const records = (edge: string) => `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} AND ${edge} GROUP BY 1`;
+  const records = (edge: string) =>
+    `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} AND ${edge} GROUP BY 1`;
   // Account isolation as scopeSql has it on the records: this log topic and this account.
   const [topic, account] = [params.add(scope.logTopicId), params.add(scope.accountId)];
-  const rolledUp = `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${topic} `
-    + `AND account_id = ${account} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
+  const rolledUp =
+    `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${topic} ` +
+    `AND account_id = ${account} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
   // Records stored in the last seconds, not yet folded into the rollup (OK ones only, as the rollup).
-  const pending = `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_rollup_pending WHERE log_topic_id = ${topic} AND account_id = ${account} `
-    + `AND window_start >= ${from} AND window_start < ${to} GROUP BY 1`;
+  const pending =
+    `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_rollup_pending WHERE log_topic_id = ${topic} AND account_id = ${account} ` +
+    `AND window_start >= ${from} AND window_start < ${to} GROUP BY 1`;
   return {
-    text: `SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows FROM (`
-      + `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${pending} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
+    text:
+      `SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows FROM (` +
+      `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${pending} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
     values: params.values,
   };
 }
@@ -91,13 +106,20 @@ export const TOP_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'";
 
 export type TopRow = Totals & { key: string | number | null };
 
-export const topItems = (rows: TopRow[]): z.infer<typeof TopItems> => ({ items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })) });
+export const topItems = (rows: TopRow[]): z.infer<typeof TopItems> => ({
+  items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })),
+});
 
 /** The bucket width: `step`, or the range split into `buckets`; too many buckets are a 400. */
-export function histogramStep(range: { from: number; to: number }, query: Pick<HistogramQuery, 'buckets' | 'step'>): number {
+export function histogramStep(
+  range: { from: number; to: number },
+  query: Pick<HistogramQuery, 'buckets' | 'step'>,
+): number {
   const step = query.step ?? Math.max(1, Math.ceil((range.to - range.from) / query.buckets));
   if (Math.ceil((range.to - range.from) / step) > MAX_BUCKETS) {
-    throw invalid([{ path: 'step', message: `makes more than ${MAX_BUCKETS} buckets over ${range.to - range.from} s` }]);
+    throw invalid([
+      { path: 'step', message: `makes more than ${MAX_BUCKETS} buckets over ${range.to - range.from} s` },
+    ]);
   }
   return step;
 }
@@ -116,10 +138,15 @@ export function histogramSql(scope: RecordScope, step: number): Sql {
 export type HistogramRow = Totals & { start: number };
 
 /** Every bucket of the range, empty ones as zeros. */
-export function histogramBuckets(rows: HistogramRow[], range: { from: number; to: number }, step: number): z.infer<typeof Histogram> {
+export function histogramBuckets(
+  rows: HistogramRow[],
+  range: { from: number; to: number },
+  step: number,
+): z.infer<typeof Histogram> {
   const byStart = new Map(rows.map((r) => [r.start, totalsOf(r)]));
   const buckets = [];
-  for (let start = range.from; start < range.to; start += step) buckets.push({ start, ...(byStart.get(start) ?? ZERO) });
+  for (let start = range.from; start < range.to; start += step)
+    buckets.push({ start, ...(byStart.get(start) ?? ZERO) });
   return { step, buckets };
 }
 

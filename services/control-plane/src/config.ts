@@ -9,7 +9,10 @@ export const ControlPlaneConfig = CommonConfig.extend({
    * When set, ensured at start-up as an admin key of the operator account (made as "default"), so a fresh
    * install can be used at once. When unset (or empty), the first start makes a key and logs it once.
    */
-  FLOWLOGS_API_KEY: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'at least 16 characters').optional()),
+  FLOWLOGS_API_KEY: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().min(16, 'at least 16 characters').optional(),
+  ),
   /** Requests a minute per API key on /v1 (health and metrics are not limited); beyond it, 429 with Retry-After. */
   FLOWLOGS_RATE_LIMIT: envInt(6000).pipe(z.number().min(1)),
 });

@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
 import { hashApiKey, newApiKey } from './api-key.js';
 import type { ControlPlaneConfig } from './config.js';
-import { createMetrics, } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { FLOW_LOGS } from './resources.js';
 import { toRule } from './rules.js';
 import { buildServer } from './server.js';
@@ -63,7 +63,11 @@ export class ControlPlane {
     else {
       // No well-known key: the first start makes one and shows it this once (it is stored only hashed).
       const key = await store.bootstrapOperatorKey(DEFAULT_ACCOUNT, newApiKey);
-      if (key) log.warn({ apiKey: key }, `no FLOWLOGS_API_KEY: made the admin key of account "${DEFAULT_ACCOUNT}"; it is shown only this once`);
+      if (key)
+        log.warn(
+          { apiKey: key },
+          `no FLOWLOGS_API_KEY: made the admin key of account "${DEFAULT_ACCOUNT}"; it is shown only this once`,
+        );
     }
 
     const admin = (this.admin = kafka.admin());
@@ -72,14 +76,25 @@ export class ControlPlane {
     // The rules topic has one partition; naming the partitioner only silences kafkajs' v2 migration warning.
     // Not idempotent: kafkajs wants unlimited retries for that, and an API call should fail rather than
     // wait forever; a rule written twice is harmless (the aggregator keeps each rule's highest revision).
-    const producer = (this.producer = kafka.producer({ maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner }));
-    producer.on(producer.events.CONNECT, () => { this.producerConnected = true; });
-    producer.on(producer.events.DISCONNECT, () => { this.producerConnected = false; });
+    const producer = (this.producer = kafka.producer({
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    }));
+    producer.on(producer.events.CONNECT, () => {
+      this.producerConnected = true;
+    });
+    producer.on(producer.events.DISCONNECT, () => {
+      this.producerConnected = false;
+    });
     await producer.connect();
 
     const publishRules = async (rules: FlowLogRule[]) => {
       if (!rules.length) return;
-      await producer.send({ topic: topics.rules, acks: -1, messages: rules.map((r) => ({ key: r.id, value: JSON.stringify(r) })) });
+      await producer.send({
+        topic: topics.rules,
+        acks: -1,
+        messages: rules.map((r) => ({ key: r.id, value: JSON.stringify(r) })),
+      });
       metrics.rulesPublished.inc(rules.length);
     };
     // Heals a crash between a flow log's insert and its publish. Other instances may republish older
@@ -99,12 +114,15 @@ export class ControlPlane {
     const publishBindings = async (bindings: EniBinding[]) => {
       if (!bindings.length) return;
       await producer.send({
-        topic: topics.inventory, acks: -1, messages: bindings.map((b) => ({ key: bindingKey(b.accountId, b.eniId), value: JSON.stringify(b) })),
+        topic: topics.inventory,
+        acks: -1,
+        messages: bindings.map((b) => ({ key: bindingKey(b.accountId, b.eniId), value: JSON.stringify(b) })),
       });
     };
     // Likewise for a crash between a binding's commit and its publish (a rebinding since is newer in both places).
     const bindings = await store.bindings();
-    for (let i = 0; i < bindings.length; i += REPUBLISH_BATCH) await publishBindings(bindings.slice(i, i + REPUBLISH_BATCH));
+    for (let i = 0; i < bindings.length; i += REPUBLISH_BATCH)
+      await publishBindings(bindings.slice(i, i + REPUBLISH_BATCH));
 
     this.server = buildServer({
       log,
@@ -116,9 +134,13 @@ export class ControlPlane {
         topics,
         publishRules,
         publishBinding: (binding) => publishBindings([binding]),
-        deleteRule: async (id) => { await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] }); },
+        deleteRule: async (id) => {
+          await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] });
+        },
         publishLogTopics,
-        deleteLogTopic: async (id) => { await producer.send({ topic: topics.logTopicSettings, acks: -1, messages: [{ key: id, value: null }] }); },
+        deleteLogTopic: async (id) => {
+          await producer.send({ topic: topics.logTopicSettings, acks: -1, messages: [{ key: id, value: null }] });
+        },
         createKafkaTopic: (topic) => ensureTopics(admin, [topicConfig(topic, config)]),
         kafka: { client: kafka, admin },
         rateLimit: config.FLOWLOGS_RATE_LIMIT,

@@ -10,17 +10,28 @@ export interface Issue {
 export const ErrorBody = z.object({
   error: z.string().meta({ description: 'the HTTP status text, e.g. "Not Found"' }),
   message: z.string(),
-  issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().meta({ description: 'on 400: each bad field and why' }),
+  issues: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .meta({ description: 'on 400: each bad field and why' }),
 });
 
 /** An error the API answers as is: `{error, message, issues?}` with its status. */
 export class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string, readonly issues?: Issue[]) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly issues?: Issue[],
+  ) {
     super(message);
   }
 
   get body() {
-    return { error: STATUS_CODES[this.statusCode] ?? 'Error', message: this.message, ...(this.issues ? { issues: this.issues } : {}) };
+    return {
+      error: STATUS_CODES[this.statusCode] ?? 'Error',
+      message: this.message,
+      ...(this.issues ? { issues: this.issues } : {}),
+    };
   }
 }
 

@@ -38,9 +38,15 @@ export interface FlowLogHealthRow {
 
 /** A flow log's health, from its records. */
 export const FlowLogHealth = z.object({
-  lastRecordAt: z.number().int().nullable().meta({ description: 'the newest window end (unix seconds); null before the first record' }),
+  lastRecordAt: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'the newest window end (unix seconds); null before the first record' }),
   recordsPerMinute: z.number().meta({ description: 'over the last 10 minutes' }),
-  skipdata: z.object({ records: z.number().int(), packets: z.number().int() }).meta({ description: 'SKIPDATA records of the last hour and the packets they lost' }),
+  skipdata: z
+    .object({ records: z.number().int(), packets: z.number().int() })
+    .meta({ description: 'SKIPDATA records of the last hour and the packets they lost' }),
   nodata: z.number().int().meta({ description: 'NODATA records of the last hour' }),
 });
 
@@ -75,23 +81,41 @@ export interface EniActivityRow {
 
 /** What an ENI's records of the last day say of it. */
 export const EniActivity = z.object({
-  lastSeenAt: z.number().int().nullable().meta({
-    description: 'the end (unix seconds) of the newest window with a record of any status: its agent was capturing then (heartbeats without '
-      + 'traffic give NODATA records). Null when no flow log covers the ENI or nothing came in the last 24 h',
-  }),
-  lastTrafficAt: z.number().int().nullable().meta({ description: 'the end of the newest window with traffic (an OK record); null: none in the last 24 h' }),
+  lastSeenAt: z
+    .number()
+    .int()
+    .nullable()
+    .meta({
+      description:
+        'the end (unix seconds) of the newest window with a record of any status: its agent was capturing then (heartbeats without ' +
+        'traffic give NODATA records). Null when no flow log covers the ENI or nothing came in the last 24 h',
+    }),
+  lastTrafficAt: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'the end of the newest window with traffic (an OK record); null: none in the last 24 h' }),
 });
 
-export const eniActivity = (row: EniActivityRow): z.infer<typeof EniActivity> => ({ lastSeenAt: row.last_seen_at, lastTrafficAt: row.last_traffic_at });
+export const eniActivity = (row: EniActivityRow): z.infer<typeof EniActivity> => ({
+  lastSeenAt: row.last_seen_at,
+  lastTrafficAt: row.last_traffic_at,
+});
 
 /** The pipeline's consumer groups and what they read (the services name their groups `<prefix>.<service>`). */
 export function pipelineConsumers(topics: TopicNames): { group: string; topic: string }[] {
   const prefix = topics.packets.slice(0, -'.packets'.length);
-  return [{ group: `${prefix}.aggregator`, topic: topics.packets }, { group: `${prefix}.publisher`, topic: topics.records }];
+  return [
+    { group: `${prefix}.aggregator`, topic: topics.packets },
+    { group: `${prefix}.publisher`, topic: topics.records },
+  ];
 }
 
 /** Messages not yet committed, summed over partitions; a partition without a commit lags by all it holds. */
-export function consumerLag(watermarks: { partition: number; low: string; high: string }[], committed: { partition: number; offset: string }[]): number {
+export function consumerLag(
+  watermarks: { partition: number; low: string; high: string }[],
+  committed: { partition: number; offset: string }[],
+): number {
   const at = new Map(committed.map((c) => [c.partition, Number(c.offset)]));
   return watermarks.reduce((lag, w) => {
     const offset = at.get(w.partition) ?? -1;
@@ -100,12 +124,22 @@ export function consumerLag(watermarks: { partition: number; low: string; high: 
 }
 
 /** The pipeline's health: each consumer group's lag (messages not yet committed). */
-export const PipelineHealth = z.object({ consumerGroups: z.array(z.object({ group: z.string(), topic: z.string(), lag: z.number().int() })) });
+export const PipelineHealth = z.object({
+  consumerGroups: z.array(z.object({ group: z.string(), topic: z.string(), lag: z.number().int() })),
+});
 export type PipelineHealth = z.infer<typeof PipelineHealth>;
 
-export async function consumerGroupLags(admin: Admin, consumers: { group: string; topic: string }[]): Promise<PipelineHealth['consumerGroups']> {
-  return Promise.all(consumers.map(async ({ group, topic }) => {
-    const [watermarks, [committed]] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
-    return { group, topic, lag: consumerLag(watermarks, committed?.partitions ?? []) };
-  }));
+export async function consumerGroupLags(
+  admin: Admin,
+  consumers: { group: string; topic: string }[],
+): Promise<PipelineHealth['consumerGroups']> {
+  return Promise.all(
+    consumers.map(async ({ group, topic }) => {
+      const [watermarks, [committed]] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      ]);
+      return { group, topic, lag: consumerLag(watermarks, committed?.partitions ?? []) };
+    }),
+  );
 }

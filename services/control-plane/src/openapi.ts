@@ -7,7 +7,13 @@
  * Every /v1 route is in the document; one without a declaration shows up marked `x-undocumented`.
  */
 import { STATUS_CODES } from 'node:http';
-import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
 import { z } from 'zod';
 import { ErrorBody } from './errors.js';
 
@@ -46,10 +52,13 @@ export interface RouteEntry {
 }
 
 /** Collects every route registered after this call: call it on the root instance before registering any. */
-export function collectRoutes<L extends FastifyBaseLogger>(app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L>): RouteEntry[] {
+export function collectRoutes<L extends FastifyBaseLogger>(
+  app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L>,
+): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, doc: route.config?.openapi });
+    for (const method of [route.method].flat())
+      if (method !== 'HEAD') routes.push({ method, url: route.url, doc: route.config?.openapi });
   });
   return routes;
 }
@@ -74,9 +83,20 @@ const pathParams = (url: string) => [...url.matchAll(/:(\w+)/g)].map((m) => m[1]
 
 function operation({ method, url, doc }: RouteEntry) {
   const params = pathParams(url).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
-  if (!doc) return { summary: `${method} ${url}`, 'x-undocumented': true, parameters: params, responses: { default: { description: 'not documented yet' } } };
+  if (!doc)
+    return {
+      summary: `${method} ${url}`,
+      'x-undocumented': true,
+      parameters: params,
+      responses: { default: { description: 'not documented yet' } },
+    };
   const query = doc.query ? jsonSchema(doc.query, 'input') : undefined;
-  const queryParams = Object.entries(query?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: query?.required?.includes(name) ?? false, schema }));
+  const queryParams = Object.entries(query?.properties ?? {}).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: query?.required?.includes(name) ?? false,
+    schema,
+  }));
   const errors = new Set([
     ...(doc.query || doc.body || params.length ? [400] : []),
     ...(doc.public ? [] : [401, ...(method === 'GET' || doc.read ? [] : [403]), 429]),
@@ -84,9 +104,15 @@ function operation({ method, url, doc }: RouteEntry) {
     ...(doc.errors ?? []),
   ]);
   const status = doc.status ?? 200;
-  const success = doc.response === null
-    ? { description: STATUS_CODES[status] }
-    : { description: STATUS_CODES[status], content: { [doc.contentType ?? 'application/json']: { schema: doc.response ? jsonSchema(doc.response, 'output') : {} } } };
+  const success =
+    doc.response === null
+      ? { description: STATUS_CODES[status] }
+      : {
+          description: STATUS_CODES[status],
+          content: {
+            [doc.contentType ?? 'application/json']: { schema: doc.response ? jsonSchema(doc.response, 'output') : {} },
+          },
+        };
   return {
     summary: doc.summary,
     ...(doc.description ? { description: doc.description } : {}),
@@ -96,11 +122,22 @@ function operation({ method, url, doc }: RouteEntry) {
     ...(doc.body ? { requestBody: { required: true, content: json(jsonSchema(doc.body, 'input')) } } : {}),
     responses: {
       [status]: success,
-      ...Object.fromEntries([...errors].sort().map((s) => [s, {
-        description: STATUS_CODES[s],
-        ...(s === 429 ? { headers: { 'retry-after': { description: 'seconds until the limit resets', schema: { type: 'integer' } } } } : {}),
-        content: json(ERROR_REF),
-      }])),
+      ...Object.fromEntries(
+        [...errors].sort().map((s) => [
+          s,
+          {
+            description: STATUS_CODES[s],
+            ...(s === 429
+              ? {
+                  headers: {
+                    'retry-after': { description: 'seconds until the limit resets', schema: { type: 'integer' } },
+                  },
+                }
+              : {}),
+            content: json(ERROR_REF),
+          },
+        ]),
+      ),
     },
   };
 }
@@ -118,13 +155,16 @@ export function openApiDocument(routes: readonly RouteEntry[]) {
     info: {
       title: 'flowlogs control plane',
       version: '1',
-      description: 'VPC flow logs: network inventory, logsets and log topics, flow logs, record search. A key sees only its own account: another account\'s id answers 404.',
+      description:
+        "VPC flow logs: network inventory, logsets and log topics, flow logs, record search. A key sees only its own account: another account's id answers 404.",
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key: `Authorization: Bearer <key>`' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'an API key: `Authorization: Bearer <key>`' },
+      },
       schemas: { Error: jsonSchema(ErrorBody, 'output') },
     },
   };

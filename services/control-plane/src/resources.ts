@@ -15,44 +15,99 @@ export interface Resource<T> {
 }
 
 export const ACCOUNTS: Resource<Account> = {
-  label: 'account', table: 'accounts', idPrefix: 'account',
+  label: 'account',
+  table: 'accounts',
+  idPrefix: 'account',
   columns: { id: 'id', name: 'name', createdAt: 'created_at' },
 };
 /** The key material is never read back: only its hash is stored, and it is no field of the API's shape. */
 export const API_KEYS: Resource<ApiKey> = {
-  label: 'API key', table: 'api_keys', idPrefix: 'key',
+  label: 'API key',
+  table: 'api_keys',
+  idPrefix: 'key',
   columns: { id: 'id', accountId: 'account_id', name: 'name', role: 'role', createdAt: 'created_at' },
 };
 export const VPCS: Resource<Vpc> = {
-  label: 'VPC', table: 'vpcs', idPrefix: 'vpc',
+  label: 'VPC',
+  table: 'vpcs',
+  idPrefix: 'vpc',
   columns: { id: 'id', accountId: 'account_id', name: 'name', cidrBlock: 'cidr_block', createdAt: 'created_at' },
 };
 export const SUBNETS: Resource<Subnet> = {
-  label: 'subnet', table: 'subnets', idPrefix: 'subnet',
-  columns: { id: 'id', accountId: 'account_id', vpcId: 'vpc_id', name: 'name', cidrBlock: 'cidr_block', createdAt: 'created_at' },
+  label: 'subnet',
+  table: 'subnets',
+  idPrefix: 'subnet',
+  columns: {
+    id: 'id',
+    accountId: 'account_id',
+    vpcId: 'vpc_id',
+    name: 'name',
+    cidrBlock: 'cidr_block',
+    createdAt: 'created_at',
+  },
 };
 export const NETWORK_INTERFACES: Resource<NetworkInterface> = {
-  label: 'network interface', table: 'network_interfaces', idPrefix: 'eni',
+  label: 'network interface',
+  table: 'network_interfaces',
+  idPrefix: 'eni',
   columns: {
-    id: 'id', accountId: 'account_id', vpcId: 'vpc_id', subnetId: 'subnet_id', name: 'name', primaryIp: 'primary_ip', createdAt: 'created_at',
-    agentId: 'agent_id', registeredAt: 'registered_at',
+    id: 'id',
+    accountId: 'account_id',
+    vpcId: 'vpc_id',
+    subnetId: 'subnet_id',
+    name: 'name',
+    primaryIp: 'primary_ip',
+    createdAt: 'created_at',
+    agentId: 'agent_id',
+    registeredAt: 'registered_at',
   },
 };
 export const LOGSETS: Resource<Logset> = {
-  label: 'logset', table: 'logsets', idPrefix: 'logset',
-  columns: { id: 'id', accountId: 'account_id', name: 'name', retentionDays: 'retention_days', createdAt: 'created_at' },
+  label: 'logset',
+  table: 'logsets',
+  idPrefix: 'logset',
+  columns: {
+    id: 'id',
+    accountId: 'account_id',
+    name: 'name',
+    retentionDays: 'retention_days',
+    createdAt: 'created_at',
+  },
 };
 export const LOG_TOPICS: Resource<LogTopic> = {
-  label: 'log topic', table: 'log_topics', idPrefix: 'topic',
-  columns: { id: 'id', accountId: 'account_id', logsetId: 'logset_id', name: 'name', format: 'format', kafkaTopic: 'kafka_topic', createdAt: 'created_at' },
+  label: 'log topic',
+  table: 'log_topics',
+  idPrefix: 'topic',
+  columns: {
+    id: 'id',
+    accountId: 'account_id',
+    logsetId: 'logset_id',
+    name: 'name',
+    format: 'format',
+    kafkaTopic: 'kafka_topic',
+    createdAt: 'created_at',
+  },
   jsonb: ['format'],
 };
 export const FLOW_LOGS: Resource<FlowLog> = {
-  label: 'flow log', table: 'flow_logs', idPrefix: 'fl',
+  label: 'flow log',
+  table: 'flow_logs',
+  idPrefix: 'fl',
   columns: {
-    id: 'id', accountId: 'account_id', name: 'name', description: 'description', resourceType: 'resource_type', resourceId: 'resource_id',
-    trafficType: 'traffic_type', logTopicId: 'log_topic_id', aggregationInterval: 'aggregation_interval', enabled: 'enabled', revision: 'revision',
-    tags: 'tags', createdAt: 'created_at', updatedAt: 'updated_at',
+    id: 'id',
+    accountId: 'account_id',
+    name: 'name',
+    description: 'description',
+    resourceType: 'resource_type',
+    resourceId: 'resource_id',
+    trafficType: 'traffic_type',
+    logTopicId: 'log_topic_id',
+    aggregationInterval: 'aggregation_interval',
+    enabled: 'enabled',
+    revision: 'revision',
+    tags: 'tags',
+    createdAt: 'created_at',
+    updatedAt: 'updated_at',
   },
   jsonb: ['tags'],
 };
@@ -63,8 +118,21 @@ type AnyResource = Resource<any>;
 
 /** What refers to a resource, by table and column: it cannot be deleted while one of these does. */
 export const DEPENDENTS = new Map<AnyResource, [AnyResource, string][]>([
-  [VPCS, [[SUBNETS, 'vpc_id'], [NETWORK_INTERFACES, 'vpc_id'], [FLOW_LOGS, 'resource_id']]],
-  [SUBNETS, [[NETWORK_INTERFACES, 'subnet_id'], [FLOW_LOGS, 'resource_id']]],
+  [
+    VPCS,
+    [
+      [SUBNETS, 'vpc_id'],
+      [NETWORK_INTERFACES, 'vpc_id'],
+      [FLOW_LOGS, 'resource_id'],
+    ],
+  ],
+  [
+    SUBNETS,
+    [
+      [NETWORK_INTERFACES, 'subnet_id'],
+      [FLOW_LOGS, 'resource_id'],
+    ],
+  ],
   [NETWORK_INTERFACES, [[FLOW_LOGS, 'resource_id']]],
   [LOGSETS, [[LOG_TOPICS, 'logset_id']]],
   [LOG_TOPICS, [[FLOW_LOGS, 'log_topic_id']]],
@@ -82,12 +150,14 @@ export interface Page {
 }
 
 const fieldsOf = <T>(resource: Resource<T>) => Object.keys(resource.columns) as (keyof T & string)[];
-const given = <T>(resource: Resource<T>, values: Partial<T>) => fieldsOf(resource).filter((f) => values[f] !== undefined);
+const given = <T>(resource: Resource<T>, values: Partial<T>) =>
+  fieldsOf(resource).filter((f) => values[f] !== undefined);
 const returning = <T>(resource: Resource<T>) => Object.values(resource.columns).join(', ');
 const isJsonb = <T>(resource: Resource<T>, field: keyof T) => resource.jsonb?.includes(field as string) ?? false;
 
 /** jsonb fields go as JSON text: node-postgres would send an array as a Postgres array, and a string as is. */
-const toParam = <T>(resource: Resource<T>, field: keyof T, v: unknown) => (isJsonb(resource, field) ? JSON.stringify(v) : v);
+const toParam = <T>(resource: Resource<T>, field: keyof T, v: unknown) =>
+  isJsonb(resource, field) ? JSON.stringify(v) : v;
 
 /**
  * INSERT of the given fields (the others take their column defaults), returning the whole row; with `unlessTaken`
@@ -95,7 +165,9 @@ const toParam = <T>(resource: Resource<T>, field: keyof T, v: unknown) => (isJso
  */
 export function insertSql<T>(resource: Resource<T>, values: Partial<T>, unlessTaken?: (keyof T)[]): Sql {
   const fields = given(resource, values);
-  const onConflict = unlessTaken ? ` ON CONFLICT (${unlessTaken.map((f) => resource.columns[f]).join(', ')}) DO NOTHING` : '';
+  const onConflict = unlessTaken
+    ? ` ON CONFLICT (${unlessTaken.map((f) => resource.columns[f]).join(', ')}) DO NOTHING`
+    : '';
   return {
     text: `INSERT INTO ${resource.table} (${fields.map((f) => resource.columns[f]).join(', ')}) VALUES (${fields.map((_, i) => `$${i + 1}`).join(', ')})${onConflict} RETURNING ${returning(resource)}`,
     values: fields.map((f) => toParam(resource, f, values[f])),
@@ -106,7 +178,9 @@ export function insertSql<T>(resource: Resource<T>, values: Partial<T>, unlessTa
 function conditions<T>(resource: Resource<T>, where: Partial<T>, first = 1): Sql {
   const fields = given(resource, where);
   return {
-    text: fields.map((f, i) => `${resource.columns[f]} ${isJsonb(resource, f) ? '@>' : '='} $${first + i}`).join(' AND '),
+    text: fields
+      .map((f, i) => `${resource.columns[f]} ${isJsonb(resource, f) ? '@>' : '='} $${first + i}`)
+      .join(' AND '),
     values: fields.map((f) => toParam(resource, f, where[f])),
   };
 }

@@ -29,14 +29,22 @@ const QueryParam = z.string().transform((s, ctx) => {
 });
 
 /** from, to and q: what search, export and analysis have in common. */
-export const RangeQuery = z.strictObject({ from: UnixSeconds.optional(), to: UnixSeconds.optional(), q: QueryParam.optional() });
+export const RangeQuery = z.strictObject({
+  from: UnixSeconds.optional(),
+  to: UnixSeconds.optional(),
+  q: QueryParam.optional(),
+});
 export type RangeQuery = z.infer<typeof RangeQuery>;
 
 /**
  * Sort keys, `-` descending, record_id breaking ties. `start` is the record's start (its first packet);
  * a record without one (NODATA, SKIPDATA) sorts at its window's start.
  */
-const SORT_KEYS = { start: 'coalesce(start_time, window_start)', bytes: 'coalesce(bytes, 0)', packets: 'coalesce(packets, 0)' } as const;
+const SORT_KEYS = {
+  start: 'coalesce(start_time, window_start)',
+  bytes: 'coalesce(bytes, 0)',
+  packets: 'coalesce(packets, 0)',
+} as const;
 export const SORTS = ['start', '-start', 'bytes', '-bytes', 'packets', '-packets'] as const;
 export type Sort = (typeof SORTS)[number];
 
@@ -45,7 +53,8 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const SearchQuery = RangeQuery.extend({
   sort: z.enum(SORTS).default('start').meta({
-    description: "start: the record's start (its window's start without one), bytes or packets; '-' descending; ties by record id",
+    description:
+      "start: the record's start (its window's start without one), bytes or packets; '-' descending; ties by record id",
   }),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().optional(),
@@ -83,7 +92,13 @@ export function encodeCursor(c: Cursor): string {
 export function decodeCursor(s: string): Cursor | undefined {
   try {
     const v: unknown = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 3 && SORTS.includes(v[0]) && Number.isSafeInteger(v[1]) && typeof v[2] === 'string') {
+    if (
+      Array.isArray(v) &&
+      v.length === 3 &&
+      SORTS.includes(v[0]) &&
+      Number.isSafeInteger(v[1]) &&
+      typeof v[2] === 'string'
+    ) {
       return { sort: v[0], key: v[1], recordId: v[2] };
     }
   } catch {
@@ -122,8 +137,11 @@ export function recordSearch(scope: RecordScope, query: Pick<SearchQuery, 'sort'
 export function scopeSql(s: RecordScope, params: SqlParams): string {
   const from = params.add(s.from);
   const conditions = [
-    `log_topic_id = ${params.add(s.logTopicId)}`, `account_id = ${params.add(s.accountId)}`,
-    `window_start < ${params.add(s.to)}`, `window_end > ${from}`, `window_start >= ${from}::bigint - ${LONGEST_WINDOW}`,
+    `log_topic_id = ${params.add(s.logTopicId)}`,
+    `account_id = ${params.add(s.accountId)}`,
+    `window_start < ${params.add(s.to)}`,
+    `window_end > ${from}`,
+    `window_start >= ${from}::bigint - ${LONGEST_WINDOW}`,
   ];
   if (s.where) conditions.push(querySql(s.where, params));
   return conditions.join(' AND ');
@@ -131,7 +149,9 @@ export function scopeSql(s: RecordScope, params: SqlParams): string {
 
 /** The address of a query that is one bare address (not a CIDR), else undefined. */
 function bareAddress(where: Query | undefined): string | undefined {
-  return where?.type === 'match' && where.field === 'address' && !String(where.value).includes('/') ? String(where.value) : undefined;
+  return where?.type === 'match' && where.field === 'address' && !String(where.value).includes('/')
+    ? String(where.value)
+    : undefined;
 }
 
 /**
@@ -147,7 +167,10 @@ export function recordSearchSql(s: RecordSearch): Sql {
   const direction = descending ? ' DESC' : '';
   const address = bareAddress(s.where);
   const conditions = [scopeSql(address === undefined ? s : { ...s, where: undefined }, params)];
-  if (s.after) conditions.push(`(${key}, record_id) ${descending ? '<' : '>'} (${params.add(s.after.key)}, ${params.add(s.after.recordId)})`);
+  if (s.after)
+    conditions.push(
+      `(${key}, record_id) ${descending ? '<' : '>'} (${params.add(s.after.key)}, ${params.add(s.after.recordId)})`,
+    );
   const limit = params.add(s.limit + 1);
   const select = (extra?: string) =>
     `SELECT record, ${key} AS sort_key, record_id FROM flow_records WHERE ${[...conditions, ...(extra ? [extra] : [])].join(' AND ')} ORDER BY ${key}${direction}, record_id${direction} LIMIT ${limit}`;
@@ -163,7 +186,10 @@ export function recordSearchSql(s: RecordSearch): Sql {
 export function recordCountSql(s: RecordScope, cap: number): Sql {
   const params = new SqlParams();
   const where = scopeSql(s, params);
-  return { text: `SELECT count(*) AS n FROM (SELECT 1 FROM flow_records WHERE ${where} LIMIT ${params.add(cap)}) AS capped`, values: params.values };
+  return {
+    text: `SELECT count(*) AS n FROM (SELECT 1 FROM flow_records WHERE ${where} LIMIT ${params.add(cap)}) AS capped`,
+    values: params.values,
+  };
 }
 
 export interface RecordRow {
@@ -189,23 +215,31 @@ export function recordPage(rows: RecordRow[], search: Pick<RecordSearch, 'limit'
 }
 
 const CSV_FIELDS = Object.keys(FIELD_KEYS) as (keyof typeof FIELD_KEYS)[];
-const csvValue = (v: unknown) => (v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
+const csvValue = (v: unknown) =>
+  v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v);
 
 /** Each export format: its media type, a header line, and one line per record. */
 export const EXPORTS: Record<ExportFormat, { contentType: string; header: string; line(r: FlowRecord): string }> = {
   ndjson: { contentType: 'application/x-ndjson', header: '', line: (r) => `${JSON.stringify(r)}\n` },
-  csv: { contentType: 'text/csv; charset=utf-8', header: `${CSV_FIELDS.join(',')}\n`, line: (r) => `${CSV_FIELDS.map((f) => csvValue(r[FIELD_KEYS[f]])).join(',')}\n` },
+  csv: {
+    contentType: 'text/csv; charset=utf-8',
+    header: `${CSV_FIELDS.join(',')}\n`,
+    line: (r) => `${CSV_FIELDS.map((f) => csvValue(r[FIELD_KEYS[f]])).join(',')}\n`,
+  },
   text: { contentType: 'text/plain; charset=utf-8', header: '', line: (r) => `${formatText(r)}\n` },
 };
 
 /** The whole result, at most `cap` records, as chunks of the format, page after page along the cursor. */
 export async function* exportChunks(
-  search: RecordSearch, format: ExportFormat, fetchPage: (s: RecordSearch) => Promise<RecordRow[]>, cap = EXPORT_CAP,
+  search: RecordSearch,
+  format: ExportFormat,
+  fetchPage: (s: RecordSearch) => Promise<RecordRow[]>,
+  cap = EXPORT_CAP,
 ): AsyncGenerator<string> {
   const { header, line } = EXPORTS[format];
   if (header) yield header;
   let after = search.after;
-  for (let left = cap; left > 0;) {
+  for (let left = cap; left > 0; ) {
     const limit = Math.min(EXPORT_PAGE, left);
     const rows = await fetchPage({ ...search, limit, after });
     const page = rows.slice(0, limit);

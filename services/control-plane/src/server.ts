@@ -25,17 +25,25 @@ const MAX_PARAM_LENGTH = 100;
 
 /** What Node's HTTP parser refuses before Fastify sees the request, by its error code: the status and why. */
 const CLIENT_ERRORS: Record<string, [number, string]> = {
-  HPE_HEADER_OVERFLOW: [431, 'the request headers (with the URL) are over 16 KB; send a long search as POST /v1/log-topics/:id/records/search'],
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'the request headers (with the URL) are over 16 KB; send a long search as POST /v1/log-topics/:id/records/search',
+  ],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'the request took too long to arrive'],
 };
 
 /** Those refusals in the API's error shape, rather than Fastify's default (which adds statusCode). */
 function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, `malformed HTTP request (${err.code ?? err.message})`];
+  const [status, message] = CLIENT_ERRORS[err.code ?? ''] ?? [
+    400,
+    `malformed HTTP request (${err.code ?? err.message})`,
+  ];
   const body = JSON.stringify(new HttpError(status, message).body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }
@@ -43,11 +51,17 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 export function buildServer({ log, registry, metrics, ready, api }: ServerOptions) {
   // Requests are counted in /metrics; the log keeps to errors and the lifecycle.
   const app = Fastify({
-    loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, clientErrorHandler: clientError,
+    loggerInstance: log,
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler: clientError,
     // A path the router cannot take (bad percent-encoding: 400, a parameter over MAX_PARAM_LENGTH: 414), in the API's error shape.
     frameworkErrors: (err, _req, reply: FastifyReply) => {
       const status = err.statusCode ?? 400;
-      const message = status === 414 ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : 'the URL is not valid (bad percent-encoding)';
+      const message =
+        status === 414
+          ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+          : 'the URL is not valid (bad percent-encoding)';
       return reply.code(status).send(new HttpError(status, message).body);
     },
   });

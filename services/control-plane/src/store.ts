@@ -5,11 +5,31 @@ import { hashApiKey } from './api-key.js';
 import { conflict, notFound } from './errors.js';
 import { newAccountId, newResourceId } from './ids.js';
 import {
-  ACCOUNTS, API_KEYS, DEPENDENTS, FLOW_LOGS, deleteSql, fromRow, insertSql, selectSql, updateSql, type Page, type Resource, type Sql,
+  ACCOUNTS,
+  API_KEYS,
+  DEPENDENTS,
+  FLOW_LOGS,
+  deleteSql,
+  fromRow,
+  insertSql,
+  selectSql,
+  updateSql,
+  type Page,
+  type Resource,
+  type Sql,
 } from './resources.js';
 import { encodeCursor, type Account, type ApiKey, type FlowLog, type FlowLogRevision, type Role } from './schemas.js';
 import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type RecordSearch } from './search.js';
-import { actionsSql, histogramSql, TOP_SETTINGS, topSql, type ActionRow, type HistogramRow, type TopQuery, type TopRow } from './analysis.js';
+import {
+  actionsSql,
+  histogramSql,
+  TOP_SETTINGS,
+  topSql,
+  type ActionRow,
+  type HistogramRow,
+  type TopQuery,
+  type TopRow,
+} from './analysis.js';
 import { eniActivitySql, flowLogHealthSql, type EniActivityRow, type FlowLogHealthRow } from './health.js';
 
 export type { Role } from './schemas.js';
@@ -24,7 +44,9 @@ export interface Principal {
 
 type Db = Pool | PoolClient;
 type Owned = { id: string; accountId: string };
-type FlowLogChanges = Partial<Pick<FlowLog, 'name' | 'description' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>>;
+type FlowLogChanges = Partial<
+  Pick<FlowLog, 'name' | 'description' | 'trafficType' | 'aggregationInterval' | 'tags' | 'enabled'>
+>;
 
 // Any fixed number: serialises the bootstrap of the default account between instances starting together.
 const UNIQUE_VIOLATION = '23505';
@@ -36,7 +58,8 @@ function conflictOf<T>(resource: Resource<T>, err: unknown, values: Partial<T>):
   if (code === UNIQUE_VIOLATION && constraint === `${resource.table}_account_name`) {
     return conflict(`name: a ${resource.label} named "${(values as { name?: string }).name}" exists already`);
   }
-  if (code === FOREIGN_KEY_VIOLATION) return conflict(`a resource this ${resource.label} refers to was deleted meanwhile`);
+  if (code === FOREIGN_KEY_VIOLATION)
+    return conflict(`a resource this ${resource.label} refers to was deleted meanwhile`);
   return err as Error;
 }
 
@@ -75,7 +98,11 @@ export class Store {
   }
 
   /** One page of the rows matching `where`, oldest first, with the cursor of the next page (null after the last). */
-  async list<T extends { id: string }>(resource: Resource<T>, where: Partial<T>, page: Page): Promise<{ items: T[]; nextCursor: string | null }> {
+  async list<T extends { id: string }>(
+    resource: Resource<T>,
+    where: Partial<T>,
+    page: Page,
+  ): Promise<{ items: T[]; nextCursor: string | null }> {
     const { text, values } = selectSql(resource, where, page);
     const { rows } = await this.pool.query<Record<string, unknown> & { position: string }>(text, values);
     const items = rows.slice(0, page.limit);
@@ -87,7 +114,13 @@ export class Store {
   }
 
   /** Changes the given fields of the account's resource; undefined when it has none with that id. A duplicate name is a 409. */
-  async update<T extends Owned>(resource: Resource<T>, key: Owned, changes: Partial<T>, db: Db = this.pool, also: string[] = []): Promise<T | undefined> {
+  async update<T extends Owned>(
+    resource: Resource<T>,
+    key: Owned,
+    changes: Partial<T>,
+    db: Db = this.pool,
+    also: string[] = [],
+  ): Promise<T | undefined> {
     return (await this.rows(db, resource, updateSql(resource, key as Partial<T>, changes, also), changes))[0];
   }
 
@@ -98,11 +131,20 @@ export class Store {
   async remove<T extends Owned>(resource: Resource<T>, key: Owned): Promise<boolean> {
     return this.tx(async (client) => {
       // Locked first, so nothing can start referring to it between the check and the delete.
-      const found = await client.query(`SELECT id FROM ${resource.table} WHERE account_id = $1 AND id = $2 FOR UPDATE`, [key.accountId, key.id]);
+      const found = await client.query(
+        `SELECT id FROM ${resource.table} WHERE account_id = $1 AND id = $2 FOR UPDATE`,
+        [key.accountId, key.id],
+      );
       if (!found.rowCount) return false;
       for (const [dependent, column] of DEPENDENTS.get(resource) ?? []) {
-        const { rows } = await client.query(`SELECT id FROM ${dependent.table} WHERE ${column} = $1 AND account_id = $2 LIMIT 1`, [key.id, key.accountId]);
-        if (rows[0]) throw conflict(`${resource.label} ${key.id} is in use by ${dependent.label} ${rows[0].id}: delete that first`);
+        const { rows } = await client.query(
+          `SELECT id FROM ${dependent.table} WHERE ${column} = $1 AND account_id = $2 LIMIT 1`,
+          [key.id, key.accountId],
+        );
+        if (rows[0])
+          throw conflict(
+            `${resource.label} ${key.id} is in use by ${dependent.label} ${rows[0].id}: delete that first`,
+          );
       }
       const { text, values } = deleteSql(resource, key as Partial<T>);
       await client.query(text, values);
@@ -114,9 +156,15 @@ export class Store {
    * Creates a flow log and its first revision in one transaction. The resource it covers is locked
    * against deletion meanwhile; 404 (naming `resourceId`) when the account has no such resource.
    */
-  async createFlowLog(values: Omit<FlowLog, 'id' | 'enabled' | 'revision' | 'createdAt' | 'updatedAt'>, covered: Resource<Owned>): Promise<FlowLog> {
+  async createFlowLog(
+    values: Omit<FlowLog, 'id' | 'enabled' | 'revision' | 'createdAt' | 'updatedAt'>,
+    covered: Resource<Owned>,
+  ): Promise<FlowLog> {
     return this.tx(async (client) => {
-      const found = await client.query(`SELECT id FROM ${covered.table} WHERE account_id = $1 AND id = $2 FOR KEY SHARE`, [values.accountId, values.resourceId]);
+      const found = await client.query(
+        `SELECT id FROM ${covered.table} WHERE account_id = $1 AND id = $2 FOR KEY SHARE`,
+        [values.accountId, values.resourceId],
+      );
       if (!found.rowCount) throw notFound(`resourceId: ${covered.label} ${values.resourceId} not found`);
       return this.revised(client, await this.create(FLOW_LOGS, values, client));
     });
@@ -128,13 +176,20 @@ export class Store {
    */
   async updateFlowLog(key: Owned, changes: FlowLogChanges): Promise<FlowLog | undefined> {
     return this.tx(async (client) => {
-      const flowLog = await this.update<FlowLog>(FLOW_LOGS, key, changes, client, ['revision = revision + 1', 'updated_at = now()']);
+      const flowLog = await this.update<FlowLog>(FLOW_LOGS, key, changes, client, [
+        'revision = revision + 1',
+        'updated_at = now()',
+      ]);
       return flowLog && this.revised(client, flowLog);
     });
   }
 
   private async revised(client: PoolClient, flowLog: FlowLog): Promise<FlowLog> {
-    await client.query('INSERT INTO flow_log_revisions (flow_log_id, revision, flow_log) VALUES ($1, $2, $3)', [flowLog.id, flowLog.revision, JSON.stringify(flowLog)]);
+    await client.query('INSERT INTO flow_log_revisions (flow_log_id, revision, flow_log) VALUES ($1, $2, $3)', [
+      flowLog.id,
+      flowLog.revision,
+      JSON.stringify(flowLog),
+    ]);
     return flowLog;
   }
 
@@ -161,9 +216,10 @@ export class Store {
       await client.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_LOCKS.bootstrap]);
       const existing = await client.query<{ id: string }>('SELECT id FROM accounts WHERE operator');
       const accountId = existing.rows[0]?.id ?? (await this.insertAccount(client, accountName, true)).id;
-      await client.query("INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING", [
-        newResourceId(API_KEYS.idPrefix), accountId, keyHash,
-      ]);
+      await client.query(
+        "INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, 'admin') ON CONFLICT (key_hash) DO NOTHING",
+        [newResourceId(API_KEYS.idPrefix), accountId, keyHash],
+      );
     });
   }
 
@@ -184,7 +240,10 @@ export class Store {
   }
 
   private async insertAccount(db: Db, name: string, operator = false): Promise<Account> {
-    const { rows } = await db.query('INSERT INTO accounts (id, name, operator) VALUES ($1, $2, $3) RETURNING id, name, created_at', [newAccountId(), name, operator]);
+    const { rows } = await db.query(
+      'INSERT INTO accounts (id, name, operator) VALUES ($1, $2, $3) RETURNING id, name, created_at',
+      [newAccountId(), name, operator],
+    );
     return fromRow(ACCOUNTS, rows[0]);
   }
 
@@ -197,7 +256,10 @@ export class Store {
     });
   }
 
-  async createApiKey(key: { accountId: string; role: Role; name?: string; keyHash: string }, db: Db = this.pool): Promise<ApiKey> {
+  async createApiKey(
+    key: { accountId: string; role: Role; name?: string; keyHash: string },
+    db: Db = this.pool,
+  ): Promise<ApiKey> {
     const { rows } = await db.query(
       `INSERT INTO api_keys (id, account_id, role, name, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING ${Object.values(API_KEYS.columns).join(', ')}`,
       [newResourceId(API_KEYS.idPrefix), key.accountId, key.role, key.name ?? null, key.keyHash],
@@ -208,7 +270,10 @@ export class Store {
   /** Deletes the account's key; false when it has none with that id; a 409 for its last admin key, which would lock the account out. */
   async deleteApiKey(key: Owned): Promise<boolean> {
     return this.tx(async (client) => {
-      const { rows } = await client.query<{ id: string; role: Role }>("SELECT id, role FROM api_keys WHERE account_id = $1 ORDER BY id FOR UPDATE", [key.accountId]);
+      const { rows } = await client.query<{ id: string; role: Role }>(
+        'SELECT id, role FROM api_keys WHERE account_id = $1 ORDER BY id FOR UPDATE',
+        [key.accountId],
+      );
       const target = rows.find((r) => r.id === key.id);
       if (!target) return false;
       if (target.role === 'admin' && rows.filter((r) => r.role === 'admin').length === 1) {
@@ -224,11 +289,22 @@ export class Store {
    * (its key for signing packet batches). Rebinding to another agent keeps the one before, until now.
    * Undefined when the account has no such ENI.
    */
-  async bindAgent(accountId: string, eniId: string, agentId: string, newSecret: string): Promise<EniBinding | undefined> {
+  async bindAgent(
+    accountId: string,
+    eniId: string,
+    agentId: string,
+    newSecret: string,
+  ): Promise<EniBinding | undefined> {
     return this.tx(async (client) => {
-      const eni = await client.query('SELECT 1 FROM network_interfaces WHERE account_id = $1 AND id = $2 FOR UPDATE', [accountId, eniId]);
+      const eni = await client.query('SELECT 1 FROM network_interfaces WHERE account_id = $1 AND id = $2 FOR UPDATE', [
+        accountId,
+        eniId,
+      ]);
       if (!eni.rowCount) return undefined;
-      await client.query('INSERT INTO agents (account_id, agent_id, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [accountId, agentId, newSecret]);
+      await client.query(
+        'INSERT INTO agents (account_id, agent_id, secret) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [accountId, agentId, newSecret],
+      );
       await client.query(
         `INSERT INTO eni_bindings (account_id, eni_id, agent_id) VALUES ($1, $2, $3)
          ON CONFLICT (account_id, eni_id) DO UPDATE SET agent_id = $3, bound_at = now(),
@@ -253,8 +329,15 @@ export class Store {
       only ? [only.accountId, only.eniId] : [],
     );
     return rows.map((r) => ({
-      eniId: r.eni_id, accountId: r.account_id, vpcId: r.vpc_id, subnetId: r.subnet_id, agentId: r.agent_id, secret: r.secret,
-      ...(r.previous_agent && r.previous_secret ? { previous: { agentId: r.previous_agent, secret: r.previous_secret, until: r.previous_until } } : {}),
+      eniId: r.eni_id,
+      accountId: r.account_id,
+      vpcId: r.vpc_id,
+      subnetId: r.subnet_id,
+      agentId: r.agent_id,
+      secret: r.secret,
+      ...(r.previous_agent && r.previous_secret
+        ? { previous: { agentId: r.previous_agent, secret: r.previous_secret, until: r.previous_until } }
+        : {}),
     }));
   }
 
@@ -264,7 +347,10 @@ export class Store {
   }
 
   async ping(): Promise<boolean> {
-    return this.pool.query('SELECT 1').then(() => true, () => false);
+    return this.pool.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
   }
 
   /** How many records the scope holds, counted no further than `cap`. */
@@ -297,10 +383,12 @@ export class Store {
 
   /** What the publisher needs of the log topics (all; or those of one logset; or one), on the log-topics topic. */
   async logTopicSettings(where: { id?: string; logsetId?: string } = {}): Promise<LogTopicSettings[]> {
-    return (await this.pool.query<LogTopicSettings>(
-      'SELECT t.id, t.kafka_topic AS "kafkaTopic", t.format, l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id '
-      + 'WHERE ($1::text IS NULL OR t.id = $1) AND ($2::text IS NULL OR t.logset_id = $2) ORDER BY t.id',
-      [where.id ?? null, where.logsetId ?? null],
-    )).rows;
+    return (
+      await this.pool.query<LogTopicSettings>(
+        'SELECT t.id, t.kafka_topic AS "kafkaTopic", t.format, l.retention_days AS "retentionDays" FROM log_topics t JOIN logsets l ON l.id = t.logset_id ' +
+          'WHERE ($1::text IS NULL OR t.id = $1) AND ($2::text IS NULL OR t.logset_id = $2) ORDER BY t.id',
+        [where.id ?? null, where.logsetId ?? null],
+      )
+    ).rows;
   }
 }

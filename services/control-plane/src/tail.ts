@@ -32,7 +32,11 @@ export interface TailOptions {
  */
 export async function startTail({ kafka, admin, topic, matches, send }: TailOptions): Promise<() => Promise<void>> {
   const ends = await admin.fetchTopicOffsets(topic);
-  const consumer = kafka.consumer({ groupId: `${topic}.tail.${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: FETCH_MAX_WAIT_MS });
+  const consumer = kafka.consumer({
+    groupId: `${topic}.tail.${randomUUID()}`,
+    readUncommitted: false,
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+  });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: false });

@@ -25,7 +25,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const api = (method: string, path: string, body?: unknown, key?: string | null) => t.api(method, path, body, key).then(({ status, body }) => ({ status, body }));
+const api = (method: string, path: string, body?: unknown, key?: string | null) =>
+  t.api(method, path, body, key).then(({ status, body }) => ({ status, body }));
 const addAccount = (id: string, keys: Record<string, 'admin' | 'readonly'>) => insertAccount(db, id, keys);
 
 /** The rule with this id on the rules topic, read from the beginning. */
@@ -35,7 +36,11 @@ async function publishedRule(id: string): Promise<unknown> {
   await consumer.subscribe({ topic: topics.rules, fromBeginning: true });
   try {
     return await new Promise<unknown>((resolve) => {
-      void consumer.run({ eachMessage: async ({ message }) => { if (message.key?.toString() === id) resolve(JSON.parse(message.value!.toString())); } });
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.key?.toString() === id) resolve(JSON.parse(message.value!.toString()));
+        },
+      });
     });
   } finally {
     await consumer.disconnect();
@@ -54,24 +59,52 @@ describe('control plane API', () => {
   });
 
   it('wants a known key', async () => {
-    expect(await api('GET', '/v1/vpcs', undefined, null)).toMatchObject({ status: 401, body: { error: 'Unauthorized', message: expect.stringContaining('missing API key') } });
-    expect(await api('GET', '/v1/vpcs', undefined, 'nope')).toMatchObject({ status: 401, body: { message: 'unknown API key' } });
+    expect(await api('GET', '/v1/vpcs', undefined, null)).toMatchObject({
+      status: 401,
+      body: { error: 'Unauthorized', message: expect.stringContaining('missing API key') },
+    });
+    expect(await api('GET', '/v1/vpcs', undefined, 'nope')).toMatchObject({
+      status: 401,
+      body: { message: 'unknown API key' },
+    });
   });
 
   it('creates VPC → subnet → ENI → logset → log topic → flow log', async () => {
     const vpc = await api('POST', '/v1/vpcs', { name: 'main', cidrBlock: '10.0.0.0/16' });
-    expect(vpc).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^vpc-/), name: 'main', cidrBlock: '10.0.0.0/16', accountId: expect.stringMatching(/^\d{12}$/) } });
+    expect(vpc).toMatchObject({
+      status: 201,
+      body: {
+        id: expect.stringMatching(/^vpc-/),
+        name: 'main',
+        cidrBlock: '10.0.0.0/16',
+        accountId: expect.stringMatching(/^\d{12}$/),
+      },
+    });
     ids.vpc = vpc.body.id;
     ids.account = vpc.body.accountId;
 
     const subnet = await api('POST', '/v1/subnets', { vpcId: ids.vpc, name: 'web', cidrBlock: '10.0.1.0/24' });
-    expect(subnet).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^subnet-/), vpcId: ids.vpc, cidrBlock: '10.0.1.0/24' } });
+    expect(subnet).toMatchObject({
+      status: 201,
+      body: { id: expect.stringMatching(/^subnet-/), vpcId: ids.vpc, cidrBlock: '10.0.1.0/24' },
+    });
     ids.subnet = subnet.body.id;
 
-    const eni = await api('POST', '/v1/network-interfaces', { subnetId: ids.subnet, name: 'web-1', primaryIp: '10.0.1.5' });
+    const eni = await api('POST', '/v1/network-interfaces', {
+      subnetId: ids.subnet,
+      name: 'web-1',
+      primaryIp: '10.0.1.5',
+    });
     expect(eni.status).toBe(201);
     ids.eni = eni.body.id;
-    expect(eni.body).toMatchObject({ id: expect.stringMatching(/^eni-/), vpcId: ids.vpc, subnetId: ids.subnet, accountId: ids.account, primaryIp: '10.0.1.5', name: 'web-1' });
+    expect(eni.body).toMatchObject({
+      id: expect.stringMatching(/^eni-/),
+      vpcId: ids.vpc,
+      subnetId: ids.subnet,
+      accountId: ids.account,
+      primaryIp: '10.0.1.5',
+      name: 'web-1',
+    });
     expect(await api('GET', `/v1/network-interfaces/${ids.eni}`)).toEqual({ status: 200, body: eni.body });
 
     const logset = await api('POST', '/v1/logsets', { name: 'prod' });
@@ -84,11 +117,23 @@ describe('control plane API', () => {
     expect(topic.body.kafkaTopic).toBe(topics.logTopic(ids.topic));
 
     const flowLog = await api('POST', '/v1/flow-logs', {
-      name: 'web', resourceType: 'NETWORKINTERFACE', resourceId: ids.eni, trafficType: 'ALL', logTopicId: ids.topic, tags: [{ key: 'team', value: 'net' }],
+      name: 'web',
+      resourceType: 'NETWORKINTERFACE',
+      resourceId: ids.eni,
+      trafficType: 'ALL',
+      logTopicId: ids.topic,
+      tags: [{ key: 'team', value: 'net' }],
     });
     expect(flowLog).toMatchObject({
       status: 201,
-      body: { id: expect.stringMatching(/^fl-/), enabled: true, revision: 1, aggregationInterval: 600, tags: [{ key: 'team', value: 'net' }], resourceId: ids.eni },
+      body: {
+        id: expect.stringMatching(/^fl-/),
+        enabled: true,
+        revision: 1,
+        aggregationInterval: 600,
+        tags: [{ key: 'team', value: 'net' }],
+        resourceId: ids.eni,
+      },
     });
     ids.flowLog = flowLog.body.id;
 
@@ -101,8 +146,16 @@ describe('control plane API', () => {
 
   it('published the rule before answering', async () => {
     expect(await publishedRule(ids.flowLog)).toEqual({
-      id: ids.flowLog, accountId: ids.account, name: 'web', resourceType: 'NETWORKINTERFACE', resourceId: ids.eni, trafficType: 'ALL',
-      logTopicId: ids.topic, aggregationInterval: 600, enabled: true, revision: 1,
+      id: ids.flowLog,
+      accountId: ids.account,
+      name: 'web',
+      resourceType: 'NETWORKINTERFACE',
+      resourceId: ids.eni,
+      trafficType: 'ALL',
+      logTopicId: ids.topic,
+      aggregationInterval: 600,
+      enabled: true,
+      revision: 1,
     });
   });
 
@@ -112,10 +165,22 @@ describe('control plane API', () => {
        VALUES ('fl-crashed', $1, 'crashed', 'VPC', $2, 'REJECT', $3, 60, 4)`,
       [ids.account, ids.vpc, ids.topic],
     );
-    const second = new ControlPlane({ config: t.config, log: testLogger(), kafka, pool: db.pool, registry: createRegistry('control-plane') });
+    const second = new ControlPlane({
+      config: t.config,
+      log: testLogger(),
+      kafka,
+      pool: db.pool,
+      registry: createRegistry('control-plane'),
+    });
     await second.start();
     await second.stop();
-    expect(await publishedRule('fl-crashed')).toMatchObject({ id: 'fl-crashed', resourceType: 'VPC', trafficType: 'REJECT', aggregationInterval: 60, revision: 4 });
+    expect(await publishedRule('fl-crashed')).toMatchObject({
+      id: 'fl-crashed',
+      resourceType: 'VPC',
+      trafficType: 'REJECT',
+      aggregationInterval: 60,
+      revision: 4,
+    });
     // The pool was the caller's: still open.
     await db.pool.query('DELETE FROM flow_logs WHERE id = $1', ['fl-crashed']);
   });
@@ -123,7 +188,9 @@ describe('control plane API', () => {
   it("created the log topic's Kafka topic", async () => {
     const admin = kafka.admin();
     await admin.connect();
-    const { topics: [meta] } = await admin.fetchTopicMetadata({ topics: [topics.logTopic(ids.topic)] });
+    const {
+      topics: [meta],
+    } = await admin.fetchTopicMetadata({ topics: [topics.logTopic(ids.topic)] });
     await admin.disconnect();
     expect(meta.partitions).toHaveLength(2);
   });
@@ -139,32 +206,77 @@ describe('control plane API', () => {
     await bad('/v1/vpcs', { cidrBlock: '10.0.0.0/16' }, 'name');
     await bad('/v1/subnets', { vpcId: ids.vpc, name: 's', cidrBlock: '10.1.0.0/24' }, 'cidrBlock');
     await bad('/v1/network-interfaces', { subnetId: ids.subnet, name: 'e', primaryIp: '10.0.2.5' }, 'primaryIp');
-    await bad('/v1/flow-logs', { name: 'f', resourceType: 'VPC', resourceId: ids.vpc, trafficType: 'ALL', logTopicId: ids.topic, aggregationInterval: 7 }, 'aggregationInterval');
+    await bad(
+      '/v1/flow-logs',
+      {
+        name: 'f',
+        resourceType: 'VPC',
+        resourceId: ids.vpc,
+        trafficType: 'ALL',
+        logTopicId: ids.topic,
+        aggregationInterval: 7,
+      },
+      'aggregationInterval',
+    );
     expect(await api('POST', '/v1/vpcs', '{"name": ')).toMatchObject({ status: 400, body: { error: 'Bad Request' } });
-    expect(await api('GET', `/v1/log-topics/${ids.topic}/records?q=port%3D80`)).toMatchObject({ status: 400, body: { message: expect.stringContaining('q: ') } });
+    expect(await api('GET', `/v1/log-topics/${ids.topic}/records?q=port%3D80`)).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining('q: ') },
+    });
   });
 
   it('keeps accounts apart', async () => {
     await addAccount('999999999999', { [OTHER_KEY]: 'admin', [READONLY_KEY]: 'readonly' });
-    expect(await api('GET', `/v1/network-interfaces/${ids.eni}`, undefined, OTHER_KEY)).toMatchObject({ status: 404, body: { error: 'Not Found' } });
-    expect(await api('GET', '/v1/network-interfaces', undefined, OTHER_KEY)).toEqual({ status: 200, body: { items: [], nextCursor: null } });
-    expect(await api('GET', `/v1/log-topics/${ids.topic}/records`, undefined, OTHER_KEY)).toMatchObject({ status: 404 });
+    expect(await api('GET', `/v1/network-interfaces/${ids.eni}`, undefined, OTHER_KEY)).toMatchObject({
+      status: 404,
+      body: { error: 'Not Found' },
+    });
+    expect(await api('GET', '/v1/network-interfaces', undefined, OTHER_KEY)).toEqual({
+      status: 200,
+      body: { items: [], nextCursor: null },
+    });
+    expect(await api('GET', `/v1/log-topics/${ids.topic}/records`, undefined, OTHER_KEY)).toMatchObject({
+      status: 404,
+    });
     const subnet = await api('POST', '/v1/subnets', { vpcId: ids.vpc, name: 's', cidrBlock: '10.0.9.0/24' }, OTHER_KEY);
     expect(subnet).toMatchObject({ status: 404, body: { message: `vpcId: VPC ${ids.vpc} not found` } });
-    expect(await api('POST', '/v1/vpcs', { name: 'ro', cidrBlock: '10.0.0.0/16' }, READONLY_KEY)).toMatchObject({ status: 403 });
+    expect(await api('POST', '/v1/vpcs', { name: 'ro', cidrBlock: '10.0.0.0/16' }, READONLY_KEY)).toMatchObject({
+      status: 403,
+    });
     expect((await api('GET', '/v1/vpcs', undefined, READONLY_KEY)).status).toBe(200);
   });
 
-  it('serves the field table at GET /v1/fields: every record field, the flow key and the console\'s columns', async () => {
+  it("serves the field table at GET /v1/fields: every record field, the flow key and the console's columns", async () => {
     const res = await api('GET', '/v1/fields');
     expect(res.status).toBe(200);
     const fields = (res.body as FieldList).fields;
     expect(fields.map((f) => f.name)).toEqual(FIELDS.map((f) => f.name));
-    expect(fields.filter((f) => f.flowKey).map((f) => f.key)).toEqual(['interfaceId', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'action']);
-    expect(fields.find((f) => f.name === 'log-status')).toMatchObject({ key: 'logStatus', absent: 'kept', values: ['OK', 'NODATA', 'SKIPDATA'] });
+    expect(fields.filter((f) => f.flowKey).map((f) => f.key)).toEqual([
+      'interfaceId',
+      'srcaddr',
+      'dstaddr',
+      'srcport',
+      'dstport',
+      'protocol',
+      'action',
+    ]);
+    expect(fields.find((f) => f.name === 'log-status')).toMatchObject({
+      key: 'logStatus',
+      absent: 'kept',
+      values: ['OK', 'NODATA', 'SKIPDATA'],
+    });
     const columns = fields.filter((f) => f.console).sort((a, b) => a.console!.rank - b.console!.rank);
-    expect(columns.slice(0, 3).map((f) => [f.name, f.console!.display, f.console!.sort])).toEqual([['start', 'time', 'start'], ['end', 'time', undefined], ['interface-id', 'text', undefined]]);
-    expect(fields.find((f) => f.name === 'pkt-srcaddr')).toMatchObject({ key: 'pktSrcaddr', kind: 'address', flowKey: false, console: { unlessSameAs: 'srcaddr' } });
+    expect(columns.slice(0, 3).map((f) => [f.name, f.console!.display, f.console!.sort])).toEqual([
+      ['start', 'time', 'start'],
+      ['end', 'time', undefined],
+      ['interface-id', 'text', undefined],
+    ]);
+    expect(fields.find((f) => f.name === 'pkt-srcaddr')).toMatchObject({
+      key: 'pktSrcaddr',
+      kind: 'address',
+      flowKey: false,
+      console: { unlessSameAs: 'srcaddr' },
+    });
     expect((await api('GET', '/v1/fields', undefined, null)).status).toBe(401);
   });
 
@@ -172,8 +284,21 @@ describe('control plane API', () => {
     const base = 1_700_000_400; // a multiple of 600
     const record = (windowStart: number, srcaddr: string, dstaddr: string): FlowRecord => {
       return makeRecord({
-        accountId: ids.account, interfaceId: ids.eni, srcaddr, dstaddr, srcport: 443, dstport: 50_000, start: windowStart + 1, end: windowStart + 2,
-        vpcId: ids.vpc, subnetId: ids.subnet, tcpFlags: 18, windowStart, windowEnd: windowStart + 600, flowLogId: ids.flowLog, logTopicId: ids.topic,
+        accountId: ids.account,
+        interfaceId: ids.eni,
+        srcaddr,
+        dstaddr,
+        srcport: 443,
+        dstport: 50_000,
+        start: windowStart + 1,
+        end: windowStart + 2,
+        vpcId: ids.vpc,
+        subnetId: ids.subnet,
+        tcpFlags: 18,
+        windowStart,
+        windowEnd: windowStart + 600,
+        flowLogId: ids.flowLog,
+        logTopicId: ids.topic,
       });
     };
     const records = [
@@ -189,7 +314,8 @@ describe('control plane API', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       return res.body as { records: FlowRecord[]; nextCursor: string | null };
     };
-    const byOrder = (rs: FlowRecord[]) => [...rs].sort((a, b) => a.windowStart - b.windowStart || a.recordId.localeCompare(b.recordId));
+    const byOrder = (rs: FlowRecord[]) =>
+      [...rs].sort((a, b) => a.windowStart - b.windowStart || a.recordId.localeCompare(b.recordId));
 
     // All windows overlapping [base + 1, base + 1800): the first window overlaps by all but its first second.
     const all = await search(`from=${base + 1}&to=${base + 1800}`);

@@ -17,10 +17,14 @@ describe('the admin key made on the first start without FLOWLOGS_API_KEY', () =>
 
   it('is made once, by one of several instances starting together, and stored only as its hash', async () => {
     const stores = [new Store(db.pool), new Store(db.pool), new Store(db.pool)];
-    const made = (await Promise.all(stores.map((s) => s.bootstrapOperatorKey('default', newApiKey)))).filter((k) => k !== undefined);
+    const made = (await Promise.all(stores.map((s) => s.bootstrapOperatorKey('default', newApiKey)))).filter(
+      (k) => k !== undefined,
+    );
     expect(made).toHaveLength(1);
     const [key] = made as string[];
-    const { rows } = await db.pool.query('SELECT k.key_hash, k.role, a.name, a.operator FROM api_keys k JOIN accounts a ON a.id = k.account_id');
+    const { rows } = await db.pool.query(
+      'SELECT k.key_hash, k.role, a.name, a.operator FROM api_keys k JOIN accounts a ON a.id = k.account_id',
+    );
     expect(rows).toEqual([{ key_hash: hashApiKey(key), role: 'admin', name: 'default', operator: true }]);
     expect(await stores[0].principal(hashApiKey(key))).toMatchObject({ role: 'admin', operator: true });
     // A later start finds the operator account and makes nothing.

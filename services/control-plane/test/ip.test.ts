@@ -11,7 +11,8 @@ describe('parseIp', () => {
   });
 
   it('refuses what is not a bare address', () => {
-    for (const s of ['', '10.0.0', '10.0.0.256', '10.0.0.1/32', 'fe80::1%eth0', 'example.com', '1.2.3.4 ']) expect(parseIp(s)).toBeUndefined();
+    for (const s of ['', '10.0.0', '10.0.0.256', '10.0.0.1/32', 'fe80::1%eth0', 'example.com', '1.2.3.4 '])
+      expect(parseIp(s)).toBeUndefined();
   });
 });
 
@@ -22,7 +23,8 @@ describe('parseCidr', () => {
   });
 
   it('refuses bad prefixes and addresses', () => {
-    for (const s of ['10.0.0.0', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/1a', '::/129', '10.0.0/8', 'x/8']) expect(parseCidr(s)).toBeUndefined();
+    for (const s of ['10.0.0.0', '10.0.0.0/33', '10.0.0.0/-1', '10.0.0.0/1a', '::/129', '10.0.0/8', 'x/8'])
+      expect(parseCidr(s)).toBeUndefined();
   });
 
   it('tells host bits set', () => {

@@ -10,7 +10,8 @@ describe('API keys', () => {
   it('come from a Bearer header only', () => {
     expect(bearerToken('Bearer k-123')).toBe('k-123');
     expect(bearerToken('bearer  k-123 ')).toBe('k-123');
-    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic abc', 'Bearer a b', 'k-123']) expect(bearerToken(h)).toBeUndefined();
+    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic abc', 'Bearer a b', 'k-123'])
+      expect(bearerToken(h)).toBeUndefined();
   });
 });
 

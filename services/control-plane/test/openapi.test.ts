@@ -8,10 +8,17 @@ import { buildServer } from '../src/server.js';
 
 // Registering routes needs none of the context's clients.
 const registry = new Registry();
-const app = buildServer({ log: testLogger(), registry, metrics: createMetrics(registry), ready: async () => true, api: { topics: topicNames('t'), rateLimit: 10 } as ApiContext });
+const app = buildServer({
+  log: testLogger(),
+  registry,
+  metrics: createMetrics(registry),
+  ready: async () => true,
+  api: { topics: topicNames('t'), rateLimit: 10 } as ApiContext,
+});
 const registered: string[] = [];
 app.addHook('onRoute', (r) => {
-  for (const m of [r.method].flat()) if (m !== 'HEAD' && r.url.startsWith('/v1/')) registered.push(`${m} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
+  for (const m of [r.method].flat())
+    if (m !== 'HEAD' && r.url.startsWith('/v1/')) registered.push(`${m} ${r.url.replace(/:(\w+)/g, '{$1}')}`);
 });
 let doc: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the document as JSON
 
@@ -21,7 +28,10 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const operations = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops as object).map(([m, op]) => ({ key: `${m.toUpperCase()} ${path}`, op })));
+const operations = () =>
+  Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops as object).map(([m, op]) => ({ key: `${m.toUpperCase()} ${path}`, op })),
+  );
 
 describe('the OpenAPI document', () => {
   it('has every /v1 route, each described', () => {
@@ -29,7 +39,11 @@ describe('the OpenAPI document', () => {
     expect(registered.length).toBeGreaterThan(30);
     const keys = operations().map((o) => o.key);
     for (const route of registered) expect(keys, route).toContain(route);
-    expect(operations().filter((o) => o.op['x-undocumented']).map((o) => o.key)).toEqual([]);
+    expect(
+      operations()
+        .filter((o) => o.op['x-undocumented'])
+        .map((o) => o.key),
+    ).toEqual([]);
   });
 
   it('says how to authenticate and what errors look like', () => {
@@ -38,7 +52,9 @@ describe('the OpenAPI document', () => {
     expect(doc.components.schemas.Error.required).toEqual(['error', 'message']);
     for (const { key, op } of operations().filter((o) => o.key.includes(' /v1/') && !o.op['x-undocumented'])) {
       expect(Object.keys(op.responses), key).toEqual(expect.arrayContaining(['401', '429']));
-      expect(op.responses['401'].content['application/json'].schema, key).toEqual({ $ref: '#/components/schemas/Error' });
+      expect(op.responses['401'].content['application/json'].schema, key).toEqual({
+        $ref: '#/components/schemas/Error',
+      });
     }
     expect(doc.paths['/healthz'].get.security).toEqual([]);
   });
@@ -49,10 +65,20 @@ describe('the OpenAPI document', () => {
     expect(body.required).toEqual(['logsetId', 'name']);
     expect(JSON.stringify(body.properties.format)).toContain('"srcaddr"');
     expect(Object.keys(createTopic.responses)).toEqual(expect.arrayContaining(['201', '400', '404', '409']));
-    expect(createTopic.responses['201'].content['application/json'].schema.properties.createdAt).toEqual({ type: 'string', format: 'date-time' });
+    expect(createTopic.responses['201'].content['application/json'].schema.properties.createdAt).toEqual({
+      type: 'string',
+      format: 'date-time',
+    });
 
     const list = doc.paths['/v1/flow-logs'].get;
-    expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(['limit', 'cursor', 'name', 'resourceId', 'tag', 'enabled']);
+    expect(list.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'limit',
+      'cursor',
+      'name',
+      'resourceId',
+      'tag',
+      'enabled',
+    ]);
     expect(list.responses['200'].content['application/json'].schema.required).toEqual(['items', 'nextCursor']);
     const del = doc.paths['/v1/vpcs/{id}'].delete;
     expect(del.parameters).toEqual([{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }]);
@@ -60,10 +86,21 @@ describe('the OpenAPI document', () => {
     expect(del.responses['204'].content).toBeUndefined();
 
     const search = doc.paths['/v1/log-topics/{id}/records'].get;
-    expect(search.parameters.map((p: { name: string }) => p.name)).toEqual(['id', 'from', 'to', 'q', 'sort', 'limit', 'cursor', 'format']);
+    expect(search.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'id',
+      'from',
+      'to',
+      'q',
+      'sort',
+      'limit',
+      'cursor',
+      'format',
+    ]);
     expect(search.responses['200'].content['application/json'].schema.required).toEqual(['records', 'nextCursor']);
     expect(search.description).toContain('text/csv');
-    expect(Object.keys(doc.paths['/v1/log-topics/{id}/tail'].get.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(Object.keys(doc.paths['/v1/log-topics/{id}/tail'].get.responses['200'].content)).toEqual([
+      'text/event-stream',
+    ]);
   });
 });
 
@@ -74,7 +111,8 @@ describe('/docs', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('swagger-ui-bundle.js');
     expect(page.body).not.toMatch(/src="https?:/);
-    for (const asset of ['swagger-ui-bundle.js', 'swagger-ui.css', 'swagger-ui-standalone-preset.js']) expect((await app.inject(`/docs/${asset}`)).statusCode, asset).toBe(200);
+    for (const asset of ['swagger-ui-bundle.js', 'swagger-ui.css', 'swagger-ui-standalone-preset.js'])
+      expect((await app.inject(`/docs/${asset}`)).statusCode, asset).toBe(200);
     expect((await app.inject('/docs/swagger-initializer.js')).body).toContain("url: '/openapi.json'");
   });
 });

@@ -41,8 +41,16 @@ describe('parseQuery', () => {
     expect(parseQuery('packets:>=2')).toEqual(m('packets', 2, '>='));
     expect(parseQuery('start:<100')).toEqual(m('start', 100, '<'));
     expect(parseQuery('end:<=100')).toEqual(m('end', 100, '<='));
-    expect(parseQuery('dstport:[1 TO 1024]')).toEqual({ type: 'and', left: m('dstport', 1, '>='), right: m('dstport', 1024, '<=') });
-    expect(parseQuery('dstport:{1 to 1024}')).toEqual({ type: 'and', left: m('dstport', 1, '>'), right: m('dstport', 1024, '<') });
+    expect(parseQuery('dstport:[1 TO 1024]')).toEqual({
+      type: 'and',
+      left: m('dstport', 1, '>='),
+      right: m('dstport', 1024, '<='),
+    });
+    expect(parseQuery('dstport:{1 to 1024}')).toEqual({
+      type: 'and',
+      left: m('dstport', 1, '>'),
+      right: m('dstport', 1024, '<'),
+    });
     expect(parseQuery('srcport:[1024 TO *]')).toEqual(m('srcport', 1024, '>='));
   });
 
@@ -51,10 +59,18 @@ describe('parseQuery', () => {
     const q = '10.0.0.1 OR dstport:80 AND action:accept';
     expect(parseQuery(q)).toEqual({ type: 'or', left: a, right: { type: 'and', left: b, right: c } });
     expect(parseQuery('10.0.0.1 or dstport:80 action:accept')).toEqual(parseQuery(q));
-    expect(parseQuery('(10.0.0.1 OR dstport:80) AND action:accept')).toEqual({ type: 'and', left: { type: 'or', left: a, right: b }, right: c });
+    expect(parseQuery('(10.0.0.1 OR dstport:80) AND action:accept')).toEqual({
+      type: 'and',
+      left: { type: 'or', left: a, right: b },
+      right: c,
+    });
     expect(parseQuery('NOT 10.0.0.1 dstport:80')).toEqual({ type: 'and', left: { type: 'not', query: a }, right: b });
     expect(parseQuery('not not 10.0.0.1')).toEqual({ type: 'not', query: { type: 'not', query: a } });
-    expect(parseQuery('10.0.0.1 and dstport:80 and action:accept')).toEqual({ type: 'and', left: { type: 'and', left: a, right: b }, right: c });
+    expect(parseQuery('10.0.0.1 and dstport:80 and action:accept')).toEqual({
+      type: 'and',
+      left: { type: 'and', left: a, right: b },
+      right: c,
+    });
   });
 
   it('is blank for an empty query', () => {
@@ -63,17 +79,28 @@ describe('parseQuery', () => {
   });
 
   it('says where and what was expected', () => {
-    expect(errorOf('srcaddr:10.0.0.1 AND )')).toEqual({ message: 'unexpected ")" at 21; expected a term', position: 21 });
+    expect(errorOf('srcaddr:10.0.0.1 AND )')).toEqual({
+      message: 'unexpected ")" at 21; expected a term',
+      position: 21,
+    });
     expect(errorOf('(10.0.0.1')).toEqual({ message: 'unexpected end of query at 9; expected ")"', position: 9 });
-    expect(errorOf('10.0.0.1)')).toEqual({ message: 'unexpected ")" at 8; expected a term, AND, OR or the end of the query', position: 8 });
+    expect(errorOf('10.0.0.1)')).toEqual({
+      message: 'unexpected ")" at 8; expected a term, AND, OR or the end of the query',
+      position: 8,
+    });
     expect(errorOf('OR 10.0.0.1').message).toBe('unexpected "OR" at 0; expected a term');
     expect(errorOf('port=80').message).toBe('unexpected "port=80" at 0; expected an address, a CIDR or field:value');
-    expect(errorOf('dstport:>x')).toEqual({ message: 'unexpected "x" at 9; expected an integer for dstport', position: 9 });
+    expect(errorOf('dstport:>x')).toEqual({
+      message: 'unexpected "x" at 9; expected an integer for dstport',
+      position: 9,
+    });
     expect(errorOf('dstport:[1 1024]').message).toBe('unexpected "1024" at 11; expected "TO"');
     expect(errorOf('dstport:[1 TO 2').message).toBe('unexpected end of query at 15; expected "]" or "}"');
     expect(errorOf('dstport:[* TO *]').message).toMatch(/^a range needs at least one bound at 8/);
     expect(errorOf('srcaddr:>10.0.0.1').message).toMatch(/^srcaddr cannot be compared with ">" at 9/);
-    expect(errorOf('srcaddr:10.0.0.300').message).toBe('unexpected "10.0.0.300" at 8; expected an address or CIDR for srcaddr');
+    expect(errorOf('srcaddr:10.0.0.300').message).toBe(
+      'unexpected "10.0.0.300" at 8; expected an address or CIDR for srcaddr',
+    );
     expect(errorOf('action:drop').message).toBe('unexpected "drop" at 7; expected one of ACCEPT, REJECT for action');
     expect(errorOf('protocol:foo').message).toContain('expected an integer for protocol or one of icmp, tcp, udp');
     expect(errorOf('dstport:').message).toBe('unexpected end of query at 8; expected a value for dstport');
@@ -83,20 +110,30 @@ describe('parseQuery', () => {
   it('names an unknown field and lists the known ones', () => {
     const { message, position } = errorOf('10.0.0.1 port:80');
     expect(position).toBe(9);
-    expect(message).toMatch(/^unknown field "port" at 9; known fields: version, account-id, interface-id, srcaddr, dstaddr, srcport, dstport, protocol/);
+    expect(message).toMatch(
+      /^unknown field "port" at 9; known fields: version, account-id, interface-id, srcaddr, dstaddr, srcport, dstport, protocol/,
+    );
     expect(message).toContain('tcp-flags, type, flow-direction');
   });
 });
 
 describe('querySql', () => {
-  const sql = (q: string, params = new SqlParams()) => ({ text: querySql(parseQuery(q)!, params), values: params.values });
+  const sql = (q: string, params = new SqlParams()) => ({
+    text: querySql(parseQuery(q)!, params),
+    values: params.values,
+  });
 
   it('numbers parameters after those already taken, values never in the text', () => {
     const params = new SqlParams();
     params.add('topic-1');
     params.add('123456789012');
-    const { text, values } = sql(`interface-id:"eni-'; DROP TABLE x; --" OR dstport:[1 TO 1024] AND NOT 10.0.0.0/8`, params);
-    expect(text).toBe('(interface_id = $3 OR ((dstport >= $4 AND dstport <= $5) AND NOT coalesce((srcaddr <<= $6::inet OR dstaddr <<= $6::inet), false)))');
+    const { text, values } = sql(
+      `interface-id:"eni-'; DROP TABLE x; --" OR dstport:[1 TO 1024] AND NOT 10.0.0.0/8`,
+      params,
+    );
+    expect(text).toBe(
+      '(interface_id = $3 OR ((dstport >= $4 AND dstport <= $5) AND NOT coalesce((srcaddr <<= $6::inet OR dstaddr <<= $6::inet), false)))',
+    );
     expect(values).toEqual(['topic-1', '123456789012', "eni-'; DROP TABLE x; --", 1, 1024, '10.0.0.0/8']);
     expect(text).not.toContain('DROP');
   });
@@ -106,14 +143,23 @@ describe('querySql', () => {
     expect(sql('dstaddr:2001:db8::/32').text).toBe('dstaddr <<= $1::inet');
     expect(sql('bytes:>1000 protocol:tcp action:reject').text).toBe('((bytes > $1 AND protocol = $2) AND action = $3)');
     expect(sql('start:>=5 log-status:ok').text).toBe('(start_time >= $1 AND log_status = $2)');
-    expect(sql('tcp-flags:18 vpc-id:vpc-1 flow-direction:egress').text)
-      .toBe(`(((record->>'tcpFlags')::bigint = $1 AND (record->>'vpcId') = $2) AND (record->>'flowDirection') = $3)`);
+    expect(sql('tcp-flags:18 vpc-id:vpc-1 flow-direction:egress').text).toBe(
+      `(((record->>'tcpFlags')::bigint = $1 AND (record->>'vpcId') = $2) AND (record->>'flowDirection') = $3)`,
+    );
   });
 });
 
 describe('queryPredicate', () => {
   const base: Partial<FlowRecord> = {
-    srcaddr: '10.0.1.5', dstaddr: '192.0.2.1', packets: 10, bytes: 5000, start: 1001, end: 1005, tcpFlags: 18, windowStart: 1000, windowEnd: 1010,
+    srcaddr: '10.0.1.5',
+    dstaddr: '192.0.2.1',
+    packets: 10,
+    bytes: 5000,
+    start: 1001,
+    end: 1005,
+    tcpFlags: 18,
+    windowStart: 1000,
+    windowEnd: 1010,
   };
   const rec = (over: Partial<FlowRecord> = {}): FlowRecord => makeRecord({ ...base, ...over });
   const nodata = makeRecord({ logStatus: 'NODATA', windowStart: 1000, windowEnd: 1010 });

@@ -3,8 +3,17 @@ import type { FlowRecord } from '@flowlogs/contracts';
 import { type HttpError, validate } from '../src/errors.js';
 import { parseQuery } from '../src/query/index.js';
 import {
-  decodeCursor, encodeCursor, exportChunks, recordCountSql, recordPage, recordSearch, recordSearchSql, resolveRange, SearchQuery,
-  type RecordRow, type RecordSearch,
+  decodeCursor,
+  encodeCursor,
+  exportChunks,
+  recordCountSql,
+  recordPage,
+  recordSearch,
+  recordSearchSql,
+  resolveRange,
+  SearchQuery,
+  type RecordRow,
+  type RecordSearch,
 } from '../src/search.js';
 
 const errorOf = (f: () => unknown) => {
@@ -19,13 +28,27 @@ const errorOf = (f: () => unknown) => {
 describe('SearchQuery', () => {
   it('coerces the query string, parses q and defaults sort and limit', () => {
     expect(validate(SearchQuery, { from: '100', to: '200', q: '10.0.0.1' })).toEqual({
-      from: 100, to: 200, q: parseQuery('10.0.0.1'), sort: 'start', limit: 100,
+      from: 100,
+      to: 200,
+      q: parseQuery('10.0.0.1'),
+      sort: 'start',
+      limit: 100,
     });
-    expect(validate(SearchQuery, { sort: '-bytes', limit: '1000', format: 'csv' })).toEqual({ sort: '-bytes', limit: 1000, format: 'csv' });
+    expect(validate(SearchQuery, { sort: '-bytes', limit: '1000', format: 'csv' })).toEqual({
+      sort: '-bytes',
+      limit: 1000,
+      format: 'csv',
+    });
   });
 
   it('names each bad parameter, q with its position', () => {
-    const error = errorOf(() => validate(SearchQuery, { from: 'yesterday', q: 'srcaddr:10.0.0.1 AND )', limit: '1001', sort: 'size', format: 'xml', size: '1' }, 'query'));
+    const error = errorOf(() =>
+      validate(
+        SearchQuery,
+        { from: 'yesterday', q: 'srcaddr:10.0.0.1 AND )', limit: '1001', sort: 'size', format: 'xml', size: '1' },
+        'query',
+      ),
+    );
     expect(error?.statusCode).toBe(400);
     expect(error?.issues?.map((i) => i.path).sort()).toEqual(['format', 'from', 'limit', 'q', 'query', 'sort']);
     expect(error?.message).toContain('q: unexpected ")" at 21; expected a term');
@@ -51,35 +74,66 @@ describe('cursors', () => {
     expect(decodeCursor('xyz')).toBeUndefined();
     const scope = { logTopicId: 't', accountId: 'a', from: 0, to: 1, where: undefined };
     expect(recordSearch(scope, { sort: '-bytes', limit: 5, cursor: encodeCursor(cursor) }).after).toEqual(cursor);
-    expect(errorOf(() => recordSearch(scope, { sort: 'bytes', limit: 5, cursor: encodeCursor(cursor) }))?.message).toBe('cursor: not a cursor this API returned for sort=bytes');
+    expect(errorOf(() => recordSearch(scope, { sort: 'bytes', limit: 5, cursor: encodeCursor(cursor) }))?.message).toBe(
+      'cursor: not a cursor this API returned for sort=bytes',
+    );
     expect(errorOf(() => recordSearch(scope, { sort: 'start', limit: 5, cursor: 'xyz' }))?.statusCode).toBe(400);
   });
 });
 
 describe('recordSearchSql', () => {
-  const base: RecordSearch = { logTopicId: 'topic-1', accountId: '123456789012', from: 1000, to: 2000, where: undefined, sort: 'start', limit: 10, after: undefined };
+  const base: RecordSearch = {
+    logTopicId: 'topic-1',
+    accountId: '123456789012',
+    from: 1000,
+    to: 2000,
+    where: undefined,
+    sort: 'start',
+    limit: 10,
+    after: undefined,
+  };
 
   it('selects overlapping windows of the account and topic, bounded for partition pruning, all values as parameters', () => {
     const { text, values } = recordSearchSql(base);
-    expect(text).toContain('log_topic_id = $2 AND account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600');
+    expect(text).toContain(
+      'log_topic_id = $2 AND account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600',
+    );
     expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$5$/);
     expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 11]);
   });
 
   it('adds the query, then the keyset of the sort, as parameters', () => {
-    const { text, values } = recordSearchSql({ ...base, where: parseQuery('dstport:443 OR 2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: "r'1" } });
-    expect(text).toContain('AND (dstport = $5 OR (srcaddr = $6::inet OR dstaddr = $6::inet)) AND (coalesce(bytes, 0), record_id) < ($7, $8)');
+    const { text, values } = recordSearchSql({
+      ...base,
+      where: parseQuery('dstport:443 OR 2001:db8::1'),
+      sort: '-bytes',
+      after: { sort: '-bytes', key: 1200, recordId: "r'1" },
+    });
+    expect(text).toContain(
+      'AND (dstport = $5 OR (srcaddr = $6::inet OR dstaddr = $6::inet)) AND (coalesce(bytes, 0), record_id) < ($7, $8)',
+    );
     expect(text).toMatch(/ORDER BY coalesce\(bytes, 0\) DESC, record_id DESC LIMIT \$9$/);
     expect(text).not.toContain("r'1");
     expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 443, '2001:db8::1', 1200, "r'1", 11]);
-    expect(recordSearchSql({ ...base, sort: 'packets', after: { sort: 'packets', key: 3, recordId: 'r' } }).text).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
+    expect(
+      recordSearchSql({ ...base, sort: 'packets', after: { sort: 'packets', key: 3, recordId: 'r' } }).text,
+    ).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
   });
 
   it('searches a bare address as a source branch and a destination branch, each ordered and limited', () => {
-    const { text, values } = recordSearchSql({ ...base, where: parseQuery('2001:db8::1'), sort: '-bytes', after: { sort: '-bytes', key: 1200, recordId: 'r1' } });
+    const { text, values } = recordSearchSql({
+      ...base,
+      where: parseQuery('2001:db8::1'),
+      sort: '-bytes',
+      after: { sort: '-bytes', key: 1200, recordId: 'r1' },
+    });
     const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $7';
-    expect(text).toContain(`AND (coalesce(bytes, 0), record_id) < ($5, $6) AND srcaddr = $8::inet ${branch}) UNION ALL (`);
-    expect(text).toContain(`AND dstaddr = $8::inet AND srcaddr IS DISTINCT FROM $8::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $7`);
+    expect(text).toContain(
+      `AND (coalesce(bytes, 0), record_id) < ($5, $6) AND srcaddr = $8::inet ${branch}) UNION ALL (`,
+    );
+    expect(text).toContain(
+      `AND dstaddr = $8::inet AND srcaddr IS DISTINCT FROM $8::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $7`,
+    );
     expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 1200, 'r1', 11, '2001:db8::1']);
   });
 
@@ -90,7 +144,11 @@ describe('recordSearchSql', () => {
   });
 });
 
-const row = (i: number, bytes = i): RecordRow => ({ record: { recordId: `r${i}`, bytes } as FlowRecord, sort_key: bytes, record_id: `r${i}` });
+const row = (i: number, bytes = i): RecordRow => ({
+  record: { recordId: `r${i}`, bytes } as FlowRecord,
+  sort_key: bytes,
+  record_id: `r${i}`,
+});
 
 describe('recordPage', () => {
   const rows = [1, 2, 3].map((i) => row(i, 100 * i));
@@ -109,8 +167,18 @@ describe('recordPage', () => {
 
 describe('exportChunks', () => {
   const all = Array.from({ length: 2500 }, (_, i) => row(i));
-  const fetchPage = async (s: RecordSearch) => all.filter((r) => !s.after || r.sort_key > s.after.key).slice(0, s.limit + 1);
-  const search: RecordSearch = { logTopicId: 't', accountId: 'a', from: 0, to: 1, where: undefined, sort: 'bytes', limit: 100, after: undefined };
+  const fetchPage = async (s: RecordSearch) =>
+    all.filter((r) => !s.after || r.sort_key > s.after.key).slice(0, s.limit + 1);
+  const search: RecordSearch = {
+    logTopicId: 't',
+    accountId: 'a',
+    from: 0,
+    to: 1,
+    where: undefined,
+    sort: 'bytes',
+    limit: 100,
+    after: undefined,
+  };
   const lines = async (format: 'ndjson' | 'csv', cap?: number) => {
     let text = '';
     for await (const chunk of exportChunks(search, format, fetchPage, cap)) text += chunk;

@@ -31,19 +31,43 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
   const db = await createTestDatabase();
   const prefix = uniquePrefix();
   const config = parseConfig(ControlPlaneConfig, {
-    KAFKA_BROKERS: kafkaBrokers().join(','), FLOWLOGS_TOPIC_PREFIX: prefix, DATABASE_URL: db.url, HTTP_PORT: '0',
-    FLOWLOGS_API_KEY: ADMIN_KEY, KAFKA_PARTITIONS: '2', ...env,
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+    FLOWLOGS_TOPIC_PREFIX: prefix,
+    DATABASE_URL: db.url,
+    HTTP_PORT: '0',
+    FLOWLOGS_API_KEY: ADMIN_KEY,
+    KAFKA_PARTITIONS: '2',
+    ...env,
   });
   const kafka = createKafka(config.KAFKA_BROKERS, 'control-plane-test', testLogger());
-  const cp = new ControlPlane({ config, log: testLogger(), kafka, pool: db.pool, registry: createRegistry('control-plane') });
+  const cp = new ControlPlane({
+    config,
+    log: testLogger(),
+    kafka,
+    pool: db.pool,
+    registry: createRegistry('control-plane'),
+  });
   await cp.start();
-  const api = async (method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY): Promise<ApiAnswer> => {
+  const api = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    key: string | null = ADMIN_KEY,
+  ): Promise<ApiAnswer> => {
     const headers: Record<string, string> = {};
     if (key) headers.authorization = `Bearer ${key}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${cp.url}${path}`, { method, headers, body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${cp.url}${path}`, {
+      method,
+      headers,
+      body: typeof body === 'string' ? body : body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+    };
   };
   const stop = async () => {
     await cp.stop();
@@ -53,23 +77,55 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
 }
 
 /** A second account with an admin key and a read-only key, inserted directly as an operator would. */
-export async function addAccount(db: TestDatabase, id: string, keys: Record<string, 'admin' | 'readonly'>): Promise<void> {
+export async function addAccount(
+  db: TestDatabase,
+  id: string,
+  keys: Record<string, 'admin' | 'readonly'>,
+): Promise<void> {
   await db.pool.query("INSERT INTO accounts (id, name) VALUES ($1, 'other')", [id]);
   for (const [key, role] of Object.entries(keys)) {
-    await db.pool.query('INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, $4)', [`key-${role}-${id}`, id, hashApiKey(key), role]);
+    await db.pool.query('INSERT INTO api_keys (id, account_id, key_hash, role) VALUES ($1, $2, $3, $4)', [
+      `key-${role}-${id}`,
+      id,
+      hashApiKey(key),
+      role,
+    ]);
   }
 }
 
 /** Stores records as the publisher would (their day partitions made first). */
 export async function insertRecords(db: TestDatabase, records: FlowRecord[]): Promise<void> {
-  await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
+  await ensureDayPartitions(
+    db.pool,
+    records.map((r) => r.windowStart),
+    new Set(),
+  );
   for (const r of records) {
     await db.pool.query(
       `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
          srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-      [r.recordId, r.windowStart, r.windowEnd, r.logTopicId, r.flowLogId, r.accountId, r.interfaceId, r.srcaddr, r.dstaddr, r.srcport, r.dstport,
-        r.protocol, r.packets, r.bytes, r.start, r.end, r.action, r.logStatus, r],
+      [
+        r.recordId,
+        r.windowStart,
+        r.windowEnd,
+        r.logTopicId,
+        r.flowLogId,
+        r.accountId,
+        r.interfaceId,
+        r.srcaddr,
+        r.dstaddr,
+        r.srcport,
+        r.dstport,
+        r.protocol,
+        r.packets,
+        r.bytes,
+        r.start,
+        r.end,
+        r.action,
+        r.logStatus,
+        r,
+      ],
     );
   }
 }

@@ -2,14 +2,46 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 
 export function publisherMetrics(registry: Registry) {
   return {
-    records: new Counter({ name: 'flowlogs_publisher_records_total', help: 'Flow records stored and delivered', registers: [registry] }),
-    duplicates: new Counter({ name: 'flowlogs_publisher_duplicate_records_total', help: 'Records already stored (replays after a crash), not stored again', registers: [registry] }),
-    deadLetters: new Counter({ name: 'flowlogs_publisher_dead_letters_total', help: 'Record batches that could not be decoded or stored, sent to the DLQ', registers: [registry] }),
-    storeRetries: new Counter({ name: 'flowlogs_publisher_store_retries_total', help: 'Postgres writes retried', registers: [registry] }),
-    retentionDrops: new Counter({ name: 'flowlogs_publisher_retention_dropped_partitions_total', help: 'Day partitions of flow_records dropped by retention', registers: [registry] }),
-    rollupFolded: new Counter({ name: 'flowlogs_publisher_rollup_folded_total', help: 'Pending rollup rows (stored OK records) folded into the hourly rollup', registers: [registry] }),
-    rollupFoldFailures: new Counter({ name: 'flowlogs_publisher_rollup_fold_failures_total', help: 'Folds of the pending rollup rows that failed (retried at the next interval)', registers: [registry] }),
-    storeSeconds: new Histogram({ name: 'flowlogs_publisher_store_seconds', help: 'Time to store one batch in Postgres', registers: [registry] }),
+    records: new Counter({
+      name: 'flowlogs_publisher_records_total',
+      help: 'Flow records stored and delivered',
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'flowlogs_publisher_duplicate_records_total',
+      help: 'Records already stored (replays after a crash), not stored again',
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'flowlogs_publisher_dead_letters_total',
+      help: 'Record batches that could not be decoded or stored, sent to the DLQ',
+      registers: [registry],
+    }),
+    storeRetries: new Counter({
+      name: 'flowlogs_publisher_store_retries_total',
+      help: 'Postgres writes retried',
+      registers: [registry],
+    }),
+    retentionDrops: new Counter({
+      name: 'flowlogs_publisher_retention_dropped_partitions_total',
+      help: 'Day partitions of flow_records dropped by retention',
+      registers: [registry],
+    }),
+    rollupFolded: new Counter({
+      name: 'flowlogs_publisher_rollup_folded_total',
+      help: 'Pending rollup rows (stored OK records) folded into the hourly rollup',
+      registers: [registry],
+    }),
+    rollupFoldFailures: new Counter({
+      name: 'flowlogs_publisher_rollup_fold_failures_total',
+      help: 'Folds of the pending rollup rows that failed (retried at the next interval)',
+      registers: [registry],
+    }),
+    storeSeconds: new Histogram({
+      name: 'flowlogs_publisher_store_seconds',
+      help: 'Time to store one batch in Postgres',
+      registers: [registry],
+    }),
   };
 }
 export type PublisherMetrics = ReturnType<typeof publisherMetrics>;

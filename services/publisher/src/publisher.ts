@@ -6,9 +6,25 @@
  */
 import type { Admin, KafkaMessage, Message } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { FlowRecordBatch, LogTopicSettings, flowKeyOf, formatRecord, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
+import {
+  FlowRecordBatch,
+  LogTopicSettings,
+  flowKeyOf,
+  formatRecord,
+  topicNames,
+  type FlowRecord,
+  type TopicNames,
+} from '@flowlogs/contracts';
 import { createPool, daysAhead, ensureDatabase, ensureDayPartitions, migrate, type Pool } from '@flowlogs/db';
-import { CompactedTopicReader, TransactionalStage, deadLetter, ensureTopics, pipelineTopics, type Kafka, type StageOutput } from '@flowlogs/kafka';
+import {
+  CompactedTopicReader,
+  TransactionalStage,
+  deadLetter,
+  ensureTopics,
+  pipelineTopics,
+  type Kafka,
+  type StageOutput,
+} from '@flowlogs/kafka';
 import { HealthServer, type Logger } from '@flowlogs/runtime';
 import type { PublisherConfig } from './config.js';
 import { publisherMetrics, type PublisherMetrics } from './metrics.js';
@@ -64,7 +80,12 @@ export class Publisher {
 
   async start(): Promise<void> {
     const { config, kafka, log } = this.deps;
-    this.health = new HealthServer(this.deps.registry, { live: () => true, ready: () => this.running }, config.METRICS_HOST, config.METRICS_PORT);
+    this.health = new HealthServer(
+      this.deps.registry,
+      { live: () => true, ready: () => this.running },
+      config.METRICS_HOST,
+      config.METRICS_PORT,
+    );
     await this.health.start();
     if (this.deps.pool) {
       this.pool = this.deps.pool;
@@ -78,10 +99,20 @@ export class Publisher {
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config));
     // Log topics' settings: the whole compacted topic from the beginning, every start, then followed.
-    this.settingsReader = new CompactedTopicReader(kafka, log, this.topics.logTopicSettings, `${this.groupId}.log-topics`, (id, value) => this.applySettings(id, value));
+    this.settingsReader = new CompactedTopicReader(
+      kafka,
+      log,
+      this.topics.logTopicSettings,
+      `${this.groupId}.log-topics`,
+      (id, value) => this.applySettings(id, value),
+    );
     await this.settingsReader.start();
     this.stage = new TransactionalStage<PartitionBatch>({
-      kafka, log, groupId: this.groupId, input: this.topics.records, dlq: this.topics.dlq,
+      kafka,
+      log,
+      groupId: this.groupId,
+      input: this.topics.records,
+      dlq: this.topics.dlq,
       // Large fetches: one Postgres insert and one Kafka transaction serve thousands of records.
       consumer: { maxBytesPerPartition: 8 << 20, maxBytes: 32 << 20 },
       processor: {
@@ -101,7 +132,9 @@ export class Publisher {
     });
     await this.stage.start();
     this.retentionTimer = setInterval(() => {
-      this.preparePartitions().catch((err) => log.error({ err }, 'making the next day partitions failed; retrying at the next interval'));
+      this.preparePartitions().catch((err) =>
+        log.error({ err }, 'making the next day partitions failed; retrying at the next interval'),
+      );
       this.applyRetention().catch((err) => log.error({ err }, 'retention failed; retrying at the next interval'));
     }, config.FLOWLOGS_RETENTION_INTERVAL_MS);
     this.foldTimer = setInterval(() => void this.foldPending(), config.FLOWLOGS_ROLLUP_FOLD_MS);
@@ -150,21 +183,37 @@ export class Publisher {
     const stored = await storing.finally(() => this.storing.delete(storing));
     if (this.storing.size) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.storing]), new Promise((r) => (timer = setTimeout(r, STORE_WAIT_MS)))]);
+      await Promise.race([
+        Promise.allSettled([...this.storing]),
+        new Promise((r) => (timer = setTimeout(r, STORE_WAIT_MS))),
+      ]);
       clearTimeout(timer);
     }
     const deadLetters: Message[] = [];
     if (!stored.ok && last) {
       this.metrics.deadLetters.inc();
-      const source = { topic: this.topics.records, partition: batch.partition, offset: last.offset, key: last.key, value: Buffer.from(JSON.stringify({ records })) };
+      const source = {
+        topic: this.topics.records,
+        partition: batch.partition,
+        offset: last.offset,
+        key: last.key,
+        value: Buffer.from(JSON.stringify({ records })),
+      };
       deadLetters.push(deadLetter(source, stored.error));
     }
     const delivered = stored.ok ? records : [];
-    return { messages: this.deliveries(delivered), deadLetters, committed: () => this.metrics.records.inc(delivered.length) };
+    return {
+      messages: this.deliveries(delivered),
+      deadLetters,
+      committed: () => this.metrics.records.inc(delivered.length),
+    };
   }
 
   /** Stores the records; waits out an unreachable Postgres and retries deadlocks; gives up after bounded attempts on any other error. */
-  private async store(records: FlowRecord[], heartbeat: () => Promise<void>): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  private async store(
+    records: FlowRecord[],
+    heartbeat: () => Promise<void>,
+  ): Promise<{ ok: true } | { ok: false; error: unknown }> {
     let failures = 0;
     for (let attempt = 1; ; attempt++) {
       const end = this.metrics.storeSeconds.startTimer();
@@ -209,7 +258,10 @@ export class Publisher {
         this.metrics.rollupFolded.inc(await foldRollup(this.pool));
       } catch (err) {
         this.metrics.rollupFoldFailures.inc();
-        this.deps.log.warn({ err: (err as Error).message }, 'folding the pending rollup rows failed; retrying at the next interval');
+        this.deps.log.warn(
+          { err: (err as Error).message },
+          'folding the pending rollup rows failed; retrying at the next interval',
+        );
       }
     });
     return this.folding;
@@ -223,7 +275,10 @@ export class Publisher {
    */
   async applyRetention(now = Date.now() / 1000): Promise<{ dropped: string[]; deleted: number }> {
     if (!(await this.settingsReader!.caughtUp(this.admin!)) || !this.logTopics.size) {
-      this.deps.log.warn({ known: this.logTopics.size }, 'log-topic settings not all read, or none; retention skipped this round');
+      this.deps.log.warn(
+        { known: this.logTopics.size },
+        'log-topic settings not all read, or none; retention skipped this round',
+      );
       return { dropped: [], deleted: 0 };
     }
     const topics = [...this.logTopics.values()].map((t) => ({ logTopicId: t.id, retentionDays: t.retentionDays }));
@@ -241,7 +296,10 @@ export class Publisher {
   private deliveries(records: FlowRecord[]): Map<string, Message[]> {
     const out = new Map<string, Message[]>();
     for (const r of records) {
-      const target = this.logTopics.get(r.logTopicId) ?? { kafkaTopic: this.topics.logTopic(r.logTopicId), format: 'json' as const };
+      const target = this.logTopics.get(r.logTopicId) ?? {
+        kafkaTopic: this.topics.logTopic(r.logTopicId),
+        format: 'json' as const,
+      };
       const key = flowKeyOf(r, '-');
       const msgs = out.get(target.kafkaTopic) ?? [];
       msgs.push({ key, value: formatRecord(r, target.format), headers: { 'flowlogs-record-id': r.recordId } });

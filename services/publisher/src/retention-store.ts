@@ -7,18 +7,28 @@ import { parseDayPartition, retentionPlan, type DayPartition, type TopicRetentio
  * One publisher at a time does it (an advisory lock): the others skip this round (nothing dropped).
  * No rollup fold runs meanwhile.
  */
-export async function applyRetention(pool: Pool, topics: TopicRetention[], now: number): Promise<{ dropped: string[]; deleted: number }> {
+export async function applyRetention(
+  pool: Pool,
+  topics: TopicRetention[],
+  now: number,
+): Promise<{ dropped: string[]; deleted: number }> {
   const client = await pool.connect();
   try {
-    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.retention]);
+    const {
+      rows: [lock],
+    } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [ADVISORY_LOCKS.retention]);
     if (!lock.ok) return { dropped: [], deleted: 0 };
     try {
       // No fold meanwhile: one that took pending rows before a delete below, and committed after it,
       // would leave their hours in the rollup without their records.
       await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCKS.rollupFold]);
-      const partitions = (await client.query<{ name: string }>(
-        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records'",
-      )).rows.map((r) => parseDayPartition(r.name)).filter((p): p is DayPartition => p !== undefined);
+      const partitions = (
+        await client.query<{ name: string }>(
+          "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'flow_records'",
+        )
+      ).rows
+        .map((r) => parseDayPartition(r.name))
+        .filter((p): p is DayPartition => p !== undefined);
       const plan = retentionPlan(partitions, topics, now);
       // The rollup's rows first: should this stop between the two, the next round drops the partitions again.
       if (plan.rollupBefore !== undefined) {
@@ -29,12 +39,15 @@ export async function applyRetention(pool: Pool, topics: TopicRetention[], now: 
       for (const name of plan.dropPartitions) await client.query(`DROP TABLE IF EXISTS ${name}`);
       let deleted = 0;
       for (const d of plan.deletes) {
-        deleted += (await client.query(
-          'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2), '
-          + 'pending AS (DELETE FROM flow_rollup_pending WHERE log_topic_id = ANY($1) AND window_start < $2) '
-          + 'DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
-          [d.logTopicIds, d.before],
-        )).rowCount ?? 0;
+        deleted +=
+          (
+            await client.query(
+              'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2), ' +
+                'pending AS (DELETE FROM flow_rollup_pending WHERE log_topic_id = ANY($1) AND window_start < $2) ' +
+                'DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
+              [d.logTopicIds, d.before],
+            )
+          ).rowCount ?? 0;
       }
       return { dropped: plan.dropPartitions, deleted };
     } finally {

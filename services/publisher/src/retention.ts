@@ -42,15 +42,25 @@ export function retentionPlan(partitions: DayPartition[], topics: TopicRetention
   // With no log topics there is nothing to keep records for; otherwise the longest retention bounds the partitions.
   const longest = topics.length ? Math.max(...topics.map((t) => t.retentionDays)) : 0;
   const keepFrom = now - longest * DAY;
-  const dropPartitions = partitions.filter((p) => p.to <= keepFrom).map((p) => p.name).sort();
+  const dropPartitions = partitions
+    .filter((p) => p.to <= keepFrom)
+    .map((p) => p.name)
+    .sort();
   const oldestKept = Math.min(...partitions.filter((p) => p.to > keepFrom).map((p) => p.from));
   const byDays = new Map<number, string[]>();
   for (const t of topics) {
     if (t.retentionDays < longest) byDays.set(t.retentionDays, [...(byDays.get(t.retentionDays) ?? []), t.logTopicId]);
   }
   const deletes = [...byDays]
-    .map(([days, logTopicIds]) => ({ logTopicIds: logTopicIds.sort(), before: Math.floor((now - days * DAY) / HOUR) * HOUR }))
+    .map(([days, logTopicIds]) => ({
+      logTopicIds: logTopicIds.sort(),
+      before: Math.floor((now - days * DAY) / HOUR) * HOUR,
+    }))
     .filter((d) => d.before > oldestKept)
     .sort((a, b) => a.before - b.before);
-  return { dropPartitions, rollupBefore: dropPartitions.length ? Math.floor(keepFrom / DAY) * DAY : undefined, deletes };
+  return {
+    dropPartitions,
+    rollupBefore: dropPartitions.length ? Math.floor(keepFrom / DAY) * DAY : undefined,
+    deletes,
+  };
 }

@@ -17,7 +17,9 @@ function rowValues(r: FlowRecord): unknown[] {
 function copyValue(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
   const s = String(v);
-  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : s;
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
+    : s;
 }
 
 /** The batch as COPY text, one line a record, in COPY_STAGING's column order. */
@@ -36,6 +38,7 @@ export const COPY_STAGING = `COPY flow_records_staging (${COLUMNS.join(',')}) FR
  * left as it is. The records it does insert, and only those, go to the rollup's pending rows in the
  * same statement, so a replay adds nothing twice. Answers one row: `inserted`, how many were new.
  */
-export const INSERT_STAGED = `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) SELECT ${COLUMNS.join(',')} FROM flow_records_staging `
-  + `ON CONFLICT (record_id, window_start) DO NOTHING RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), pending AS (${rollupPendingSql('inserted')}) `
-  + 'SELECT count(*)::int AS inserted FROM inserted';
+export const INSERT_STAGED =
+  `WITH inserted AS (INSERT INTO flow_records (${COLUMNS.join(',')}) SELECT ${COLUMNS.join(',')} FROM flow_records_staging ` +
+  `ON CONFLICT (record_id, window_start) DO NOTHING RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), pending AS (${rollupPendingSql('inserted')}) ` +
+  'SELECT count(*)::int AS inserted FROM inserted';

@@ -31,7 +31,9 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
  */
 export async function foldRollup(pool: Pool): Promise<number> {
   return inTransaction(pool, async (client) => {
-    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold]);
+    const {
+      rows: [lock],
+    } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold]);
     return lock.ok ? (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded : 0;
   });
 }
@@ -39,7 +41,11 @@ export async function foldRollup(pool: Pool): Promise<number> {
 /** "Postgres is not reachable right now": wait and retry, however long it takes. */
 export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
-  return /^(08|57P)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) || /Connection terminated|connect/i.test((err as Error).message ?? '');
+  return (
+    /^(08|57P)/.test(code) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) ||
+    /Connection terminated|connect/i.test((err as Error).message ?? '')
+  );
 }
 
 /**

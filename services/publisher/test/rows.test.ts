@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { makeRecord } from '@flowlogs/testkit';
 import { COPY_STAGING, INSERT_STAGED, copyText } from '../src/rows.js';
 
-const record = makeRecord({ accountId: 'a', interfaceId: 'eni-a', srcport: 1, dstport: 2, packets: 3, bytes: 120, start: 10, end: 12, windowStart: 0, windowEnd: 60, recordId: 'r1' });
+const record = makeRecord({
+  accountId: 'a',
+  interfaceId: 'eni-a',
+  srcport: 1,
+  dstport: 2,
+  packets: 3,
+  bytes: 120,
+  start: 10,
+  end: 12,
+  windowStart: 0,
+  windowEnd: 60,
+  recordId: 'r1',
+});
 
 describe('copyText', () => {
   it('writes a line a record, its columns in COPY_STAGING order, NULL as \\N and the JSON as delivered', () => {
@@ -12,7 +24,12 @@ describe('copyText', () => {
     const columns = /\(([^)]*)\)/.exec(COPY_STAGING)![1].split(',');
     const first = lines[0].split('\t');
     expect(first).toHaveLength(columns.length);
-    expect(Object.fromEntries(columns.map((c, i) => [c, first[i]]))).toMatchObject({ record_id: 'r1', window_start: '0', srcaddr: '10.0.0.1', log_status: 'OK' });
+    expect(Object.fromEntries(columns.map((c, i) => [c, first[i]]))).toMatchObject({
+      record_id: 'r1',
+      window_start: '0',
+      srcaddr: '10.0.0.1',
+      log_status: 'OK',
+    });
     expect(JSON.parse(first[columns.indexOf('record')])).toEqual(record);
     expect(lines[1].split('\t')[columns.indexOf('srcaddr')]).toBe('\\N');
   });
@@ -20,13 +37,17 @@ describe('copyText', () => {
   it('escapes backslash, tab, newline and carriage return so a value stays one field', () => {
     const odd = { ...record, interfaceId: 'eni-\t\\x\n"y\r' };
     const [line] = copyText([odd]).split('\n');
-    expect(line.split('\t')[/\(([^)]*)\)/.exec(COPY_STAGING)![1].split(',').indexOf('interface_id')]).toBe('eni-\\t\\\\x\\n"y\\r');
+    expect(line.split('\t')[/\(([^)]*)\)/.exec(COPY_STAGING)![1].split(',').indexOf('interface_id')]).toBe(
+      'eni-\\t\\\\x\\n"y\\r',
+    );
   });
 });
 
 describe('INSERT_STAGED', () => {
-  it('inserts idempotently on the record id, adds to the rollup\'s pending rows only what it inserted, and answers how many that was', () => {
-    expect(INSERT_STAGED).toMatch(/^WITH inserted AS \(INSERT INTO flow_records .* FROM flow_records_staging ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING log_topic_id, account_id, window_start, .*\), pending AS \(INSERT INTO flow_rollup_pending /s);
+  it("inserts idempotently on the record id, adds to the rollup's pending rows only what it inserted, and answers how many that was", () => {
+    expect(INSERT_STAGED).toMatch(
+      /^WITH inserted AS \(INSERT INTO flow_records .* FROM flow_records_staging ON CONFLICT \(record_id, window_start\) DO NOTHING RETURNING log_topic_id, account_id, window_start, .*\), pending AS \(INSERT INTO flow_rollup_pending /s,
+    );
     expect(INSERT_STAGED).toContain("FROM inserted WHERE log_status = 'OK'");
     expect(INSERT_STAGED).toMatch(/SELECT count\(\*\)::int AS inserted FROM inserted$/);
   });

@@ -15,16 +15,38 @@ let serial = 0;
 function record(hour: number, over: Partial<FlowRecord> = {}): FlowRecord {
   const windowStart = T0 + hour * HOUR + (serial % 60) * 60;
   const r = makeRecord({
-    accountId: '111111111111', interfaceId: `eni-${serial % 3}`, srcaddr: `10.0.0.${serial % 5}`, dstaddr: serial % 2 ? '192.0.2.1' : 'fd00::1',
-    srcport: 40_000 + (serial % 7), dstport: serial % 2 ? 443 : 53, protocol: serial % 2 ? 6 : 17, packets: 1 + (serial % 11), bytes: 100 + serial,
-    start: windowStart, end: windowStart + 30, action: serial % 9 ? 'ACCEPT' : 'REJECT', windowStart, windowEnd: windowStart + 60,
-    flowLogId: 'fl-1', logTopicId: 'topic-1', ...over,
+    accountId: '111111111111',
+    interfaceId: `eni-${serial % 3}`,
+    srcaddr: `10.0.0.${serial % 5}`,
+    dstaddr: serial % 2 ? '192.0.2.1' : 'fd00::1',
+    srcport: 40_000 + (serial % 7),
+    dstport: serial % 2 ? 443 : 53,
+    protocol: serial % 2 ? 6 : 17,
+    packets: 1 + (serial % 11),
+    bytes: 100 + serial,
+    start: windowStart,
+    end: windowStart + 30,
+    action: serial % 9 ? 'ACCEPT' : 'REJECT',
+    windowStart,
+    windowEnd: windowStart + 60,
+    flowLogId: 'fl-1',
+    logTopicId: 'topic-1',
+    ...over,
   });
   serial++;
   return { ...r, recordId: recordIdOf({ ...r, srcport: serial }) };
 }
 
-type RollupRow = { log_topic_id: string; account_id: string; dimension: string; hour: number; key: string | null; bytes: number; packets: number; flows: number };
+type RollupRow = {
+  log_topic_id: string;
+  account_id: string;
+  dimension: string;
+  hour: number;
+  key: string | null;
+  bytes: number;
+  packets: number;
+  flows: number;
+};
 
 /** The rollup the records make, computed here: OK records only, per log topic, account, dimension, hour and key (as text). */
 function expectedRollup(records: FlowRecord[]): RollupRow[] {
@@ -35,7 +57,16 @@ function expectedRollup(records: FlowRecord[]): RollupRow[] {
       const key = value === null ? null : String(value);
       const hour = r.windowStart - (r.windowStart % HOUR);
       const id = JSON.stringify([r.logTopicId, r.accountId, dimension, hour, key]);
-      const row = rows.get(id) ?? { log_topic_id: r.logTopicId, account_id: r.accountId, dimension, hour, key, bytes: 0, packets: 0, flows: 0 };
+      const row = rows.get(id) ?? {
+        log_topic_id: r.logTopicId,
+        account_id: r.accountId,
+        dimension,
+        hour,
+        key,
+        bytes: 0,
+        packets: 0,
+        flows: 0,
+      };
       row.bytes += r.bytes ?? 0;
       row.packets += r.packets ?? 0;
       row.flows += 1;
@@ -45,17 +76,32 @@ function expectedRollup(records: FlowRecord[]): RollupRow[] {
   return sortRollup([...rows.values()]);
 }
 
-const sortRollup = (rows: RollupRow[]) => rows.sort((a, b) => JSON.stringify([a.log_topic_id, a.account_id, a.dimension, a.hour, a.key]).localeCompare(JSON.stringify([b.log_topic_id, b.account_id, b.dimension, b.hour, b.key])));
+const sortRollup = (rows: RollupRow[]) =>
+  rows.sort((a, b) =>
+    JSON.stringify([a.log_topic_id, a.account_id, a.dimension, a.hour, a.key]).localeCompare(
+      JSON.stringify([b.log_topic_id, b.account_id, b.dimension, b.hour, b.key]),
+    ),
+  );
 
 /** The hourly rollup once the pending rows are folded into it. */
 async function rollup(pool: Pool): Promise<RollupRow[]> {
   await foldRollup(pool);
   expect((await pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n).toBe(0);
-  return sortRollup((await pool.query<RollupRow>('SELECT log_topic_id, account_id, dimension, hour, key, bytes, packets, flows FROM flow_rollup_hourly')).rows);
+  return sortRollup(
+    (
+      await pool.query<RollupRow>(
+        'SELECT log_topic_id, account_id, dimension, hour, key, bytes, packets, flows FROM flow_rollup_hourly',
+      )
+    ).rows,
+  );
 }
 
 async function store(records: FlowRecord[]): Promise<number> {
-  await ensureDayPartitions(db.pool, records.map((r) => r.windowStart), new Set());
+  await ensureDayPartitions(
+    db.pool,
+    records.map((r) => r.windowStart),
+    new Set(),
+  );
   return insertRecords(db.pool, records);
 }
 
@@ -70,7 +116,10 @@ describe('insertRecords', () => {
   it('stores every field as given, the JSON too, whatever characters a value holds (COPY text escaping)', async () => {
     const odd = record(3, { interfaceId: 'eni-\t\\x\n"y\r', flowLogId: 'fl-ü\\N' });
     expect(await store([odd])).toBe(1);
-    const { rows } = await db.pool.query('SELECT interface_id, flow_log_id, record FROM flow_records WHERE record_id = $1', [odd.recordId]);
+    const { rows } = await db.pool.query(
+      'SELECT interface_id, flow_log_id, record FROM flow_records WHERE record_id = $1',
+      [odd.recordId],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0].interface_id).toBe(odd.interfaceId);
     expect(rows[0].flow_log_id).toBe(odd.flowLogId);
@@ -85,7 +134,17 @@ describe('insertRecords', () => {
       record(0, { logTopicId: 'topic-2' }),
       record(0, { accountId: '222222222222' }),
       record(1, { srcport: null, dstport: null, protocol: 1, packets: null }), // keys and counters may be missing
-      record(0, { srcaddr: null, dstaddr: null, srcport: null, dstport: null, protocol: null, packets: null, bytes: null, action: null, logStatus: 'NODATA' }),
+      record(0, {
+        srcaddr: null,
+        dstaddr: null,
+        srcport: null,
+        dstport: null,
+        protocol: null,
+        packets: null,
+        bytes: null,
+        action: null,
+        logStatus: 'NODATA',
+      }),
       record(1, { logStatus: 'SKIPDATA', skippedPackets: 12 }),
     ];
     expect(await store(batch)).toBe(batch.length);
@@ -114,11 +173,13 @@ describe('insertRecords', () => {
       return b % 2 ? rs.reverse() : rs;
     });
     const folds: Promise<number>[] = [];
-    const counts = await Promise.all(batches.map(async (b) => {
-      const n = await store(b);
-      folds.push(foldRollup(db.pool), foldRollup(db.pool));
-      return n;
-    }));
+    const counts = await Promise.all(
+      batches.map(async (b) => {
+        const n = await store(b);
+        folds.push(foldRollup(db.pool), foldRollup(db.pool));
+        return n;
+      }),
+    );
     expect(counts).toEqual([1500, 1500, 1500, 1500]);
     const folded = (await Promise.all(folds)).reduce((a, b) => a + b, 0) + (await foldRollup(db.pool));
     expect(folded).toBe(batches.flat().filter((r) => r.logStatus === 'OK').length);
@@ -143,7 +204,10 @@ describe('store errors', () => {
       await b.query('BEGIN');
       await a.query('SELECT pg_advisory_xact_lock(1)');
       await b.query('SELECT pg_advisory_xact_lock(2)');
-      const results = await Promise.allSettled([a.query('SELECT pg_advisory_xact_lock(2)'), b.query('SELECT pg_advisory_xact_lock(1)')]);
+      const results = await Promise.allSettled([
+        a.query('SELECT pg_advisory_xact_lock(2)'),
+        b.query('SELECT pg_advisory_xact_lock(1)'),
+      ]);
       return results.find((r) => r.status === 'rejected')?.reason;
     } finally {
       for (const c of [a, b]) {

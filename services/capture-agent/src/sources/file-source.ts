@@ -1,5 +1,11 @@
 /** A capture file replayed at full speed or at capture speed, optionally with timestamps moved to now. */
-import { CaptureFormatError, readCaptureChunks, readCaptureFile, type CaptureRecord, type RecordReader } from '@flowlogs/packet';
+import {
+  CaptureFormatError,
+  readCaptureChunks,
+  readCaptureFile,
+  type CaptureRecord,
+  type RecordReader,
+} from '@flowlogs/packet';
 import { ReplayClock } from '../pacing.js';
 import type { CaptureSource } from './source.js';
 
@@ -43,10 +49,18 @@ export async function scanCapture(path: string): Promise<CaptureSpan> {
   return span;
 }
 
-const sleep = (s: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  const timer = setTimeout(resolve, s * 1000);
-  signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-});
+const sleep = (s: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, s * 1000);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
 
 export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
   // Only rebasing at capture speed and progress need the span: a plain replay reads the file once.

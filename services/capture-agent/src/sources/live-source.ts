@@ -24,7 +24,19 @@ export interface TcpdumpOptions {
  * of switching to its own user, which would clear the parent-death signal it is started with.
  */
 export function tcpdumpCommand(o: TcpdumpOptions): string[] {
-  const tcpdump = ['tcpdump', '-i', o.interface, '-w', '-', '-U', '-n', '-s', String(o.snaplen ?? 262144), '-Z', 'root'];
+  const tcpdump = [
+    'tcpdump',
+    '-i',
+    o.interface,
+    '-w',
+    '-',
+    '-U',
+    '-n',
+    '-s',
+    String(o.snaplen ?? 262144),
+    '-Z',
+    'root',
+  ];
   if (o.immediate) tcpdump.push('--immediate-mode');
   if (o.filter) tcpdump.push(o.filter);
   return o.netns ? ['ip', 'netns', 'exec', o.netns, ...tcpdump] : tcpdump;
@@ -56,7 +68,8 @@ export class TcpdumpStderr {
     const dropped = /(\d+) packets? dropped by kernel/.exec(line);
     if (dropped) this.kernelDrops = Number(dropped[1]);
     else if (line.startsWith('tcpdump: listening on ')) this.listening ??= line;
-    else if (!/^(tcpdump: )?\d+ packets? (captured|received by filter)/.test(line)) this.lines = [...this.lines.slice(-3), line];
+    else if (!/^(tcpdump: )?\d+ packets? (captured|received by filter)/.test(line))
+      this.lines = [...this.lines.slice(-3), line];
   }
 }
 
@@ -81,14 +94,20 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
       // Killed with the agent (SIGTERM when it dies, even by SIGKILL): an orphan tcpdump would keep
       // its NFLOG group bound, and the restarted agent could not listen to it.
       const child = spawn('setpriv', ['--pdeathsig', 'TERM', '--', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, by) => resolve([code, by])));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (code, by) => resolve([code, by])),
+      );
       // A missing binary is an 'error' event; 'close' follows it.
       let spawnError: Error | undefined;
-      child.on('error', (err) => { spawnError = err; });
+      child.on('error', (err) => {
+        spawnError = err;
+      });
       const stop = () => child.kill('SIGTERM');
       signal.addEventListener('abort', stop, { once: true });
       // SIGUSR1 before tcpdump set its handler would kill it: only once it listens.
-      const stats = setInterval(() => { if (stderr.listening && child.exitCode === null) child.kill('SIGUSR1'); }, 1000);
+      const stats = setInterval(() => {
+        if (stderr.listening && child.exitCode === null) child.kill('SIGUSR1');
+      }, 1000);
       child.stderr.setEncoding('utf8').on('data', (text: string) => {
         const wasListening = stderr.listening;
         stderr.push(text);
@@ -122,7 +141,10 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
  * The frames of several sources in one stream, as they come: ends when all have ended; when one
  * throws, or the consumer stops, the others are aborted (and awaited) and the error passed on.
  */
-export async function* mergeFrames<T>(open: Array<(signal: AbortSignal) => AsyncIterable<T>>, signal: AbortSignal): AsyncGenerator<T> {
+export async function* mergeFrames<T>(
+  open: Array<(signal: AbortSignal) => AsyncIterable<T>>,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
   const inner = new AbortController();
   const stop = () => inner.abort();
   signal.addEventListener('abort', stop, { once: true });
@@ -155,13 +177,18 @@ function mergedSource(name: string, sources: CaptureSource[]): CaptureSource {
     live: true,
     total: undefined,
     takeKernelDrops: () => sources.reduce((n, s) => n + s.takeKernelDrops(), 0),
-    chunks: (signal) => mergeFrames(sources.map((s) => (inner: AbortSignal) => s.chunks(inner)), signal),
+    chunks: (signal) =>
+      mergeFrames(
+        sources.map((s) => (inner: AbortSignal) => s.chunks(inner)),
+        signal,
+      ),
   };
 }
 
 type NflogOptions = { groups: number[]; netns?: string; onListening?: (line: string) => void };
 
-const nflogTcpdumps = (o: NflogOptions) => o.groups.map((group) => tcpdumpSource({ interface: `nflog:${group}`, netns: o.netns, onListening: o.onListening }));
+const nflogTcpdumps = (o: NflogOptions) =>
+  o.groups.map((group) => tcpdumpSource({ interface: `nflog:${group}`, netns: o.netns, onListening: o.onListening }));
 
 /** The verdicts of nftables rules logging to these NFLOG groups: one tcpdump per group, merged. */
 export function nflogSource(o: NflogOptions): CaptureSource {

@@ -9,12 +9,21 @@ import { bytes, count } from '../format.js';
 export function topList(items) {
   if (!items.length) return h('p', { class: 'muted', text: 'No traffic.' });
   const max = Math.max(1, ...items.map((i) => i.bytes));
-  return h('ol', { class: 'top-list' }, items.map((i) => {
-    const bar = h('span', { class: 'bar' });
-    bar.style.width = `${(i.bytes / max) * 100}%`;
-    return h('li', { title: `${count(i.packets)} packets, ${count(i.flows)} flows` },
-      h('span', { class: 'key mono', text: i.key ?? '-' }), h('span', { class: 'value', text: bytes(i.bytes) }), h('span', { class: 'track' }, bar));
-  }));
+  return h(
+    'ol',
+    { class: 'top-list' },
+    items.map((i) => {
+      const bar = h('span', { class: 'bar' });
+      bar.style.width = `${(i.bytes / max) * 100}%`;
+      return h(
+        'li',
+        { title: `${count(i.packets)} packets, ${count(i.flows)} flows` },
+        h('span', { class: 'key mono', text: i.key ?? '-' }),
+        h('span', { class: 'value', text: bytes(i.bytes) }),
+        h('span', { class: 'track' }, bar),
+      );
+    }),
+  );
 }
 
 /**
@@ -28,9 +37,25 @@ export function actionSplit(totals) {
   const reject = h('span', { class: 'seg-reject' });
   accept.style.width = `${share(totals.ACCEPT.bytes)}%`;
   reject.style.width = `${share(totals.REJECT.bytes)}%`;
-  const line = (/** @type {'ACCEPT' | 'REJECT'} */ a) => h('tr', { class: a.toLowerCase() },
-    h('th', { text: a }), h('td', { text: `${share(totals[a].bytes).toFixed(1)} %` }), h('td', { text: bytes(totals[a].bytes) }),
-    h('td', { text: `${count(totals[a].packets)} pkts` }), h('td', { text: `${count(totals[a].flows)} flows` }));
-  return h('div', { class: 'actions-split' }, h('div', { class: 'split', role: 'img', 'aria-label': `ACCEPT ${share(totals.ACCEPT.bytes).toFixed(0)} % of bytes` }, accept, reject),
-    h('table', {}, h('tbody', {}, line('ACCEPT'), line('REJECT'))));
+  const line = (/** @type {'ACCEPT' | 'REJECT'} */ a) =>
+    h(
+      'tr',
+      { class: a.toLowerCase() },
+      h('th', { text: a }),
+      h('td', { text: `${share(totals[a].bytes).toFixed(1)} %` }),
+      h('td', { text: bytes(totals[a].bytes) }),
+      h('td', { text: `${count(totals[a].packets)} pkts` }),
+      h('td', { text: `${count(totals[a].flows)} flows` }),
+    );
+  return h(
+    'div',
+    { class: 'actions-split' },
+    h(
+      'div',
+      { class: 'split', role: 'img', 'aria-label': `ACCEPT ${share(totals.ACCEPT.bytes).toFixed(0)} % of bytes` },
+      accept,
+      reject,
+    ),
+    h('table', {}, h('tbody', {}, line('ACCEPT'), line('REJECT'))),
+  );
 }

@@ -6,7 +6,12 @@ import { h } from '../dom.js';
 /** A labelled field with the place its error goes. @param {string} id @param {string} label @param {...any} controls @returns {Field} */
 export function field(id, label, ...controls) {
   const error = h('p', { class: 'field-error', id: `${id}-error`, role: 'alert' });
-  const el = h('div', { class: 'field', id: `${id}-field` }, h('label', { for: id, text: label }), h('div', { class: 'control' }, ...controls, error));
+  const el = h(
+    'div',
+    { class: 'field', id: `${id}-field` },
+    h('label', { for: id, text: label }),
+    h('div', { class: 'control' }, ...controls, error),
+  );
   return { el, error };
 }
 

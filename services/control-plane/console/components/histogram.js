@@ -33,16 +33,49 @@ export function histogram({ step, buckets }, width = 600) {
 
   const grid = [0, 0.5, 1].map((f) => [
     svg('line', { x1: PAD.left, x2: W - PAD.right, y1: y(max * f), y2: y(max * f), class: 'grid' }),
-    svg('text', { x: PAD.left - 6, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' }, bytes(Math.round(max * f))),
+    svg(
+      'text',
+      { x: PAD.left - 6, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' },
+      bytes(Math.round(max * f)),
+    ),
   ]);
   const bars = buckets.map((b, i) => {
     const top = y(b.bytes);
-    return svg('rect', { x: PAD.left + i * barW + 0.5, y: top, width: Math.max(1, barW - 1), height: PAD.top + plotH - top, class: 'bar' },
-      svg('title', {}, `${time(b.start)}–${time(b.start + step)}: ${bytes(b.bytes)}, ${b.packets} packets, ${b.flows} flows`));
+    return svg(
+      'rect',
+      {
+        x: PAD.left + i * barW + 0.5,
+        y: top,
+        width: Math.max(1, barW - 1),
+        height: PAD.top + plotH - top,
+        class: 'bar',
+      },
+      svg(
+        'title',
+        {},
+        `${time(b.start)}–${time(b.start + step)}: ${bytes(b.bytes)}, ${b.packets} packets, ${b.flows} flows`,
+      ),
+    );
   });
   const labels = buckets.length
     ? [0, Math.floor(buckets.length / 2), buckets.length - 1].map((i, n) =>
-      svg('text', { x: PAD.left + i * barW + (n === 2 ? barW : 0), y: H - 6, 'text-anchor': ['start', 'middle', 'end'][n], class: 'axis' }, time(n === 2 ? buckets[i].start + step : buckets[i].start)))
+        svg(
+          'text',
+          {
+            x: PAD.left + i * barW + (n === 2 ? barW : 0),
+            y: H - 6,
+            'text-anchor': ['start', 'middle', 'end'][n],
+            class: 'axis',
+          },
+          time(n === 2 ? buckets[i].start + step : buckets[i].start),
+        ),
+      )
     : [];
-  return svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'histogram', role: 'img', 'aria-label': 'Bytes over time' }, grid, bars, labels);
+  return svg(
+    'svg',
+    { viewBox: `0 0 ${W} ${H}`, class: 'histogram', role: 'img', 'aria-label': 'Bytes over time' },
+    grid,
+    bars,
+    labels,
+  );
 }

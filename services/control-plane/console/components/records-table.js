@@ -23,13 +23,19 @@ let columns;
 /** @returns {Promise<Column[]>} */
 function loadColumns() {
   columns ??= api('GET', '/v1/fields').then(
-    (/** @type {{fields: FieldInfo[]}} */ { fields }) => fields.flatMap((f) => {
-      const c = f.console;
-      if (!c) return [];
-      const value = (/** @type {any} */ r) => DISPLAY[c.display](r[f.key]);
-      return [{ label: f.name, key: f.key, rank: c.rank, value, sort: c.sort, unlessSameAs: c.unlessSameAs }];
-    }).sort((a, b) => a.rank - b.rank),
-    (err) => { columns = undefined; throw err; },
+    (/** @type {{fields: FieldInfo[]}} */ { fields }) =>
+      fields
+        .flatMap((f) => {
+          const c = f.console;
+          if (!c) return [];
+          const value = (/** @type {any} */ r) => DISPLAY[c.display](r[f.key]);
+          return [{ label: f.name, key: f.key, rank: c.rank, value, sort: c.sort, unlessSameAs: c.unlessSameAs }];
+        })
+        .sort((a, b) => a.rank - b.rank),
+    (err) => {
+      columns = undefined;
+      throw err;
+    },
   );
   return columns;
 }
@@ -58,21 +64,44 @@ export function recordsTable({ sort, onSort }) {
   let empty = '';
 
   function header() {
-    replace(head, cols.map(({ label, sort: key }) => {
-      if (!key) return h('th', { text: label });
-      const active = sort.replace('-', '') === key;
-      const arrow = active ? (sort.startsWith('-') ? ' ↓' : ' ↑') : '';
-      // Start first goes newest first; bytes and packets biggest first; a second click reverses.
-      const next = active ? (sort.startsWith('-') ? key : `-${key}`) : `-${key}`;
-      return h('th', { class: `sortable${active ? ' active' : ''}`, 'aria-sort': active ? (sort.startsWith('-') ? 'descending' : 'ascending') : 'none' },
-        h('button', { type: 'button', class: 'sort', dataset: { sort: key }, text: label + arrow, onclick: () => { sort = next; header(); onSort(next); } }));
-    }));
+    replace(
+      head,
+      cols.map(({ label, sort: key }) => {
+        if (!key) return h('th', { text: label });
+        const active = sort.replace('-', '') === key;
+        const arrow = active ? (sort.startsWith('-') ? ' ↓' : ' ↑') : '';
+        // Start first goes newest first; bytes and packets biggest first; a second click reverses.
+        const next = active ? (sort.startsWith('-') ? key : `-${key}`) : `-${key}`;
+        return h(
+          'th',
+          {
+            class: `sortable${active ? ' active' : ''}`,
+            'aria-sort': active ? (sort.startsWith('-') ? 'descending' : 'ascending') : 'none',
+          },
+          h('button', {
+            type: 'button',
+            class: 'sort',
+            dataset: { sort: key },
+            text: label + arrow,
+            onclick: () => {
+              sort = next;
+              header();
+              onSort(next);
+            },
+          }),
+        );
+      }),
+    );
   }
 
   /** @param {{r: any, tailed: boolean}} row */
   const tr = ({ r, tailed }) => {
     const cls = [r.action === 'REJECT' ? 'reject' : '', tailed ? 'tailed' : ''].join(' ').trim();
-    return h('tr', { class: cls || undefined }, cols.map(({ label, value }) => h('td', { 'data-label': label, text: value(r) ?? '-' })));
+    return h(
+      'tr',
+      { class: cls || undefined },
+      cols.map(({ label, value }) => h('td', { 'data-label': label, text: value(r) ?? '-' })),
+    );
   };
 
   /** Chooses the columns for the rows and draws the whole table. */
@@ -80,14 +109,25 @@ export function recordsTable({ sort, onSort }) {
     const records = rows.map((x) => x.r);
     cols = all.filter((c) => telling(c, records));
     header();
-    replace(body, rows.length ? rows.map(tr) : h('tr', {}, h('td', { class: 'empty', colspan: cols.length, text: empty })));
+    replace(
+      body,
+      rows.length ? rows.map(tr) : h('tr', {}, h('td', { class: 'empty', colspan: cols.length, text: empty })),
+    );
   }
 
   /** Runs `then` once the columns are known, in call order; a failure to load them shows in the table. @param {() => void} then */
-  const withColumns = (then) => loadColumns().then((c) => {
-    all = c;
-    then();
-  }, (err) => replace(body, h('tr', {}, h('td', { class: 'empty', text: `The record fields could not be loaded: ${err.message}` }))));
+  const withColumns = (then) =>
+    loadColumns().then(
+      (c) => {
+        all = c;
+        then();
+      },
+      (err) =>
+        replace(
+          body,
+          h('tr', {}, h('td', { class: 'empty', text: `The record fields could not be loaded: ${err.message}` })),
+        ),
+    );
 
   void withColumns(() => {
     cols = all.filter((c) => !c.unlessSameAs);

@@ -36,21 +36,77 @@ export function render(root, { id, query }) {
   /** A refresh of the panels after tailed records, at most one a second. */
   let refreshing = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
 
-  const range = timeRange({ range: query.get('range') || '15m', from: num(query.get('from')), to: num(query.get('to')), onChange: () => search() });
-  const q = /** @type {HTMLInputElement} */ (h('input', { id: 'q', type: 'search', name: 'q', value: query.get('q') ?? '', placeholder: 'Search: 10.0.1.20, dstport:443, action:REJECT …', title: QUERY_HINT, 'aria-label': 'Search query', autocomplete: 'off', spellcheck: 'false' }));
+  const range = timeRange({
+    range: query.get('range') || '15m',
+    from: num(query.get('from')),
+    to: num(query.get('to')),
+    onChange: () => search(),
+  });
+  const q = /** @type {HTMLInputElement} */ (
+    h('input', {
+      id: 'q',
+      type: 'search',
+      name: 'q',
+      value: query.get('q') ?? '',
+      placeholder: 'Search: 10.0.1.20, dstport:443, action:REJECT …',
+      title: QUERY_HINT,
+      'aria-label': 'Search query',
+      autocomplete: 'off',
+      spellcheck: 'false',
+    })
+  );
   const qError = h('p', { class: 'field-error', id: 'q-error', role: 'alert' });
   // A mistake's message goes as the query is edited: it was about the query as it was.
-  q.addEventListener('input', () => { qError.textContent = ''; q.classList.remove('invalid'); });
+  q.addEventListener('input', () => {
+    qError.textContent = '';
+    q.classList.remove('invalid');
+  });
   const title = h('p', { class: 'muted subtitle', text: topicId });
   const health = h('p', { class: 'health', id: 'health', hidden: true });
   const status = h('span', { class: 'muted', id: 'result-status' });
-  const table = recordsTable({ sort, onSort: (s) => { sort = s; search(); } });
-  const prev = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'prev-page', text: '‹ Previous', disabled: true, onclick: () => { cursor = cursors.pop(); page(); } }));
-  const next = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', id: 'next-page', text: 'Next ›', disabled: true, onclick: () => { cursors.push(cursor); cursor = nextCursor ?? undefined; page(); } }));
+  const table = recordsTable({
+    sort,
+    onSort: (s) => {
+      sort = s;
+      search();
+    },
+  });
+  const prev = /** @type {HTMLButtonElement} */ (
+    h('button', {
+      type: 'button',
+      id: 'prev-page',
+      text: '‹ Previous',
+      disabled: true,
+      onclick: () => {
+        cursor = cursors.pop();
+        page();
+      },
+    })
+  );
+  const next = /** @type {HTMLButtonElement} */ (
+    h('button', {
+      type: 'button',
+      id: 'next-page',
+      text: 'Next ›',
+      disabled: true,
+      onclick: () => {
+        cursors.push(cursor);
+        cursor = nextCursor ?? undefined;
+        page();
+      },
+    })
+  );
   const pageNo = h('span', { class: 'muted', id: 'page-number' });
-  const tailToggle = /** @type {HTMLInputElement} */ (h('input', { type: 'checkbox', id: 'live-tail', onchange: () => (tailToggle.checked ? startTail() : stopTail()) }));
+  const tailToggle = /** @type {HTMLInputElement} */ (
+    h('input', { type: 'checkbox', id: 'live-tail', onchange: () => (tailToggle.checked ? startTail() : stopTail()) })
+  );
   // Offered once the log topic turns out to be a JSON one: the API tails no other format.
-  const tailLabel = h('label', { class: 'switch', for: 'live-tail', hidden: true }, tailToggle, h('span', { text: 'Live tail' }));
+  const tailLabel = h(
+    'label',
+    { class: 'switch', for: 'live-tail', hidden: true },
+    tailToggle,
+    h('span', { text: 'Live tail' }),
+  );
   const tailNote = h('span', { class: 'muted', id: 'tail-note' });
   const exportError = h('span', { class: 'field-error' });
 
@@ -68,23 +124,62 @@ export function render(root, { id, query }) {
   };
 
   root.append(
-    h('div', { class: 'page-head' },
-      h('div', {}, h('a', { href: '#/flow-logs', class: 'back', text: '← Flow Logs' }), h('h1', { text: 'Search Analysis' }), title, health)),
-    h('form', { class: 'card search-bar', role: 'search', onsubmit: (/** @type {Event} */ e) => { e.preventDefault(); search(); } },
+    h(
+      'div',
+      { class: 'page-head' },
+      h(
+        'div',
+        {},
+        h('a', { href: '#/flow-logs', class: 'back', text: '← Flow Logs' }),
+        h('h1', { text: 'Search Analysis' }),
+        title,
+        health,
+      ),
+    ),
+    h(
+      'form',
+      {
+        class: 'card search-bar',
+        role: 'search',
+        onsubmit: (/** @type {Event} */ e) => {
+          e.preventDefault();
+          search();
+        },
+      },
       range.el,
       h('span', { class: 'q' }, q, qError),
-      h('button', { type: 'submit', class: 'primary', id: 'search', text: 'Search' })),
-    h('div', { class: 'tools' },
-      tailLabel, tailNote,
+      h('button', { type: 'submit', class: 'primary', id: 'search', text: 'Search' }),
+    ),
+    h(
+      'div',
+      { class: 'tools' },
+      tailLabel,
+      tailNote,
       h('span', { class: 'spacer' }),
       h('span', { class: 'muted', text: 'Export:' }),
-      ['ndjson', 'csv', 'text'].map((format) => h('button', { type: 'button', class: 'small', id: `export-${format}`, text: format === 'ndjson' ? 'NDJSON' : format.toUpperCase(), onclick: () => download(format) })),
-      exportError),
-    h('div', { class: 'panels' }, Object.values(panels).map((p) => p.el)),
-    h('section', { class: 'card results' },
+      ['ndjson', 'csv', 'text'].map((format) =>
+        h('button', {
+          type: 'button',
+          class: 'small',
+          id: `export-${format}`,
+          text: format === 'ndjson' ? 'NDJSON' : format.toUpperCase(),
+          onclick: () => download(format),
+        }),
+      ),
+      exportError,
+    ),
+    h(
+      'div',
+      { class: 'panels' },
+      Object.values(panels).map((p) => p.el),
+    ),
+    h(
+      'section',
+      { class: 'card results' },
       h('div', { class: 'results-head' }, h('h2', { text: 'Records' }), status),
       table.el,
-      h('div', { class: 'pager' }, prev, pageNo, next)),
+      h('div', { class: 'pager' }, prev, pageNo, next),
+    ),
   );
 
   /** The request's range and query, as the API takes them. */
@@ -99,7 +194,10 @@ export function render(root, { id, query }) {
     const p = new URLSearchParams();
     if (flowLogId) p.set('flowLog', flowLogId);
     p.set('range', r.range);
-    if (r.range === 'custom') { p.set('from', String(r.from)); p.set('to', String(r.to)); }
+    if (r.range === 'custom') {
+      p.set('from', String(r.from));
+      p.set('to', String(r.to));
+    }
     if (q.value.trim()) p.set('q', q.value.trim());
     if (sort !== '-start') p.set('sort', sort);
     history.replaceState(null, '', `#/search/${topicId}?${p}`);
@@ -128,7 +226,10 @@ export function render(root, { id, query }) {
     q.classList.remove('invalid');
     status.textContent = 'Searching…';
     try {
-      const res = await api('GET', `${base}/records`, { query: { ...scope(), sort, limit: PAGE_SIZE, cursor }, signal });
+      const res = await api('GET', `${base}/records`, {
+        query: { ...scope(), sort, limit: PAGE_SIZE, cursor },
+        signal,
+      });
       nextCursor = res.nextCursor;
       table.show(res.records);
       pageStatus = `${res.records.length ? `${count(cursors.length * PAGE_SIZE + 1)}–${count(cursors.length * PAGE_SIZE + res.records.length)}` : 'No records'}${res.nextCursor ? ' (more on the next page)' : ''}`;
@@ -143,14 +244,23 @@ export function render(root, { id, query }) {
       const missing = err instanceof ApiError && err.status === 404;
       if (err instanceof ApiError && err.status === 400) {
         // "q: expected a value after 'dstport:' at 8" and the like, under the search bar.
-        qError.textContent = Object.entries(err.fields).map(([path, m]) => (path === 'q' ? m : `${path}: ${m}`)).join('; ') || err.message;
+        qError.textContent =
+          Object.entries(err.fields)
+            .map(([path, m]) => (path === 'q' ? m : `${path}: ${m}`))
+            .join('; ') || err.message;
         q.classList.add('invalid');
         status.textContent = '';
       } else {
-        status.textContent = missing ? `Not found: ${/** @type {Error} */ (err).message}.` : `Search failed: ${/** @type {Error} */ (err).message}`;
+        status.textContent = missing
+          ? `Not found: ${/** @type {Error} */ (err).message}.`
+          : `Search failed: ${/** @type {Error} */ (err).message}`;
       }
       // Nothing of an earlier search stays: the panels say why there is nothing.
-      const why = missing ? 'Log topic not found.' : err instanceof ApiError && err.status === 400 ? 'No results: correct the query.' : 'No results: the search failed.';
+      const why = missing
+        ? 'Log topic not found.'
+        : err instanceof ApiError && err.status === 400
+          ? 'No results: correct the query.'
+          : 'No results: the search failed.';
       table.show([], why);
       for (const p of Object.values(panels)) replace(p.content, h('p', { class: 'muted', text: why }));
       return false;
@@ -161,10 +271,26 @@ export function render(root, { id, query }) {
   async function analyse(signal) {
     const s = scope();
     await Promise.all([
-      fill(panels.histogram, () => api('GET', `${base}/analysis/histogram`, { query: { ...s, buckets: 60 }, signal }),
-        (d) => (d.buckets.some((/** @type {{bytes: number}} */ b) => b.bytes > 0) ? histogram(d, panels.histogram.content.clientWidth) : h('p', { class: 'muted', text: 'No traffic.' }))),
-      fill(panels.src, () => api('GET', `${base}/analysis/top`, { query: { ...s, by: 'srcaddr', metric: 'bytes', limit: 10 }, signal }), (d) => topList(d.items)),
-      fill(panels.dst, () => api('GET', `${base}/analysis/top`, { query: { ...s, by: 'dstaddr', metric: 'bytes', limit: 10 }, signal }), (d) => topList(d.items)),
+      fill(
+        panels.histogram,
+        () => api('GET', `${base}/analysis/histogram`, { query: { ...s, buckets: 60 }, signal }),
+        (d) =>
+          d.buckets.some((/** @type {{bytes: number}} */ b) => b.bytes > 0)
+            ? histogram(d, panels.histogram.content.clientWidth)
+            : h('p', { class: 'muted', text: 'No traffic.' }),
+      ),
+      fill(
+        panels.src,
+        () =>
+          api('GET', `${base}/analysis/top`, { query: { ...s, by: 'srcaddr', metric: 'bytes', limit: 10 }, signal }),
+        (d) => topList(d.items),
+      ),
+      fill(
+        panels.dst,
+        () =>
+          api('GET', `${base}/analysis/top`, { query: { ...s, by: 'dstaddr', metric: 'bytes', limit: 10 }, signal }),
+        (d) => topList(d.items),
+      ),
       fill(panels.actions, () => api('GET', `${base}/analysis/actions`, { query: s, signal }), actionSplit),
     ]);
   }
@@ -190,13 +316,26 @@ export function render(root, { id, query }) {
   async function loadHealth() {
     if (!flowLogId || hidden.has('health')) return;
     try {
-      const [flowLog, hl] = await Promise.all([api('GET', `/v1/flow-logs/${flowLogId}`), api('GET', `/v1/flow-logs/${flowLogId}/health`)]);
-      replace(health,
-        h('strong', { text: flowLog.name }), ' · ',
-        hl.lastRecordAt ? `last record ${ago(hl.lastRecordAt)}` : 'no records yet', ' · ',
-        `${hl.recordsPerMinute.toFixed(1)} records/min`, ' · ',
-        h('span', { class: hl.skipdata.records ? 'warn' : '', text: `SKIPDATA ${count(hl.skipdata.records)} (${count(hl.skipdata.packets)} packets)` }), ' · ',
-        `NODATA ${count(hl.nodata)}`, ' in the last hour');
+      const [flowLog, hl] = await Promise.all([
+        api('GET', `/v1/flow-logs/${flowLogId}`),
+        api('GET', `/v1/flow-logs/${flowLogId}/health`),
+      ]);
+      replace(
+        health,
+        h('strong', { text: flowLog.name }),
+        ' · ',
+        hl.lastRecordAt ? `last record ${ago(hl.lastRecordAt)}` : 'no records yet',
+        ' · ',
+        `${hl.recordsPerMinute.toFixed(1)} records/min`,
+        ' · ',
+        h('span', {
+          class: hl.skipdata.records ? 'warn' : '',
+          text: `SKIPDATA ${count(hl.skipdata.records)} (${count(hl.skipdata.packets)} packets)`,
+        }),
+        ' · ',
+        `NODATA ${count(hl.nodata)}`,
+        ' in the last hour',
+      );
       health.hidden = false;
     } catch (err) {
       if (isMissingRoute(err)) hidden.add('health');
@@ -208,8 +347,12 @@ export function render(root, { id, query }) {
     tailing?.abort();
     const controller = (tailing = new AbortController());
     tailNote.textContent = 'Connecting…';
-    tail(topicId, scope().q ?? '', controller.signal, tailedRecord, () => { tailNote.textContent = 'Live: new records appear at the top.'; })
-      .then(() => { if (tailing === controller) stopTail('The tail ended; switch it on again to resume.'); })
+    tail(topicId, scope().q ?? '', controller.signal, tailedRecord, () => {
+      tailNote.textContent = 'Live: new records appear at the top.';
+    })
+      .then(() => {
+        if (tailing === controller) stopTail('The tail ended; switch it on again to resume.');
+      })
       .catch((err) => {
         if (tailing !== controller) return;
         if (isMissingRoute(err)) tailLabel.hidden = true;
@@ -249,7 +392,8 @@ export function render(root, { id, query }) {
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
-      if (res.headers.get('x-flowlogs-truncated') === 'true') exportError.textContent = 'The export holds the first 100,000 records only.';
+      if (res.headers.get('x-flowlogs-truncated') === 'true')
+        exportError.textContent = 'The export holds the first 100,000 records only.';
     } catch (err) {
       exportError.textContent = `Export failed: ${/** @type {Error} */ (err).message}`;
     }
@@ -261,7 +405,9 @@ export function render(root, { id, query }) {
       if (t.format === 'json') tailLabel.hidden = false;
       else tailNote.textContent = 'Live tail is for json log topics only.';
     })
-    .catch(() => { title.textContent = `Log topic ${topicId} (not found)`; });
+    .catch(() => {
+      title.textContent = `Log topic ${topicId} (not found)`;
+    });
   search();
   return () => {
     clearTimeout(refreshing);

@@ -18,7 +18,10 @@ export type Query =
 
 /** A query that cannot be parsed: the message names the position (0-based) and what was expected. */
 export class QueryError extends Error {
-  constructor(message: string, readonly position: number) {
+  constructor(
+    message: string,
+    readonly position: number,
+  ) {
     super(message);
   }
 }
@@ -60,8 +63,10 @@ function tokenize(q: string): Token[] {
   return tokens;
 }
 
-const describe = (t: Token) => (t.kind === 'end' ? 'end of query' : JSON.stringify(t.kind === 'quoted' ? `"${t.text}"` : t.text));
-const unexpected = (t: Token, expected: string) => new QueryError(`unexpected ${describe(t)} at ${t.pos}; expected ${expected}`, t.pos);
+const describe = (t: Token) =>
+  t.kind === 'end' ? 'end of query' : JSON.stringify(t.kind === 'quoted' ? `"${t.text}"` : t.text);
+const unexpected = (t: Token, expected: string) =>
+  new QueryError(`unexpected ${describe(t)} at ${t.pos}; expected ${expected}`, t.pos);
 const isKeyword = (t: Token, word: 'AND' | 'OR' | 'NOT' | 'TO') => t.kind === 'word' && t.text.toUpperCase() === word;
 const isAddress = (s: string) => parseIp(s) !== undefined || parseCidr(s) !== undefined;
 
@@ -71,7 +76,8 @@ export function parseQuery(q: string): Query | undefined {
   let i = 0;
   const peek = () => tokens[i];
   const next = () => tokens[i++];
-  const startsTerm = (t: Token) => t.kind === 'quoted' || t.kind === '(' || (t.kind === 'word' && !isKeyword(t, 'AND') && !isKeyword(t, 'OR'));
+  const startsTerm = (t: Token) =>
+    t.kind === 'quoted' || t.kind === '(' || (t.kind === 'word' && !isKeyword(t, 'AND') && !isKeyword(t, 'OR'));
 
   function or(): Query {
     let left = and();
@@ -118,12 +124,19 @@ export function parseQuery(q: string): Query | undefined {
     if (colon <= 0) throw unexpected(t, 'an address, a CIDR or field:value');
     const field = fieldNamed(t.text.slice(0, colon));
     if (!field) {
-      throw new QueryError(`unknown field ${JSON.stringify(t.text.slice(0, colon))} at ${t.pos}; known fields: ${FIELDS.map((f) => f.name).join(', ')}`, t.pos);
+      throw new QueryError(
+        `unknown field ${JSON.stringify(t.text.slice(0, colon))} at ${t.pos}; known fields: ${FIELDS.map((f) => f.name).join(', ')}`,
+        t.pos,
+      );
     }
     const rest = t.text.slice(colon + 1);
     if (rest) {
       const [, op = '=', text] = /^(>=|<=|>|<|=)?(.*)$/s.exec(rest)!;
-      return match(field, op as Comparison, { kind: 'word', text, pos: t.pos + colon + 1 + (rest.length - text.length) });
+      return match(field, op as Comparison, {
+        kind: 'word',
+        text,
+        pos: t.pos + colon + 1 + (rest.length - text.length),
+      });
     }
     const v = next();
     if (v.kind === 'quoted') return match(field, '=', v);
@@ -142,7 +155,11 @@ export function parseQuery(q: string): Query | undefined {
     const upper = high && match(field, close.kind === ']' ? '<=' : '<', high);
     if (lower && upper) return { type: 'and', left: lower, right: upper };
     const either = lower ?? upper;
-    if (!either) throw new QueryError(`a range needs at least one bound at ${open.pos}; expected a value instead of "*"`, open.pos);
+    if (!either)
+      throw new QueryError(
+        `a range needs at least one bound at ${open.pos}; expected a value instead of "*"`,
+        open.pos,
+      );
     return either;
   }
 
@@ -150,12 +167,17 @@ export function parseQuery(q: string): Query | undefined {
   function bound(field: Field): Token | undefined {
     const t = next();
     if (t.kind === 'word' && t.text === '*') return undefined;
-    if ((t.kind !== 'word' || isKeyword(t, 'TO')) && t.kind !== 'quoted') throw unexpected(t, `a value for ${field.name}`);
+    if ((t.kind !== 'word' || isKeyword(t, 'TO')) && t.kind !== 'quoted')
+      throw unexpected(t, `a value for ${field.name}`);
     return t;
   }
 
   const tree = peek().kind === 'end' ? undefined : or();
-  if (peek().kind !== 'end') throw unexpected(peek(), startsTerm(peek()) ? 'AND, OR or the end of the query' : 'a term, AND, OR or the end of the query');
+  if (peek().kind !== 'end')
+    throw unexpected(
+      peek(),
+      startsTerm(peek()) ? 'AND, OR or the end of the query' : 'a term, AND, OR or the end of the query',
+    );
   return tree;
 }
 
@@ -166,14 +188,21 @@ function match(field: Field, op: Comparison, t: Token): Query {
   };
   const node = (value: string | number): Query => ({ type: 'match', field: field.name, op, value });
   if (field.kind !== 'integer' && op !== '=') {
-    throw new QueryError(`${field.name} cannot be compared with "${op}" at ${t.pos}; expected ${field.name}:value`, t.pos);
+    throw new QueryError(
+      `${field.name} cannot be compared with "${op}" at ${t.pos}; expected ${field.name}:value`,
+      t.pos,
+    );
   }
   if (field.kind === 'address') return isAddress(t.text) ? node(t.text) : fail(`an address or CIDR for ${field.name}`);
   if (field.kind === 'integer') {
     const named = field.name === 'protocol' ? PROTOCOLS[t.text.toLowerCase()] : undefined;
     if (named !== undefined) return node(named);
     const n = Number(t.text);
-    return /^\d+$/.test(t.text) && Number.isSafeInteger(n) ? node(n) : fail(`an integer for ${field.name}${field.name === 'protocol' ? ` or one of ${Object.keys(PROTOCOLS).join(', ')}` : ''}`);
+    return /^\d+$/.test(t.text) && Number.isSafeInteger(n)
+      ? node(n)
+      : fail(
+          `an integer for ${field.name}${field.name === 'protocol' ? ` or one of ${Object.keys(PROTOCOLS).join(', ')}` : ''}`,
+        );
   }
   if (!field.values) return t.text ? node(t.text) : fail(`a value for ${field.name}`);
   const value = field.values.find((v) => v.toLowerCase() === t.text.toLowerCase());

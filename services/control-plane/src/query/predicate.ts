@@ -37,11 +37,16 @@ export function queryPredicate(query: Query | undefined): RecordPredicate {
         const v = r[field.key];
         if (v === null || v === undefined) return false;
         switch (op) {
-          case '=': return v === value;
-          case '>': return v > value;
-          case '>=': return v >= value;
-          case '<': return v < value;
-          case '<=': return v <= value;
+          case '=':
+            return v === value;
+          case '>':
+            return v > value;
+          case '>=':
+            return v >= value;
+          case '<':
+            return v < value;
+          case '<=':
+            return v <= value;
         }
       };
     }

@@ -29,9 +29,12 @@ export function querySql(query: Query, params: SqlParams): string {
       return `NOT coalesce(${querySql(query.query, params)}, false)`;
     case 'match': {
       const value = params.add(query.value);
-      if (query.field === 'address') return `(${addressSql('srcaddr', value, query.value)} OR ${addressSql('dstaddr', value, query.value)})`;
+      if (query.field === 'address')
+        return `(${addressSql('srcaddr', value, query.value)} OR ${addressSql('dstaddr', value, query.value)})`;
       const field = fieldNamed(query.field)!;
-      return field.kind === 'address' ? addressSql(fieldSql(field), value, query.value) : `${fieldSql(field)} ${query.op} ${value}`;
+      return field.kind === 'address'
+        ? addressSql(fieldSql(field), value, query.value)
+        : `${fieldSql(field)} ${query.op} ${value}`;
     }
   }
 }

@@ -20,7 +20,10 @@ export function authenticate(store: Store) {
     const principal = key === undefined ? undefined : await store.principal(hashApiKey(key));
     if (!principal) {
       reply.header('www-authenticate', 'Bearer');
-      throw new HttpError(401, key === undefined ? 'missing API key: send "Authorization: Bearer <key>"' : 'unknown API key');
+      throw new HttpError(
+        401,
+        key === undefined ? 'missing API key: send "Authorization: Bearer <key>"' : 'unknown API key',
+      );
     }
     if (principal.role === 'readonly' && !READ_METHODS.has(req.method) && !req.routeOptions.config?.openapi?.read) {
       throw new HttpError(403, 'this API key is read-only; writes need an admin key');

@@ -15,7 +15,8 @@ const README = fileURLToPath(new URL('../../../../README.md', import.meta.url));
 
 // Only the control plane is ever contacted: no CDN, no inline script, no framing by other sites.
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -28,7 +29,9 @@ const consoleRoutes: FastifyPluginAsync = async (app) => {
   await app.register(fastifyStatic, { root: ROOT, prefix: '/console/', index: 'index.html' });
   app.get('/', (_req, reply) => reply.sendFile('index.html'));
   app.get('/console', (_req, reply) => reply.redirect('/'));
-  app.get('/README.md', async (_req, reply) => reply.type('text/plain; charset=utf-8').send(await readFile(README, 'utf8')));
+  app.get('/README.md', async (_req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(await readFile(README, 'utf8')),
+  );
 };
 
 export default consoleRoutes;

@@ -48,16 +48,29 @@ interface Owned {
  * whether it is in the path or referenced from a body (then the message names the body field), so ids
  * cannot be probed across accounts.
  */
-export async function requireOwned<T extends Owned>(store: Store, resource: Resource<T>, principal: Principal, id: string, field?: string): Promise<T> {
+export async function requireOwned<T extends Owned>(
+  store: Store,
+  resource: Resource<T>,
+  principal: Principal,
+  id: string,
+  field?: string,
+): Promise<T> {
   const [found] = await store.find(resource, { accountId: principal.accountId, id } as Partial<T>);
   if (!found) throw notFound(`${field ? `${field}: ` : ''}${resource.label} ${id} not found`);
   return found;
 }
 
 /** A 400 on `field` unless `inner` lies inside the parent's CIDR block (as stored, hence valid). */
-export function requireInside(parent: { label: string; id: string; cidrBlock: string }, inner: Cidr | IpAddress, field: string, value: string): void {
+export function requireInside(
+  parent: { label: string; id: string; cidrBlock: string },
+  inner: Cidr | IpAddress,
+  field: string,
+  value: string,
+): void {
   if (!cidrContains(parseCidr(parent.cidrBlock)!, inner)) {
-    throw invalid([{ path: field, message: `${value} is not inside ${parent.label} ${parent.id}'s ${parent.cidrBlock}` }]);
+    throw invalid([
+      { path: field, message: `${value} is not inside ${parent.label} ${parent.id}'s ${parent.cidrBlock}` },
+    ]);
   }
 }
 
@@ -75,7 +88,12 @@ interface ResourceRouteOptions {
 
 /** GET <path> (a page of the account's items), GET <path>/:id and DELETE <path>/:id, which every resource has alike. */
 export function resourceRoutes<T extends Owned>(
-  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, options: ResourceRouteOptions = {},
+  app: FastifyInstance,
+  store: Store,
+  path: string,
+  resource: Resource<T>,
+  schema: z.ZodType<T>,
+  options: ResourceRouteOptions = {},
 ): void {
   const { label } = resource;
   const { query = ListQuery, remove = (key) => store.remove(resource, key) } = options;
@@ -84,22 +102,37 @@ export function resourceRoutes<T extends Owned>(
     const page: Page = { limit, after: cursor };
     return store.list(resource, { ...filters, accountId: req.principal.accountId } as Partial<T>, page);
   });
-  app.get(`${path}/:id`, openapi({ summary: `Get a ${label}`, response: schema }), async (req: ById) => requireOwned(store, resource, req.principal, req.params.id));
-  app.delete(`${path}/:id`, openapi({ summary: `Delete a ${label}`, response: null, status: 204, errors: [409] }), async (req: ById, reply) => {
-    if (!(await remove(owned(req)))) throw notFound(`${label} ${req.params.id} not found`);
-    reply.code(204);
-  });
+  app.get(`${path}/:id`, openapi({ summary: `Get a ${label}`, response: schema }), async (req: ById) =>
+    requireOwned(store, resource, req.principal, req.params.id),
+  );
+  app.delete(
+    `${path}/:id`,
+    openapi({ summary: `Delete a ${label}`, response: null, status: 204, errors: [409] }),
+    async (req: ById, reply) => {
+      if (!(await remove(owned(req)))) throw notFound(`${label} ${req.params.id} not found`);
+      reply.code(204);
+    },
+  );
 }
 
 /** PATCH <path>/:id: some of the resource's fields, validated by `body`; `then` runs on the changed resource before the answer. */
 export function modifyRoute<T extends Owned>(
-  app: FastifyInstance, store: Store, path: string, resource: Resource<T>, schema: z.ZodType<T>, body: z.ZodType<Partial<T>>,
+  app: FastifyInstance,
+  store: Store,
+  path: string,
+  resource: Resource<T>,
+  schema: z.ZodType<T>,
+  body: z.ZodType<Partial<T>>,
   then: (changed: T) => Promise<void> = async () => {},
 ): void {
-  app.patch(`${path}/:id`, openapi({ summary: `Modify a ${resource.label}`, body, response: schema, errors: [409] }), async (req: ById) => {
-    const changed = await store.update(resource, owned(req), validate(body, req.body));
-    if (!changed) throw notFound(`${resource.label} ${req.params.id} not found`);
-    await then(changed);
-    return changed;
-  });
+  app.patch(
+    `${path}/:id`,
+    openapi({ summary: `Modify a ${resource.label}`, body, response: schema, errors: [409] }),
+    async (req: ById) => {
+      const changed = await store.update(resource, owned(req), validate(body, req.body));
+      if (!changed) throw notFound(`${resource.label} ${req.params.id} not found`);
+      await then(changed);
+      return changed;
+    },
+  );
 }

@@ -15,10 +15,16 @@ const INITIALIZER = `window.onload = () => {
 };
 `;
 
-export const docsRoutes = (routes: readonly RouteEntry[]): FastifyPluginAsync => async (app) => {
-  let document: object | undefined; // made at the first request, when every route is registered
-  app.get('/openapi.json', openapi({ summary: 'This OpenAPI document', public: true, response: z.record(z.string(), z.unknown()) }), async () => (document ??= openApiDocument(routes)));
-  app.get('/docs', (_req, reply) => reply.redirect('/docs/'));
-  app.get('/docs/swagger-initializer.js', (_req, reply) => reply.type('text/javascript').send(INITIALIZER));
-  await app.register(fastifyStatic, { root: SWAGGER_UI, prefix: '/docs/', decorateReply: false });
-};
+export const docsRoutes =
+  (routes: readonly RouteEntry[]): FastifyPluginAsync =>
+  async (app) => {
+    let document: object | undefined; // made at the first request, when every route is registered
+    app.get(
+      '/openapi.json',
+      openapi({ summary: 'This OpenAPI document', public: true, response: z.record(z.string(), z.unknown()) }),
+      async () => (document ??= openApiDocument(routes)),
+    );
+    app.get('/docs', (_req, reply) => reply.redirect('/docs/'));
+    app.get('/docs/swagger-initializer.js', (_req, reply) => reply.type('text/javascript').send(INITIALIZER));
+    await app.register(fastifyStatic, { root: SWAGGER_UI, prefix: '/docs/', decorateReply: false });
+  };

@@ -13,18 +13,30 @@ import { pipelineRoutes } from './pipeline.js';
 import { recordRoutes } from './records.js';
 
 /** The authenticated API; every query in it is scoped by the caller's account. */
-export const v1Routes = (ctx: ApiContext): FastifyPluginAsync => async (app) => {
-  app.decorateRequest('principal', null as never);
-  // Per API key (per address without one), before authentication, so a flood does not reach Postgres.
-  await app.register(rateLimit, {
-    max: ctx.rateLimit,
-    timeWindow: 60_000,
-    keyGenerator: (req) => {
-      const key = bearerToken(req.headers.authorization);
-      return key === undefined ? `ip:${req.ip}` : `key:${hashApiKey(key)}`;
-    },
-    errorResponseBuilder: (_req, { max, after }) => new HttpError(429, `more than ${max} requests a minute with this API key; retry in ${after}`),
-  });
-  app.addHook('onRequest', authenticate(ctx.store));
-  for (const routes of [accountRoutes, agentRoutes, networkRoutes, loggingRoutes, flowLogRoutes, recordRoutes, pipelineRoutes]) await app.register(routes(ctx));
-};
+export const v1Routes =
+  (ctx: ApiContext): FastifyPluginAsync =>
+  async (app) => {
+    app.decorateRequest('principal', null as never);
+    // Per API key (per address without one), before authentication, so a flood does not reach Postgres.
+    await app.register(rateLimit, {
+      max: ctx.rateLimit,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const key = bearerToken(req.headers.authorization);
+        return key === undefined ? `ip:${req.ip}` : `key:${hashApiKey(key)}`;
+      },
+      errorResponseBuilder: (_req, { max, after }) =>
+        new HttpError(429, `more than ${max} requests a minute with this API key; retry in ${after}`),
+    });
+    app.addHook('onRequest', authenticate(ctx.store));
+    for (const routes of [
+      accountRoutes,
+      agentRoutes,
+      networkRoutes,
+      loggingRoutes,
+      flowLogRoutes,
+      recordRoutes,
+      pipelineRoutes,
+    ])
+      await app.register(routes(ctx));
+  };
