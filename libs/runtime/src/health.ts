@@ -1,33 +1,41 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 
-export interface HealthSource {
-  /** The process is alive and not wedged. */
-  live(): boolean;
-  /** The service is connected and doing its work. */
-  ready(): boolean;
+/** Where a service listens for them: its METRICS_HOST and METRICS_PORT (see metricsListener). */
+export interface HealthListener {
+  METRICS_HOST: string;
+  METRICS_PORT: number;
 }
 
-/** The /healthz, /readyz and /metrics endpoints every worker service serves. */
+/**
+ * The /healthz, /readyz and /metrics endpoints every worker service serves. /healthz answers while the
+ * process serves HTTP at all; /readyz while `ready()` says the service is connected and doing its work.
+ */
 export class HealthServer {
   private server: Server | undefined;
 
-  constructor(
+  private constructor(
     private readonly registry: Registry,
-    private readonly source: HealthSource,
+    private readonly ready: () => boolean,
     private readonly host: string,
     private readonly port: number,
   ) {}
 
-  async start(): Promise<number> {
+  /** Listens on the service's METRICS_HOST:METRICS_PORT; rejects when the port is taken. */
+  static async listen(registry: Registry, listener: HealthListener, ready: () => boolean): Promise<HealthServer> {
+    const server = new HealthServer(registry, ready, listener.METRICS_HOST, listener.METRICS_PORT);
+    await server.start();
+    return server;
+  }
+
+  private async start(): Promise<void> {
     this.server = createServer(async (req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/metrics') {
         res.writeHead(200, { 'content-type': this.registry.contentType });
         res.end(await this.registry.metrics());
       } else if (path === '/healthz' || path === '/readyz') {
-        const ok = path === '/healthz' ? this.source.live() : this.source.ready();
+        const ok = path === '/healthz' || this.ready();
         res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
       } else {
@@ -38,7 +46,6 @@ export class HealthServer {
       this.server!.once('error', reject);
       this.server!.listen(this.port, this.host, resolve);
     });
-    return (this.server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {

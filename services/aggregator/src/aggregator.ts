@@ -101,13 +101,7 @@ export class Aggregator {
 
   async start(): Promise<void> {
     const { kafka, config, log } = this.deps;
-    this.health = new HealthServer(
-      this.deps.registry,
-      { live: () => true, ready: () => this.running },
-      config.METRICS_HOST,
-      config.METRICS_PORT,
-    );
-    await this.health.start();
+    this.health = await HealthServer.listen(this.deps.registry, config, () => this.running);
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config));

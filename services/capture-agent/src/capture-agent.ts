@@ -48,13 +48,7 @@ export class CaptureAgent {
     // Fresh for every start: a start that failed was stopped, and is tried again.
     this.abort = new AbortController();
     this.queue = new BatchQueue(config.FLOWLOGS_AGENT_QUEUE_BYTES);
-    this.health = new HealthServer(
-      this.deps.registry,
-      { live: () => true, ready: () => this.running },
-      config.METRICS_HOST,
-      config.METRICS_PORT,
-    );
-    await this.health.start();
+    this.health = await HealthServer.listen(this.deps.registry, config, () => this.running);
     this.admin = kafka.admin();
     await this.admin.connect();
     await ensureTopics(this.admin, pipelineTopics(this.topics, config));

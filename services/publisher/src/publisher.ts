@@ -80,13 +80,7 @@ export class Publisher {
 
   async start(): Promise<void> {
     const { config, kafka, log } = this.deps;
-    this.health = new HealthServer(
-      this.deps.registry,
-      { live: () => true, ready: () => this.running },
-      config.METRICS_HOST,
-      config.METRICS_PORT,
-    );
-    await this.health.start();
+    this.health = await HealthServer.listen(this.deps.registry, config, () => this.running);
     if (this.deps.pool) {
       this.pool = this.deps.pool;
     } else {
