@@ -91,6 +91,11 @@ export function newPacketEvent(): PacketEvent {
   };
 }
 
+/** A copy of an event that owns its address arrays (decoders and readers reuse theirs). */
+export function copyPacketEvent(e: PacketEvent): PacketEvent {
+  return { ...e, src: e.src.slice(), dst: e.dst.slice(), pktSrc: e.pktSrc.slice(), pktDst: e.pktDst.slice() };
+}
+
 const DIRECTIONS = [undefined, 'ingress', 'egress'] as const;
 
 function strLen(s: string): number {

@@ -13,7 +13,7 @@
  * TCP flags. Two held packets alike in all of these add the same to the same records whichever one
  * a verdict takes, so matching either is exact.
  */
-import { newPacketEvent, type PacketEvent } from '@flowlogs/contracts';
+import { copyPacketEvent, type PacketEvent } from '@flowlogs/contracts';
 
 interface Held {
   /** The packet as it will be passed on (its action settled when it leaves unmatched). */
@@ -46,22 +46,6 @@ export function fingerprint(e: PacketEvent): string {
   return `${e.protocol} ${addr(e.src, v6)} ${addr(e.dst, v6)} ${e.srcPort} ${e.dstPort} ${e.bytes} ${e.tcpFlags}`;
 }
 
-function copyEvent(e: PacketEvent): PacketEvent {
-  const c = newPacketEvent();
-  c.ts = e.ts;
-  c.ipVersion = e.ipVersion;
-  c.protocol = e.protocol;
-  c.tcpFlags = e.tcpFlags;
-  c.action = e.action;
-  c.direction = e.direction;
-  c.srcPort = e.srcPort;
-  c.dstPort = e.dstPort;
-  c.bytes = e.bytes;
-  c.src.set(e.src);
-  c.dst.set(e.dst);
-  return c;
-}
-
 export class VerdictMatcher {
   readonly counts: VerdictCounts = { accepted: 0, matched: 0, unmatched: 0, ignored: 0 };
   /** Everything held, in the order it came (which is also the order it leaves). */
@@ -92,7 +76,7 @@ export class VerdictMatcher {
     const drop = this.take(this.drops, key);
     if (drop) {
       // The verdict came first: it is this packet, at the interface's time for it.
-      drop.event = copyEvent(e);
+      drop.event = copyPacketEvent(e);
       drop.event.action = 'REJECT';
       this.counts.matched++;
       return;
@@ -155,7 +139,7 @@ export class VerdictMatcher {
   }
 
   private hold(e: PacketEvent, now: number, live: boolean, key: string | undefined): Held {
-    const held: Held = { event: copyEvent(e), at: now, live, waiting: key };
+    const held: Held = { event: copyPacketEvent(e), at: now, live, waiting: key };
     if (key !== undefined) {
       const map = live ? this.live : this.drops;
       const list = map.get(key);

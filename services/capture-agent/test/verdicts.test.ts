@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newPacketEvent, type PacketEvent } from '@flowlogs/contracts';
+import { copyPacketEvent, newPacketEvent, type PacketEvent } from '@flowlogs/contracts';
 import { fingerprint, VerdictMatcher } from '../src/verdicts.js';
 
 const A = [10, 16, 0, 22];
@@ -40,6 +40,20 @@ function matcher(holdMs = 1000) {
 }
 
 describe('verdict matcher', () => {
+  it("keeps every field of what it holds, a tunnelled packet's inner addresses included", () => {
+    const out: PacketEvent[] = [];
+    const m = new VerdictMatcher(1000, (e) => out.push(copyPacketEvent(e)));
+    const gre = packet({ ts: 100.1, src: A, dst: B, protocol: 47, sport: 0, dport: 0 });
+    gre.pktIpVersion = 4;
+    gre.pktSrc.set([192, 168, 50, 1]);
+    gre.pktDst.set([192, 168, 60, 2]);
+    m.addLive(gre, 0);
+    gre.pktSrc.fill(0); // the caller's event is reused for the next packet
+    m.release(1100);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toEqual({ ...gre, pktSrc: Uint8Array.from([192, 168, 50, 1, ...Array(12).fill(0)]) });
+  });
+
   it('counts an ingress packet the firewall dropped once, as REJECT at the interface time, whichever comes first', () => {
     const { m, out } = matcher();
     // Live first, then the drop verdict (the usual order on ingress: libpcap sees it before netfilter).
