@@ -33,7 +33,7 @@ export interface FieldDef<
   S extends z.ZodType = z.ZodType,
   A extends 'null' | 'kept' = 'null' | 'kept',
 > {
-  /** The name users write (DESIGN's field names: `srcaddr`, `log-status` …). */
+  /** The name users write (the record contract's field names: `srcaddr`, `log-status` …). */
   name: N;
   /** The record's JSON key. */
   key: K;
@@ -45,7 +45,7 @@ export interface FieldDef<
    * window and which flow log. A 'null' field is nullable in the record.
    */
   absent: A;
-  /** Part of the flow key (DESIGN: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action). */
+  /** Part of the flow key (docs/architecture.md: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action). */
   flowKey: boolean;
   /** Its flow_records column; without one, queries read it from the record json column. */
   column: string | undefined;
@@ -252,7 +252,7 @@ export const FIELD_SHAPE = Object.fromEntries(
   }),
 ) as RecordShape;
 
-/** A field name of DESIGN (`srcaddr`, `log-status` …), as custom formats and queries name them. */
+/** A field name of the record contract (`srcaddr`, `log-status` …), as custom formats and queries name them. */
 export type FieldName = Fields['name'];
 export const FieldName = z.enum(FIELDS.map((f) => f.name) as [FieldName, ...FieldName[]]);
 

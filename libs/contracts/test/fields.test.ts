@@ -8,7 +8,7 @@ describe('the field table', () => {
     expect(Object.keys(makeRecord())).toEqual(Object.keys(FlowRecord.shape));
   });
 
-  it('names each field once, by a DESIGN name and a JSON key', () => {
+  it('names each field once, by a contract name and a JSON key', () => {
     expect(new Set(FIELDS.map((f) => f.name)).size).toBe(FIELDS.length);
     expect(new Set(FIELDS.map((f) => f.key)).size).toBe(FIELDS.length);
     expect(FIELD_KEYS['log-status']).toBe('logStatus');
@@ -35,7 +35,7 @@ describe('the field table', () => {
     expect(FIELDS.filter((f) => f.addedLater).map((f) => f.name)).toEqual(['pkt-srcaddr', 'pkt-dstaddr']);
   });
 
-  it('defines the flow key as DESIGN does: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action', () => {
+  it('defines the flow key as the record contract does: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action', () => {
     expect(FLOW_KEY).toEqual(['interfaceId', 'srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'action']);
     expect(flowKeyOf(makeRecord({ interfaceId: 'eni-9', srcport: 1, dstport: 2 }), '-')).toBe(
       'eni-9|10.0.0.1|10.0.0.2|1|2|6|ACCEPT',

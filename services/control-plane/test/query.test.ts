@@ -22,7 +22,7 @@ describe('parseQuery', () => {
     expect(parseQuery('"10.0.0.0/8"')).toEqual(m('address', '10.0.0.0/8'));
   });
 
-  it('reads field:value by DESIGN name or camelCase, normalising values', () => {
+  it('reads field:value by contract name or camelCase, normalising values', () => {
     expect(parseQuery('dstaddr:2001:db8::1')).toEqual(m('dstaddr', '2001:db8::1'));
     expect(parseQuery('srcaddr:10.0.0.0/8')).toEqual(m('srcaddr', '10.0.0.0/8'));
     expect(parseQuery('interfaceId:eni-1')).toEqual(m('interface-id', 'eni-1'));

@@ -80,7 +80,7 @@ describe('log topic formats', () => {
     windowEnd: 600,
   });
 
-  it('take a custom list of DESIGN field names, in their order', () => {
+  it('take a custom list of record field names, in their order', () => {
     const body = validate(CreateLogTopic, {
       logsetId: 'logset-1',
       name: 't',

@@ -30,7 +30,7 @@ const BY_NAME = new Map(
   ),
 );
 
-/** The field called `name` (DESIGN name or camelCase key, any case), or undefined. */
+/** The field called `name` (the record contract's name or camelCase key, any case), or undefined. */
 export const fieldNamed = (name: string): Field | undefined => BY_NAME.get(name.toLowerCase());
 
 /** Protocol names a query may use instead of numbers. */

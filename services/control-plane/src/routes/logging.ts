@@ -41,7 +41,8 @@ export const loggingRoutes =
       '/log-topics',
       openapi({
         summary: 'Create a log topic in a logset',
-        description: 'format: "json" (default), "text", or {"custom": [field, …]} with DESIGN.md\'s field names.',
+        description:
+          'format: "json" (default), "text", or {"custom": [field, …]} with the field names of GET /v1/fields.',
         body: CreateLogTopic,
         response: LogTopic,
         status: 201,
