@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { z } from 'zod';
-import { FIELD_SHAPE, flowKeyOf } from './fields.js';
+import { FIELD_SHAPE, FIELDS, flowKeyOf } from './fields.js';
 
 /** One flow record in its JSON form: the camelCase keys of the field table, then two of its own. */
 export const FlowRecord = z.object({
@@ -24,4 +24,15 @@ export function recordIdOf(r: Omit<FlowRecord, 'recordId'>, distinct?: string): 
   let key = `${r.flowLogId}|${r.windowStart}|${r.logStatus}|${flowKeyOf(r, '')}`;
   if (distinct !== undefined) key += `|${distinct}`;
   return hash('sha256', key, 'hex').slice(0, 32);
+}
+
+/** The fields stored in columns of their own (the field table says which), beside the id and the whole record. */
+const STORED = FIELDS.filter((f) => f.column !== undefined);
+
+/** The columns of a flow_records row, in recordRow's order. */
+export const RECORD_COLUMNS: readonly string[] = ['record_id', ...STORED.map((f) => f.column as string), 'record'];
+
+/** A record's values for RECORD_COLUMNS. */
+export function recordRow(r: FlowRecord): unknown[] {
+  return [r.recordId, ...STORED.map((f) => r[f.key]), JSON.stringify(r)];
 }

@@ -1,6 +1,6 @@
 /** A control plane on a database of its own, and a client for its API. */
 import type { Kafka } from 'kafkajs';
-import type { FlowRecord } from '@flowlogs/contracts';
+import { type FlowRecord, RECORD_COLUMNS, recordRow } from '@flowlogs/contracts';
 import { ensureDayPartitions } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
 import { createRegistry, parseConfig } from '@flowlogs/runtime';
@@ -100,32 +100,11 @@ export async function insertRecords(db: TestDatabase, records: FlowRecord[]): Pr
     records.map((r) => r.windowStart),
     new Set(),
   );
+  const placeholders = RECORD_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
   for (const r of records) {
     await db.pool.query(
-      `INSERT INTO flow_records (record_id, window_start, window_end, log_topic_id, flow_log_id, account_id, interface_id, srcaddr, dstaddr,
-         srcport, dstport, protocol, packets, bytes, start_time, end_time, action, log_status, record)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-      [
-        r.recordId,
-        r.windowStart,
-        r.windowEnd,
-        r.logTopicId,
-        r.flowLogId,
-        r.accountId,
-        r.interfaceId,
-        r.srcaddr,
-        r.dstaddr,
-        r.srcport,
-        r.dstport,
-        r.protocol,
-        r.packets,
-        r.bytes,
-        r.start,
-        r.end,
-        r.action,
-        r.logStatus,
-        r,
-      ],
+      `INSERT INTO flow_records (${RECORD_COLUMNS.join(', ')}) VALUES (${placeholders})`,
+      recordRow(r),
     );
   }
 }

@@ -2,16 +2,8 @@
  * Flow records as rows of flow_records and of its hourly rollup: the COPY text of a batch, and the
  * statement that moves it from its staging table into the records and the rollup's pending rows. Pure.
  */
-import { FIELDS, type FlowRecord } from '@flowlogs/contracts';
+import { type FlowRecord, RECORD_COLUMNS as COLUMNS, recordRow } from '@flowlogs/contracts';
 import { ROLLUP_SOURCE_COLUMNS, rollupPendingSql } from '@flowlogs/db';
-
-/** The fields stored in columns of their own (the field table says which), beside the id and the whole record. */
-const STORED = FIELDS.filter((f) => f.column !== undefined);
-const COLUMNS = ['record_id', ...STORED.map((f) => f.column), 'record'];
-
-function rowValues(r: FlowRecord): unknown[] {
-  return [r.recordId, ...STORED.map((f) => r[f.key]), JSON.stringify(r)];
-}
 
 /** A value in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
 function copyValue(v: unknown): string {
@@ -25,7 +17,7 @@ function copyValue(v: unknown): string {
 /** The batch as COPY text, one line a record, in COPY_STAGING's column order. */
 export function copyText(records: FlowRecord[]): string {
   let out = '';
-  for (const r of records) out += `${rowValues(r).map(copyValue).join('\t')}\n`;
+  for (const r of records) out += `${recordRow(r).map(copyValue).join('\t')}\n`;
   return out;
 }
 
