@@ -341,6 +341,8 @@ async function main(): Promise<void> {
       freePort(),
       freePort(),
     ]);
+    // The agents register and bind their ENIs through the API, and sign with the secret it gives them.
+    baseEnv.FLOWLOGS_API_URL = `http://127.0.0.1:${apiPort}`;
     const controlPlane = startService(
       'control-plane',
       'control-plane',
