@@ -292,4 +292,44 @@ describe('trusted agents', () => {
       ].sort((x, y) => x.account_id.localeCompare(y.account_id)),
     );
   });
+
+  it("takes no more batches for a deleted ENI: its binding's tombstone follows the delete", async () => {
+    const api = (method: string, path: string) => stack.api(method, path, undefined, a.key);
+    expect((await api('DELETE', `/v1/flow-logs/${a.flowLogId}`)).status).toBe(204);
+    expect((await api('DELETE', `/v1/network-interfaces/${a.eniId}`)).status).toBe(204);
+    const { rows } = await stack.db.pool.query('SELECT secret FROM agents WHERE account_id = $1 AND agent_id = $2', [
+      a.accountId,
+      'host-a',
+    ]);
+    const late = batch(
+      { eniId: a.eniId, accountId: a.accountId, vpcId: a.vpcId, subnetId: a.subnetId, agentId: 'host-a' },
+      6,
+      [10, 30, 0, 5],
+      [9, 9, 9, 9],
+    );
+    const topics = topicNames(stack.prefix);
+    const kafka = createKafka(kafkaBrokers(), 'deleted-eni', stack.log);
+    const producer = reliableProducer(kafka);
+    await producer.connect();
+    await producer.send({
+      topic: topics.packets,
+      acks: -1,
+      messages: [{ key: a.eniId, value: late, headers: { [SIGNATURE_HEADER]: signBatch(rows[0].secret, late) } }],
+    });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: `${stack.prefix}.dlq-reader-deleted` });
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.dlq, fromBeginning: true });
+    const dead: KafkaMessage[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        if (message.value?.equals(late)) dead.push(message);
+      },
+    });
+    await until("the deleted ENI's batch in the DLQ", async () => (dead.length ? true : undefined));
+    await consumer.disconnect();
+    expect(dead[0].headers!['flowlogs-error']!.toString()).toBe(
+      `untrusted packet batch: ENI ${a.eniId} of account ${a.accountId} is not bound to any agent`,
+    );
+  });
 });

@@ -50,6 +50,31 @@ export class CompactedTopicReader {
   }
 
   /**
+   * The keys that hold a value on a compacted topic, read as far as it gets in `timeoutMs` (a partial
+   * read answers fewer keys, never a deleted one).
+   */
+  static async liveKeys(
+    kafka: Kafka,
+    log: Logger,
+    admin: Admin,
+    topic: string,
+    groupPrefix: string,
+    timeoutMs = 10_000,
+  ): Promise<Set<string>> {
+    const keys = new Set<string>();
+    const reader = new CompactedTopicReader(kafka, log, topic, groupPrefix, (key, value) =>
+      value ? keys.add(key) : keys.delete(key),
+    );
+    await reader.start();
+    try {
+      await reader.caughtUp(admin, timeoutMs);
+    } finally {
+      await reader.stop();
+    }
+    return keys;
+  }
+
+  /**
    * Waits until every message written to the topic so far is applied (a setting acknowledged before
    * some input was produced applies to it), at most `timeoutMs`; answers whether it got there.
    */

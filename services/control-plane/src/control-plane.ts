@@ -6,7 +6,14 @@
 import type { Admin, Producer } from 'kafkajs';
 import { bindingKey, topicNames, type EniBinding, type FlowLogRule } from '@flowlogs/contracts';
 import { createPool, ensureDatabase, migrate, type Pool } from '@flowlogs/db';
-import { Partitioners, ensureTopics, pipelineTopics, topicConfig, type Kafka } from '@flowlogs/kafka';
+import {
+  CompactedTopicReader,
+  Partitioners,
+  ensureTopics,
+  pipelineTopics,
+  topicConfig,
+  type Kafka,
+} from '@flowlogs/kafka';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@flowlogs/runtime';
 import { hashApiKey, newApiKey } from './api-key.js';
@@ -123,6 +130,26 @@ export class ControlPlane {
     const bindings = await store.bindings();
     for (let i = 0; i < bindings.length; i += REPUBLISH_BATCH)
       await publishBindings(bindings.slice(i, i + REPUBLISH_BATCH));
+    const tombstone = async (topic: string, keys: string[]) => {
+      for (let i = 0; i < keys.length; i += REPUBLISH_BATCH) {
+        const messages = keys.slice(i, i + REPUBLISH_BATCH).map((key) => ({ key, value: null }));
+        await producer.send({ topic, acks: -1, messages });
+      }
+    };
+    // And for a crash between a delete and its tombstone: what a settings topic still holds that the
+    // store no longer has is tombstoned now. The topic is read before the store, so a key published
+    // meanwhile is in the store already (rows are written before they are published).
+    for (const [topic, stored] of [
+      [topics.rules, async () => rules.map((r) => r.id)],
+      [topics.logTopicSettings, async () => (await store.logTopicSettings({})).map((s) => s.id)],
+      [topics.inventory, async () => (await store.bindings()).map((b) => bindingKey(b.accountId, b.eniId))],
+    ] as const) {
+      const live = await CompactedTopicReader.liveKeys(kafka, log, admin, topic, `${topic}.control-plane`);
+      const kept = new Set(await stored());
+      const stale = [...live].filter((key) => !kept.has(key));
+      await tombstone(topic, stale);
+      if (stale.length) log.info({ topic, tombstoned: stale.length }, 'deleted settings tombstoned');
+    }
 
     this.server = buildServer({
       log,
@@ -134,13 +161,10 @@ export class ControlPlane {
         topics,
         publishRules,
         publishBinding: (binding) => publishBindings([binding]),
-        deleteRule: async (id) => {
-          await producer.send({ topic: topics.rules, acks: -1, messages: [{ key: id, value: null }] });
-        },
+        deleteRule: (id) => tombstone(topics.rules, [id]),
         publishLogTopics,
-        deleteLogTopic: async (id) => {
-          await producer.send({ topic: topics.logTopicSettings, acks: -1, messages: [{ key: id, value: null }] });
-        },
+        deleteLogTopic: (id) => tombstone(topics.logTopicSettings, [id]),
+        deleteBinding: (accountId, eniId) => tombstone(topics.inventory, [bindingKey(accountId, eniId)]),
         createKafkaTopic: (topic) => ensureTopics(admin, [topicConfig(topic, config)]),
         kafka: { client: kafka, admin },
         rateLimit: config.FLOWLOGS_RATE_LIMIT,

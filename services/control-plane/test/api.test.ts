@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { FIELDS, topicNames, type FlowRecord, type TopicNames } from '@flowlogs/contracts';
 import { createRegistry } from '@flowlogs/runtime';
+import { CompactedTopicReader } from '@flowlogs/kafka';
 import { makeRecord, testLogger, type TestDatabase } from '@flowlogs/testkit';
 import { ControlPlane } from '../src/control-plane.js';
 import type { FieldList } from '../src/query/index.js';
@@ -183,6 +184,37 @@ describe('control plane API', () => {
     });
     // The pool was the caller's: still open.
     await db.pool.query('DELETE FROM flow_logs WHERE id = $1', ['fl-crashed']);
+  });
+
+  it('tombstones at start-up what a crash left on the settings topics after its delete', async () => {
+    // The rule deleted by the previous test (its row only: the tombstone never went), and a deleted
+    // log topic's settings and ENI's binding, as a crash between delete and tombstone leaves them.
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: topics.logTopicSettings, messages: [{ key: 'topic-gone', value: '{}' }] });
+    await producer.send({ topic: topics.inventory, messages: [{ key: `${ids.account}/eni-gone`, value: '{}' }] });
+    await producer.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    const live = (topic: string) => CompactedTopicReader.liveKeys(kafka, testLogger(), admin, topic, `${topic}.test`);
+    expect(await live(topics.rules)).toContain('fl-crashed');
+
+    const third = new ControlPlane({
+      config: t.config,
+      log: testLogger(),
+      kafka,
+      pool: db.pool,
+      registry: createRegistry('control-plane'),
+    });
+    await third.start();
+    await third.stop();
+    const rules = await live(topics.rules);
+    const settings = await live(topics.logTopicSettings);
+    const inventory = await live(topics.inventory);
+    await admin.disconnect();
+    expect([...rules]).toEqual([ids.flowLog]);
+    expect([...settings]).toEqual([ids.topic]);
+    expect(inventory.has(`${ids.account}/eni-gone`)).toBe(false);
   });
 
   it("created the log topic's Kafka topic", async () => {

@@ -17,6 +17,8 @@ export interface ApiContext {
   publishRules(rules: FlowLogRule[]): Promise<void>;
   /** Publishes an ENI's binding to its agent on the inventory topic (acked). */
   publishBinding(binding: EniBinding): Promise<void>;
+  /** Publishes the tombstone of a deleted ENI's binding (acked): the aggregator takes no more batches for it. */
+  deleteBinding(accountId: string, eniId: string): Promise<void>;
   /** Publishes the tombstone of a deleted flow log (acked): the aggregator forgets the rule. */
   deleteRule(id: string): Promise<void>;
   /** Publishes the settings of these log topics as stored now (acked): the publisher follows them. */

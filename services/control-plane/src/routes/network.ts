@@ -17,11 +17,19 @@ import {
 import { requireInside, requireOwned, resourceRoutes, type ApiContext, type ById } from './context.js';
 
 export const networkRoutes =
-  ({ store }: ApiContext): FastifyPluginAsync =>
+  ({ store, deleteBinding }: ApiContext): FastifyPluginAsync =>
   async (app) => {
     resourceRoutes(app, store, '/vpcs', VPCS, Vpc);
     resourceRoutes(app, store, '/subnets', SUBNETS, Subnet);
-    resourceRoutes(app, store, '/network-interfaces', NETWORK_INTERFACES, NetworkInterface);
+    resourceRoutes(app, store, '/network-interfaces', NETWORK_INTERFACES, NetworkInterface, {
+      // The binding goes with the ENI (ON DELETE CASCADE); its tombstone follows, so the aggregator
+      // dead-letters the agent's batches for an ENI that no longer exists.
+      remove: async (key) => {
+        if (!(await store.remove(NETWORK_INTERFACES, key))) return false;
+        await deleteBinding(key.accountId, key.id);
+        return true;
+      },
+    });
 
     app.post(
       '/vpcs',
