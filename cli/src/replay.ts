@@ -36,7 +36,7 @@ export async function runReplay(o: { pcap?: string; eni?: string; speed?: string
   // A replay writes as this host's agent: the ENI is bound to it (as it already is when this host captures it live).
   const agentId = config.FLOWLOGS_AGENT_ID;
   const secret = await bindAgent(config.FLOWLOGS_API_URL, config.FLOWLOGS_API_KEY, o.eni, agentId);
-  const producer = reliableProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log));
+  const producer = reliableProducer(createKafka(config.KAFKA_BROKERS, 'flowlogs-replay', log, config));
   await producer.connect();
   try {
     const counters = await replayCapture({

@@ -13,7 +13,9 @@ import {
   type Producer,
   type ProducerRecord,
 } from 'kafkajs';
-import type { Logger } from '@flowlogs/runtime';
+import { PLAINTEXT, type KafkaSecurity, type Logger } from '@flowlogs/runtime';
+import { KafkaAccessDenied, reportRefusals } from './access.js';
+import { kafkaClientOptions, kafkaPrincipal } from './security.js';
 import { TransientLog, transientCondition } from './transient-log.js';
 
 export type { Kafka };
@@ -28,11 +30,19 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * A kafkajs client whose own logs go through the service's pino logger: its warnings and errors
- * (the transient conditions of a cluster at warn, once per episode: transient-log.ts); at debug
- * level its info too (consumer starts and stops, group joins and their assignments).
+ * The one place a kafkajs client is made. Its own logs go through the service's pino logger: its
+ * warnings and errors (the transient conditions of a cluster at warn, once per episode:
+ * transient-log.ts); at debug level its info too (consumer starts and stops, group joins and their
+ * assignments). TLS and SASL come from `security` (CommonConfig's KAFKA_SECURITY_PROTOCOL and the
+ * rest; its files are read here: an unreadable one throws a ConfigError naming its variable), and
+ * the broker's refusals come back as one line naming the principal (access.ts).
  */
-export function createKafka(brokers: string[], clientId: string, log: Logger): Kafka {
+export function createKafka(
+  brokers: string[],
+  clientId: string,
+  log: Logger,
+  security: KafkaSecurity = PLAINTEXT,
+): Kafka {
   const child = log.child({ component: 'kafkajs' });
   if (!sendsPerPartition)
     child.error(
@@ -43,9 +53,12 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
       'no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower',
     );
   const transient = new TransientLog(child);
-  return new Kafka({
+  const options = kafkaClientOptions(security);
+  const principal = kafkaPrincipal(security, options);
+  const kafka = new Kafka({
     clientId,
     brokers,
+    ...options,
     logLevel: log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
     logCreator:
       () =>
@@ -57,7 +70,11 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
       },
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },
   });
+  return reportRefusals(kafka, principal, (refusal) => child.error(refusal));
 }
+
+/** A refusal (KafkaAccessDenied) is an operator's to fix: error level; anything else retried is a warning. */
+export const retriedLevel = (err: unknown): 'error' | 'warn' => (err instanceof KafkaAccessDenied ? 'error' : 'warn');
 
 /**
  * An idempotent producer; with a transactional id, a transactional one (one per input partition, so
@@ -164,28 +181,29 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   }
 }
 
-/** The pipeline's own topics, with the partitions and replication this installation uses. */
+type PipelineTopic = 'packets' | 'rules' | 'logTopicSettings' | 'inventory' | 'records' | 'dlq';
+
+/**
+ * The pipeline's own topics, with the partitions and replication this installation uses; `only`
+ * those a service uses (it may create just those: its Kafka principal needs no more).
+ */
 export function pipelineTopics(
-  names: { packets: string; rules: string; logTopicSettings: string; inventory: string; records: string; dlq: string },
+  names: Record<PipelineTopic, string>,
   settings: TopicSettings,
+  only?: PipelineTopic[],
 ): ITopicConfig[] {
-  return [
-    topicConfig(names.packets, settings, { configEntries: [{ name: 'compression.type', value: 'producer' }] }),
-    topicConfig(names.rules, settings, {
-      numPartitions: 1,
-      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+  const compacted = { numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] };
+  const all: Record<PipelineTopic, ITopicConfig> = {
+    packets: topicConfig(names.packets, settings, {
+      configEntries: [{ name: 'compression.type', value: 'producer' }],
     }),
-    topicConfig(names.logTopicSettings, settings, {
-      numPartitions: 1,
-      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-    }),
-    topicConfig(names.inventory, settings, {
-      numPartitions: 1,
-      configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-    }),
-    topicConfig(names.records, settings),
-    topicConfig(names.dlq, settings, { numPartitions: 1 }),
-  ];
+    rules: topicConfig(names.rules, settings, compacted),
+    logTopicSettings: topicConfig(names.logTopicSettings, settings, compacted),
+    inventory: topicConfig(names.inventory, settings, compacted),
+    records: topicConfig(names.records, settings),
+    dlq: topicConfig(names.dlq, settings, { numPartitions: 1 }),
+  };
+  return (only ?? (Object.keys(all) as PipelineTopic[])).map((t) => all[t]);
 }
 
 /** Below the broker's default 1 MB max.message.bytes: a produce request's record batch per partition must fit. */
@@ -288,7 +306,10 @@ export class SupervisedConsumer {
         this.log.info({ attempt }, 'new consumer started');
         return;
       } catch (err) {
-        this.log.warn({ err: (err as Error).message, attempt }, 'starting a new consumer failed; retrying');
+        this.log[retriedLevel(err)](
+          { err: (err as Error).message, attempt },
+          'starting a new consumer failed; retrying',
+        );
         await new Promise((r) => setTimeout(r, 2000));
       }
     }

@@ -12,6 +12,7 @@ import {
   GROUP_TIMING,
   SupervisedConsumer,
   reliableProducer,
+  retriedLevel,
   sendBounded,
   type Kafka,
 } from './client.js';
@@ -279,7 +280,7 @@ export class TransactionalStage<S> {
       await this.commit(p, await due());
     } catch (err) {
       const rewindTo = p.committed >= 0 ? p.committed : p.firstRead;
-      this.options.log.warn(
+      this.options.log[retriedLevel(err)](
         { err, partition, rewindTo },
         'commit failed; replaying the partition from its committed offset',
       );

@@ -26,6 +26,12 @@ describe('topic settings', () => {
     for (const t of topics) expect(t.configEntries).toContainEqual({ name: 'min.insync.replicas', value: '2' });
     for (const t of topics.slice(1, 4))
       expect(t.configEntries).toContainEqual({ name: 'cleanup.policy', value: 'compact' });
+    const agents = pipelineTopics(
+      { packets: 'p', rules: 'r', logTopicSettings: 'lt', inventory: 'i', records: 'rec', dlq: 'd' },
+      settings(3, 2),
+      ['packets', 'dlq'],
+    );
+    expect(agents.map((t) => t.topic)).toEqual(['p', 'd']);
   });
 
   it('name the setting that a cluster cannot meet', () => {

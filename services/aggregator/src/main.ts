@@ -5,5 +5,5 @@ import { loadConfig } from './config.js';
 
 const config = loadConfig();
 const log = createLogger('aggregator', config.LOG_LEVEL);
-const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-aggregator', log);
+const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-aggregator', log, config);
 await runUntilSignal(new Aggregator({ config, log, kafka, registry: createRegistry('aggregator') }), log);

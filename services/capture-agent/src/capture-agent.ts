@@ -51,7 +51,7 @@ export class CaptureAgent {
     this.health = await HealthServer.listen(this.deps.registry, config, () => this.running);
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, config));
+    await ensureTopics(this.admin, pipelineTopics(this.topics, config, ['packets']));
     this.producer = reliableProducer(kafka);
     await this.producer.connect();
     this.sending = sendQueued(this.queue, this.producer, this.topics.packets, log);

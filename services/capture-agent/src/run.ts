@@ -31,7 +31,7 @@ export async function runAgent(configPath: string, config: CaptureAgentConfig): 
     { agent: agentConfig.FLOWLOGS_AGENT_ID, account: account.id, config: configPath, enis: file.enis.length },
     'capture agent starting',
   );
-  const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-capture-agent', log);
+  const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-capture-agent', log, config);
   await runUntilSignal(
     new CaptureAgent({ config: agentConfig, log, kafka, registry: createRegistry('capture-agent'), enis: file.enis }),
     log,

@@ -1,7 +1,7 @@
 /** Drains the send queue into the packets topic; a send that fails is retried, the queue holding the rest meanwhile. */
 import type { Producer } from 'kafkajs';
 import { SIGNATURE_HEADER } from '@flowlogs/contracts';
-import { MAX_SEND_BYTES } from '@flowlogs/kafka';
+import { MAX_SEND_BYTES, retriedLevel } from '@flowlogs/kafka';
 import type { Logger } from '@flowlogs/runtime';
 import type { BatchQueue } from './batch-queue.js';
 
@@ -19,7 +19,7 @@ export async function sendQueued(queue: BatchQueue, producer: Producer, topic: s
         });
         break;
       } catch (err) {
-        log.warn(
+        log[retriedLevel(err)](
           { err: (err as Error).message, attempt, queued: queue.length },
           'sending packet batches failed; retrying',
         );

@@ -5,5 +5,5 @@ import { Publisher } from './publisher.js';
 
 const config = loadConfig();
 const log = createLogger('publisher', config.LOG_LEVEL);
-const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-publisher', log);
+const kafka = createKafka(config.KAFKA_BROKERS, 'flowlogs-publisher', log, config);
 await runUntilSignal(new Publisher({ config, log, kafka, registry: createRegistry('publisher') }), log);
