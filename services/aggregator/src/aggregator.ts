@@ -104,7 +104,10 @@ export class Aggregator {
     this.health = await HealthServer.listen(this.deps.registry, config, () => this.running);
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config, ['packets', 'rules', 'inventory', 'records', 'dlq']));
+    await ensureTopics(
+      this.admin,
+      pipelineTopics(this.topics, this.deps.config, ['packets', 'rules', 'inventory', 'records', 'dlq']),
+    );
     const metadata = await this.admin.fetchTopicMetadata({ topics: [this.topics.records] });
     this.recordsPartitions = Math.max(1, metadata.topics[0]?.partitions.length ?? 1);
 

@@ -91,7 +91,10 @@ export class Publisher {
     await this.preparePartitions();
     this.admin = kafka.admin();
     await this.admin.connect();
-    await ensureTopics(this.admin, pipelineTopics(this.topics, this.deps.config, ['records', 'logTopicSettings', 'dlq']));
+    await ensureTopics(
+      this.admin,
+      pipelineTopics(this.topics, this.deps.config, ['records', 'logTopicSettings', 'dlq']),
+    );
     // Log topics' settings: the whole compacted topic from the beginning, every start, then followed.
     this.settingsReader = new CompactedTopicReader(
       kafka,
