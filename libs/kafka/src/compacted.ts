@@ -94,8 +94,7 @@ export class CompactedTopicReader {
   async waitCaughtUp(admin: Admin, warnEveryMs = 10_000): Promise<void> {
     const started = Date.now();
     for (;;) {
-      // The topic's end offsets are unavailable while its leader is away: asked again.
-      if (await this.reached(admin, warnEveryMs).catch(() => false)) return;
+      if (await this.reached(admin, warnEveryMs)) return;
       this.log.warn(
         { topic: this.topic, waitedMs: Date.now() - started },
         'settings consumer is behind; input waits for it',
@@ -104,8 +103,16 @@ export class CompactedTopicReader {
   }
 
   private async reached(admin: Admin, timeoutMs: number): Promise<boolean> {
-    const ends = await admin.fetchTopicOffsets(this.topic);
     const deadline = Date.now() + timeoutMs;
+    // The topic's end offsets are unavailable while its leader is away, or not yet elected for a topic
+    // just made: asked again.
+    let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>> | undefined;
+    for (;;) {
+      ends = await admin.fetchTopicOffsets(this.topic).catch(() => undefined);
+      if (ends) break;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     while (ends.some((e) => (this.next.get(e.partition) ?? 0) < Number(e.high))) {
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 20));

@@ -139,17 +139,20 @@ export class ControlPlane {
     // And for a crash between a delete and its tombstone: what a settings topic still holds that the
     // store no longer has is tombstoned now. The topic is read before the store, so a key published
     // meanwhile is in the store already (rows are written before they are published).
-    for (const [topic, stored] of [
-      [topics.rules, async () => rules.map((r) => r.id)],
-      [topics.logTopicSettings, async () => (await store.logTopicSettings({})).map((s) => s.id)],
-      [topics.inventory, async () => (await store.bindings()).map((b) => bindingKey(b.accountId, b.eniId))],
-    ] as const) {
+    const tombstoneDeleted = async (topic: string, stored: () => Promise<string[]>) => {
       const live = await CompactedTopicReader.liveKeys(kafka, log, admin, topic, `${topic}.control-plane`);
       const kept = new Set(await stored());
       const stale = [...live].filter((key) => !kept.has(key));
       await tombstone(topic, stale);
       if (stale.length) log.info({ topic, tombstoned: stale.length }, 'deleted settings tombstoned');
-    }
+    };
+    await Promise.all([
+      tombstoneDeleted(topics.rules, async () => (await store.find(FLOW_LOGS, {})).map((f) => f.id)),
+      tombstoneDeleted(topics.logTopicSettings, async () => (await store.logTopicSettings({})).map((s) => s.id)),
+      tombstoneDeleted(topics.inventory, async () =>
+        (await store.bindings()).map((b) => bindingKey(b.accountId, b.eniId)),
+      ),
+    ]);
 
     this.server = buildServer({
       log,
