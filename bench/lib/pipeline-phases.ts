@@ -14,8 +14,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Pool } from '@flowlogs/db';
+import type { BackendCpu } from './backend-cpu.js';
 import {
-  commCpuSec,
   machineCpuSec,
   procCpuSec,
   scrape,
@@ -40,10 +40,9 @@ export interface AgentLaunch {
   metricsPort: number;
   logDir: string;
   name: string;
-  eni: EniSetup;
-  path: string;
-  speed: 'max' | 'capture';
-  rebase: boolean;
+  eni: Pick<EniSetup, 'eniId' | 'subnetId' | 'primaryIp'> & Partial<EniSetup>;
+  /** The ENI's source in the agent's config file (bench/live.ts: a live interface). */
+  source: Record<string, unknown>;
   /** Node options of the agent's process (the benchmark's --profile). */
   nodeArgs?: string[];
 }
@@ -62,7 +61,7 @@ export function startAgent(a: AgentLaunch): Service {
             vpcId,
             subnetId,
             primaryIp,
-            source: { type: 'file', path: a.path, speed: a.speed, rebase: a.rebase },
+            source: a.source,
           },
         ],
       },
@@ -139,6 +138,8 @@ export interface Services {
   aggregator: Service;
   publisher: Service;
   brokerPid?: number;
+  /** The backends of the run's database (not the whole shared server). */
+  postgres: BackendCpu;
 }
 
 async function takeSample(agent: Service, s: Services): Promise<Sample> {
@@ -165,7 +166,7 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
       aggregator: get(g, 'process_cpu_seconds_total'),
       publisher: get(p, 'process_cpu_seconds_total'),
       broker: s.brokerPid ? (procCpuSec(s.brokerPid) ?? NaN) : NaN,
-      postgres: commCpuSec('postgres'),
+      postgres: s.postgres.sample(),
       machineBusy: machine.busy,
       machineTotal: machine.total,
     },

@@ -19,6 +19,7 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runTimed, type Timed } from './measure.js';
+import { sampleBackendsAside } from './backend-cpu.js';
 
 export type PmacctMode = 'insert' | 'copy';
 
@@ -47,6 +48,8 @@ export interface PmacctPgRun extends Timed {
   doneSec: number;
   config: string;
   commandLine: string;
+  /** CPU seconds of the Postgres backends of its database over the run. */
+  postgresCpuSec: number;
   /** "Purging cache - END (…, QN: a/b, ET: n)" lines of the plugin: its queries and seconds. */
   purges: string[];
 }
@@ -183,6 +186,7 @@ export async function runPmacctPg(
   writeFileSync(configPath, config);
   const args = ['-f', configPath];
   const started = Date.now();
+  const backends = sampleBackendsAside(db);
   const run = runTimed(binary, args, { timeoutSec: 1800 });
   const output = `${run.stdout}\n${run.stderr}`;
   if (run.exitCode !== 0) throw new Error(`pmacctd (${mode}) exited with ${run.exitCode}: ${output.slice(-2000)}`);
@@ -199,10 +203,12 @@ export async function runPmacctPg(
     await new Promise((r) => setTimeout(r, 200));
     doneAt = Date.now();
   }
+  const postgresCpuSec = await backends.stop();
   const sums = await tableSums(host, user, db);
   return {
     ...run,
     mode,
+    postgresCpuSec,
     ...sums,
     doneSec: Math.max(run.wallSec, (doneAt - started) / 1000),
     config,

@@ -6,7 +6,7 @@
  * Postgres) read from /proc.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -69,6 +69,28 @@ export function startService(
   const svc: Service = { name, child, baseUrl: `http://127.0.0.1:${port}`, logPath, exited };
   running.add(svc);
   return svc;
+}
+
+/** The control plane on `port`, once it is ready (the agents register and bind their ENIs through it). */
+export async function startControlPlane(env: Record<string, string>, port: number, logDir: string): Promise<Service> {
+  const svc = startService('control-plane', 'control-plane', { ...env, HTTP_PORT: String(port) }, port, logDir);
+  await waitReady(svc, '/readyz');
+  return svc;
+}
+
+/** A request to the control plane's API with an admin key; the answer's JSON (throws on an error status). */
+export async function apiCall(url: string, key: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(url + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return JSON.parse(text);
 }
 
 /** Waits until `path` on the service answers 200 (or throws when it exits or the time is up). */
@@ -155,21 +177,6 @@ export function procCpuSec(pid: number): number | undefined {
   }
 }
 
-/** CPU seconds of every process whose command is `comm` (e.g. all postgres backends, shared with others). */
-export function commCpuSec(comm: string): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
-    } catch {
-      continue;
-    }
-    total += procCpuSec(Number(entry)) ?? 0;
-  }
-  return total;
-}
-
 /** Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. */
 export function machineCpuSec(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
@@ -195,6 +202,13 @@ export function machineDescription(): string {
   return `${model}, ${cpus().length} cores; Node ${process.version}${load}`;
 }
 
+/** The pid of the process listening on a local TCP port (`ss -ltnp`), if it can be seen. */
+function listenerPid(port: number): number | undefined {
+  const out = spawnSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+  const pid = /pid=(\d+)/.exec(out.stdout ?? '')?.[1];
+  return pid ? Number(pid) : undefined;
+}
+
 /** The local broker's state (`npx flowlogs-kafka status`), started when nothing answers on its port. */
 export function ensureKafka(): { pid?: number; started: boolean } {
   const status = () => {
@@ -206,7 +220,8 @@ export function ensureKafka(): { pid?: number; started: boolean } {
     }
   };
   const first = status();
-  if (first.answering) return { pid: first.pid, started: false };
+  // Another checkout's broker (a worktree's status knows only its own pid file): the listener's pid.
+  if (first.answering) return { pid: first.pid ?? listenerPid(9092), started: false };
   const start = spawnSync('npx', ['flowlogs-kafka', 'start'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
