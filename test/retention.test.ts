@@ -47,12 +47,13 @@ describe('retention', () => {
       }),
     );
     await insertRecords(db.pool, records);
-    /** The log topics and hours the rollup holds rows of, folded or still pending (the stack's publisher folds every few seconds). */
+    /** The log topics and hours the rollups (slots, series) hold rows of, folded or still pending (the stack's publisher folds every few seconds). */
     const rollupHours = async () =>
       (
         await db.pool.query<{ log_topic_id: string; hour: number }>(
-          "SELECT DISTINCT log_topic_id, hour FROM (SELECT log_topic_id, hour FROM flow_rollup_hourly WHERE dimension = 'srcaddr' " +
-            'UNION ALL SELECT log_topic_id, window_start - window_start % 3600 FROM flow_rollup_pending) AS rollup ORDER BY 1, 2',
+          'SELECT DISTINCT log_topic_id, at - at % 3600 AS hour FROM (' +
+            "SELECT log_topic_id, slot AS at FROM flow_rollup_slot WHERE dimension = 'srcaddr' UNION ALL SELECT log_topic_id, window_start FROM flow_rollup_series " +
+            'UNION ALL SELECT log_topic_id, window_start FROM flow_rollup_pending) AS rollup ORDER BY 1, 2',
         )
       ).rows;
     const hoursOf = (rows: Array<[{ id: string }, number]>) =>

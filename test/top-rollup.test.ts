@@ -1,15 +1,23 @@
 /**
- * analysis/top over whole hours reads the hourly rollup the publisher keeps; the answers must be the
- * records' own, before the publisher folds the pending rows into the rollup and after. Records stored
- * through the publisher's insert path, answers from the API compared with the same query over the
- * records only, for every key and metric, over a range with partial edge hours.
+ * analysis/top and analysis/histogram read the rollups the publisher keeps; the answers must be the
+ * records' own: before the publisher folds the pending rows, after, once the slots are sealed (a
+ * sealed slot keeps only its busiest keys), and after late records came to a sealed slot. Records
+ * stored through the publisher's insert path, answers from the API compared with the same query over
+ * the records only, for every key and metric, over ranges with partial slots at both ends and with
+ * whole days; filters either use the rollups or say they read the records.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
 import { makeRecord } from '@flowlogs/testkit';
-import { ensureDayPartitions, TOP_KEYS, type TopKey } from '@flowlogs/db';
-import { rollupHours, topSql } from '../services/control-plane/src/analysis.js';
+import { DAY, ensureDayPartitions, SLOT_KEEP, TOP_KEYS, type TopKey } from '@flowlogs/db';
+import {
+  histogramBuckets,
+  histogramSql,
+  histogramStep,
+  topRecordsSql,
+} from '../services/control-plane/src/analysis.js';
 import { recordScope } from '../services/control-plane/src/search.js';
+import { parseQuery } from '../services/control-plane/src/query/index.js';
 import { foldRollup, insertRecords } from '../services/publisher/src/store.js';
 import { startStack, type Stack } from './support/stack.js';
 
@@ -18,6 +26,9 @@ const HOUR = 3600;
 const H = Date.UTC(2026, 0, 5, 10) / 1000;
 const FROM = H + 1234;
 const TO = H + 3 * HOUR + 777;
+/** A range holding the whole UTC day after H's (sparse records there) and partial slots at both ends. */
+const DAYS_FROM = H + 4 * HOUR - 1500;
+const DAYS_TO = H - (H % DAY) + 2 * DAY + 1234;
 const METRICS = ['bytes', 'packets', 'flows'] as const;
 
 let stack: Stack;
@@ -69,6 +80,16 @@ function records(logTopicId: string, accountId: string, flowLogId: string): Flow
   });
   add(H + 2 * HOUR, 60, { logStatus: 'SKIPDATA', skippedPackets: 3 });
   add(H + HOUR, 60, { srcport: null, dstport: null, bytes: null });
+  // The next day, every 10 minutes (sparse), and into the day after.
+  for (let t = H - (H % DAY) + DAY; t < DAYS_TO + 600; t += 600) add(t, 60);
+  // One slot with more keys than a sealed slot keeps: most are dropped when it is sealed.
+  for (let i = 0; i < 3 * SLOT_KEEP; i++)
+    add(H + 2 * HOUR + 600, 60, {
+      srcaddr: `10.99.${i >> 8}.${i & 255}`,
+      srcport: 1000 + i,
+      bytes: 1000 + i,
+      packets: 1 + (i % 3),
+    });
   return out;
 }
 
@@ -101,41 +122,109 @@ beforeAll(async () => {
 
 afterAll(async () => stack?.stop());
 
-describe('top over whole hours', () => {
-  const scope = () => recordScope(ids.topic, ids.account, { from: FROM, to: TO }, TO);
-  const fromRecords = async (by: TopKey, metric: (typeof METRICS)[number], limit: number) =>
-    (await stack.db.pool.query(topSql(scope(), { by, metric, limit }, { rollup: false }))).rows;
+describe('analysis from the rollups', () => {
+  const scope = (from = FROM, to = TO, q?: string) =>
+    recordScope(ids.topic, ids.account, { from, to, q: q === undefined ? undefined : parseQuery(q) }, to);
+  const fromRecords = async (by: TopKey, metric: (typeof METRICS)[number], limit: number, from = FROM, to = TO) =>
+    (await stack.db.pool.query(topRecordsSql(scope(from, to), { by, metric, limit }))).rows;
+  const histogramFromRecords = async (from: number, to: number, q?: string) => {
+    const sc = scope(from, to, q);
+    const step = histogramStep(sc, { buckets: 60 });
+    return histogramBuckets(
+      (await stack.db.pool.query(histogramSql(sc, step, { rollup: false }))).rows,
+      sc,
+      step,
+      'records',
+    ).buckets;
+  };
+  const pending = async () =>
+    (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n;
+  const sources = new Set<string>();
 
-  it('reads the rollup for this range', () => {
-    expect(rollupHours(scope())).toEqual({ from: H + HOUR, to: H + 3 * HOUR });
-  });
-
-  it("answers as the records do, for every key and metric, before the rollup's fold and after", async () => {
-    const pending = async () =>
-      (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n;
-    const okRecords = (await stack.db.pool.query("SELECT count(*)::int AS n FROM flow_records WHERE log_status = 'OK'"))
-      .rows[0].n;
-    expect(await pending()).toBe(okRecords);
-    for (const state of ['pending', 'folded']) {
-      if (state === 'folded') {
-        expect(await foldRollup(stack.db.pool)).toBe(okRecords);
-        expect(await pending()).toBe(0);
-      }
+  /** Every key and metric over both ranges, and histograms: the API's answers equal the records'. */
+  async function answersAsRecords(state: string): Promise<void> {
+    for (const [from, to] of [
+      [FROM, TO],
+      [DAYS_FROM, DAYS_TO],
+    ]) {
       for (const by of Object.keys(TOP_KEYS) as TopKey[]) {
         for (const metric of METRICS) {
           for (const limit of [3, 1000]) {
             const answer = await stack.api(
               'GET',
-              `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=${by}&metric=${metric}&limit=${limit}`,
+              `/v1/log-topics/${ids.topic}/analysis/top?from=${from}&to=${to}&by=${by}&metric=${metric}&limit=${limit}`,
             );
             expect(answer.status).toBe(200);
-            expect(answer.body.items, `${state}: ${by} by ${metric}, limit ${limit}`).toEqual(
-              await fromRecords(by, metric, limit),
+            sources.add(answer.body.source);
+            expect(answer.body.items, `${state}: ${by} by ${metric}, limit ${limit}, ${from}–${to}`).toEqual(
+              await fromRecords(by, metric, limit, from, to),
             );
           }
         }
       }
+      for (const q of [undefined, 'action:REJECT', 'NOT protocol:6', 'dstport:443']) {
+        const answer = await stack.api(
+          'GET',
+          `/v1/log-topics/${ids.topic}/analysis/histogram?from=${from}&to=${to}&buckets=60${q ? `&q=${encodeURIComponent(q)}` : ''}`,
+        );
+        expect(answer.body.source, `${q}`).toBe(q === 'dstport:443' ? 'records' : 'rollups');
+        expect(answer.body.buckets, `${state}: histogram ${q}`).toEqual(await histogramFromRecords(from, to, q));
+      }
     }
+  }
+
+  it('answers as the records do: pending, folded, sealed, and with late records in a sealed slot', async () => {
+    const okRecords = (await stack.db.pool.query("SELECT count(*)::int AS n FROM flow_records WHERE log_status = 'OK'"))
+      .rows[0].n;
+    expect(await pending()).toBe(okRecords);
+    await answersAsRecords('pending');
+    // Folded, the slots still open (not sealed: records came to them just now).
+    expect(await foldRollup(stack.db.pool)).toBe(okRecords);
+    expect(await pending()).toBe(0);
+    expect(
+      (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE sealed')).rows[0].n,
+    ).toBe(0);
+    await answersAsRecords('folded');
+    // Sealed: the crowded slot drops keys; the answers stay the records'.
+    await foldRollup(stack.db.pool, 0);
+    const kept = await stack.db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM flow_rollup_slot WHERE dimension = 'srcaddr' AND slot = $1 AND log_topic_id = $2 AND account_id = $3",
+      [H + 2 * HOUR + 600, ids.topic, ids.account],
+    );
+    expect(kept.rows[0].n).toBeLessThan(3 * SLOT_KEEP);
+    expect(kept.rows[0].n).toBeGreaterThanOrEqual(SLOT_KEEP);
+    await answersAsRecords('sealed');
+    // Late records for the sealed slot: one of a key it dropped, one of a key it kept, one of a new key.
+    const late = [`10.99.0.0`, `10.99.1.43`, '10.98.0.1'].map((srcaddr, i) =>
+      makeRecord({
+        ...mine[0],
+        srcaddr,
+        bytes: 5_000_000 * (i + 1),
+        packets: 7,
+        windowStart: H + 2 * HOUR + 660,
+        windowEnd: H + 2 * HOUR + 720,
+        recordId: `late-${i}`,
+      }),
+    );
+    expect(await insertRecords(stack.db.pool, late)).toBe(3);
+    mine.push(...late);
+    await foldRollup(stack.db.pool);
+    await answersAsRecords('late');
+    // The benchmark's kind of data: the bounds settle most answers without the records.
+    expect([...sources].sort()).toEqual(['records', 'rollups']);
+  });
+
+  it('says when a filtered top-N read the records', async () => {
+    const { body } = await stack.api(
+      'GET',
+      `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=srcaddr&q=action:REJECT`,
+    );
+    expect(body.source).toBe('records');
+    const { body: plain } = await stack.api(
+      'GET',
+      `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=action`,
+    );
+    expect(plain.source).toBe('rollups');
   });
 
   it('counts each OK record of the range once, keys typed as the records have them', async () => {

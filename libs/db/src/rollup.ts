@@ -1,20 +1,34 @@
 /**
- * The hourly rollup of flow_records (table flow_rollup_hourly, migration 004): per log topic, account,
- * hour of window start and key, the totals of the OK records. analysis/top reads it for the whole
- * hours of a range instead of the records. Whatever inserts records appends the rows the insert
- * actually made to flow_rollup_pending in the same statement (migration 005), so a replayed batch
- * never counts twice; FOLD_ROLLUP_SQL moves them into the rollup, and top reads what is still pending
- * beside it. SQL text only, no I/O.
+ * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of OK
+ * records per log topic and account, at three levels:
+ *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram and
+ *    the action totals, exact for any range since a record's window is what decides whether it counts;
+ *  - flow_rollup_daily: per UTC day and key, every key — the whole days of a top-N;
+ *  - flow_rollup_slot: per 10-minute slot and key, only the keys that can reach a top-N once the slot
+ *    is sealed (the SLOT_KEEP first by bytes, by packets or by flows), with flow_rollup_slot_rest
+ *    holding, per sealed slot, a bound on every other key's totals there — the whole slots of a top-N
+ *    outside its whole days; an answer the bounds cannot settle is taken from the records.
+ * Whatever inserts records appends the rows the insert actually made to flow_rollup_pending in the
+ * same statement (migration 005), so a replayed batch never counts twice; FOLD_ROLLUP_SQL moves them
+ * into the levels and SEAL_ROLLUP_SQL trims the slots no record came to for a while. Readers add what
+ * is still pending. SQL text only, no I/O.
  */
 
 export const HOUR = 3600;
+export const DAY = 86_400;
+/** The truncated level's grain: a top-N reads at most this much of the records at each end of its range. */
+export const SLOT = 600;
+/**
+ * Keys a sealed slot keeps per metric. In the query benchmark's data a slot of 70,000 records holds
+ * ~20,000 source addresses; the 10 busiest of a day are among a slot's first 100 by bytes.
+ */
+export const SLOT_KEEP = 100;
+/** A slot is sealed when no record came to it for this long (the aggregator's windows have closed). */
+export const SEAL_AFTER = 300;
 
 /**
  * The keys analysis/top groups by: the flow_records column, the key as the answer gives it (addresses
- * as text), and its SQL type. The rollup keeps every one: each pays where the records are many. In the
- * query benchmark's data an hour of 278,000 records holds 46,000 source and as many destination
- * addresses, 28,000 source and as many destination ports (records are per direction, so ephemeral
- * ports are sources as often as destinations), 5,000 interfaces, 3 protocols and 2 actions.
+ * as text), and its SQL type.
  */
 export const TOP_KEYS = {
   srcaddr: { column: 'srcaddr', sql: 'host(srcaddr)', type: 'text' },
@@ -27,33 +41,17 @@ export const TOP_KEYS = {
 } as const;
 export type TopKey = keyof typeof TOP_KEYS;
 
-/** The flow_records columns the rollup reads: what the relation given to rollupUpsertSql must have. */
+/** The flow_records columns the rollups read: what the relation given to rollupPendingSql must have. */
 export const ROLLUP_SOURCE_COLUMNS = [
   'log_topic_id',
   'account_id',
   'window_start',
+  'window_end',
   'log_status',
   'bytes',
   'packets',
   ...Object.values(TOP_KEYS).map((k) => k.column),
 ];
-
-/**
- * Adds the OK records of `source` (a relation with ROLLUP_SOURCE_COLUMNS: the rows of an INSERT …
- * RETURNING, a table) to the rollup. Rows are upserted in the order of the table's unique key, so
- * concurrent publishers take their row locks in one order.
- */
-export function rollupUpsertSql(source: string): string {
-  const keys = Object.entries(TOP_KEYS)
-    .map(([name, k]) => `('${name}', ${k.sql}::text)`)
-    .join(', ');
-  return `INSERT INTO flow_rollup_hourly AS r (log_topic_id, account_id, dimension, hour, key, bytes, packets, flows)
-    SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${HOUR}, d.key, coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)
-    FROM ${source} CROSS JOIN LATERAL (VALUES ${keys}) AS d (dimension, key) WHERE log_status = 'OK'
-    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-    ON CONFLICT (log_topic_id, account_id, dimension, hour, key)
-    DO UPDATE SET bytes = r.bytes + excluded.bytes, packets = r.packets + excluded.packets, flows = r.flows + excluded.flows`;
-}
 
 /** Appends the OK rows of `source` (a relation with ROLLUP_SOURCE_COLUMNS) to flow_rollup_pending. */
 export function rollupPendingSql(source: string): string {
@@ -61,10 +59,101 @@ export function rollupPendingSql(source: string): string {
   return `INSERT INTO flow_rollup_pending (${columns}) SELECT ${columns} FROM ${source} WHERE log_status = 'OK'`;
 }
 
+/** One (dimension, key as text) row per TOP_KEYS entry, for a CROSS JOIN LATERAL over a record. */
+const KEY_VALUES = Object.entries(TOP_KEYS)
+  .map(([name, k]) => `('${name}', ${k.sql}::text)`)
+  .join(', ');
+const SUMS = 'coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)';
+const ADD =
+  'bytes = r.bytes + excluded.bytes, packets = r.packets + excluded.packets, flows = r.flows + excluded.flows';
+const NOW = 'extract(epoch FROM now())::bigint';
+
 /**
- * Moves every committed pending row into the rollup: deleted and added in one statement, so a crash
+ * Adds the OK rows of `source` (ROLLUP_SOURCE_COLUMNS) to every level, upserting in the order of each
+ * table's key so that concurrent writers would take row locks in one order. In a sealed slot a key it
+ * no longer keeps is not added back (its earlier totals are gone): the slot's bounds grow by the most
+ * any such key brought, so they still hold.
+ */
+export function rollupAddSql(source: string): string {
+  return [
+    `per_slot AS (SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${SLOT} AS slot, d.key, ` +
+      `coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows ` +
+      `FROM ${source} CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key) WHERE log_status = 'OK' GROUP BY 1, 2, 3, 4, 5)`,
+    `routed AS (SELECT p.*, CASE WHEN s.sealed THEN NOT EXISTS (SELECT 1 FROM flow_rollup_slot k WHERE k.log_topic_id = p.log_topic_id ` +
+      `AND k.account_id = p.account_id AND k.dimension = p.dimension AND k.slot = p.slot AND k.key IS NOT DISTINCT FROM p.key) ELSE false END AS to_rest ` +
+      `FROM per_slot p LEFT JOIN flow_rollup_slot_rest s ON s.log_topic_id = p.log_topic_id AND s.account_id = p.account_id ` +
+      `AND s.dimension = p.dimension AND s.slot = p.slot)`,
+    `slot_added AS (INSERT INTO flow_rollup_slot AS r (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) ` +
+      `SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM routed WHERE NOT to_rest ORDER BY 1, 2, 3, 4, 5 ` +
+      `ON CONFLICT (log_topic_id, account_id, dimension, slot, key) DO UPDATE SET ${ADD})`,
+    `rest_added AS (INSERT INTO flow_rollup_slot_rest AS r (log_topic_id, account_id, dimension, slot, sealed, touched_at, bytes_max, packets_max, flows_max) ` +
+      `SELECT log_topic_id, account_id, dimension, slot, false, ${NOW}, coalesce(max(bytes) FILTER (WHERE to_rest), 0), ` +
+      `coalesce(max(packets) FILTER (WHERE to_rest), 0), coalesce(max(flows) FILTER (WHERE to_rest), 0) FROM routed GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 ` +
+      `ON CONFLICT (log_topic_id, account_id, dimension, slot) DO UPDATE SET touched_at = excluded.touched_at, ` +
+      `bytes_max = r.bytes_max + excluded.bytes_max, packets_max = r.packets_max + excluded.packets_max, flows_max = r.flows_max + excluded.flows_max)`,
+    `day_added AS (INSERT INTO flow_rollup_daily AS r (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) ` +
+      `SELECT log_topic_id, account_id, dimension, slot - slot % ${DAY}, key, sum(bytes), sum(packets), sum(flows) FROM per_slot GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 ` +
+      `ON CONFLICT (log_topic_id, account_id, dimension, day, key) DO UPDATE SET ${ADD})`,
+    `series_added AS (INSERT INTO flow_rollup_series AS r (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows) ` +
+      `SELECT log_topic_id, account_id, window_start, window_end, action, protocol, ${SUMS} FROM ${source} WHERE log_status = 'OK' ` +
+      `GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6 ` +
+      `ON CONFLICT (log_topic_id, account_id, window_start, window_end, action, protocol) DO UPDATE SET ${ADD})`,
+  ].join(', ');
+}
+
+/**
+ * Moves every committed pending row into the rollups: deleted and added in one statement, so a crash
  * adds all of them or none. Answers one row: `folded`, how many pending rows it took.
  */
 export const FOLD_ROLLUP_SQL =
   `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), ` +
-  `added AS (${rollupUpsertSql('taken')}) SELECT count(*)::int AS folded FROM taken`;
+  `${rollupAddSql('taken')} SELECT count(*)::int AS folded FROM taken`;
+
+/**
+ * Seals the slots no record came to for $1 seconds: keeps their SLOT_KEEP first keys by each metric,
+ * deletes the others and records, per metric, the most any deleted key had (a bound on every key the
+ * slot no longer holds). Run under the fold's lock. Answers `sealed`, how many (slot, key kind) pairs.
+ */
+export const SEAL_ROLLUP_SQL = `WITH due AS (
+  SELECT log_topic_id, account_id, dimension, slot FROM flow_rollup_slot_rest WHERE NOT sealed AND touched_at <= ${NOW} - $1::bigint),
+ranked AS (
+  SELECT k.ctid AS id, k.log_topic_id, k.account_id, k.dimension, k.slot, k.bytes, k.packets, k.flows,
+    least(row_number() OVER (w ORDER BY k.bytes DESC, k.key), row_number() OVER (w ORDER BY k.packets DESC, k.key),
+      row_number() OVER (w ORDER BY k.flows DESC, k.key)) AS place
+  FROM flow_rollup_slot k JOIN due USING (log_topic_id, account_id, dimension, slot)
+  WINDOW w AS (PARTITION BY k.log_topic_id, k.account_id, k.dimension, k.slot)),
+dropped AS (DELETE FROM flow_rollup_slot WHERE ctid = ANY (ARRAY(SELECT id FROM ranked WHERE place > ${SLOT_KEEP}))),
+bounds AS (SELECT log_topic_id, account_id, dimension, slot, max(bytes) AS bytes, max(packets) AS packets, max(flows) AS flows
+  FROM ranked WHERE place > ${SLOT_KEEP} GROUP BY 1, 2, 3, 4)
+UPDATE flow_rollup_slot_rest r SET sealed = true, bytes_max = coalesce(b.bytes, 0), packets_max = coalesce(b.packets, 0),
+  flows_max = coalesce(b.flows, 0)
+FROM due LEFT JOIN bounds b USING (log_topic_id, account_id, dimension, slot)
+WHERE r.log_topic_id = due.log_topic_id AND r.account_id = due.account_id AND r.dimension = due.dimension AND r.slot = due.slot`;
+
+/**
+ * Deletes the rollup rows of records whose window starts before $1 (those `where` also picks, if
+ * given: a condition ending in AND) from every level, in one statement. A day or slot whose start is
+ * before $1 goes whole: retention's cut-offs are whole days.
+ */
+export function rollupDeleteSql(where: string): string {
+  const del = (name: string, table: string, column: string) =>
+    `${name} AS (DELETE FROM ${table} WHERE ${where}${column} < $1::bigint)`;
+  return `WITH ${[
+    del('pending', 'flow_rollup_pending', 'window_start'),
+    del('series', 'flow_rollup_series', 'window_start'),
+    del('daily', 'flow_rollup_daily', 'day'),
+    del('slots', 'flow_rollup_slot', 'slot'),
+    del('rests', 'flow_rollup_slot_rest', 'slot'),
+  ].join(', ')}`;
+}
+
+/**
+ * After rollupDeleteSql with a cut-off $1 inside a day, for the log topics $2: that day's daily totals
+ * again, from its records from $1 on (the ones kept).
+ */
+export const ROLLUP_DAY_REST_SQL = `INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
+SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, ${SUMS}
+FROM flow_records CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
+WHERE log_topic_id = ANY ($2) AND log_status = 'OK' AND window_start >= $1::bigint AND window_start < $1::bigint - $1::bigint % ${DAY} + ${DAY}
+  AND $1::bigint % ${DAY} <> 0
+GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`;

@@ -1,8 +1,8 @@
 /** Analysis of a log topic's records — top keys, a histogram over time, totals per action — as SQL and shapes. No I/O. */
 import { z } from 'zod';
-import { HOUR, TOP_KEYS, type TopKey } from '@flowlogs/db';
+import { DAY, SLOT, TOP_KEYS, type TopKey } from '@flowlogs/db';
 import { invalid } from './errors.js';
-import { SqlParams } from './query/index.js';
+import { fieldNamed, type Query, SqlParams } from './query/index.js';
 import type { Sql } from './resources.js';
 import { RangeQuery, scopeSql, type RecordScope } from './search.js';
 
@@ -22,6 +22,14 @@ export const HistogramQuery = RangeQuery.extend({
 });
 export type HistogramQuery = z.infer<typeof HistogramQuery>;
 
+/** Where an answer came from: the rollups (and the records at the range's edges), or the records only. */
+export const SOURCES = ['rollups', 'records'] as const;
+export type Source = (typeof SOURCES)[number];
+const SourceField = z.enum(SOURCES).meta({
+  description:
+    'rollups: summed from the rollups kept as records are stored (the records at the edges of the range); records: from every record of the range',
+});
+
 /** Sums over OK records: bytes, packets, and how many records (flows). */
 export const Totals = z.object({ bytes: z.number().int(), packets: z.number().int(), flows: z.number().int() });
 export type Totals = z.infer<typeof Totals>;
@@ -29,8 +37,10 @@ export type Totals = z.infer<typeof Totals>;
 /** The answers: the top keys by the metric, every bucket of the range, the totals per action. */
 export const TopItems = z.object({
   items: z.array(Totals.extend({ key: z.union([z.string(), z.number()]).nullable() })),
+  source: SourceField,
 });
 export const Histogram = z.object({
+  source: SourceField,
   step: z.number().int().meta({ description: 'bucket width in seconds' }),
   buckets: z.array(Totals.extend({ start: z.number().int().meta({ description: 'unix seconds' }) })),
 });
@@ -46,68 +56,106 @@ function okScopeSql(scope: RecordScope, params: SqlParams): string {
   return `${scopeSql(scope, params)} AND log_status = 'OK'`;
 }
 
-/**
- * The whole hours of the scope, which the hourly rollup answers `top` for: none when a query filters
- * the records (the rollup holds totals of all of them) or when the range holds no whole hour.
- */
-export function rollupHours(scope: RecordScope): { from: number; to: number } | undefined {
-  if (scope.where !== undefined) return undefined;
-  const from = Math.ceil(scope.from / HOUR) * HOUR;
-  const to = Math.floor(scope.to / HOUR) * HOUR;
-  return from < to ? { from, to } : undefined;
+/** A time range, [from, to) in unix seconds. */
+export interface Span {
+  from: number;
+  to: number;
 }
 
 /**
- * The top keys of the scope's OK records. Where the range holds whole hours (rollupHours), their totals
- * come from the rollup (and its pending rows) and only the records starting before the first or from
- * the last whole hour are read; the parts are summed per key before ordering, so the answer is the records' own. `rollup: false`
- * reads the records only.
+ * Where a top-N reads each part of [from, to): the whole UTC days from the daily level, the other
+ * whole 10-minute slots from the slot level, and the records whose window starts before the first
+ * whole slot or from the end of the last (the edges: less than a slot at each end). `whole` is the
+ * days and slots together; none when the range holds no whole slot.
  */
-export function topSql(
-  scope: RecordScope,
-  query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
-  { rollup = true } = {},
-): Sql {
+export function splitRange(range: Span): { whole?: Span; days?: Span; slots: Span[] } {
+  const whole = { from: Math.ceil(range.from / SLOT) * SLOT, to: Math.floor(range.to / SLOT) * SLOT };
+  if (whole.from >= whole.to) return { slots: [] };
+  const days = { from: Math.ceil(range.from / DAY) * DAY, to: Math.floor(range.to / DAY) * DAY };
+  if (days.from >= days.to) return { whole, slots: [whole] };
+  const slots = [
+    { from: whole.from, to: days.from },
+    { from: days.to, to: whole.to },
+  ].filter((s) => s.from < s.to);
+  return { whole, days, slots };
+}
+
+/**
+ * The top keys of the scope's OK records, from the records only: the answer when a query filters the
+ * records (the rollups hold totals of all of them) and the reference the rollups' answer must equal.
+ */
+export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
   const params = new SqlParams();
   const where = okScopeSql(scope, params);
-  const key = TOP_KEYS[query.by];
-  const hours = rollup ? rollupHours(scope) : undefined;
-  const order = `ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`;
-  if (!hours)
-    return {
-      text: `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ${order}`,
-      values: params.values,
-    };
-  const [from, to] = [params.add(hours.from), params.add(hours.to)];
-  const records = (edge: string) =>
-    `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} AND ${edge} GROUP BY 1`;
-  // Account isolation as scopeSql has it on the records: this log topic and this account.
-  const [topic, account] = [params.add(scope.logTopicId), params.add(scope.accountId)];
-  const rolledUp =
-    `SELECT key::${key.type}, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = ${topic} ` +
-    `AND account_id = ${account} AND dimension = ${params.add(query.by)} AND hour >= ${from} AND hour < ${to}`;
-  // Records stored in the last seconds, not yet folded into the rollup (OK ones only, as the rollup).
-  const pending =
-    `SELECT ${key.sql} AS key, ${TOTALS} FROM flow_rollup_pending WHERE log_topic_id = ${topic} AND account_id = ${account} ` +
-    `AND window_start >= ${from} AND window_start < ${to} GROUP BY 1`;
   return {
-    text:
-      `SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows FROM (` +
-      `${records(`window_start < ${from}`)} UNION ALL ${rolledUp} UNION ALL ${pending} UNION ALL ${records(`window_start >= ${to}`)}) AS parts GROUP BY 1 ${order}`,
+    text: `SELECT ${TOP_KEYS[query.by].sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
     values: params.values,
   };
 }
 
 /**
- * The settings of topSql's transaction: no JIT, whose compiling took 0.1–0.4 s, more than it saved; and
- * the memory to sum a day's keys (55,000 addresses in the query benchmark: ~24 MB) without spilling.
+ * The top keys from the rollups: whole days from the daily level, other whole slots from the slot
+ * level, what is not folded yet from the pending rows, the edges from the records; summed per key
+ * before ordering. A sealed slot keeps only its busiest keys and a bound on the rest, so each key has
+ * its totals so far (lower) and at most `upper`; the answer is `certain` when every key it names was
+ * kept in every sealed slot that dropped any (its totals are exact) and no other key — seen or not —
+ * can reach the last one's. Else the caller asks the records (topRecordsSql). Undefined without a whole slot.
+ */
+export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
+  const parts = splitRange(scope);
+  if (!parts.whole) return undefined;
+  const params = new SqlParams();
+  const where = okScopeSql(scope, params);
+  const key = TOP_KEYS[query.by];
+  const m = query.metric;
+  const [from, to] = [params.add(parts.whole.from), params.add(parts.whole.to)];
+  // Account isolation as scopeSql has it on the records: this log topic and this account.
+  const level = `log_topic_id = ${params.add(scope.logTopicId)} AND account_id = ${params.add(scope.accountId)}`;
+  const dimension = `${level} AND dimension = ${params.add(query.by)}`;
+  const slotRanges = parts.slots.map((s) => ({ from: params.add(s.from), to: params.add(s.to) }));
+  const inSlots = (column: string) =>
+    slotRanges.map((s) => `(${column} >= ${s.from} AND ${column} < ${s.to})`).join(' OR ') || 'false';
+  const branches = [
+    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0 FROM flow_records WHERE ${where} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
+    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0 FROM flow_rollup_pending WHERE ${level} AND window_start >= ${from} AND window_start < ${to} GROUP BY 1`,
+    ...slotRanges.map(
+      (s) =>
+        `SELECT k.key::${key.type}, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0), (r.slot IS NOT NULL)::int FROM flow_rollup_slot k ` +
+        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to}`,
+    ),
+  ];
+  if (parts.days)
+    branches.push(
+      `SELECT key::${key.type}, bytes, packets, flows, 0::bigint, 0 FROM flow_rollup_daily WHERE ${dimension} ` +
+        `AND day >= ${params.add(parts.days.from)} AND day < ${params.add(parts.days.to)}`,
+    );
+  const limit = params.add(query.limit);
+  return {
+    text:
+      `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
+      `parts (key, bytes, packets, flows, slack, sealed) AS (${branches.join(' UNION ALL ')}), ` +
+      `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, sum(sealed) AS sealed FROM parts GROUP BY 1), ` +
+      `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
+      `ranked AS (SELECT t.*, t.${m} + b.slack - t.slack AS upper, t.sealed = b.sealed AS exact, row_number() OVER (ORDER BY t.${m} DESC, t.key) AS place FROM totals t CROSS JOIN bound b), ` +
+      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact FROM ranked WHERE place <= ${limit}), ` +
+      `others AS (SELECT coalesce(bool_and(exact OR upper < (SELECT v FROM last)), true) AS settled FROM ranked WHERE place > ${limit}) ` +
+      `SELECT key, bytes, packets, flows, last.exact AND others.settled AND (bound.slack = 0 OR bound.slack < last.v) AS certain ` +
+      `FROM ranked, last, others, bound WHERE place <= ${limit} ORDER BY place`,
+    values: params.values,
+  };
+}
+
+/**
+ * The settings of a top-N's transaction: no JIT, whose compiling took 0.1–0.4 s, more than it saved;
+ * and the memory to sum a day's keys without spilling.
  */
 export const TOP_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'";
 
 export type TopRow = Totals & { key: string | number | null };
 
-export const topItems = (rows: TopRow[]): z.infer<typeof TopItems> => ({
+export const topItems = (rows: TopRow[], source: Source): z.infer<typeof TopItems> => ({
   items: rows.map((r) => ({ key: r.key, ...totalsOf(r) })),
+  source,
 });
 
 /** The bucket width: `step`, or the range split into `buckets`; too many buckets are a 400. */
@@ -124,14 +172,45 @@ export function histogramStep(
   return step;
 }
 
+/** The record columns the series keeps besides the window: a query on these alone it can answer. */
+const SERIES_COLUMNS = new Set(['action', 'protocol']);
+
+/** Whether the series (flow_rollup_series) can answer for records matching `where`: no query, or one on action and protocol only. */
+export function seriesAnswers(where: Query | undefined): boolean {
+  if (!where) return true;
+  if (where.type === 'match') return SERIES_COLUMNS.has(fieldNamed(where.field)?.column ?? '');
+  if (where.type === 'not') return seriesAnswers(where.query);
+  return seriesAnswers(where.left) && seriesAnswers(where.right);
+}
+
+/**
+ * The scope's OK records as (window_start, window_end, action, protocol, bytes, packets, flows) rows:
+ * from the series and the pending rows not folded into it yet when seriesAnswers (and `rollup`), else
+ * from the records. The scope's conditions hold on all three (the same column names).
+ */
+function windowTotals(scope: RecordScope, params: SqlParams, rollup: boolean): { text: string; source: Source } {
+  if (!rollup || !seriesAnswers(scope.where)) {
+    return {
+      text: `SELECT window_start, action, coalesce(bytes, 0) AS bytes, coalesce(packets, 0) AS packets, 1 AS flows FROM flow_records WHERE ${okScopeSql(scope, params)}`,
+      source: 'records',
+    };
+  }
+  const series = `SELECT window_start, action, bytes, packets, flows FROM flow_rollup_series WHERE ${scopeSql(scope, params)}`;
+  const pending = `SELECT window_start, action, coalesce(bytes, 0), coalesce(packets, 0), 1 FROM flow_rollup_pending WHERE ${scopeSql(scope, params)}`;
+  return { text: `${series} UNION ALL ${pending}`, source: 'rollups' };
+}
+
+const SUMMED = 'sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows';
+
 /** Totals per bucket [from + i·step, from + (i+1)·step) of window_start; a window starting before `from` counts in the first. */
-export function histogramSql(scope: RecordScope, step: number): Sql {
+export function histogramSql(scope: RecordScope, step: number, { rollup = true } = {}): Sql & { source: Source } {
   const params = new SqlParams();
-  const where = okScopeSql(scope, params);
+  const rows = windowTotals(scope, params, rollup);
   const [from, width] = [params.add(scope.from), params.add(step)];
   return {
-    text: `SELECT ${from}::bigint + greatest(0, (window_start - ${from}::bigint) / ${width}::bigint) * ${width}::bigint AS start, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY 1`,
+    text: `SELECT ${from}::bigint + greatest(0, (window_start - ${from}::bigint) / ${width}::bigint) * ${width}::bigint AS start, ${SUMMED} FROM (${rows.text}) AS w GROUP BY 1 ORDER BY 1`,
     values: params.values,
+    source: rows.source,
   };
 }
 
@@ -142,18 +221,19 @@ export function histogramBuckets(
   rows: HistogramRow[],
   range: { from: number; to: number },
   step: number,
+  source: Source,
 ): z.infer<typeof Histogram> {
   const byStart = new Map(rows.map((r) => [r.start, totalsOf(r)]));
   const buckets = [];
   for (let start = range.from; start < range.to; start += step)
     buckets.push({ start, ...(byStart.get(start) ?? ZERO) });
-  return { step, buckets };
+  return { source, step, buckets };
 }
 
-export function actionsSql(scope: RecordScope): Sql {
+export function actionsSql(scope: RecordScope, { rollup = true } = {}): Sql {
   const params = new SqlParams();
-  const where = okScopeSql(scope, params);
-  return { text: `SELECT action, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY action`, values: params.values };
+  const rows = windowTotals(scope, params, rollup);
+  return { text: `SELECT action, ${SUMMED} FROM (${rows.text}) AS w GROUP BY action`, values: params.values };
 }
 
 export type ActionRow = Totals & { action: string };

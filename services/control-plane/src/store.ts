@@ -24,9 +24,11 @@ import {
   actionsSql,
   histogramSql,
   TOP_SETTINGS,
-  topSql,
+  topRecordsSql,
+  topRollupSql,
   type ActionRow,
   type HistogramRow,
+  type Source,
   type TopQuery,
   type TopRow,
 } from './analysis.js';
@@ -358,15 +360,29 @@ export class Store {
     return (await this.pool.query<{ n: number }>(recordCountSql(scope, cap))).rows[0].n;
   }
 
-  async topRecords(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Promise<TopRow[]> {
+  /**
+   * The top keys: from the rollups when the scope has no query and a whole slot, unless their bounds
+   * leave the answer unsettled (topRollupSql); from the records otherwise.
+   */
+  async topKeys(
+    scope: RecordScope,
+    query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
+  ): Promise<{ rows: TopRow[]; source: Source }> {
     return this.tx(async (client) => {
       await client.query(TOP_SETTINGS);
-      return (await client.query<TopRow>(topSql(scope, query))).rows;
+      const rollup = scope.where === undefined ? topRollupSql(scope, query) : undefined;
+      if (rollup) {
+        const { rows } = await client.query<TopRow & { certain: boolean }>(rollup);
+        // No key at all is certain too: a slot drops keys only when it keeps SLOT_KEEP others.
+        if (rows.every((r) => r.certain)) return { rows, source: 'rollups' };
+      }
+      return { rows: (await client.query<TopRow>(topRecordsSql(scope, query))).rows, source: 'records' };
     });
   }
 
-  async histogram(scope: RecordScope, step: number): Promise<HistogramRow[]> {
-    return (await this.pool.query<HistogramRow>(histogramSql(scope, step))).rows;
+  async histogram(scope: RecordScope, step: number): Promise<{ rows: HistogramRow[]; source: Source }> {
+    const sql = histogramSql(scope, step);
+    return { rows: (await this.pool.query<HistogramRow>(sql.text, sql.values)).rows, source: sql.source };
   }
 
   async actionTotals(scope: RecordScope): Promise<ActionRow[]> {

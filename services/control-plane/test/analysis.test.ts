@@ -5,11 +5,14 @@ import {
   histogramBuckets,
   histogramSql,
   histogramStep,
-  rollupHours,
-  topSql,
+  seriesAnswers,
+  splitRange,
+  topRecordsSql,
+  topRollupSql,
 } from '../src/analysis.js';
 import { parseQuery } from '../src/query/index.js';
 
+const DAY = 86_400;
 const scope = {
   logTopicId: 'topic-1',
   accountId: '123456789012',
@@ -18,9 +21,39 @@ const scope = {
   where: parseQuery('dstport:443'),
 };
 
+describe('splitting a range', () => {
+  it('takes whole days, then whole 10-minute slots, and leaves the edges to the records', () => {
+    // A day from 00:15 to 00:15: no whole day, slots from 00:20 to 00:10 the next day.
+    expect(splitRange({ from: 900, to: DAY + 900 })).toEqual({
+      whole: { from: 1200, to: DAY + 600 },
+      slots: [{ from: 1200, to: DAY + 600 }],
+    });
+    // Seven days from 23:59:43: six whole days, the slots around them.
+    const from = 2 * DAY - 17;
+    expect(splitRange({ from, to: from + 7 * DAY })).toEqual({
+      whole: { from: 2 * DAY, to: 9 * DAY - 600 },
+      days: { from: 2 * DAY, to: 8 * DAY },
+      slots: [{ from: 8 * DAY, to: 9 * DAY - 600 }],
+    });
+    // Days exactly: no slot, no edge.
+    expect(splitRange({ from: DAY, to: 3 * DAY })).toEqual({
+      whole: { from: DAY, to: 3 * DAY },
+      days: { from: DAY, to: 3 * DAY },
+      slots: [],
+    });
+    // Boundaries: a slot is whole only when the range holds all of it.
+    expect(splitRange({ from: 600, to: 1200 })).toEqual({
+      whole: { from: 600, to: 1200 },
+      slots: [{ from: 600, to: 1200 }],
+    });
+    expect(splitRange({ from: 601, to: 1200 })).toEqual({ slots: [] });
+    expect(splitRange({ from: 600, to: 1199 })).toEqual({ slots: [] });
+  });
+});
+
 describe('analysis SQL', () => {
   it('groups the scope OK records by the key, ordered by the metric', () => {
-    const { text, values } = topSql(scope, { by: 'srcaddr', metric: 'packets', limit: 5 });
+    const { text, values } = topRecordsSql(scope, { by: 'srcaddr', metric: 'packets', limit: 5 });
     expect(text).toMatch(
       /^SELECT host\(srcaddr\) AS key, coalesce\(sum\(bytes\), 0\)::bigint AS bytes, .* count\(\*\) AS flows FROM flow_records WHERE /,
     );
@@ -31,69 +64,59 @@ describe('analysis SQL', () => {
     expect(values).toEqual([1000, 'topic-1', '123456789012', 1600, 443, 5]);
   });
 
-  it('reads the whole hours of an unfiltered range from the rollup, the edges from the records', () => {
-    const day = { ...scope, from: 7200 - 60, to: 7200 + 86_400 - 60, where: undefined };
-    expect(rollupHours(day)).toEqual({ from: 7200, to: 7200 + 82_800 });
-    const { text, values } = topSql(day, { by: 'srcaddr', metric: 'bytes', limit: 10 });
-    expect(text).toMatch(
-      /^SELECT key, sum\(bytes\)::bigint AS bytes, sum\(packets\)::bigint AS packets, sum\(flows\)::bigint AS flows FROM \(SELECT host\(srcaddr\) AS key, /,
+  it('reads the levels for the whole parts of a range, the records at its edges', () => {
+    const week = { ...scope, from: 2 * DAY - 17, to: 9 * DAY - 17, where: undefined };
+    const sql = topRollupSql(week, { by: 'srcaddr', metric: 'bytes', limit: 10 })!;
+    expect(sql.text).toContain('FROM flow_records WHERE ');
+    expect(sql.text).toContain('AND (window_start < $5 OR window_start >= $6) GROUP BY 1');
+    expect(sql.text).toContain(
+      'FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $5 AND window_start < $6',
     );
-    // Before the first whole hour (windows overlapping `from` included), the whole hours, from the last whole hour on.
-    expect(text).toContain(
-      "window_end > $1 AND window_start >= $1::bigint - 600 AND log_status = 'OK' AND window_start < $6 GROUP BY 1 UNION ALL ",
+    expect(sql.text).toContain(
+      'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND k.slot >= $10 AND k.slot < $11',
     );
-    expect(text).toContain(
-      'UNION ALL SELECT key::text, bytes, packets, flows FROM flow_rollup_hourly WHERE log_topic_id = $8 AND account_id = $9 AND dimension = $10 AND hour >= $6 AND hour < $7 UNION ALL ',
+    expect(sql.text).toContain(
+      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $12 AND day < $13',
     );
-    // … and the records stored since the rollup's last fold, in the same hours.
-    expect(text).toContain(
-      'UNION ALL SELECT host(srcaddr) AS key, coalesce(sum(bytes), 0)::bigint AS bytes, coalesce(sum(packets), 0)::bigint AS packets, count(*) AS flows ' +
-        'FROM flow_rollup_pending WHERE log_topic_id = $8 AND account_id = $9 AND window_start >= $6 AND window_start < $7 GROUP BY 1 UNION ALL ',
-    );
-    expect(text).toMatch(/AND window_start >= \$7 GROUP BY 1\) AS parts GROUP BY 1 ORDER BY bytes DESC, 1 LIMIT \$5$/);
-    expect(values).toEqual([
-      7140,
-      'topic-1',
-      '123456789012',
-      93_540,
-      10,
-      7200,
-      90_000,
+    expect(sql.text).toMatch(/ORDER BY place$/);
+    expect(sql.values.slice(4)).toEqual([
+      2 * DAY,
+      9 * DAY - 600,
       'topic-1',
       '123456789012',
       'srcaddr',
+      8 * DAY,
+      9 * DAY - 600,
+      2 * DAY,
+      8 * DAY,
+      10,
     ]);
     // Keys keep the records' type: numbers as numbers.
-    expect(topSql(day, { by: 'dstport', metric: 'flows', limit: 10 }).text).toContain('SELECT key::integer, bytes');
-    expect(topSql(day, { by: 'protocol', metric: 'flows', limit: 10 }).text).toContain('SELECT key::smallint, bytes');
+    expect(topRollupSql(week, { by: 'dstport', metric: 'flows', limit: 10 })!.text).toContain(
+      'SELECT key::integer, bytes',
+    );
+    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain('k.key::smallint');
+    // Without a whole slot there is nothing for the rollups to answer.
+    expect(
+      topRollupSql({ ...week, from: 601, to: 1199 }, { by: 'srcaddr', metric: 'bytes', limit: 10 }),
+    ).toBeUndefined();
   });
 
-  it('reads the records only under a query, without a whole hour, or when told to', () => {
-    const hours = { ...scope, from: 3600, to: 3 * 3600 };
-    expect(rollupHours(hours)).toBeUndefined(); // filtered by dstport:443
-    expect(rollupHours({ ...hours, where: undefined })).toEqual({ from: 3600, to: 3 * 3600 });
-    expect(rollupHours({ ...hours, where: undefined, from: 3601, to: 3 * 3600 - 1 })).toBeUndefined(); // one hour, no whole one
-    expect(rollupHours({ ...hours, where: undefined, from: 3601, to: 3 * 3600 })).toEqual({ from: 7200, to: 3 * 3600 });
-    const records =
-      /^SELECT \S+ AS key, coalesce\(sum\(bytes\), 0\)::bigint AS bytes, .* FROM flow_records WHERE [\s\S]* GROUP BY 1 ORDER BY /;
-    expect(topSql(hours, { by: 'dstport', metric: 'bytes', limit: 10 }).text).toMatch(records);
-    expect(
-      topSql({ ...hours, where: undefined, to: 7199 }, { by: 'dstport', metric: 'bytes', limit: 10 }).text,
-    ).toMatch(records);
-    expect(
-      topSql({ ...hours, where: undefined }, { by: 'dstport', metric: 'bytes', limit: 10 }, { rollup: false }).text,
-    ).toMatch(records);
-    expect(topSql({ ...hours, where: undefined }, { by: 'dstport', metric: 'bytes', limit: 10 }).text).toContain(
-      'flow_rollup_hourly',
+  it('answers histograms and action totals from the series, unless the query names another field', () => {
+    expect(seriesAnswers(undefined)).toBe(true);
+    expect(seriesAnswers(parseQuery('action:REJECT AND NOT (protocol:6 OR protocol:17)'))).toBe(true);
+    expect(seriesAnswers(parseQuery('action:REJECT dstport:443'))).toBe(false);
+    expect(seriesAnswers(parseQuery('10.0.0.1'))).toBe(false);
+    const open = { ...scope, where: parseQuery('protocol:17') };
+    const series = histogramSql(open, 60);
+    expect(series.source).toBe('rollups');
+    expect(series.text).toMatch(
+      /^SELECT \$\d+::bigint \+ greatest\(0, \(window_start - \$\d+::bigint\) \/ \$\d+::bigint\) \* \$\d+::bigint AS start, .* FROM \(SELECT window_start, action, bytes, packets, flows FROM flow_rollup_series WHERE .* protocol = \$5 UNION ALL .* FROM flow_rollup_pending WHERE /,
     );
-  });
-
-  it('buckets by window start from `from`, and totals per action', () => {
-    expect(histogramSql(scope, 60).text).toMatch(
-      /^SELECT \$6::bigint \+ greatest\(0, \(window_start - \$6::bigint\) \/ \$7::bigint\) \* \$7::bigint AS start/,
-    );
+    expect(histogramSql(scope, 60).source).toBe('records');
+    expect(histogramSql(open, 60, { rollup: false }).text).toContain('FROM flow_records WHERE');
     expect(histogramSql(scope, 60).values.slice(-2)).toEqual([1000, 60]);
-    expect(actionsSql(scope).text).toMatch(/GROUP BY action$/);
+    expect(actionsSql(open).text).toMatch(/FROM flow_rollup_series .* GROUP BY action$/);
   });
 });
 
@@ -109,7 +132,8 @@ describe('analysis shapes', () => {
 
   it('fills empty buckets with zeros', () => {
     const rows = [{ start: 1060, bytes: 10, packets: 1, flows: 1 }];
-    expect(histogramBuckets(rows, { from: 1000, to: 1150 }, 60)).toEqual({
+    expect(histogramBuckets(rows, { from: 1000, to: 1150 }, 60, 'rollups')).toEqual({
+      source: 'rollups',
       step: 60,
       buckets: [
         { start: 1000, bytes: 0, packets: 0, flows: 0 },

@@ -1,5 +1,5 @@
 /** Retention applied to Postgres: the day partitions and rows that retention.ts's plan says go. */
-import { ADVISORY_LOCKS, type Pool } from '@flowlogs/db';
+import { ADVISORY_LOCKS, ROLLUP_DAY_REST_SQL, rollupDeleteSql, type Pool } from '@flowlogs/db';
 import { parseDayPartition, retentionPlan, type DayPartition, type TopicRetention } from './retention.js';
 
 /**
@@ -32,22 +32,28 @@ export async function applyRetention(
       const plan = retentionPlan(partitions, topics, now);
       // The rollup's rows first: should this stop between the two, the next round drops the partitions again.
       if (plan.rollupBefore !== undefined) {
-        await client.query('DELETE FROM flow_rollup_pending WHERE window_start < $1', [plan.rollupBefore]);
-        await client.query('DELETE FROM flow_rollup_hourly WHERE hour < $1', [plan.rollupBefore]);
+        await client.query(`${rollupDeleteSql('')} SELECT 1`, [plan.rollupBefore]);
       }
       // Names come from parseDayPartition's pattern, so they are safe identifiers.
       for (const name of plan.dropPartitions) await client.query(`DROP TABLE IF EXISTS ${name}`);
       let deleted = 0;
       for (const d of plan.deletes) {
-        deleted +=
-          (
-            await client.query(
-              'WITH rollup AS (DELETE FROM flow_rollup_hourly WHERE log_topic_id = ANY($1) AND hour < $2), ' +
-                'pending AS (DELETE FROM flow_rollup_pending WHERE log_topic_id = ANY($1) AND window_start < $2) ' +
-                'DELETE FROM flow_records WHERE log_topic_id = ANY($1) AND window_start < $2',
-              [d.logTopicIds, d.before],
-            )
-          ).rowCount ?? 0;
+        // One transaction: the cut-off's day loses its daily totals and gets those of its records kept.
+        await client.query('BEGIN');
+        try {
+          deleted +=
+            (
+              await client.query(
+                `${rollupDeleteSql('log_topic_id = ANY($2) AND ')} DELETE FROM flow_records WHERE log_topic_id = ANY($2) AND window_start < $1`,
+                [d.before, d.logTopicIds],
+              )
+            ).rowCount ?? 0;
+          await client.query(ROLLUP_DAY_REST_SQL, [d.before, d.logTopicIds]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK');
+          throw err;
+        }
       }
       return { dropped: plan.dropPartitions, deleted };
     } finally {

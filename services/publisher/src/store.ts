@@ -1,9 +1,9 @@
-/** Flow records into Postgres (with their hourly rollup), the rollup's fold, and which errors of these a retry gets past. */
+/** Flow records into Postgres (with their rollups), the rollup's fold, and which errors of these a retry gets past. */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { ADVISORY_LOCKS, FOLD_ROLLUP_SQL, inTransaction, type Pool } from '@flowlogs/db';
+import { ADVISORY_LOCKS, FOLD_ROLLUP_SQL, inTransaction, SEAL_AFTER, SEAL_ROLLUP_SQL, type Pool } from '@flowlogs/db';
 import { COPY_STAGING, INSERT_STAGED, STAGING_TABLE_SQL, copyText } from './rows.js';
 
 /**
@@ -26,15 +26,19 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
  */
 
 /**
- * Moves the rollup's pending rows into flow_rollup_hourly (FOLD_ROLLUP_SQL), unless another publisher
- * is doing it now. Answers how many pending rows it folded.
+ * Moves the rollup's pending rows into the rollups (FOLD_ROLLUP_SQL) and seals the slots no record
+ * came to for `sealAfter` seconds (SEAL_ROLLUP_SQL), unless another publisher is doing it now. Answers
+ * how many pending rows it folded.
  */
-export async function foldRollup(pool: Pool): Promise<number> {
+export async function foldRollup(pool: Pool, sealAfter = SEAL_AFTER): Promise<number> {
   return inTransaction(pool, async (client) => {
     const {
       rows: [lock],
     } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold]);
-    return lock.ok ? (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded : 0;
+    if (!lock.ok) return 0;
+    const folded = (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded;
+    await client.query(SEAL_ROLLUP_SQL, [sealAfter]);
+    return folded;
   });
 }
 

@@ -1,7 +1,7 @@
-/** The publisher's insert path on the real database: records and their hourly rollup, replays, concurrent publishers, the migration's backfill. */
+/** The publisher's insert path on the real database: records and their rollups, replays, concurrent publishers, the migration's backfill. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordIdOf, type FlowRecord } from '@flowlogs/contracts';
-import { ensureDayPartitions, migrate, TOP_KEYS, type Pool } from '@flowlogs/db';
+import { DAY, ensureDayPartitions, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
@@ -38,59 +38,66 @@ function record(hour: number, over: Partial<FlowRecord> = {}): FlowRecord {
 }
 
 type RollupRow = {
+  level: 'slot' | 'day';
   log_topic_id: string;
   account_id: string;
   dimension: string;
-  hour: number;
+  at: number;
   key: string | null;
   bytes: number;
   packets: number;
   flows: number;
 };
 
-/** The rollup the records make, computed here: OK records only, per log topic, account, dimension, hour and key (as text). */
+/** The per-key rollups the records make (open slots keep every key), computed here: OK records only, per level, log topic, account, dimension, slot or day, and key (as text). */
 function expectedRollup(records: FlowRecord[]): RollupRow[] {
   const rows = new Map<string, RollupRow>();
   for (const r of records.filter((x) => x.logStatus === 'OK')) {
-    for (const dimension of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) {
-      const value = r[dimension];
-      const key = value === null ? null : String(value);
-      const hour = r.windowStart - (r.windowStart % HOUR);
-      const id = JSON.stringify([r.logTopicId, r.accountId, dimension, hour, key]);
-      const row = rows.get(id) ?? {
-        log_topic_id: r.logTopicId,
-        account_id: r.accountId,
-        dimension,
-        hour,
-        key,
-        bytes: 0,
-        packets: 0,
-        flows: 0,
-      };
-      row.bytes += r.bytes ?? 0;
-      row.packets += r.packets ?? 0;
-      row.flows += 1;
-      rows.set(id, row);
-    }
+    for (const [level, grain] of [
+      ['slot', SLOT],
+      ['day', DAY],
+    ] as const)
+      for (const dimension of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) {
+        const value = r[dimension];
+        const key = value === null ? null : String(value);
+        const at = r.windowStart - (r.windowStart % grain);
+        const id = JSON.stringify([level, r.logTopicId, r.accountId, dimension, at, key]);
+        const row = rows.get(id) ?? {
+          level,
+          log_topic_id: r.logTopicId,
+          account_id: r.accountId,
+          dimension,
+          at,
+          key,
+          bytes: 0,
+          packets: 0,
+          flows: 0,
+        };
+        row.bytes += r.bytes ?? 0;
+        row.packets += r.packets ?? 0;
+        row.flows += 1;
+        rows.set(id, row);
+      }
   }
   return sortRollup([...rows.values()]);
 }
 
 const sortRollup = (rows: RollupRow[]) =>
   rows.sort((a, b) =>
-    JSON.stringify([a.log_topic_id, a.account_id, a.dimension, a.hour, a.key]).localeCompare(
-      JSON.stringify([b.log_topic_id, b.account_id, b.dimension, b.hour, b.key]),
+    JSON.stringify([a.level, a.log_topic_id, a.account_id, a.dimension, a.at, a.key]).localeCompare(
+      JSON.stringify([b.level, b.log_topic_id, b.account_id, b.dimension, b.at, b.key]),
     ),
   );
 
-/** The hourly rollup once the pending rows are folded into it. */
+/** The per-key rollups once the pending rows are folded into them (none sealed yet: every key kept). */
 async function rollup(pool: Pool): Promise<RollupRow[]> {
   await foldRollup(pool);
   expect((await pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n).toBe(0);
   return sortRollup(
     (
       await pool.query<RollupRow>(
-        'SELECT log_topic_id, account_id, dimension, hour, key, bytes, packets, flows FROM flow_rollup_hourly',
+        "SELECT 'slot' AS level, log_topic_id, account_id, dimension, slot AS at, key, bytes, packets, flows FROM flow_rollup_slot " +
+          "UNION ALL SELECT 'day', log_topic_id, account_id, dimension, day, key, bytes, packets, flows FROM flow_rollup_daily",
       )
     ).rows,
   );
@@ -128,7 +135,7 @@ describe('insertRecords', () => {
     await db.pool.query('DELETE FROM flow_rollup_pending');
   });
 
-  it('adds the OK records it inserts to the hourly rollup, and nothing when a batch is replayed', async () => {
+  it('adds the OK records it inserts to the rollups, and nothing when a batch is replayed', async () => {
     const batch = [
       ...Array.from({ length: 40 }, (_, i) => record(i % 2)),
       record(0, { logTopicId: 'topic-2' }),
@@ -152,7 +159,9 @@ describe('insertRecords', () => {
     const once = await rollup(db.pool);
     expect(once).toEqual(expectedRollup(stored));
     expect(once.find((r) => r.dimension === 'srcport' && r.key === null)).toMatchObject({ flows: 1, packets: 0 });
-    expect(once.filter((r) => r.dimension === 'action').reduce((n, r) => n + r.flows, 0)).toBe(batch.length - 2);
+    expect(once.filter((r) => r.level === 'day' && r.dimension === 'action').reduce((n, r) => n + r.flows, 0)).toBe(
+      batch.length - 2,
+    );
 
     // The same batch again (a publisher restarted before its offset commit): stored once, counted once.
     expect(await store(batch)).toBe(0);
@@ -188,9 +197,9 @@ describe('insertRecords', () => {
   });
 
   it('is what the migration fills the rollup with from records stored before it', async () => {
-    await db.pool.query('DROP TABLE flow_rollup_hourly');
-    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '004_%'");
-    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^004_/)]);
+    await db.pool.query('TRUNCATE flow_rollup_series, flow_rollup_daily, flow_rollup_slot, flow_rollup_slot_rest');
+    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '011_%'");
+    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^011_/)]);
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
   });
 });

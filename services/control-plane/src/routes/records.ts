@@ -116,13 +116,14 @@ export const recordRoutes =
       '/log-topics/:id/analysis/top',
       openapi({
         summary: 'Top keys by bytes, packets or flows',
-        description: `${ANALYSIS} Without \`q\`, the whole hours of the range are summed from an hourly rollup kept as records are stored, and only the partial hours at its ends from the records: the same answer, from far fewer rows.`,
+        description: `${ANALYSIS} Without \`q\`, the whole days and 10-minute slots of the range are summed from rollups kept as records are stored, and only the records in the partial slots at its ends are read: the same answer, from far fewer rows (\`source: rollups\`). With \`q\`, or when the rollups cannot settle the answer, every record of the range is read (\`source: records\`).`,
         query: TopQuery,
         response: TopItems,
       }),
       async (req: ById) => {
         const { query, scope } = await scoped(req, TopQuery);
-        return topItems(await store.topRecords(scope, query));
+        const { rows, source } = await store.topKeys(scope, query);
+        return topItems(rows, source);
       },
     );
 
@@ -130,14 +131,15 @@ export const recordRoutes =
       '/log-topics/:id/analysis/histogram',
       openapi({
         summary: 'Totals over time',
-        description: `${ANALYSIS} The range in \`buckets\` buckets, or buckets \`step\` seconds wide; empty ones are zeros.`,
+        description: `${ANALYSIS} The range in \`buckets\` buckets, or buckets \`step\` seconds wide; empty ones are zeros. Summed from a per-window rollup (\`source: rollups\`) unless \`q\` names a field other than action and protocol (\`source: records\`).`,
         query: HistogramQuery,
         response: Histogram,
       }),
       async (req: ById) => {
         const { query, scope } = await scoped(req, HistogramQuery);
         const step = histogramStep(scope, query);
-        return histogramBuckets(await store.histogram(scope, step), scope, step);
+        const { rows, source } = await store.histogram(scope, step);
+        return histogramBuckets(rows, scope, step, source);
       },
     );
 
