@@ -5,7 +5,7 @@
  * beside pmacctd with its PostgreSQL plugin on the same capture.
  *
  *   npm run bench:pipeline -- [--packets N] [--flows N] [--latency-packets N] [--latency-seconds S]
- *                              [--lateness S] [--no-latency] [--no-peers] [--profile]
+ *                              [--lateness S] [--no-latency] [--no-peers] [--profile] [--capacity N]
  *
  * Phases (one run, one stack, a topic prefix and a database of its own, both removed at the end):
  *   1. throughput: the capture (default 2,000,000 packets over 600 s, ≥ 20,000 conversations) at
@@ -15,6 +15,8 @@
  *   3. pmacctd + pgsql on the phase-1 capture, in its default (UPDATE-then-INSERT) and COPY modes.
  * The aggregator's memory per open flow comes from its /metrics: baseline before phase 1, and the
  * sample of phase 1 with the most open flows.
+ * --capacity N runs instead what N aggregators and N publishers sustain on a backlog, per instance
+ * and per partition (bench/lib/pipeline-capacity.ts), for sizing KAFKA_PARTITIONS.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -44,6 +46,7 @@ import {
   type ThroughputResult,
 } from './lib/pipeline-phases.js';
 import { intOption } from './lib/args.js';
+import { capacityReport, eniPartition, runCapacity } from './lib/pipeline-capacity.js';
 import {
   apiCall,
   ensureKafka,
@@ -54,6 +57,7 @@ import {
   startControlPlane,
   startService,
   stopAll,
+  stopService,
   waitReady,
   type Metrics,
 } from './lib/pipeline-services.js';
@@ -67,6 +71,7 @@ interface Options {
   latency: boolean;
   peers: boolean;
   profile: boolean;
+  capacity?: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -105,9 +110,12 @@ function parseArgs(argv: string[]): Options {
       case '--profile':
         opts.profile = true;
         break;
+      case '--capacity':
+        opts.capacity = int(i++, '--capacity');
+        break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (--packets N, --flows N, --latency-packets N, --latency-seconds S, --lateness S, --no-latency, --no-peers, --profile)`,
+          `unknown argument ${argv[i]} (--packets N, --flows N, --latency-packets N, --latency-seconds S, --lateness S, --no-latency, --no-peers, --profile, --capacity N)`,
         );
     }
   }
@@ -138,11 +146,17 @@ const api = (url: string, method: string, path: string, body?: unknown) => apiCa
 async function createResources(
   url: string,
   intervals: { a: number; b: number },
-): Promise<{ a: EniSetup; b: EniSetup; logTopicId: string }> {
+): Promise<{
+  a: EniSetup;
+  b: EniSetup;
+  logTopicId: string;
+  eni: (name: string, ip: string, interval: number) => Promise<EniSetup>;
+}> {
   const vpc = await api(url, 'POST', '/v1/vpcs', { name: 'bench', cidrBlock: '10.0.0.0/16' });
   const subnet = await api(url, 'POST', '/v1/subnets', { vpcId: vpc.id, name: 'bench', cidrBlock: '10.0.1.0/24' });
   const logset = await api(url, 'POST', '/v1/logsets', { name: 'bench', retentionDays: 3650 });
   const topic = await api(url, 'POST', '/v1/log-topics', { logsetId: logset.id, name: 'bench' });
+  /** One more ENI with its flow log, in the same subnet and log topic. */
   const eni = async (name: string, ip: string, interval: number): Promise<EniSetup> => {
     const e = await api(url, 'POST', '/v1/network-interfaces', { subnetId: subnet.id, name, primaryIp: ip });
     const fl = await api(url, 'POST', '/v1/flow-logs', {
@@ -166,6 +180,7 @@ async function createResources(
     a: await eni('bench-throughput', '10.0.1.10', intervals.a),
     b: await eni('bench-latency', '10.0.1.11', intervals.b),
     logTopicId: topic.id,
+    eni,
   };
 }
 
@@ -375,6 +390,32 @@ async function main(): Promise<void> {
       brokerPid: kafkaState.pid,
       postgres: new BackendCpu(`flowlogs_bench_${id}`),
     };
+    if (opts.capacity) {
+      // Fresh instances, started once their input waits: the stack's own make way.
+      await Promise.all([stopService(aggregator), stopService(publisher)]);
+      const partitions = Number(baseEnv.KAFKA_PARTITIONS ?? process.env.KAFKA_PARTITIONS ?? 4);
+      if (opts.capacity > partitions) throw new Error(`--capacity ${opts.capacity}: only ${partitions} partitions`);
+      // ENIs until one is on each of the packets partitions 0 … capacity − 1 (batches are keyed by ENI
+      // id): kafkajs's round-robin assignment gives those to distinct members.
+      const enis = new Map<number, EniSetup>();
+      for (let i = 0; enis.size < opts.capacity; i++) {
+        const e = await resources.eni(`bench-capacity-${i}`, `10.0.1.${20 + i}`, 60);
+        const partition = eniPartition(e.eniId, partitions);
+        if (partition < opts.capacity && !enis.has(partition)) enis.set(partition, e);
+      }
+      console.log(`\ncapacity — ${opts.capacity} aggregator(s) and publisher(s), each stage alone on its backlog`);
+      const result = await runCapacity({
+        baseEnv,
+        logDir,
+        capture,
+        enis: [...enis.values()],
+        sampleMs: SAMPLE_MS,
+        log: (l) => console.log(l),
+      });
+      console.log(`\n==== results ====\nmachine: ${machineDescription()}`);
+      console.log(capacityReport(result, partitions));
+      return;
+    }
 
     await new Promise((r) => setTimeout(r, 3000)); // let start-up garbage settle before the baseline
     baseline = await scrape(aggregator);
@@ -449,6 +490,7 @@ async function main(): Promise<void> {
       (n) => cleanup.push(`deleted ${n} topics ${prefix}.*`),
       (err) => cleanup.push(`could not delete topics ${prefix}.*: ${err}`),
     );
+    if (opts.capacity) console.log(`\ncleanup: ${cleanup.join('; ')}`);
   }
 
   if (opts.profile) {
