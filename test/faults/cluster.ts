@@ -93,12 +93,18 @@ export function progressMonitor(count: () => Promise<number>, target: number) {
       running = false;
       await loop;
     },
-    stallAfter(t: number): number {
+    /** When the count reached the target (Infinity before). */
+    doneAt(): number {
+      return samples.find((s) => s.n >= target)?.t ?? Number.POSITIVE_INFINITY;
+    },
+    /** Up to `until` (a later fault), when given. */
+    stallAfter(t: number, until = Infinity): number {
       let longest = 0;
       let lastGrowth = t;
       let prev = samples.filter((s) => s.t <= t).pop()?.n ?? 0;
       for (const s of samples) {
         if (s.t <= t) continue;
+        if (s.t > until) return Math.max(longest, until - lastGrowth);
         if (s.n > prev) {
           longest = Math.max(longest, s.t - lastGrowth);
           lastGrowth = s.t;

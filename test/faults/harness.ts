@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Producer, ProducerRecord } from 'kafkajs';
 import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
 import { topicNames, type FlowRecord } from '@flowlogs/contracts';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
@@ -18,6 +18,7 @@ import { pino } from 'pino';
 import { createRegistry } from '@flowlogs/runtime';
 import { createTestDatabase, testLogger, uniquePrefix, type TestDatabase } from '@flowlogs/testkit';
 import { ensureCapture, rng as prng, type CaptureStats } from '../../bench/lib/generate-capture.js';
+import { freePort, parseMetrics } from '../../bench/lib/pipeline-services.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const OUT = join(ROOT, 'test-output', 'faults');
@@ -69,6 +70,8 @@ export interface ServiceProcess {
   logFile: string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   alive(): boolean;
+  /** Its /metrics, for a process started with startObserved. */
+  metricsUrl?: string;
 }
 
 /** Every child a scenario started, killed on exit of the test process whatever happens. */
@@ -111,6 +114,14 @@ export async function kill9(p: ServiceProcess): Promise<void> {
   await p.exited;
 }
 
+/** A graceful stop (SIGTERM: the service leaves its consumer group); resolves when it has exited. */
+export async function term(p: ServiceProcess): Promise<void> {
+  if (!p.alive()) return;
+  appendFileSync(p.logFile, `--- ${new Date().toISOString()} SIGTERM ${p.name} (pid ${p.child.pid})\n`);
+  p.child.kill('SIGTERM');
+  await p.exited;
+}
+
 // ---------------------------------------------------------------------------------------------
 // A scenario
 
@@ -128,9 +139,14 @@ export interface Scenario {
   capture: CaptureStats;
   expected: FlowRecord[];
   processes: ServiceProcess[];
-  start(service: 'aggregator' | 'publisher', name?: string): ServiceProcess;
-  /** Replays the capture; onProgress sees the frames read so far. */
-  replay(onProgress?: (p: ReplayProgress) => void): Promise<void>;
+  start(service: 'aggregator' | 'publisher', name?: string, env?: NodeJS.ProcessEnv): ServiceProcess;
+  /** Started with a /metrics port of its own (see metricsSampler). */
+  startObserved(service: 'aggregator' | 'publisher', name: string): Promise<ServiceProcess>;
+  /**
+   * Replays the capture; onProgress sees the frames read so far. At full speed, or paced at
+   * `batchesPerSecond` packet batches a second (traffic that goes on while a fault happens).
+   */
+  replay(onProgress?: (p: ReplayProgress) => void, o?: { batchesPerSecond?: number }): Promise<void>;
   pgCount(): Promise<number>;
   note(msg: string): void;
   /** Kills every child and drops the database. */
@@ -225,26 +241,33 @@ export async function openScenario(
     capture: stats,
     expected,
     processes,
-    start(service, procName) {
+    start(service, procName, more) {
       const n = (counters.get(service) ?? 0) + 1;
       counters.set(service, n);
-      const p = spawnService(dir, service, procName ?? `${service}-${n}`, env);
+      const p = spawnService(dir, service, procName ?? `${service}-${n}`, { ...env, ...more });
       processes.push(p);
       note(`started ${p.name} (pid ${p.child.pid})`);
       return p;
     },
-    async replay(onProgress) {
+    async startObserved(service, procName) {
+      const port = await freePort();
+      const p = scenario.start(service, procName, { METRICS_PORT: String(port) });
+      p.metricsUrl = `http://127.0.0.1:${port}/metrics`;
+      return p;
+    },
+    async replay(onProgress, o) {
       // The agent's own log goes to <dir>/agent.log (warnings: e.g. a send that fails and is retried).
       const agentLog = pino({ level: 'warn' }, pino.destination({ dest: join(dir, 'agent.log'), sync: true }));
       const producer = reliableProducer(createKafka(brokers, `faults-${name}-agent`, agentLog));
       await producer.connect();
+      const sender = o?.batchesPerSecond ? paced(producer, o.batchesPerSecond) : producer;
       const abort = new AbortController();
       let timer: NodeJS.Timeout | undefined;
       const started = Date.now();
       try {
         await Promise.race([
           replayCapture({
-            producer,
+            producer: sender,
             topic: topicNames(prefix).packets,
             log: agentLog,
             eni,
@@ -298,6 +321,22 @@ export async function openScenario(
     scenario.start('publisher');
   }
   return scenario;
+}
+
+/** The producer, its sends held back so that no more than `perSecond` messages a second go out. */
+function paced(producer: Producer, perSecond: number): Producer {
+  const started = Date.now();
+  let messages = 0;
+  return new Proxy(producer, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver);
+      return async (record: ProducerRecord) => {
+        messages += record.messages.length;
+        await sleep(started + (1000 * messages) / perSecond - Date.now());
+        return target.send(record);
+      };
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,6 +394,38 @@ export async function when(fn: () => Promise<boolean> | boolean, timeoutMs = 180
     await sleep(200);
   }
   return false;
+}
+
+/**
+ * The services' counters, scraped every 250 ms from each observed process while it runs: `total`
+ * sums each process's last answer, so a process stopped gracefully counts with what it reported
+ * last (its /metrics closes last, once its consumer has stopped).
+ */
+export function metricsSampler(processes: () => ServiceProcess[]) {
+  const last = new Map<ServiceProcess, Map<string, number>>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await Promise.all(
+        processes()
+          .filter((p) => p.metricsUrl && p.alive())
+          .map(async (p) => {
+            const res = await fetch(p.metricsUrl!, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+            if (res?.ok) last.set(p, parseMetrics(await res.text()));
+          }),
+      );
+      await sleep(250);
+    }
+  })();
+  return {
+    /** One process's last value of a metric (summed over its labels). */
+    of: (p: ServiceProcess, name: string) => last.get(p)?.get(name) ?? 0,
+    total: (name: string) => [...last.values()].reduce((n, m) => n + (m.get(name) ?? 0), 0),
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (0 when unavailable). */
