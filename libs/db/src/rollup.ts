@@ -59,8 +59,8 @@ export function rollupPendingSql(source: string): string {
   return `INSERT INTO flow_rollup_pending (${columns}) SELECT ${columns} FROM ${source} WHERE log_status = 'OK'`;
 }
 
-/** One (dimension, key as text) row per TOP_KEYS entry, for a CROSS JOIN LATERAL over a record. */
-const KEY_VALUES = Object.entries(TOP_KEYS)
+/** One (dimension, key as text) row per TOP_KEYS entry, for a CROSS JOIN LATERAL over a record (SQL). */
+export const KEY_VALUES = Object.entries(TOP_KEYS)
   .map(([name, k]) => `('${name}', ${k.sql}::text)`)
   .join(', ');
 const SUMS = 'coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)';
