@@ -64,7 +64,7 @@ describe('analysis SQL', () => {
     expect(values).toEqual([1000, 'topic-1', '123456789012', 1600, 443, 5]);
   });
 
-  it('reads the levels for the whole parts of a range, the records at its edges', () => {
+  it('reads the levels for the whole parts of a range, the records at its edges, the partial days for bounds', () => {
     const week = { ...scope, from: 2 * DAY - 17, to: 9 * DAY - 17, where: undefined };
     const sql = topRollupSql(week, { by: 'srcaddr', metric: 'bytes', limit: 10 })!;
     expect(sql.text).toContain('FROM flow_records WHERE ');
@@ -76,7 +76,7 @@ describe('analysis SQL', () => {
       'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND k.slot >= $10 AND k.slot < $11',
     );
     expect(sql.text).toContain(
-      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $12 AND day < $13',
+      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13)',
     );
     expect(sql.text).toMatch(/ORDER BY place$/);
     expect(sql.values.slice(4)).toEqual([
@@ -89,6 +89,9 @@ describe('analysis SQL', () => {
       9 * DAY - 600,
       2 * DAY,
       8 * DAY,
+      // The days the slots and edges lie in, whose daily totals bound what sealed slots dropped.
+      DAY,
+      9 * DAY,
       10,
     ]);
     // Keys keep the records' type: numbers as numbers.
