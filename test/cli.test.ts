@@ -27,7 +27,7 @@ describe('flowlogs --help', () => {
   it('answers for every command (exit 0, its own usage) and does nothing else', async () => {
     const top = await flowlogs(['help'], {});
     expect(top.code).toBe(0);
-    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+)(?: |$)/gm)].map((m) => m[1]);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z-]+)(?: |$)/gm)].map((m) => m[1]);
     expect(commands).toEqual(expect.arrayContaining(['records', 'replay', 'agent', 'up']));
     const cache = mkdtempSync(join(tmpdir(), 'flowlogs-help-'));
     const port = await closedPort();

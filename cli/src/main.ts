@@ -1,4 +1,4 @@
-/** `flowlogs <command>`: records (offline), replay (into the running stack), up (the whole stack). */
+/** `flowlogs <command>`: records (offline), replay (into the running stack), agent, kafka-acls, up (the whole stack). */
 import { parseArgs } from 'node:util';
 import { reportFailure, UsageError } from './usage.js';
 
@@ -10,6 +10,9 @@ const USAGE = `usage: flowlogs <command> [options] [--debug] (flowlogs <command>
       replay a capture for an ENI into the running stack (FLOWLOGS_API_URL, FLOWLOGS_API_KEY, KAFKA_BROKERS)
   agent --config FILE [--check] [--debug]
       run the capture agent for this host's ENIs (flowlogs agent --help says more)
+  kafka-acls [--apply]
+      the Kafka users and ACLs of each role for FLOWLOGS_TOPIC_PREFIX, as kafka-configs.sh and
+      kafka-acls.sh commands; --apply creates the ACLs (KAFKA_* settings of a super user)
   up
       run the whole stack in the foreground (Kafka, Postgres database, the four services, and a demo
       unless FLOWLOGS_DEMO=0); Ctrl-C stops everything it started
@@ -30,6 +33,14 @@ const HELP: Record<string, string> = {
   --rebase         the packets' times moved to now: at capture speed each packet is stamped when it is
                    sent (spacing kept); at max speed too, in capture order (the spacing is not kept:
                    packets stamped in the past would be late for windows the aggregator has closed)
+`,
+  'kafka-acls': `usage: flowlogs kafka-acls [--apply] [--debug]
+
+  Prints the commands that make the Kafka users (kafka-configs.sh, SCRAM-SHA-512) and ACLs
+  (kafka-acls.sh) of each role — User:agent, User:aggregator, User:publisher, User:control-plane,
+  User:log-reader — for the topic prefix FLOWLOGS_TOPIC_PREFIX (see the README's Running on a cluster).
+  --apply          creates the ACLs instead, through KAFKA_BROKERS with KAFKA_SECURITY_PROTOCOL and the
+                   KAFKA_SASL_* / KAFKA_SSL_* settings of a principal allowed to (a super user)
 `,
   up: `usage: flowlogs up [--debug]
 
@@ -99,6 +110,15 @@ try {
       });
       const { runAgentCommand } = await import('./agent.js');
       await runAgentCommand(values);
+      break;
+    }
+    case 'kafka-acls': {
+      const { values } = parseArgs({
+        args: rest,
+        options: { debug: { type: 'boolean' }, apply: { type: 'boolean', default: false } },
+      });
+      const { runKafkaAcls } = await import('./kafka-acls.js');
+      await runKafkaAcls(values);
       break;
     }
     case 'up': {

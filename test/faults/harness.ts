@@ -4,10 +4,8 @@
  * generated capture of 1,000,000 packets replayed by the agent's own code, and a comparison of
  * what reached Postgres and the log topic's Kafka topic with the offline path's records.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Kafka, Producer, ProducerRecord } from 'kafkajs';
 import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
 import { topicNames, type FlowRecord } from '@flowlogs/contracts';
@@ -20,7 +18,9 @@ import { createTestDatabase, testLogger, uniquePrefix, type TestDatabase } from 
 import { ensureCapture, rng as prng, type CaptureStats } from '../../bench/lib/generate-capture.js';
 import { freePort, parseMetrics } from '../../bench/lib/pipeline-services.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { apiCaller, kill9, ROOT, spawnService, term, type ServiceProcess } from '../support/services.js';
+
+export { kill9, ROOT, spawnService, term, type ServiceProcess };
 export const OUT = join(ROOT, 'test-output', 'faults');
 export const INTERVAL = 60;
 const API_KEY = 'fault-test-admin-key-0123456789';
@@ -60,67 +60,6 @@ export function capture(): CaptureStats {
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
-
-type ServiceName = 'aggregator' | 'publisher' | 'control-plane';
-
-export interface ServiceProcess {
-  name: string;
-  service: ServiceName;
-  child: ChildProcess;
-  logFile: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  alive(): boolean;
-  /** Its /metrics, for a process started with startObserved. */
-  metricsUrl?: string;
-}
-
-/** Every child a scenario started, killed on exit of the test process whatever happens. */
-const allChildren = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of allChildren)
-    if (c.exitCode === null && c.signalCode === null)
-      try {
-        process.kill(c.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-});
-
-export function spawnService(dir: string, service: ServiceName, name: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const logFile = join(dir, `${name}.log`);
-  appendFileSync(logFile, `--- ${new Date().toISOString()} start ${name}\n`);
-  const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'services', service, 'src', 'main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  allChildren.add(child);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      allChildren.delete(child);
-      appendFileSync(logFile, `--- ${new Date().toISOString()} ${name} exited (${signal ?? code})\n`);
-      resolve({ code, signal });
-    });
-  });
-  return { name, service, child, logFile, exited, alive: () => child.exitCode === null && child.signalCode === null };
-}
-
-export async function kill9(p: ServiceProcess): Promise<void> {
-  if (!p.alive()) return;
-  appendFileSync(p.logFile, `--- ${new Date().toISOString()} kill -9 ${p.name} (pid ${p.child.pid})\n`);
-  p.child.kill('SIGKILL');
-  await p.exited;
-}
-
-/** A graceful stop (SIGTERM: the service leaves its consumer group); resolves when it has exited. */
-export async function term(p: ServiceProcess): Promise<void> {
-  if (!p.alive()) return;
-  appendFileSync(p.logFile, `--- ${new Date().toISOString()} SIGTERM ${p.name} (pid ${p.child.pid})\n`);
-  p.child.kill('SIGTERM');
-  await p.exited;
-}
 
 // ---------------------------------------------------------------------------------------------
 // A scenario
@@ -188,16 +127,7 @@ export async function openScenario(
     registry: createRegistry('control-plane'),
   });
   await controlPlane.start();
-  const api = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const res = await fetch(controlPlane.url + path, {
-      method,
-      headers: { authorization: `Bearer ${API_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const json = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const api = apiCaller(controlPlane.url, API_KEY);
   const vpc = await api('POST', '/v1/vpcs', { name: 'prod', cidrBlock: '10.0.0.0/16' });
   const subnet = await api('POST', '/v1/subnets', { vpcId: vpc.id, name: 'web', cidrBlock: '10.0.0.0/24' });
   const eniRes = await api('POST', '/v1/network-interfaces', {

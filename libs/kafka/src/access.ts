@@ -21,13 +21,27 @@ export class KafkaAccessDenied extends Error {
 
 const README = "see the Kafka ACLs in the README's Running on a cluster";
 
-/** The error's kafkajs type, also when it comes wrapped (a retrier's "number of retries exceeded"). */
+/** kafkajs's messages for Kafka's refusals: its retrier rethrows them without their type. */
+const REFUSALS: Record<string, string> = {
+  'Not authorized to access topics: [Topic authorization failed]': 'TOPIC_AUTHORIZATION_FAILED',
+  'Not authorized to access group: Group authorization failed': 'GROUP_AUTHORIZATION_FAILED',
+  'Transactional Id authorization failed': 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'Cluster authorization failed': 'CLUSTER_AUTHORIZATION_FAILED',
+};
+
+/** The error's kafkajs type, also when it comes wrapped (a retrier that gave up) or without it. */
 function errorType(err: unknown): string | undefined {
-  for (let e = err as { type?: unknown; cause?: unknown; originalError?: unknown } | undefined; e; ) {
+  for (let e = err as { type?: unknown; message?: unknown; cause?: unknown } | undefined; e; ) {
     if (typeof e.type === 'string') return e.type;
-    e = (e.cause ?? e.originalError) as typeof e;
+    if (typeof e.message === 'string' && REFUSALS[e.message]) return REFUSALS[e.message];
+    e = e.cause as typeof e;
   }
   return undefined;
+}
+
+/** Whether a kafkajs log line is about a refusal (pure). */
+export function isRefusal(text: string): boolean {
+  return /authentication failed/i.test(text) || Object.keys(REFUSALS).some((m) => text.includes(m));
 }
 
 /** One line for a refusal of `access` to `principal`, or undefined when `err` is something else (pure). */
@@ -126,10 +140,31 @@ export function reportRefusals(kafka: Kafka, principal: string, crashed: (refusa
         group: config.groupId,
       });
       if (denied) crashed(denied);
+      else if (payload.error.name === 'KafkaJSGroupCoordinatorNotFound')
+        void brokersAnswer().then((answer) => {
+          if (answer)
+            crashed(
+              `Kafka gave ${principal} no coordinator for group ${config.groupId} while its brokers answer: it lacks Read on the group (kafkajs reports GROUP_AUTHORIZATION_FAILED as "Failed to find group coordinator"); ${README}`,
+            );
+        });
     });
     return c;
   };
   const admin = kafka.admin.bind(kafka);
+  // kafkajs drops a group's refusal while it looks for the group's coordinator: the same error as
+  // no broker answering. The brokers answering tells the two apart.
+  const brokersAnswer = async () => {
+    const probe = admin();
+    try {
+      await probe.connect();
+      await probe.describeCluster();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await probe.disconnect().catch(() => {});
+    }
+  };
   kafka.admin = (config): Admin => {
     const a = admin(config);
     guard(a, 'createTopics', principal, (o) => ({

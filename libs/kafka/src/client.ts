@@ -14,7 +14,7 @@ import {
   type ProducerRecord,
 } from 'kafkajs';
 import { PLAINTEXT, type KafkaSecurity, type Logger } from '@flowlogs/runtime';
-import { KafkaAccessDenied, reportRefusals } from './access.js';
+import { KafkaAccessDenied, isRefusal, reportRefusals } from './access.js';
 import { kafkaClientOptions, kafkaPrincipal } from './security.js';
 import { TransientLog, transientCondition } from './transient-log.js';
 
@@ -66,6 +66,8 @@ export function createKafka(
         const { message, ...extra } = entry;
         const condition = level <= logLevel.WARN ? transientCondition(message, extra.error) : undefined;
         if (condition) transient.report(condition, message, extra);
+        // Said once by whoever made the call, naming who was refused what (access.ts).
+        else if (isRefusal(`${message} ${extra.error ?? ''}`)) child.debug(extra, message);
         else child[LEVELS[level] ?? 'info'](extra, message);
       },
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },

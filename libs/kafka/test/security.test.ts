@@ -1,7 +1,8 @@
 /** The client's TLS and SASL options from the settings, the principal it is, and refusals said plainly. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PLAINTEXT, type KafkaSecurity } from '@flowlogs/runtime';
-import { accessDenied, kafkaClientOptions, kafkaPrincipal } from '../src/index.js';
+import { topicNames } from '@flowlogs/contracts';
+import { accessDenied, aclCommands, kafkaClientOptions, kafkaPrincipal, pipelineAcls } from '../src/index.js';
 
 const PEM = (what: string) => `-----BEGIN ${what}-----\nAAAA\n-----END ${what}-----\n`;
 const FILES: Record<string, string> = {
@@ -116,6 +117,12 @@ describe('accessDenied', () => {
     expect(accessDenied(wrapped, 'User:a', { operation: 'Describe', topics: ['t'] })).toMatch(
       /^Kafka denied User:a Describe on topic t /,
     );
+    const untyped = Object.assign(new Error('Not authorized to access group: Group authorization failed'), {
+      name: 'KafkaJSNonRetriableError',
+    });
+    expect(accessDenied(untyped, 'User:a', { operation: 'Describe', group: 'g' })).toMatch(
+      /^Kafka denied User:a Describe on group g \(GROUP_AUTHORIZATION_FAILED\)/,
+    );
     const sasl = Object.assign(new Error('SASL SCRAM SHA512 authentication failed'), {
       name: 'KafkaJSSASLAuthenticationError',
     });
@@ -123,5 +130,35 @@ describe('accessDenied', () => {
       /^Kafka refused the credentials of User:a: SASL SCRAM SHA512 authentication failed/,
     );
     expect(accessDenied(protocolError('NOT_LEADER_FOR_PARTITION'), 'User:a', { operation: 'Write' })).toBeUndefined();
+  });
+});
+
+describe('the ACL table', () => {
+  const acls = pipelineAcls('p', topicNames('p'));
+
+  it('gives the agent its packets topic and nothing else', () => {
+    expect(acls.filter((a) => a.role === 'agent')).toEqual([
+      expect.objectContaining({
+        resource: 'topic',
+        names: ['p.packets'],
+        prefixed: false,
+        operations: ['Write', 'Create'],
+      }),
+    ]);
+  });
+
+  it("lets only the aggregator and the control plane read the inventory (the agents' secrets)", () => {
+    const readers = acls.filter((a) => a.names.includes('p.inventory') && a.operations.includes('Read'));
+    expect(readers.map((a) => a.role).sort()).toEqual(['aggregator', 'control-plane']);
+  });
+
+  it('prints as kafka-acls.sh commands, prefixed patterns marked', () => {
+    const lines = aclCommands(acls, { agent: 'User:CN=host 7' }, '--bootstrap-server k:9093');
+    expect(lines[0]).toBe(
+      "kafka-acls.sh --bootstrap-server k:9093 --add --allow-principal 'User:CN=host 7' --operation Write --operation Create --topic p.packets",
+    );
+    expect(lines).toContain(
+      'kafka-acls.sh --bootstrap-server k:9093 --add --allow-principal User:publisher --operation Write --transactional-id p.publisher. --resource-pattern-type prefixed',
+    );
   });
 });

@@ -2,7 +2,8 @@
  * A local Kafka (KRaft) for machines without Docker: resolves the broker's jars with Maven into a
  * cache folder once, formats storage once, starts one broker, or N brokers that are also a
  * controller quorum (each with its own ports and data directory), on 127.0.0.1 with a small heap,
- * waits until they answer, and stops them cleanly. Brokers already answering are reused.
+ * waits until they answer, and stops them cleanly. Brokers already answering are reused. With
+ * `secure`, a broker that takes SASL_SSL only, with SCRAM users and ACLs (see SecureOptions).
  */
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -26,6 +27,31 @@ export interface LocalKafkaOptions {
   brokers?: number;
   heap?: string;
   log?: (msg: string) => void;
+  /** Clients connect with SASL_SSL only (one broker). */
+  secure?: SecureOptions;
+}
+
+/**
+ * A broker as a managed cluster runs one: its client listener SASL_SSL only (SCRAM-SHA-512, a
+ * certificate for 127.0.0.1 and localhost signed by a CA of its own), ACLs on with
+ * `allow.everyone.if.no.acl.found=false`, and no topic made by a metadata request. The controller
+ * listener stays PLAINTEXT on 127.0.0.1; its principal (User:ANONYMOUS: the broker talking to its
+ * own controller) and `admin` are the super users.
+ */
+export interface SecureOptions {
+  /** Where the CA, the broker's certificate and keystore are made (once; reused while they are there). */
+  dir: string;
+  /** SCRAM-SHA-512 users made with the storage tool at format time, name → password; `admin` is required. */
+  users: Record<string, string>;
+}
+
+/** The files of the local CA and the server certificate it signed (for 127.0.0.1 and localhost), PEM. */
+export interface LocalCertificates {
+  ca: string;
+  cert: string;
+  key: string;
+  /** The certificate, its key and the CA in a PKCS#12 keystore (Java's; password KEYSTORE_PASSWORD). */
+  keystore: string;
 }
 
 export interface LocalKafka {
@@ -33,6 +59,59 @@ export interface LocalKafka {
   /** True when this call started a broker; false when all were already running. */
   started: boolean;
   stop(): Promise<void>;
+}
+
+const openssl = (args: string[]) => run('openssl', args);
+/** Guards nothing (the keystore sits beside its key in the clear); Java's keystores must have one. */
+const KEYSTORE_PASSWORD = 'flowlogs-local';
+
+/**
+ * Makes (once) a CA and a server certificate signed by it, whose names are 127.0.0.1 and
+ * localhost (clients that check the host name accept it on either), with openssl, into `dir`.
+ */
+export async function localCertificates(dir: string): Promise<LocalCertificates> {
+  const files: LocalCertificates = {
+    ca: join(dir, 'ca.pem'),
+    cert: join(dir, 'server.pem'),
+    key: join(dir, 'server.key'),
+    keystore: join(dir, 'server.p12'),
+  };
+  if (existsSync(files.keystore)) return files;
+  mkdirSync(dir, { recursive: true });
+  const caKey = join(dir, 'ca.key');
+  const csr = join(dir, 'server.csr');
+  const ext = join(dir, 'server.ext');
+  const sign = ['-CA', files.ca, '-CAkey', caKey, '-CAcreateserial', '-days', '3650', '-extfile', ext];
+  const ca = ['-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=flowlogs local CA'];
+  await openssl(['req', '-x509', ...ca, '-keyout', caKey, '-out', files.ca]);
+  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', files.key, '-out', csr]);
+  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  await openssl(['x509', '-req', '-in', csr, ...sign, '-out', files.cert]);
+  // Written last: its presence says the set is complete.
+  const pass = `pass:${KEYSTORE_PASSWORD}`;
+  await openssl([
+    'pkcs12',
+    '-export',
+    '-in',
+    files.cert,
+    '-inkey',
+    files.key,
+    '-certfile',
+    files.ca,
+    '-passout',
+    pass,
+    '-out',
+    files.keystore,
+  ]);
+  return files;
+}
+
+/** kafkajs's options for the admin user of a secure broker (the runner's own checks, tests). */
+export function secureClient(secure: SecureOptions) {
+  return {
+    ssl: { ca: [readFileSync(join(secure.dir, 'ca.pem'), 'utf8')] },
+    sasl: { mechanism: 'scram-sha-512' as const, username: 'admin', password: secure.users.admin },
+  };
 }
 
 interface Node {
@@ -63,7 +142,9 @@ function paths(opts: LocalKafkaOptions) {
       logFile: join(root, `broker-${p}.log`),
     };
   });
-  return { root, jars: join(root, 'jars'), jarsDone: join(root, 'jars', '.resolved'), nodes };
+  if (opts.secure && count > 1) throw new Error('a secure broker runs alone (brokers: 1)');
+  if (opts.secure && !opts.secure.users.admin) throw new Error('secure.users needs admin, the super user');
+  return { root, jars: join(root, 'jars'), jarsDone: join(root, 'jars', '.resolved'), nodes, secure: opts.secure };
 }
 type Paths = ReturnType<typeof paths>;
 
@@ -94,11 +175,12 @@ function listening(port: number): Promise<boolean> {
  * How many brokers the one on `port` knows (0: it does not answer a metadata request; an open port
  * is not enough, the controller may still be electing).
  */
-async function clusterSize(port: number): Promise<number> {
+async function clusterSize(port: number, secure?: SecureOptions): Promise<number> {
   if (!(await listening(port))) return 0;
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({
     brokers: [`127.0.0.1:${port}`],
+    ...(secure && secureClient(secure)),
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
     connectionTimeout: 1000,
@@ -113,8 +195,8 @@ async function clusterSize(port: number): Promise<number> {
   }
 }
 
-async function answers(port: number): Promise<boolean> {
-  return (await clusterSize(port)) > 0;
+async function answers(port: number, secure?: SecureOptions): Promise<boolean> {
+  return (await clusterSize(port, secure)) > 0;
 }
 
 async function resolveJars(p: Paths, log: (m: string) => void): Promise<void> {
@@ -163,6 +245,7 @@ function writeProperties(p: Paths): void {
   const replicas = Math.min(3, n);
   const minIsr = Math.min(2, n);
   const voters = p.nodes.map((x) => `${x.id}@127.0.0.1:${x.controllerPort}`).join(',');
+  const client = p.secure ? 'SASL_SSL' : 'PLAINTEXT';
   for (const x of p.nodes) {
     writeFileSync(
       x.props,
@@ -170,11 +253,12 @@ function writeProperties(p: Paths): void {
         'process.roles=broker,controller',
         `node.id=${x.id}`,
         `controller.quorum.voters=${voters}`,
-        `listeners=PLAINTEXT://127.0.0.1:${x.port},CONTROLLER://127.0.0.1:${x.controllerPort}`,
-        `advertised.listeners=PLAINTEXT://127.0.0.1:${x.port}`,
+        `listeners=${client}://127.0.0.1:${x.port},CONTROLLER://127.0.0.1:${x.controllerPort}`,
+        `advertised.listeners=${client}://127.0.0.1:${x.port}`,
         'controller.listener.names=CONTROLLER',
-        'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        'inter.broker.listener.name=PLAINTEXT',
+        `listener.security.protocol.map=${client}:${client},CONTROLLER:PLAINTEXT`,
+        `inter.broker.listener.name=${client}`,
+        ...(p.secure ? secureProperties(p.secure) : []),
         `log.dirs=${x.data}`,
         'num.partitions=4',
         `default.replication.factor=${replicas}`,
@@ -185,12 +269,30 @@ function writeProperties(p: Paths): void {
         `transaction.state.log.min.isr=${minIsr}`,
         'transaction.state.log.num.partitions=4',
         'group.initial.rebalance.delay.ms=0',
-        'auto.create.topics.enable=true',
+        `auto.create.topics.enable=${!p.secure}`,
         'delete.topic.enable=true',
         '',
       ].join('\n'),
     );
   }
+}
+
+/** SASL_SSL with SCRAM, the broker's keystore, and the ACL authorizer (SecureOptions). */
+function secureProperties(secure: SecureOptions): string[] {
+  return [
+    'sasl.enabled.mechanisms=SCRAM-SHA-512',
+    'sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512',
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${secure.users.admin}";`,
+    'ssl.keystore.type=PKCS12',
+    `ssl.keystore.location=${join(secure.dir, 'server.p12')}`,
+    `ssl.keystore.password=${KEYSTORE_PASSWORD}`,
+    `ssl.key.password=${KEYSTORE_PASSWORD}`,
+    'ssl.truststore.type=PEM',
+    `ssl.truststore.location=${join(secure.dir, 'ca.pem')}`,
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'allow.everyone.if.no.acl.found=false',
+    'super.users=User:admin;User:ANONYMOUS',
+  ];
 }
 
 /** Formats the storage of the brokers that have none, all with the cluster id of the formatted ones (or a new one). */
@@ -205,8 +307,13 @@ async function formatStorage(p: Paths, heap: string): Promise<void> {
     const uuid = java(p, 'kafka.tools.StorageTool', ['random-uuid'], '128m');
     clusterId = (await run(uuid.cmd, uuid.args)).stdout.trim();
   }
+  // SCRAM users go into the metadata log's first records (KRaft has no ZooKeeper to hold them before a broker runs).
+  const scram = Object.entries(p.secure?.users ?? {}).flatMap(([name, password]) => [
+    '--add-scram',
+    `SCRAM-SHA-512=[name=${name},password=${password}]`,
+  ]);
   for (const x of unformatted) {
-    const format = java(p, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', x.props], heap);
+    const format = java(p, 'kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', x.props, ...scram], heap);
     await run(format.cmd, format.args);
   }
 }
@@ -256,11 +363,13 @@ export async function ensureLocalKafka(opts: LocalKafkaOptions = {}): Promise<Lo
     await stopLocalKafka(opts);
   };
   const size = p.nodes.length;
-  const allUp = async () => (await Promise.all(p.nodes.map((x) => clusterSize(x.port)))).every((n) => n >= size);
+  if (p.secure) await localCertificates(p.secure.dir);
+  const allUp = async () =>
+    (await Promise.all(p.nodes.map((x) => clusterSize(x.port, p.secure)))).every((n) => n >= size);
   if (await allUp()) return { brokers, started: false, stop };
   const down: Node[] = [];
   for (const x of p.nodes) {
-    if (await answers(x.port)) continue;
+    if (await answers(x.port, p.secure)) continue;
     if (readPid(x) !== undefined) continue; // ours, still starting (another caller launched it)
     if (await listening(x.port)) throw new Error(`port ${x.port} is taken by something that is not a Kafka broker`);
     down.push(x);
@@ -328,7 +437,7 @@ export async function startLocalKafkaBroker(opts: LocalKafkaOptions, id: number)
     `Kafka broker ${id} on port ${x.port}`,
     async () => {
       check();
-      return answers(x.port);
+      return answers(x.port, p.secure);
     },
     90_000,
   );
@@ -343,6 +452,14 @@ export async function stopLocalKafka(opts: LocalKafkaOptions = {}): Promise<bool
   return stopped.some(Boolean);
 }
 
+/** Kills the brokers and removes their data: the next start formats anew (its users made again). */
+export async function resetLocalKafka(opts: LocalKafkaOptions = {}): Promise<void> {
+  const { nodes } = paths(opts);
+  // Killed: what a controlled shutdown would save is thrown away.
+  await Promise.all(nodes.map((x) => stopLocalKafkaBroker(opts, x.id, { kill: true })));
+  for (const x of nodes) rmSync(x.data, { recursive: true, force: true });
+}
+
 export interface LocalKafkaStatus {
   /** The first broker's port, whether all answer, the first broker's pid (one broker: that broker). */
   port: number;
@@ -354,7 +471,7 @@ export interface LocalKafkaStatus {
 export async function localKafkaStatus(opts: LocalKafkaOptions = {}): Promise<LocalKafkaStatus> {
   const p = paths(opts);
   const nodes = await Promise.all(
-    p.nodes.map(async (x) => ({ id: x.id, port: x.port, answering: await answers(x.port), pid: readPid(x) })),
+    p.nodes.map(async (x) => ({ id: x.id, port: x.port, answering: await answers(x.port, p.secure), pid: readPid(x) })),
   );
   return { port: nodes[0].port, answering: nodes.every((x) => x.answering), pid: nodes[0].pid, nodes };
 }
