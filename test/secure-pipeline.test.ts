@@ -210,6 +210,17 @@ describe('the pipeline with SASL_SSL, ACLs and Postgres over TLS', () => {
     );
     await forger.disconnect();
 
+    // A wrong password: one line naming whose.
+    const impostor = createKafka(
+      brokers,
+      'secure-test-impostor',
+      log,
+      parseConfig(CommonConfig, { ...kafkaEnv('agent'), KAFKA_SASL_PASSWORD: 'not-the-password' }),
+    ).admin();
+    await expect(impostor.connect()).rejects.toThrow(
+      /^Kafka refused the credentials of User:agent: SASL SCRAM SHA512 authentication failed/,
+    );
+
     // Every service ran without a refusal.
     for (const p of processes) expect(p.alive(), `${p.name} is running`).toBe(true);
   }, 240_000);

@@ -5,7 +5,7 @@
  * once on with that certificate, nothing changes. Connections without TLS are accepted as before
  * (pg_hba's `host` lines take both), so the other tests and services are not affected.
  */
-import { chmodSync, chownSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { localCertificates } from '@flowlogs/local-kafka';
@@ -28,8 +28,9 @@ export async function ensurePostgresTls(adminUrl: string): Promise<{ ca: string 
     }
     const files = await localCertificates(dir);
     if ((await show('ssl')) === 'on' && (await show('ssl_cert_file')) === files.cert) return { ca: files.ca };
-    // The server reads its key only when it is its user's and private.
-    for (const f of [dir, files.cert, files.key, files.ca]) chownSync(f, owner.uid, owner.gid);
+    // The server reads its key only when it is its user's and private; the rest is its user's too,
+    // so that a backup of the data directory by that user can read every file.
+    for (const f of [dir, ...readdirSync(dir).map((name) => join(dir, name))]) chownSync(f, owner.uid, owner.gid);
     chmodSync(files.key, 0o600);
     await client.query(`ALTER SYSTEM SET ssl_cert_file = ${pg.escapeLiteral(files.cert)}`);
     await client.query(`ALTER SYSTEM SET ssl_key_file = ${pg.escapeLiteral(files.key)}`);

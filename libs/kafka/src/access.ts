@@ -126,6 +126,7 @@ export function reportRefusals(kafka: Kafka, principal: string, crashed: (refusa
   kafka.consumer = (config: ConsumerConfig): Consumer => {
     const c = consumer(config);
     const subscribed: string[] = [];
+    guard(c, 'connect', principal, () => ({ operation: 'Read', group: config.groupId }));
     guard(c, 'subscribe', principal, (s) => ({ operation: 'Read', topics: topicsOf(s), group: config.groupId }));
     const subscribe = c.subscribe;
     c.subscribe = async (s) => {
@@ -167,6 +168,7 @@ export function reportRefusals(kafka: Kafka, principal: string, crashed: (refusa
   };
   kafka.admin = (config): Admin => {
     const a = admin(config);
+    guard(a, 'connect', principal, () => ({ operation: 'Describe' }));
     guard(a, 'createTopics', principal, (o) => ({
       operation: 'Create',
       topics: o.topics.map((t) => t.topic),
