@@ -9,7 +9,9 @@
  *              send queue (drained here instead of by Kafka)
  *   aggregate – the aggregator's core on those batches (made first, untimed): decodePacketBatch,
  *              FlowWindows for one rule of 60-second windows, closeDue after each batch as the
- *              aggregator does, and the records as the JSON it sends; times only this part
+ *              aggregator does, and the records as the JSON it sends; times only this part. Then,
+ *              untimed, what an open flow costs: every batch into fresh windows that are never closed,
+ *              heap and array buffers measured after a full GC before and after (needs --expose-gc)
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
 import { open, stat } from 'node:fs/promises';
@@ -39,6 +41,8 @@ export interface PathResult {
   batchBytes: number;
   /** Flow records made (aggregate mode). */
   records: number;
+  /** Aggregate mode with --expose-gc: flows held open at once, and what they added to the heap and to array buffers. */
+  memory?: { openFlows: number; heapBytes: number; arrayBytes: number };
   /** Seconds from opening the file to the last record (process start-up excluded). */
   elapsedSec: number;
   /** process.resourceUsage().maxRSS, KiB. */
@@ -123,13 +127,14 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
       if (untrustedBecause(BENCH_BINDING, view.header, value, signature))
         throw new Error('the bench batch is not trusted');
       for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
-      windows.advance(view.header.eniId, view.header.eventTime);
+      windows.advance(view.header, view.header.eventTime);
       emit(windows.closeDue());
       result.packets += view.count;
       result.batches++;
     }
     emit(windows.closeAll());
     finish(result, tAggregate, cpuAggregate);
+    result.memory = openFlowMemory(batches);
     return result;
   }
   finish(result, t0, cpu0);
@@ -182,6 +187,30 @@ async function agentBatches(path: string, batchPackets: number, onBatch: (b: Que
   return {
     received: counters.received,
     decoded: counters.received - Object.values(counters.skipped).reduce((a, b) => a + b, 0),
+  };
+}
+
+/** Every batch's packets into windows that are never closed, so all their flows are open at once; undefined without --expose-gc. */
+function openFlowMemory(batches: QueuedBatch[]): PathResult['memory'] {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return undefined;
+  const used = () => {
+    gc();
+    const m = process.memoryUsage();
+    return { heap: m.heapUsed, arrays: m.arrayBuffers };
+  };
+  const before = used();
+  const windows = new FlowWindows({ allowedLateness: Infinity });
+  const event = newPacketEvent();
+  for (let offset = 0; offset < batches.length; offset++) {
+    const view = decodePacketBatch(batches[offset].value);
+    for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
+  }
+  const after = used();
+  return {
+    openFlows: windows.activeFlows,
+    heapBytes: after.heap - before.heap,
+    arrayBytes: after.arrays - before.arrays,
   };
 }
 

@@ -103,6 +103,8 @@ export interface Sample {
   pubRecords: number;
   aggRss: number;
   aggHeap: number;
+  /** Memory outside the V8 heap: array buffers (the flow table) and Buffers. */
+  aggExternal: number;
   agentRss: number;
   pubRss: number;
   cpu: {
@@ -159,6 +161,7 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
     pubRecords: get(p, 'flowlogs_publisher_records_total'),
     aggRss: get(g, 'process_resident_memory_bytes'),
     aggHeap: get(g, 'nodejs_heap_size_used_bytes'),
+    aggExternal: get(g, 'nodejs_external_memory_bytes'),
     agentRss: get(a, 'process_resident_memory_bytes'),
     pubRss: get(p, 'process_resident_memory_bytes'),
     cpu: {

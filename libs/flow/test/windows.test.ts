@@ -9,9 +9,11 @@ import {
   type PacketEvent,
 } from '@flowlogs/contracts';
 import { parseIp } from '@flowlogs/packet';
-import { FlowWindows, RuleSet, windowStartOf, type EniContext } from '../src/index.js';
+import { FlowWindows, RuleSet, eniKeyOf, windowStartOf, type EniContext } from '../src/index.js';
 
 const eni: EniContext = { eniId: 'eni-a', accountId: '111122223333', vpcId: 'vpc-1', subnetId: 'subnet-1' };
+/** An ENI of the same account, VPC and subnet as `eni`. */
+const at = (eniId: string): EniContext => ({ ...eni, eniId });
 
 function rule(over: Partial<FlowLogRule> = {}): FlowLogRule {
   return {
@@ -169,12 +171,25 @@ describe('FlowWindows', () => {
     const r = rule({ aggregationInterval: 10 });
     w.add(r, eni, pkt(1_700_000_001), 0);
     w.add(r, eni, pkt(1_700_000_014), 1);
+    w.advance(eni, 1_700_000_014);
     expect(w.closeDue()).toEqual([]); // watermark 14 < 10 + 5
     expect(w.minOpenPosition()).toBe(0);
     w.add(r, eni, pkt(1_700_000_015), 2);
+    w.advance(eni, 1_700_000_015);
     const closed = w.closeDue();
     expect(closed.map((x) => x.windowStart)).toEqual([1_700_000_000]);
     expect(w.minOpenPosition()).toBe(1);
+  });
+
+  it('takes event time from what the source reports, not from its newest packet: packets behind it are on time', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const r = rule({ aggregationInterval: 10 });
+    w.add(r, eni, pkt(1_700_000_011), 0);
+    w.advance(eni, 1_700_000_009.5); // e.g. NFLOG: the source says its packets may still come 1.5 s behind
+    expect(w.closeDue()).toEqual([]);
+    expect(w.add(r, eni, pkt(1_700_000_009.6), 1)).toBe('added');
+    w.advance(eni, 1_700_000_010);
+    expect(w.closeDue().map((x) => [x.windowStart, x.packets])).toEqual([[1_700_000_000, 1]]);
   });
 
   it('reports a packet for an emitted window as SKIPDATA, not as a second record of the flow', () => {
@@ -182,6 +197,7 @@ describe('FlowWindows', () => {
     const r = rule({ aggregationInterval: 10 });
     w.add(r, eni, pkt(1_700_000_001), 0);
     w.add(r, eni, pkt(1_700_000_020), 1);
+    w.advance(eni, 1_700_000_020);
     expect(w.closeDue()).toHaveLength(1);
     expect(w.add(r, eni, pkt(1_700_000_002), 2)).toBe('late');
     const [skip] = w.closeDue();
@@ -201,6 +217,7 @@ describe('FlowWindows', () => {
       w.add(r, eni, pkt(1_700_000_001), 0);
       w.addSkipped(r, eni, 1_700_000_003, 4, 0);
       w.add(r, eni, pkt(1_700_000_020), 1);
+      w.advance(eni, 1_700_000_020);
       const first = w.closeDue();
       w.add(r, eni, pkt(1_700_000_002), 2);
       const second = w.closeDue();
@@ -222,15 +239,15 @@ describe('FlowWindows', () => {
   it('after restore, tells input of emitted windows apart, per ENI', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     w.restore([
-      ['eni-a', 1_700_000_010],
-      ['eni-old', 1_000_000_010],
+      [eniKeyOf(at('eni-a')), 1_700_000_010],
+      [eniKeyOf(at('eni-old')), 1_000_000_010],
     ]);
     const r = rule({ aggregationInterval: 10 });
-    expect(w.isEmitted(r, 'eni-a', 1_700_000_005)).toBe(true);
-    expect(w.isEmitted(r, 'eni-a', 1_700_000_010)).toBe(false);
-    expect(w.isEmitted(r, 'eni-old', 1_000_000_005)).toBe(true);
-    expect(w.isEmitted(r, 'eni-old', 1_000_000_010)).toBe(false);
-    expect(w.isEmitted(r, 'eni-new', 1_000_000_005)).toBe(false);
+    expect(w.isEmitted(r, at('eni-a'), 1_700_000_005)).toBe(true);
+    expect(w.isEmitted(r, at('eni-a'), 1_700_000_010)).toBe(false);
+    expect(w.isEmitted(r, at('eni-old'), 1_000_000_005)).toBe(true);
+    expect(w.isEmitted(r, at('eni-old'), 1_000_000_010)).toBe(false);
+    expect(w.isEmitted(r, at('eni-new'), 1_000_000_005)).toBe(false);
   });
 
   it('names for a commit the ENIs whose input comes at or after its offset, with what each emitted', () => {
@@ -239,14 +256,14 @@ describe('FlowWindows', () => {
     const b = { ...eni, eniId: 'eni-b' };
     w.add(r, eni, pkt(1_700_000_001), 0);
     w.add(r, b, pkt(1_000_000_001), 1);
-    w.advance('eni-a', 1_700_000_011);
-    w.advance('eni-b', 1_000_000_011);
+    w.advance(at('eni-a'), 1_700_000_011);
+    w.advance(at('eni-b'), 1_000_000_011);
     expect(w.closeDue()).toHaveLength(2);
     w.add(r, b, pkt(1_000_000_012), 2);
-    expect(w.emittedFrom(w.minOpenPosition()!)).toEqual([['eni-b', 1_000_000_010]]);
+    expect(w.emittedFrom(w.minOpenPosition()!)).toEqual([['111122223333/eni-b', 1_000_000_010]]);
     expect(w.emittedFrom(0)).toEqual([
-      ['eni-a', 1_700_000_010],
-      ['eni-b', 1_000_000_010],
+      ['111122223333/eni-a', 1_700_000_010],
+      ['111122223333/eni-b', 1_000_000_010],
     ]);
   });
 
@@ -268,28 +285,30 @@ describe('event time per ENI', () => {
   it('an old capture replayed beside a live ENI is windowed by its own clock: nothing late, both exact', () => {
     const w = new FlowWindows({ allowedLateness: 2 });
     w.add(subnet, live, pkt(1_700_000_001), 0);
-    w.advance('eni-live', 1_700_000_030);
+    w.advance(at('eni-live'), 1_700_000_030);
     expect(w.closeDue().map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([
       ['eni-live', 1_700_000_000, 1],
     ]);
     // A capture from 2001 for another ENI on the same partition: not late, and not closed by the live ENI's time.
     const results = [1, 2, 12, 13, 25].map((s, i) => w.add(subnet, old, pkt(1_000_000_000 + s), 1 + i));
     expect(results).toEqual(['added', 'added', 'added', 'added', 'added']);
+    w.advance(old, 1_000_000_025);
     expect(w.closeDue().map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([
       ['eni-old', 1_000_000_000, 2],
       ['eni-old', 1_000_000_010, 2],
     ]);
     w.add(subnet, live, pkt(1_700_000_031), 6);
+    w.advance(live, 1_700_000_031);
     expect(w.closeDue()).toEqual([]);
     // Its source ended: the caller closes the rest of its windows, and only its.
-    const rest = w.closeDue((id) => (id === 'eni-old' ? Infinity : undefined));
+    const rest = w.closeDue((key) => (key === eniKeyOf(old) ? Infinity : undefined));
     expect(rest.map((x) => [x.interfaceId, x.windowStart, x.packets])).toEqual([['eni-old', 1_000_000_020, 1]]);
     expect(w.openWindows).toBe(1);
     // Late for the old ENI is by its own clock: a packet of its emitted windows is SKIPDATA, the live ENI's window stays open.
     expect(w.add(subnet, old, pkt(1_000_000_003), 7)).toBe('late');
     expect(
       w
-        .closeDue((id) => (id === 'eni-old' ? Infinity : undefined))
+        .closeDue((key) => (key === eniKeyOf(old) ? Infinity : undefined))
         .map((x) => [x.interfaceId, x.logStatus, x.skippedPackets]),
     ).toEqual([['eni-old', 'SKIPDATA', 1]]);
   });
@@ -298,12 +317,34 @@ describe('event time per ENI', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     const behind = { ...eni, eniId: 'eni-behind' };
     w.add(subnet, live, pkt(1_700_000_301), 0);
-    w.advance('eni-live', 1_700_000_320);
+    w.advance(at('eni-live'), 1_700_000_320);
     w.add(subnet, behind, pkt(1_700_000_001), 1);
-    w.advance('eni-behind', 1_700_000_009);
+    w.advance(at('eni-behind'), 1_700_000_009);
     expect(w.closeDue().map((x) => x.interfaceId)).toEqual(['eni-live']);
-    w.advance('eni-behind', 1_700_000_010);
+    w.advance(at('eni-behind'), 1_700_000_010);
     expect(w.closeDue().map((x) => [x.interfaceId, x.packets])).toEqual([['eni-behind', 1]]);
+  });
+  it('keeps apart two accounts that use the same ENI id: clocks, windows, emitted-through points', () => {
+    const w = new FlowWindows({ allowedLateness: 0 });
+    const mine = { ...eni, eniId: 'eni-same' };
+    const theirs = { ...eni, eniId: 'eni-same', accountId: '444455556666' };
+    const r = rule({ resourceType: 'SUBNET', resourceId: 'subnet-1', aggregationInterval: 10 });
+    const theirRule = { ...r, id: 'fl-2', accountId: theirs.accountId };
+    w.add(r, mine, pkt(1_700_000_001), 0);
+    w.add(theirRule, theirs, pkt(1_000_000_001), 1);
+    // One account's ENI far ahead neither closes the other's window nor makes its packets late.
+    w.advance(mine, 1_700_000_030);
+    expect(w.closeDue().map((x) => [x.accountId, x.windowStart])).toEqual([['111122223333', 1_700_000_000]]);
+    expect(w.add(theirRule, theirs, pkt(1_000_000_002), 2)).toBe('added');
+    expect(w.isEmitted(r, mine, 1_700_000_005)).toBe(true);
+    expect(w.isEmitted(theirRule, theirs, 1_000_000_005)).toBe(false);
+    expect(w.closeDue((key) => (key === eniKeyOf(theirs) ? Infinity : undefined))).toMatchObject([
+      { accountId: '444455556666', interfaceId: 'eni-same', packets: 2 },
+    ]);
+    expect(w.emittedFrom(0)).toEqual([
+      ['111122223333/eni-same', 1_700_000_010],
+      ['444455556666/eni-same', 1_000_000_010],
+    ]);
   });
 });
 
@@ -350,7 +391,7 @@ describe('NODATA and capacity', () => {
     const w = new FlowWindows({ allowedLateness: 0 });
     const r = rule({ aggregationInterval: 10 });
     w.add(r, eni, pkt(1_700_000_001), 0);
-    w.advance('eni-a', 1_700_000_011);
+    w.advance(at('eni-a'), 1_700_000_011);
     expect(w.closeDue()).toHaveLength(1);
     w.markLive(r, eni, 1_700_000_005, 1_700_000_012, 1);
     expect(w.closeAll().map((x) => [x.windowStart, x.logStatus])).toEqual([[1_700_000_010, 'NODATA']]);

@@ -19,7 +19,7 @@ import {
   type TopicNames,
   type UntrustedReason,
 } from '@flowlogs/contracts';
-import { FlowWindows, RuleSet, type CloseTimes } from '@flowlogs/flow';
+import { FlowWindows, RuleSet, eniKeyOf, type CloseTimes } from '@flowlogs/flow';
 import {
   CompactedTopicReader,
   TransactionalStage,
@@ -46,9 +46,9 @@ interface PartitionState {
   windows: FlowWindows;
   /** Input up to this offset was processed before a restart: its emitted windows are skipped silently. */
   replayedThrough: number;
-  /** The event time of each ENI's last batch, for liveness between batches. */
+  /** The event time of each ENI's last batch, for liveness between batches (by eniKeyOf: ENI ids are per account). */
   lastReport: Map<string, number>;
-  /** What each ENI's source last said of itself (live traffic, or a file replay, ended or not), and when. */
+  /** What each ENI's source last said of itself (live traffic, or a file replay, ended or not), and when (by eniKeyOf). */
   sources: Map<string, EniSource>;
 }
 
@@ -229,33 +229,34 @@ export class Aggregator {
     this.metrics.packets.inc(view.count);
     if (!rules.length) return;
     const replayed = offset <= state.replayedThrough;
-    const { stats, eventTime, eniId, sequence } = header;
-    const before = state.sources.get(eniId);
-    state.sources.set(eniId, { live: header.live, ended: header.ended, sequence, eventTime, at: Date.now() });
+    const { stats, eventTime, sequence } = header;
+    const key = eniKeyOf(header);
+    const before = state.sources.get(key);
+    state.sources.set(key, { live: header.live, ended: header.ended, sequence, eventTime, at: Date.now() });
     for (let i = 0; i < view.count; i++) {
       view.read(i, event);
       for (const rule of rules) {
-        if (replayed && state.windows.isEmitted(rule, eniId, event.ts)) continue;
+        if (replayed && state.windows.isEmitted(rule, header, event.ts)) continue;
         const result = state.windows.add(rule, header, event, offset);
         if (result === 'late' || result === 'capacity') this.metrics.skippedPackets.inc({ reason: result });
       }
     }
     for (const [second, dropped] of stats.dropsBySecond) {
       for (const rule of rules) {
-        if (!(replayed && state.windows.isEmitted(rule, eniId, second)))
+        if (!(replayed && state.windows.isEmitted(rule, header, second)))
           state.windows.addSkipped(rule, header, second, dropped, offset);
       }
     }
     // Reports from an ENI less than LIVENESS_GAP_S apart mean it was capturing all along: NODATA where it had no traffic.
-    const previous = state.lastReport.get(header.eniId);
+    const previous = state.lastReport.get(key);
     const liveFrom = previous !== undefined && eventTime - previous <= LIVENESS_GAP_S ? previous : eventTime;
     for (const rule of rules) state.windows.markLive(rule, header, liveFrom, eventTime, offset);
     // A new run of a live ENI's agent (its sequence started again): nothing was captured since its last report.
     if (before?.live && sequence <= before.sequence) {
       for (const rule of rules) state.windows.markGap(rule, header, before.eventTime, eventTime, offset);
     }
-    state.lastReport.set(header.eniId, Math.max(eventTime, previous ?? -Infinity));
-    state.windows.advance(eniId, eventTime);
+    state.lastReport.set(key, Math.max(eventTime, previous ?? -Infinity));
+    state.windows.advance(header, eventTime);
   }
 
   /**
@@ -265,8 +266,8 @@ export class Aggregator {
    * between heartbeats). A replay in progress keeps its own event time, however old.
    */
   private closeTimes(state: PartitionState, now: number): CloseTimes {
-    return (eniId) => {
-      const s = state.sources.get(eniId);
+    return (key) => {
+      const s = state.sources.get(key);
       if (!s) return undefined;
       if (s.ended || (!s.live && now - s.at >= this.deps.config.FLOWLOGS_STALLED_REPLAY_MS)) return Infinity;
       return s.live ? s.eventTime + (now - s.at) / 1000 : undefined;

@@ -3,8 +3,8 @@
  * know to replay from there without emitting anything twice. Pure.
  */
 export interface CommitMetadata {
-  /** Per ENI whose input may be replayed: its windows ending at or before this (unix s) were emitted. */
-  emitted: Array<[eniId: string, emittedThrough: number]>;
+  /** Per ENI (eniKeyOf: account/ENI id) whose input may be replayed: its windows ending at or before this (unix s) were emitted. */
+  emitted: Array<[eniKey: string, emittedThrough: number]>;
   /** The highest offset processed when this commit was made: replayed input up to it was counted already. */
   processedThrough: number;
 }
@@ -19,7 +19,7 @@ export function commitOffset(minOpenPosition: number | undefined, lastProcessed:
 
 /**
  * JSON with the ENIs grouped by their emitted-through second (live ENIs under the same rules share
- * it): `{"p": 41, "e": {"1700000010": ["eni-a", "eni-b"]}}`. ENIs that would take it past
+ * it): `{"p": 41, "e": {"1700000010": ["111122223333/eni-a", "111122223333/eni-b"]}}`. ENIs that would take it past
  * MAX_METADATA_BYTES are left out and counted in `left` (after a restart their replayed input
  * re-emits records the publisher already has: their ids make them no-ops).
  */
@@ -27,15 +27,15 @@ export function encodeCommitMetadata(m: CommitMetadata): { text: string; left: n
   const groups: Record<string, string[]> = {};
   let size = JSON.stringify({ p: m.processedThrough, e: {} }).length;
   let left = 0;
-  for (const [eniId, through] of m.emitted) {
+  for (const [eniKey, through] of m.emitted) {
     const key = String(through);
-    const more = groups[key] ? eniId.length + 3 : key.length + eniId.length + 8;
+    const more = groups[key] ? eniKey.length + 3 : key.length + eniKey.length + 8;
     if (size + more > MAX_METADATA_BYTES) {
       left++;
       continue;
     }
     size += more;
-    (groups[key] ??= []).push(eniId);
+    (groups[key] ??= []).push(eniKey);
   }
   return { text: JSON.stringify({ p: m.processedThrough, e: groups }), left };
 }
@@ -46,10 +46,12 @@ export function decodeCommitMetadata(text: string | null | undefined): CommitMet
     const { e, p } = JSON.parse(text) as { e: unknown; p: unknown };
     if (typeof p !== 'number') return undefined;
     const emitted: Array<[string, number]> = [];
-    // (A commit of a version that kept one clock per partition has a number here: no ENI is known.)
+    // (A commit of a version that kept one clock per partition has a number here: no ENI is known.
+    // One of a version that named ENIs without their account names no key of this one: its replay
+    // re-emits records the publisher already has, ignored by their ids.)
     if (e && typeof e === 'object') {
       for (const [through, enis] of Object.entries(e))
-        for (const eniId of enis as string[]) emitted.push([eniId, Number(through)]);
+        for (const eniKey of enis as string[]) emitted.push([eniKey, Number(through)]);
     }
     return { emitted, processedThrough: p };
   } catch {

@@ -2,8 +2,12 @@ import type { z } from 'zod';
 import { CommonConfig, envInt, metricsListener, parseConfig } from '@flowlogs/runtime';
 
 export const AggregatorConfig = CommonConfig.extend({
-  /** Seconds a window stays open after event time passes its end, for packets that arrive out of order. */
-  FLOWLOGS_ALLOWED_LATENESS_S: envInt(5),
+  /**
+   * Seconds a window stays open after event time passes its end, beyond what each source needs:
+   * the agent's batches report event time that far behind as its source's packets may come (see
+   * the capture agent's sources), so 0 takes no packet on time for late.
+   */
+  FLOWLOGS_ALLOWED_LATENESS_S: envInt(0),
   /** A partition of live sources without input for this long closes the windows that wall-clock time has passed. */
   FLOWLOGS_IDLE_CLOSE_MS: envInt(2000),
   /** A file replay that has sent nothing for this long is taken as over (its agent died): its windows close. */

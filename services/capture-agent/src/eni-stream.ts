@@ -37,6 +37,9 @@ export interface EniStreamOptions {
   onBatch?: (b: { packets: number; skipped: Record<string, number>; dropped: number; frames: number }) => void;
 }
 
+/** The lag measured is kept for this long at least (and at most twice): one slow moment does not hold event time back for good. */
+const LAG_PERIOD_MS = 60_000;
+
 export class EniStream {
   private readonly decoder: PacketEventDecoder;
   private readonly builder: PacketBatchBuilder;
@@ -44,7 +47,17 @@ export class EniStream {
   private sequence = 0;
   private frames = 0;
   private reported: CaptureCounters = { received: 0, skipped: {} };
+  /** The ENI's event time as its batches report it: a watermark, the source's clock less its lag. */
   private eventTime = 0;
+  /** A file's clock: the latest timestamp read. */
+  private latestTs = 0;
+  /**
+   * How far behind its clock the source's packets came (s), the largest this lag period and the
+   * one before: how far event time stays behind, beyond the source's own lateness.
+   */
+  private lag = 0;
+  private lagBefore = 0;
+  private lagPeriodStart = Date.now();
   private lastSentAt = Date.now();
   /** When the batch being built got its first packet. */
   private batchStartedAt = 0;
@@ -73,10 +86,13 @@ export class EniStream {
     const verdicts = this.verdicts;
     try {
       for await (const chunk of source.chunks(signal)) {
-        const now = verdicts ? Date.now() : 0;
+        const now = source.live ? Date.now() : 0;
         for (let frame = chunk.next(); frame; frame = chunk.next()) {
           this.frames++;
           if (this.decoder.decode(frame, event) !== null) continue;
+          const behind = (source.live ? now / 1000 : this.latestTs) - event.ts;
+          if (behind > this.lag) this.lag = behind;
+          else if (behind < 0 && !source.live) this.latestTs = event.ts;
           if (verdicts) {
             if (frame.linkType === LinkType.NFLOG) verdicts.addVerdict(event, now);
             else verdicts.addLive(event, now);
@@ -97,7 +113,6 @@ export class EniStream {
 
   /** Adds a packet to the batch; true when that filled it and it was queued. */
   private append(event: PacketEvent): boolean {
-    this.eventTime = Math.max(this.eventTime, event.ts);
     if (!this.builder.count) this.batchStartedAt = Date.now();
     this.builder.append(event);
     if (this.builder.count < this.o.batchPackets) return false;
@@ -107,6 +122,11 @@ export class EniStream {
 
   private tick(): void {
     const now = Date.now();
+    if (now - this.lagPeriodStart >= LAG_PERIOD_MS) {
+      this.lagBefore = this.lag;
+      this.lag = 0;
+      this.lagPeriodStart = now;
+    }
     this.verdicts?.release(now);
     if (this.builder.count && now - this.batchStartedAt >= this.o.flushMs) this.flush();
     else if (now - this.lastSentAt >= this.o.heartbeatMs) this.flush(true);
@@ -117,12 +137,12 @@ export class EniStream {
    * even for live traffic; `ended` marks the last batch of a source read to its end).
    */
   private flush(always = false, final = false, ended = false): void {
-    const kernelDrops = this.o.source.takeKernelDrops();
-    if (this.o.source.live) {
-      // Packets held for their verdicts leave holdMs after they came: the source has given all up to then.
-      this.eventTime = Math.max(this.eventTime, (Date.now() - (this.o.verdictHoldMs ?? 0)) / 1000);
-      if (kernelDrops) this.drops.add(this.eventTime, kernelDrops);
-    }
+    const { source } = this.o;
+    const kernelDrops = source.takeKernelDrops();
+    // Packets held for their verdicts leave holdMs after they came: the source's clock is that far behind.
+    const clock = source.live ? (Date.now() - (this.o.verdictHoldMs ?? 0)) / 1000 : this.latestTs;
+    this.eventTime = Math.max(this.eventTime, clock - Math.max(source.lateness, this.lag, this.lagBefore));
+    if (kernelDrops) this.drops.add(this.eventTime, kernelDrops);
     const { received, skipped } = this.decoder.counters;
     if (!always && !this.builder.count && received === this.reported.received) return;
     const delta: Record<string, number> = {};

@@ -15,6 +15,7 @@ export {
 export { checkAgent, type CheckResult } from './check.js';
 export { agentEnvironment, runAgent } from './run.js';
 export { replayCapture, type ReplayOptions, type ReplayProgress } from './replay.js';
+export { NFLOG_LATENESS_S } from './sources/live-source.js';
 export {
   bindAgent,
   fetchEni,

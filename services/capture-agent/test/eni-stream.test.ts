@@ -17,12 +17,28 @@ const frame = buildEthernetFrame(
   }),
 );
 
+/** A frame of `frame` stamped at `ts` (unix s). */
+function record(ts: number): CaptureRecord {
+  const tsSec = Math.floor(ts);
+  return {
+    linkType: LinkType.ETHERNET,
+    tsSec,
+    tsNanos: Math.round((ts - tsSec) * 1e9),
+    caplen: frame.length,
+    wireLen: frame.length,
+    data: frame,
+    frameStart: 0,
+    frame,
+  };
+}
+
 /** A source over frames held in memory: `count` UDP packets one millisecond apart, then (optionally) ARP. */
 function memorySource(count: number, live: boolean, kernelDrops = 0): CaptureSource {
   let drops = kernelDrops;
   return {
     name: 'memory',
     live,
+    lateness: 0,
     total: count,
     takeKernelDrops: () => {
       const n = drops;
@@ -143,6 +159,57 @@ describe('EniStream', () => {
     expect(sequences).toEqual(sequences.map((_, i) => i));
   });
 
+  it("reports event time behind what its packets were seen to lag, so none is late: NFLOG's batches, a file out of order", async () => {
+    // A live source of lateness 0 whose packets come in batches 0.8 s after they were stamped, as NFLOG's do.
+    const stamped: number[][] = [];
+    const lagging: CaptureSource = {
+      name: 'lagging',
+      live: true,
+      lateness: 0,
+      total: undefined,
+      takeKernelDrops: () => 0,
+      async *chunks() {
+        for (let round = 0; round < 4; round++) {
+          const now = Date.now() / 1000;
+          const ts = Array.from({ length: 8 }, (_, i) => now - 0.8 + i * 0.1);
+          stamped.push(ts);
+          const records = ts.map(record);
+          yield { next: () => records.shift() };
+          await new Promise((r) => setTimeout(r, 150));
+        }
+      },
+    };
+    const queue = new BatchQueue(1 << 30);
+    await new EniStream({ ...options, batchPackets: 8, source: lagging, queue }).run(new AbortController().signal);
+    const batches = (await drain(queue)).filter((b) => b.count);
+    expect(batches).toHaveLength(4);
+    // Each batch's event time is behind every packet of the batches after it, and not far behind them.
+    for (let i = 0; i < 3; i++) {
+      const later = Math.min(...stamped.slice(i + 1).flat());
+      expect(batches[i].header.eventTime).toBeLessThanOrEqual(later);
+      expect(batches[i].header.eventTime).toBeGreaterThan(later - 0.5);
+    }
+
+    // A file: its event time is its newest timestamp less the disorder seen so far.
+    const fileQueue = new BatchQueue(1 << 30);
+    const disorder: CaptureSource = {
+      name: 'file out of order',
+      live: false,
+      lateness: 0,
+      total: undefined,
+      takeKernelDrops: () => 0,
+      async *chunks() {
+        const records = [10, 12, 11.5, 13, 14, 15].map((s) => record(1_700_000_000 + s));
+        yield { next: () => records.shift() };
+      },
+    };
+    await new EniStream({ ...options, batchPackets: 3, source: disorder, queue: fileQueue }).run(
+      new AbortController().signal,
+    );
+    const fileBatches = (await drain(fileQueue)).filter((b) => b.count);
+    expect(fileBatches.map((b) => b.header.eventTime - 1_700_000_000)).toEqual([11.5, 14.5]);
+  });
+
   describe('a batch that does not fill', () => {
     afterEach(() => vi.useRealTimers());
 
@@ -153,6 +220,7 @@ describe('EniStream', () => {
       const source: CaptureSource = {
         name: 'paced',
         live: true,
+        lateness: 0,
         total: undefined,
         takeKernelDrops: () => 0,
         async *chunks() {

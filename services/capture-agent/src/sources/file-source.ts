@@ -68,6 +68,8 @@ export async function fileSource(o: FileSourceOptions): Promise<CaptureSource> {
   return {
     name: `file ${o.path}`,
     live: false,
+    // A capture file is in capture order; any disorder in it is measured as it is read.
+    lateness: 0,
     total: span?.packets,
     takeKernelDrops: () => 0,
     async *chunks(signal: AbortSignal): AsyncIterable<RecordReader> {

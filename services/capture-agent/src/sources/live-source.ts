@@ -73,6 +73,18 @@ export class TcpdumpStderr {
   }
 }
 
+/**
+ * How far behind the wall clock a tcpdump's frames come: NFLOG hands packets over in the kernel's
+ * batches, about once a second; an interface's packets wait in libpcap's buffer up to tcpdump's
+ * 1 s timeout unless in immediate mode. A quarter of a second on top for the pipe and the agent.
+ */
+export const NFLOG_LATENESS_S = 1.5;
+
+function tcpdumpLateness(o: TcpdumpOptions): number {
+  if (o.interface.startsWith('nflog:')) return NFLOG_LATENESS_S;
+  return o.immediate ? 0.25 : 1.25;
+}
+
 /** One tcpdump as a capture source. */
 export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
   let stderr = new TcpdumpStderr();
@@ -81,6 +93,7 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
   return {
     name: `${o.interface.startsWith('nflog:') ? o.interface : `live ${o.interface}`}${o.netns ? ` in netns ${o.netns}` : ''}`,
     live: true,
+    lateness: tcpdumpLateness(o),
     total: undefined,
     takeKernelDrops() {
       const drops = stderr.kernelDrops - taken;
@@ -175,6 +188,7 @@ function mergedSource(name: string, sources: CaptureSource[]): CaptureSource {
   return {
     name,
     live: true,
+    lateness: Math.max(...sources.map((s) => s.lateness)),
     total: undefined,
     takeKernelDrops: () => sources.reduce((n, s) => n + s.takeKernelDrops(), 0),
     chunks: (signal) =>

@@ -6,6 +6,12 @@ export interface CaptureSource {
   readonly name: string;
   /** Live traffic cannot wait: when the send queue is full its packets are dropped and counted. A file waits. */
   readonly live: boolean;
+  /**
+   * Seconds its frames may come behind its clock (the wall clock when live, the latest timestamp
+   * read for a file) at the least: the ENI's event time runs that far behind, so they are not late.
+   * What is measured beyond it counts too (EniStream).
+   */
+  readonly lateness: number;
   /** Frames when known up front (progress). */
   readonly total: number | undefined;
   /**
