@@ -9,9 +9,9 @@
  *              send queue (drained here instead of by Kafka)
  *   aggregate – the aggregator's core on those batches (made first, untimed): decodePacketBatch,
  *              FlowWindows for one rule of 60-second windows, closeDue after each batch as the
- *              aggregator does, and the records as the JSON it sends; times only this part. Then,
- *              untimed, what an open flow costs: every batch into fresh windows that are never closed,
- *              heap and array buffers measured after a full GC before and after (needs --expose-gc)
+ *              aggregator does, and the records as the JSON it sends; times only this part. Before
+ *              it, untimed, what an open flow costs: every batch into fresh windows that are never
+ *              closed, heap and array buffers measured after full GCs before and after (needs --expose-gc)
  * Each mode runs in its own process (see capture.ts) so its peak RSS is its own.
  */
 import { open, stat } from 'node:fs/promises';
@@ -112,6 +112,7 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
     const batches: QueuedBatch[] = [];
     result.decoded = (await agentBatches(path, batchPackets, (b) => batches.push(b))).decoded;
     result.fileBytes = (await stat(path)).size;
+    result.memory = await openFlowMemory(batches);
     const cpuAggregate = process.cpuUsage();
     const tAggregate = performance.now();
     const windows = new FlowWindows({ allowedLateness: 5 });
@@ -134,7 +135,6 @@ export async function runPath(mode: Mode, path: string, batchPackets = 4096): Pr
     }
     emit(windows.closeAll());
     finish(result, tAggregate, cpuAggregate);
-    result.memory = openFlowMemory(batches);
     return result;
   }
   finish(result, t0, cpu0);
@@ -191,22 +191,25 @@ async function agentBatches(path: string, batchPackets: number, onBatch: (b: Que
 }
 
 /** Every batch's packets into windows that are never closed, so all their flows are open at once; undefined without --expose-gc. */
-function openFlowMemory(batches: QueuedBatch[]): PathResult['memory'] {
+async function openFlowMemory(batches: QueuedBatch[]): Promise<PathResult['memory']> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return undefined;
-  const used = () => {
+  // Twice, a turn apart: array buffers given up (the table's arrays before it grew) are freed by then.
+  const used = async () => {
+    gc();
+    await new Promise((r) => setTimeout(r, 50));
     gc();
     const m = process.memoryUsage();
     return { heap: m.heapUsed, arrays: m.arrayBuffers };
   };
-  const before = used();
+  const before = await used();
   const windows = new FlowWindows({ allowedLateness: Infinity });
   const event = newPacketEvent();
   for (let offset = 0; offset < batches.length; offset++) {
     const view = decodePacketBatch(batches[offset].value);
     for (let i = 0; i < view.count; i++) windows.add(BENCH_RULE, view.header, view.read(i, event), offset);
   }
-  const after = used();
+  const after = await used();
   return {
     openFlows: windows.activeFlows,
     heapBytes: after.heap - before.heap,
