@@ -99,11 +99,6 @@ export class FlowTable {
     return this.flows;
   }
 
-  /** Bytes the arrays take (for the benchmark's memory figure). */
-  get byteLength(): number {
-    return this.slots * 88 + this.buckets.byteLength;
-  }
-
   /**
    * Counts the packet into its flow of window `win` and returns true, or returns false when the
    * window has no such flow yet (then insert() makes it from the same packet, next).

@@ -108,11 +108,6 @@ export class FlowWindows {
     return this.table.size;
   }
 
-  /** Bytes the flow table's arrays take (they keep their room once grown, up to maxFlows). */
-  get flowTableBytes(): number {
-    return this.table.byteLength;
-  }
-
   get openWindows(): number {
     return this.windows.size;
   }
