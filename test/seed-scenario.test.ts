@@ -114,7 +114,7 @@ describe.skipIf(skipReason !== undefined)(
         await until(`${veth} up`, async () => (linkUp(ns, veth) ? true : undefined), WAIT_MS);
       }
 
-      stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500', FLOWLOGS_ALLOWED_LATENESS_S: '2' });
+      stack = await startStack({ FLOWLOGS_IDLE_CLOSE_MS: '500' }); // the default lateness: what the sources report
       const vpc = await stack.api('POST', '/v1/vpcs', { name: 'seed', cidrBlock: '10.16.0.0/16' });
       subnetId = (
         await stack.api('POST', '/v1/subnets', { vpcId: vpc.body.id, name: 'seed', cidrBlock: '10.16.0.0/24' })
