@@ -32,8 +32,10 @@ export interface PacketBatchHeader {
   /** Increases per ENI and agent run, so gaps and replays can be told apart. */
   sequence: number;
   /**
-   * The source's clock when the batch was made (unix s): every packet up to it has been read. A
-   * batch with no packets is a heartbeat: the ENI is live, and event time has reached this point.
+   * The ENI's event time, a watermark (unix s): the source's clock when the batch was made less how
+   * far behind it the source's packets come, so every packet stamped before it has been read (the
+   * aggregator closes windows by it, not by the newest packet). A batch with no packets is a
+   * heartbeat: the ENI is live, and event time has reached this point.
    */
   eventTime: number;
   /** The source is live traffic (its event time is the wall clock), not a file being replayed. */
