@@ -263,7 +263,7 @@ describe('trusted agents', () => {
     // Only the bound agents' batches made records: B's 9 packets, A's 2 packets under A's own VPC and subnet.
     const rows = await until("both accounts' records", async () => {
       const { rows: found } = await stack.db.pool.query(
-        `SELECT account_id, interface_id, record->>'vpcId' AS vpc_id, record->>'subnetId' AS subnet_id, host(dstaddr) AS dst, packets, bytes
+        `SELECT account_id, interface_id, vpc_id, subnet_id, host(dstaddr) AS dst, packets, bytes
          FROM flow_records WHERE flow_log_id = ANY($1) AND log_status = 'OK' ORDER BY account_id`,
         [[a.flowLogId, b.flowLogId]],
       );

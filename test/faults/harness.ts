@@ -8,7 +8,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { Kafka, Producer, ProducerRecord } from 'kafkajs';
 import { replayCapture, type ReplayProgress } from '@flowlogs/capture-agent';
-import { topicNames, type FlowRecord } from '@flowlogs/contracts';
+import { recordFromRow, topicNames, type FlowRecord } from '@flowlogs/contracts';
 import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import { recordsFromCapture, type EniContext } from '@flowlogs/flow';
 import { createKafka, reliableProducer } from '@flowlogs/kafka';
@@ -372,11 +372,8 @@ export function cpuSeconds(pid: number | undefined): number {
 // Reading what the pipeline produced
 
 export async function pgRecords(s: Scenario): Promise<FlowRecord[]> {
-  const { rows } = await s.db.pool.query<{ record: FlowRecord }>(
-    'SELECT record FROM flow_records WHERE log_topic_id = $1',
-    [s.logTopicId],
-  );
-  return rows.map((r) => r.record);
+  const { rows } = await s.db.pool.query('SELECT * FROM flow_records WHERE log_topic_id = $1', [s.logTopicId]);
+  return rows.map(recordFromRow);
 }
 
 /** The log topic's Kafka topic from the beginning, read_committed, until `target` records have come (and a settle time) or it stalls. */

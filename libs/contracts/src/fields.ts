@@ -47,8 +47,8 @@ export interface FieldDef<
   absent: A;
   /** Part of the flow key (docs/architecture.md: interface-id, srcaddr, dstaddr, srcport, dstport, protocol, action). */
   flowKey: boolean;
-  /** Its flow_records column; without one, queries read it from the record json column. */
-  column: string | undefined;
+  /** Its flow_records column: a stored record is its columns (recordRow, recordFromRow). */
+  column: string;
   console: ConsoleColumn | undefined;
   /** Added after records were first made: a record without it (from an older aggregator) reads as null. */
   addedLater: boolean;
@@ -60,7 +60,7 @@ interface FieldOptions<K extends string, S extends z.ZodType, A extends 'null' |
   schema: S;
   absent: A;
   flowKey?: true;
-  column?: string;
+  column: string;
   console?: ConsoleColumn;
   addedLater?: true;
 }
@@ -84,7 +84,14 @@ const unlessSameAs = (rank: number, key: string): ConsoleColumn => ({ rank, disp
 
 /** The fields in the record's JSON order. */
 export const FIELDS = [
-  field('version', { key: 'version', kind: 'integer', schema: z.literal(2), absent: 'kept', console: show(140) }),
+  field('version', {
+    key: 'version',
+    kind: 'integer',
+    schema: z.literal(2),
+    absent: 'kept',
+    column: 'version',
+    console: show(140),
+  }),
   field('account-id', {
     key: 'accountId',
     kind: 'string',
@@ -196,15 +203,22 @@ export const FIELDS = [
     column: 'log_status',
     console: show(120),
   }),
-  field('vpc-id', { key: 'vpcId', kind: 'string', schema: z.string().nullable(), absent: 'kept' }),
-  field('subnet-id', { key: 'subnetId', kind: 'string', schema: z.string().nullable(), absent: 'kept' }),
-  field('tcp-flags', { key: 'tcpFlags', kind: 'integer', schema: int, absent: 'null' }),
-  field('type', { key: 'type', kind: 'string', schema: z.enum(['IPv4', 'IPv6']), absent: 'null' }),
+  field('vpc-id', { key: 'vpcId', kind: 'string', schema: z.string().nullable(), absent: 'kept', column: 'vpc_id' }),
+  field('subnet-id', {
+    key: 'subnetId',
+    kind: 'string',
+    schema: z.string().nullable(),
+    absent: 'kept',
+    column: 'subnet_id',
+  }),
+  field('tcp-flags', { key: 'tcpFlags', kind: 'integer', schema: int, absent: 'null', column: 'tcp_flags' }),
+  field('type', { key: 'type', kind: 'string', schema: z.enum(['IPv4', 'IPv6']), absent: 'null', column: 'type' }),
   field('flow-direction', {
     key: 'flowDirection',
     kind: 'string',
     schema: z.enum(['ingress', 'egress']),
     absent: 'null',
+    column: 'flow_direction',
   }),
   // The innermost addresses of a GRE or IP-in-IP packet (srcaddr/dstaddr otherwise). Not in the flow key:
   // a record holds those of its flow's first packet.

@@ -26,13 +26,23 @@ export function recordIdOf(r: Omit<FlowRecord, 'recordId'>, distinct?: string): 
   return hash('sha256', key, 'hex').slice(0, 32);
 }
 
-/** The fields stored in columns of their own (the field table says which), beside the id and the whole record. */
-const STORED = FIELDS.filter((f) => f.column !== undefined);
-
-/** The columns of a flow_records row, in recordRow's order. */
-export const RECORD_COLUMNS: readonly string[] = ['record_id', ...STORED.map((f) => f.column as string), 'record'];
+/** The columns of a flow_records row, in recordRow's order: the id, a column per field, the skipped packets. */
+export const RECORD_COLUMNS: readonly string[] = ['record_id', ...FIELDS.map((f) => f.column), 'skipped_packets'];
 
 /** A record's values for RECORD_COLUMNS. */
 export function recordRow(r: FlowRecord): unknown[] {
-  return [r.recordId, ...STORED.map((f) => r[f.key]), JSON.stringify(r)];
+  return [r.recordId, ...FIELDS.map((f) => r[f.key]), r.skippedPackets];
+}
+
+/**
+ * The record a flow_records row holds (its RECORD_COLUMNS by name, as pg reads them: addresses as
+ * Postgres prints them, which is how records write them), with the keys in the order of FlowRecord,
+ * so it serialises as the delivered JSON did.
+ */
+export function recordFromRow(row: Readonly<Record<string, unknown>>): FlowRecord {
+  const r: Record<string, unknown> = {};
+  for (const f of FIELDS) r[f.key] = row[f.column] ?? null;
+  r.skippedPackets = row.skipped_packets ?? null;
+  r.recordId = row.record_id;
+  return r as FlowRecord;
 }

@@ -21,7 +21,7 @@ export function flowLogHealthSql(accountId: string, flowLogId: string, now: numb
         AND window_start >= (SELECT max(window_start) FROM flow_records WHERE ${mine}) - ${LONGEST_WINDOW}) AS last_record_at,
       count(*) FILTER (WHERE window_end > $3::bigint - ${RATE_SPAN}) AS recent,
       count(*) FILTER (WHERE log_status = 'SKIPDATA') AS skipdata_records,
-      coalesce(sum((record->>'skippedPackets')::bigint) FILTER (WHERE log_status = 'SKIPDATA'), 0)::bigint AS skipdata_packets,
+      coalesce(sum(skipped_packets) FILTER (WHERE log_status = 'SKIPDATA'), 0)::bigint AS skipdata_packets,
       count(*) FILTER (WHERE log_status = 'NODATA') AS nodata_records
     FROM flow_records WHERE ${mine} AND window_end > $3::bigint - ${LOSS_SPAN} AND window_start >= $3::bigint - ${LOSS_SPAN + LONGEST_WINDOW}`,
     values: [flowLogId, accountId, now],

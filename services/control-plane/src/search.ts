@@ -3,7 +3,7 @@
  * No I/O here. Search, export, analysis and the tail all filter through the one query language.
  */
 import { z } from 'zod';
-import { AGGREGATION_INTERVALS, FIELD_KEYS, FlowRecord, formatText } from '@flowlogs/contracts';
+import { AGGREGATION_INTERVALS, FIELD_KEYS, FlowRecord, RECORD_COLUMNS, formatText } from '@flowlogs/contracts';
 import { invalid } from './errors.js';
 import { parseQuery, QueryError, querySql, SqlParams, type Query } from './query/index.js';
 import type { Sql } from './resources.js';
@@ -173,11 +173,11 @@ export function recordSearchSql(s: RecordSearch): Sql {
     );
   const limit = params.add(s.limit + 1);
   const select = (extra?: string) =>
-    `SELECT record, ${key} AS sort_key, record_id FROM flow_records WHERE ${[...conditions, ...(extra ? [extra] : [])].join(' AND ')} ORDER BY ${key}${direction}, record_id${direction} LIMIT ${limit}`;
+    `SELECT ${RECORD_COLUMNS.join(', ')}, ${key} AS sort_key FROM flow_records WHERE ${[...conditions, ...(extra ? [extra] : [])].join(' AND ')} ORDER BY ${key}${direction}, record_id${direction} LIMIT ${limit}`;
   if (address === undefined) return { text: select(), values: params.values };
   const ip = `${params.add(address)}::inet`;
   return {
-    text: `SELECT record, sort_key, record_id FROM ((${select(`srcaddr = ${ip}`)}) UNION ALL (${select(`dstaddr = ${ip} AND srcaddr IS DISTINCT FROM ${ip}`)})) AS hits ORDER BY sort_key${direction}, record_id${direction} LIMIT ${limit}`,
+    text: `SELECT * FROM ((${select(`srcaddr = ${ip}`)}) UNION ALL (${select(`dstaddr = ${ip} AND srcaddr IS DISTINCT FROM ${ip}`)})) AS hits ORDER BY sort_key${direction}, record_id${direction} LIMIT ${limit}`,
     values: params.values,
   };
 }
@@ -192,6 +192,7 @@ export function recordCountSql(s: RecordScope, cap: number): Sql {
   };
 }
 
+/** A row of recordSearchSql: the record (rebuilt from its columns, recordFromRow) and its place in the order. */
 export interface RecordRow {
   record: FlowRecord;
   sort_key: number;

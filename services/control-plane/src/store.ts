@@ -1,5 +1,5 @@
 /** The control plane's Postgres access: generic resource reads and writes, API keys, record search. */
-import type { EniBinding, LogTopicSettings } from '@flowlogs/contracts';
+import { recordFromRow, type EniBinding, type LogTopicSettings } from '@flowlogs/contracts';
 import { ADVISORY_LOCKS, inTransaction, type Pool, type PoolClient } from '@flowlogs/db';
 import { hashApiKey } from './api-key.js';
 import { conflict, notFound } from './errors.js';
@@ -345,7 +345,8 @@ export class Store {
 
   async searchRecords(search: RecordSearch): Promise<RecordRow[]> {
     const { text, values } = recordSearchSql(search);
-    return (await this.pool.query<RecordRow>(text, values)).rows;
+    const { rows } = await this.pool.query<{ sort_key: number; record_id: string }>(text, values);
+    return rows.map((row) => ({ record: recordFromRow(row), sort_key: row.sort_key, record_id: row.record_id }));
   }
 
   async ping(): Promise<boolean> {

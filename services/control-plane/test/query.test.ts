@@ -138,13 +138,13 @@ describe('querySql', () => {
     expect(text).not.toContain('DROP');
   });
 
-  it('uses the columns, equality for a single address, the json record for the rest', () => {
+  it('uses the columns, equality for a single address', () => {
     expect(sql('10.0.0.1').text).toBe('(srcaddr = $1::inet OR dstaddr = $1::inet)');
     expect(sql('dstaddr:2001:db8::/32').text).toBe('dstaddr <<= $1::inet');
     expect(sql('bytes:>1000 protocol:tcp action:reject').text).toBe('((bytes > $1 AND protocol = $2) AND action = $3)');
     expect(sql('start:>=5 log-status:ok').text).toBe('(start_time >= $1 AND log_status = $2)');
     expect(sql('tcp-flags:18 vpc-id:vpc-1 flow-direction:egress').text).toBe(
-      `(((record->>'tcpFlags')::bigint = $1 AND (record->>'vpcId') = $2) AND (record->>'flowDirection') = $3)`,
+      '((tcp_flags = $1 AND vpc_id = $2) AND flow_direction = $3)',
     );
   });
 });

@@ -6,8 +6,8 @@ export interface Field {
   name: FieldName;
   key: keyof FlowRecord;
   kind: FieldKind;
-  /** The flow_records column; without one the field is read from the record json column. */
-  column?: string;
+  /** The flow_records column. */
+  column: string;
   /** The values a string field can take, as stored; matched case-insensitively. */
   values?: readonly string[];
 }

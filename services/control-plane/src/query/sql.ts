@@ -1,5 +1,5 @@
 /** A query AST as a parameterised SQL condition on flow_records: values only ever travel as parameters. */
-import { fieldNamed, type Field } from './fields.js';
+import { fieldNamed } from './fields.js';
 import type { Query } from './parse.js';
 
 /** Collects the values of one statement; add() answers the placeholder ($1, $2 …) of its value. */
@@ -8,12 +8,6 @@ export class SqlParams {
   add(value: unknown): string {
     return `$${this.values.push(value)}`;
   }
-}
-
-/** The SQL expression of a field: its column, or its key in the record json column (a constant of FIELDS). */
-export function fieldSql(field: Field): string {
-  if (field.column) return field.column;
-  return field.kind === 'integer' ? `(record->>'${field.key}')::bigint` : `(record->>'${field.key}')`;
 }
 
 /**
@@ -33,8 +27,8 @@ export function querySql(query: Query, params: SqlParams): string {
         return `(${addressSql('srcaddr', value, query.value)} OR ${addressSql('dstaddr', value, query.value)})`;
       const field = fieldNamed(query.field)!;
       return field.kind === 'address'
-        ? addressSql(fieldSql(field), value, query.value)
-        : `${fieldSql(field)} ${query.op} ${value}`;
+        ? addressSql(field.column, value, query.value)
+        : `${field.column} ${query.op} ${value}`;
     }
   }
 }
