@@ -1,8 +1,8 @@
 /**
- * Flow records as rows of flow_records and of its hourly rollup: the COPY text of a batch, and the
- * statement that moves it from its staging table into the records and the rollup's pending rows. Pure.
+ * Flow records as rows of flow_records and of the rollup's pending rows: the COPY text of a batch,
+ * and the statement that moves a staged batch into both when some of it may be stored already. Pure.
  */
-import { type FlowRecord, RECORD_COLUMNS as COLUMNS, recordRow } from '@flowlogs/contracts';
+import { FIELDS, type FlowRecord, RECORD_COLUMNS as COLUMNS, recordRow } from '@flowlogs/contracts';
 import { ROLLUP_SOURCE_COLUMNS, rollupPendingSql } from '@flowlogs/db';
 
 /** A value in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
@@ -14,12 +14,32 @@ function copyValue(v: unknown): string {
     : s;
 }
 
-/** The batch as COPY text, one line a record, in COPY_STAGING's column order. */
+/** The batch as COPY text, one line a record, in COLUMNS' order (COPY_RECORDS, COPY_STAGING). */
 export function copyText(records: FlowRecord[]): string {
   let out = '';
   for (const r of records) out += `${recordRow(r).map(copyValue).join('\t')}\n`;
   return out;
 }
+
+/** The record keys of the rollup's source columns (each a field's column). */
+const PENDING_KEYS = ROLLUP_SOURCE_COLUMNS.map((c) => {
+  const field = FIELDS.find((f) => f.column === c);
+  if (!field) throw new Error(`rollup column ${c} is no field's column`);
+  return field.key;
+});
+
+/** The rollup's pending rows of a batch, as COPY text for COPY_PENDING: its OK records, as rollupPendingSql takes them. */
+export function pendingCopyText(records: FlowRecord[]): string {
+  let out = '';
+  for (const r of records) {
+    if (r.logStatus === 'OK') out += `${PENDING_KEYS.map((k) => copyValue(r[k])).join('\t')}\n`;
+  }
+  return out;
+}
+
+/** A batch none of which is stored yet: straight into the records and the rollup's pending rows. */
+export const COPY_RECORDS = `COPY flow_records (${COLUMNS.join(',')}) FROM STDIN`;
+export const COPY_PENDING = `COPY flow_rollup_pending (${ROLLUP_SOURCE_COLUMNS.join(',')}) FROM STDIN`;
 
 /** The staging table of one transaction (dropped at its commit), and how to fill it. */
 export const STAGING_TABLE_SQL = 'CREATE TEMP TABLE flow_records_staging (LIKE flow_records) ON COMMIT DROP';

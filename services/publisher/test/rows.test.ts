@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeRecord } from '@flowlogs/testkit';
-import { COPY_STAGING, INSERT_STAGED, copyText } from '../src/rows.js';
+import { ROLLUP_SOURCE_COLUMNS } from '@flowlogs/db';
+import { COPY_PENDING, COPY_STAGING, INSERT_STAGED, copyText, pendingCopyText } from '../src/rows.js';
 
 const record = makeRecord({
   accountId: 'a',
@@ -39,6 +40,33 @@ describe('copyText', () => {
     expect(line.split('\t')[/\(([^)]*)\)/.exec(COPY_STAGING)![1].split(',').indexOf('interface_id')]).toBe(
       'eni-\\t\\\\x\\n"y\\r',
     );
+  });
+});
+
+describe('pendingCopyText', () => {
+  it("writes the OK records' rollup columns in COPY_PENDING order, and nothing for NODATA or SKIPDATA", () => {
+    const nodata = makeRecord({ logStatus: 'NODATA', recordId: 'r3' });
+    const skipdata = makeRecord({ logStatus: 'SKIPDATA', skippedPackets: 4, recordId: 'r4' });
+    const lines = pendingCopyText([nodata, record, skipdata]).split('\n');
+    expect(lines).toEqual([expect.any(String), '']);
+    expect(/\(([^)]*)\)/.exec(COPY_PENDING)![1].split(',')).toEqual(ROLLUP_SOURCE_COLUMNS);
+    expect(Object.fromEntries(ROLLUP_SOURCE_COLUMNS.map((c, i) => [c, lines[0].split('\t')[i]]))).toEqual({
+      log_topic_id: record.logTopicId,
+      account_id: 'a',
+      window_start: '0',
+      window_end: '60',
+      log_status: 'OK',
+      bytes: '120',
+      packets: '3',
+      srcaddr: record.srcaddr,
+      dstaddr: record.dstaddr,
+      srcport: '1',
+      dstport: '2',
+      protocol: String(record.protocol),
+      interface_id: 'eni-a',
+      action: 'ACCEPT',
+    });
+    expect(pendingCopyText([nodata, skipdata])).toBe('');
   });
 });
 

@@ -172,6 +172,14 @@ describe('insertRecords', () => {
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
   });
 
+  it('stores a batch once when two publishers store it at the same time (a partition replayed by its new owner)', async () => {
+    const batch = Array.from({ length: 2000 }, (_, i) => record(i % 2));
+    const counts = await Promise.all([store(batch), store(batch)]);
+    expect(counts.sort()).toEqual([0, batch.length]);
+    stored.push(...batch);
+    expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
+  });
+
   it('keeps exact totals when publishers store the same keys and fold at once', async () => {
     // Four batches of new records over the same hours and keys, stored concurrently (two of them in
     // reverse order), while folds run: each pending row is folded once, by one of them.
