@@ -351,7 +351,7 @@ async function main(): Promise<void> {
     const records = sizes.heap + sizes.indexes;
     const rollups = sizes.rollups.reduce((a, r) => a + r.bytes, 0);
     console.log(
-      `  ${set.records.toLocaleString('en')} records over ${set.days} days (${(set.records / set.days).toLocaleString('en')} a day), log topic ${set.logTopicId} (account ${set.accountId}), windows of 60 s from ${new Date(T0 * 1000).toISOString()}; ` +
+      `  ${set.records.toLocaleString('en')} records over ${set.days} days, log topic ${set.logTopicId} (account ${set.accountId}), windows of 60 s from ${new Date(T0 * 1000).toISOString()}; ` +
         `heap ${mib(sizes.heap)}, indexes ${mib(sizes.indexes)} (${sizes.perIndex.map((i) => `${i.name} ${mib(i.bytes)}`).join(', ')}) = ${(records / set.records).toFixed(0)} B a record`,
     );
     console.log(
@@ -609,7 +609,8 @@ async function recordsAnswers(
     if (i === names.length) buckets.set(Number(r.start), { key: null, ...totals });
     else {
       const [name, k] = names[i];
-      keys.set(name, [...(keys.get(name) ?? []), { key: r[k.column] as string | number | null, ...totals }]);
+      if (!keys.has(name)) keys.set(name, []);
+      keys.get(name)!.push({ key: r[k.column] as string | number | null, ...totals });
     }
   }
   const histogram = [];
