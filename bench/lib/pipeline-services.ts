@@ -211,8 +211,16 @@ function listenerPid(port: number): number | undefined {
 
 /** The local broker's state (`npx flowlogs-kafka status`), started when nothing answers on its port. */
 export function ensureKafka(): { pid?: number; started: boolean } {
+  // KAFKA_BROKERS naming a local broker of its own (another port) measures the run apart from the shared one.
+  const port = Number(/^127\.0\.0\.1:(\d+)/.exec(process.env.KAFKA_BROKERS ?? '')?.[1] ?? 9092);
+  const env = { ...process.env, KAFKA_LOCAL_PORT: String(port) };
   const status = () => {
-    const out = spawnSync('npx', ['flowlogs-kafka', 'status'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const out = spawnSync('npx', ['flowlogs-kafka', 'status'], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     try {
       return JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as { answering?: boolean; pid?: number };
     } catch {
@@ -221,9 +229,10 @@ export function ensureKafka(): { pid?: number; started: boolean } {
   };
   const first = status();
   // Another checkout's broker (a worktree's status knows only its own pid file): the listener's pid.
-  if (first.answering) return { pid: first.pid ?? listenerPid(9092), started: false };
+  if (first.answering) return { pid: first.pid ?? listenerPid(port), started: false };
   const start = spawnSync('npx', ['flowlogs-kafka', 'start'], {
     cwd: REPO_ROOT,
+    env,
     encoding: 'utf8',
     timeout: 300_000,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
-// First: they must run before kafkajs is loaded (see crc32c.ts and send-per-partition.ts).
+// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts and send-per-partition.ts).
+import { leanEncoderInstalled } from './lean-encoder.js';
 import { nativeCrc32c } from './crc32c.js';
 import { sendsPerPartition } from './send-per-partition.js';
 import {
@@ -47,6 +48,10 @@ export function createKafka(
   if (!sendsPerPartition)
     child.error(
       'kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)',
+    );
+  if (!leanEncoderInstalled)
+    child.warn(
+      'kafkajs was loaded before @flowlogs/kafka: it encodes requests with its own Encoder, which copies a record batch about ten times (see lean-encoder.ts)',
     );
   if (!nativeCrc32c)
     child.warn(
