@@ -742,22 +742,24 @@ async function main(): Promise<void> {
   } else {
     console.log(`  faster than pmacctd + pgsql: not compared — ${pmacctNote || 'no pmacctd run counted every packet'}`);
   }
-  // Issue 13's aims against pmacctd's insert mode (its default), which counts every packet.
-  const insert = okRuns.find((r) => r.mode === 'insert');
+  // Issue 13's aims against pmacctd's insert mode (its default). CPU per packet is compared even when
+  // its plugin lost packets (its core read them all; said beside it); the throughput only when it counted all.
+  const insert = pmacct.find((r) => r.mode === 'insert');
   if (insert) {
-    const ratio = pps / (N / pmNet(insert));
-    console.log(
-      `  ≥ 5× pmacctd + pgsql's insert mode: ${ratio.toFixed(2)}× (${si(N / pmNet(insert))} packets/s) — ${ratio >= 5 ? 'MET' : 'NOT MET'}`,
-    );
+    const lost = insert.packets === N ? '' : ` (it LOST ${N - insert.packets} packets)`;
+    if (!lost) {
+      const ratio = pps / (N / pmNet(insert));
+      console.log(
+        `  ≥ 5× pmacctd + pgsql's insert mode: ${ratio.toFixed(2)}× (${si(N / pmNet(insert))} packets/s) — ${ratio >= 5 ? 'MET' : 'NOT MET'}`,
+      );
+    } else console.log(`  ≥ 5× pmacctd + pgsql's insert mode: not compared${lost}`);
     const ours = (1e6 * pipelineCpuSec) / N;
     const theirs = (1e6 * (insert.userSec + insert.sysSec + insert.postgresCpuSec)) / N;
     console.log(
-      `  CPU per packet, all processes ≤ pmacctd + pgsql's: flowlogs ${ours.toFixed(2)} µs (agent, aggregator, publisher, broker, postgres), pmacctd + pgsql (insert) ${theirs.toFixed(2)} µs (pmacctd ${(insert.userSec + insert.sysSec).toFixed(1)} s + postgres ${insert.postgresCpuSec.toFixed(1)} s); ratio ${(ours / theirs).toFixed(2)} — ${ours <= theirs ? 'MET' : 'NOT MET'}`,
+      `  CPU per packet, all processes ≤ pmacctd + pgsql's: flowlogs ${ours.toFixed(2)} µs (agent, aggregator, publisher, broker, postgres), pmacctd + pgsql (insert) ${theirs.toFixed(2)} µs (pmacctd ${(insert.userSec + insert.sysSec).toFixed(1)} s + postgres ${insert.postgresCpuSec.toFixed(1)} s${lost}); ratio ${(ours / theirs).toFixed(2)} — ${ours <= theirs ? 'MET' : 'NOT MET'}`,
     );
   } else {
-    console.log(
-      `  CPU per packet and ≥ 5× insert mode: not compared — ${pmacctNote || 'no pmacctd insert run counted every packet'}`,
-    );
+    console.log(`  CPU per packet and ≥ 5× insert mode: not compared — ${pmacctNote || 'no pmacctd insert run'}`);
   }
   if (pmacct.length) {
     console.log('\npeer config (pmacctd -f FILE):');
