@@ -7,8 +7,8 @@
  *   npm run bench:encoder -- [--bytes N] [--messages N] [--rounds N]
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createRequire, Module } from 'node:module';
-import { leanEncoderInstalled } from '@flowlogs/kafka';
+import { createRequire } from 'node:module';
+import { leanEncoderInstalled, replaceModule } from '@flowlogs/kafka';
 import { intOption } from './lib/args.js';
 import { median } from './lib/measure.js';
 
@@ -41,11 +41,7 @@ type Encode = (messages: { key: string; value: Buffer; headers: Record<string, s
 function produceEncoder(encoder: unknown): Encode {
   for (const key of Object.keys(require.cache))
     if (key.includes('/kafkajs/src/protocol/') && key !== CHECKSUM) delete require.cache[key];
-  const module = new Module(ENCODER);
-  module.filename = ENCODER;
-  module.loaded = true;
-  module.exports = encoder;
-  require.cache[ENCODER] = module;
+  replaceModule(ENCODER, encoder);
   const produce = require(PRODUCE);
   const request = require(REQUEST);
   const Long = require('kafkajs/src/utils/long.js');

@@ -6,7 +6,8 @@
  * kafkajs is: client.ts imports it first, and nothing else imports kafkajs values. Should kafkajs be
  * loaded already, nothing changes (`nativeCrc32c` says so): the checksum is the same either way.
  */
-import { createRequire, Module } from 'node:module';
+import { createRequire } from 'node:module';
+import { replaceModule } from './module-cache.js';
 
 const require = createRequire(import.meta.url);
 const CHECKSUM_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
@@ -24,12 +25,8 @@ function nativeBinding(): ((input: Buffer) => number) | undefined {
 function install(): boolean {
   const crc32c = nativeBinding();
   if (!crc32c || require.cache[RECORD_BATCH_MODULE]) return false;
-  const module = new Module(CHECKSUM_MODULE);
-  module.filename = CHECKSUM_MODULE;
-  module.loaded = true;
   // kafkajs's module answers the checksum as an unsigned 32-bit number, as crc32c does.
-  module.exports = (buffer: Buffer): number => crc32c(buffer);
-  require.cache[CHECKSUM_MODULE] = module;
+  replaceModule(CHECKSUM_MODULE, (buffer: Buffer): number => crc32c(buffer));
   return true;
 }
 

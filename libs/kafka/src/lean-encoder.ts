@@ -11,7 +11,8 @@
  * (client.ts imports it first, like crc32c.ts). A kept part must not change until the request is
  * written: kafkajs encodes a send's messages when it sends them, and callers await the send.
  */
-import { createRequire, Module } from 'node:module';
+import { createRequire } from 'node:module';
+import { replaceModule } from './module-cache.js';
 
 const require = createRequire(import.meta.url);
 const ENCODER_MODULE = require.resolve('kafkajs/src/protocol/encoder.js');
@@ -117,11 +118,7 @@ export function leanEncoder(Base: EncoderClass): EncoderClass {
 function install(): boolean {
   if (require.cache[ENCODER_MODULE]) return false;
   const Base = require(ENCODER_MODULE) as EncoderClass;
-  const module = new Module(ENCODER_MODULE);
-  module.filename = ENCODER_MODULE;
-  module.loaded = true;
-  module.exports = leanEncoder(Base);
-  require.cache[ENCODER_MODULE] = module;
+  replaceModule(ENCODER_MODULE, leanEncoder(Base));
   return true;
 }
 

@@ -14,8 +14,9 @@
  * require cache by a wrapper around it, which kafkajs then loads (as crc32c.ts does): this must be
  * evaluated before kafkajs's producer is; client.ts imports it before kafkajs.
  */
-import { createRequire, Module } from 'node:module';
+import { createRequire } from 'node:module';
 import type { Message, PartitionMetadata, RecordMetadata } from 'kafkajs';
+import { replaceModule } from './module-cache.js';
 
 const require = createRequire(import.meta.url);
 const SEND_MESSAGES_MODULE = require.resolve('kafkajs/src/producer/sendMessages.js');
@@ -102,11 +103,7 @@ export function sendPerPartition(createSendMessages: (opts: SendOptions) => Send
 function install(): boolean {
   if (require.cache[MESSAGE_PRODUCER_MODULE]) return false;
   const original = require(SEND_MESSAGES_MODULE) as (opts: SendOptions) => SendMessages;
-  const module = new Module(SEND_MESSAGES_MODULE);
-  module.filename = SEND_MESSAGES_MODULE;
-  module.loaded = true;
-  module.exports = sendPerPartition(original);
-  require.cache[SEND_MESSAGES_MODULE] = module;
+  replaceModule(SEND_MESSAGES_MODULE, sendPerPartition(original));
   return true;
 }
 
