@@ -18,6 +18,10 @@ import {
 } from './client.js';
 import { deadLetter } from './dlq.js';
 
+// A taken-over partition's committed offset is read until two reads this far apart agree, at most this often.
+const STABLE_OFFSET_WAIT_MS = 150;
+const STABLE_OFFSET_READS = 10;
+
 /** What a partition's input commits: sent with its offset in one transaction. */
 export interface StageOutput {
   /** Messages per topic. */
@@ -172,10 +176,10 @@ export class TransactionalStage<S> {
   }
 
   /**
-   * The partition's state and transactional producer. A new producer first waits out (by its
-   * initialisation) any transaction of the previous owner still completing, then the committed
-   * offset is read, which is only final after that: input below it was committed already (the
-   * consumer may have fetched its position before the previous owner's commit landed).
+   * The partition's state and transactional producer. A new producer first fences the previous
+   * owner and waits out (by its initialisation) any transaction of it still completing, then the
+   * committed offset is read, which is only final after that: input below it was committed already
+   * (the consumer may have fetched its position before the previous owner's commit landed).
    */
   private async partition(partition: number): Promise<Partition<S>> {
     const known = this.partitions.get(partition);
@@ -184,8 +188,12 @@ export class TransactionalStage<S> {
     const producer = reliableProducer(kafka, `${groupId}.${input}.${partition}`);
     await producer.connect();
     try {
-      const [offsets] = await this.admin!.fetchOffsets({ groupId, topics: [input] });
-      const mine = offsets?.partitions.find((p) => p.partition === partition);
+      // kafkajs's connect() takes a producer id without the transactional id: the fencing, and the wait
+      // for the previous owner's transaction, come with the first transaction, begun here and ended
+      // empty (no request). Without it, a publisher taking over a partition read the offset before its
+      // previous owner's last commit and delivered that batch again (test/faults/group-scaling.test.ts).
+      await (await producer.transaction()).abort();
+      const mine = await this.committedOffset(partition);
       const committed = Number(mine?.offset ?? -1);
       const state = await processor.open(partition, { offset: committed, metadata: mine?.metadata ?? undefined });
       const p: Partition<S> = {
@@ -202,6 +210,28 @@ export class TransactionalStage<S> {
       await producer.disconnect().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * The partition's committed offset once two reads apart agree. The group coordinator applies a
+   * transaction's offsets when the commit marker reaches it, after the transaction coordinator has
+   * let a new producer in; Kafka's answer to that (OffsetFetch's require_stable, KIP-447) is beyond
+   * the protocol versions kafkajs speaks.
+   */
+  private async committedOffset(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
+    const { groupId, input } = this.options;
+    const read = async () =>
+      (await this.admin!.fetchOffsets({ groupId, topics: [input] }))[0]?.partitions.find(
+        (p) => p.partition === partition,
+      );
+    let last = await read();
+    for (let i = 0; i < STABLE_OFFSET_READS; i++) {
+      await new Promise((r) => setTimeout(r, STABLE_OFFSET_WAIT_MS));
+      const again = await read();
+      if (again?.offset === last?.offset) return again;
+      last = again;
+    }
+    return last;
   }
 
   private withLock<T>(p: Partition<S>, fn: () => Promise<T>): Promise<T> {
