@@ -48,6 +48,19 @@ async function publishedRule(id: string): Promise<unknown> {
   }
 }
 
+/** Another instance of the control plane on the same database and topics, started and stopped (a restart). */
+async function startAndStopAnother(): Promise<void> {
+  const another = new ControlPlane({
+    config: t.config,
+    log: testLogger(),
+    kafka,
+    pool: db.pool,
+    registry: createRegistry('control-plane'),
+  });
+  await another.start();
+  await another.stop();
+}
+
 describe('control plane API', () => {
   const ids: Record<string, string> = {};
 
@@ -166,15 +179,7 @@ describe('control plane API', () => {
        VALUES ('fl-crashed', $1, 'crashed', 'VPC', $2, 'REJECT', $3, 60, 4)`,
       [ids.account, ids.vpc, ids.topic],
     );
-    const second = new ControlPlane({
-      config: t.config,
-      log: testLogger(),
-      kafka,
-      pool: db.pool,
-      registry: createRegistry('control-plane'),
-    });
-    await second.start();
-    await second.stop();
+    await startAndStopAnother();
     expect(await publishedRule('fl-crashed')).toMatchObject({
       id: 'fl-crashed',
       resourceType: 'VPC',
@@ -199,15 +204,7 @@ describe('control plane API', () => {
     const live = (topic: string) => CompactedTopicReader.liveKeys(kafka, testLogger(), admin, topic, `${topic}.test`);
     expect(await live(topics.rules)).toContain('fl-crashed');
 
-    const third = new ControlPlane({
-      config: t.config,
-      log: testLogger(),
-      kafka,
-      pool: db.pool,
-      registry: createRegistry('control-plane'),
-    });
-    await third.start();
-    await third.stop();
+    await startAndStopAnother();
     const rules = await live(topics.rules);
     const settings = await live(topics.logTopicSettings);
     const inventory = await live(topics.inventory);
