@@ -65,9 +65,23 @@ export class CompactedTopicReader {
     const reader = new CompactedTopicReader(kafka, log, topic, groupPrefix, (key, value) =>
       value ? keys.add(key) : keys.delete(key),
     );
-    await reader.start();
+    const deadline = Date.now() + timeoutMs;
+    // A topic just made is unknown to some brokers of a cluster for a moment (UNKNOWN_TOPIC_OR_PARTITION
+    // while its metadata spreads): the consumer's start is tried again until the deadline.
+    for (;;) {
+      try {
+        await reader.start();
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) {
+          log.warn({ topic, err: (err as Error).message }, 'could not read the topic; going on without its keys');
+          return keys;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     try {
-      await reader.caughtUp(admin, timeoutMs);
+      await reader.caughtUp(admin, Math.max(0, deadline - Date.now()));
     } finally {
       await reader.stop();
     }
