@@ -80,6 +80,9 @@ export class TcpdumpStderr {
  */
 export const NFLOG_LATENESS_S = 1.5;
 
+/** How long a tcpdump asked to stop may take before it is killed. */
+const TCPDUMP_STOP_GRACE_MS = 2_000;
+
 function tcpdumpLateness(o: TcpdumpOptions): number {
   if (o.interface.startsWith('nflog:')) return NFLOG_LATENESS_S;
   return o.immediate ? 0.25 : 1.25;
@@ -115,7 +118,15 @@ export function tcpdumpSource(o: TcpdumpOptions): CaptureSource {
       child.on('error', (err) => {
         spawnError = err;
       });
-      const stop = () => child.kill('SIGTERM');
+      // tcpdump can miss a SIGTERM on an NFLOG group: libpcap looks at its break flag only when a read
+      // returns, so a signal landing between two reads leaves it waiting for the next packet, forever
+      // on an idle group (an agent stayed up for hours after SIGTERM, its tcpdump still in recv()).
+      const stop = () => {
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }, TCPDUMP_STOP_GRACE_MS).unref();
+      };
       signal.addEventListener('abort', stop, { once: true });
       // SIGUSR1 before tcpdump set its handler would kill it: only once it listens.
       const stats = setInterval(() => {
