@@ -1,7 +1,8 @@
-// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts and send-per-partition.ts).
+// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, send-per-partition.ts and stable-offsets.ts).
 import { leanEncoderInstalled } from './lean-encoder.js';
 import { nativeCrc32c } from './crc32c.js';
 import { sendsPerPartition } from './send-per-partition.js';
+import { stableOffsetsInstalled } from './stable-offsets.js';
 import {
   Kafka,
   Partitioners,
@@ -48,6 +49,10 @@ export function createKafka(
   if (!sendsPerPartition)
     child.error(
       'kafkajs was loaded before @flowlogs/kafka: its producers send as kafkajs does, which can lose messages when a partition leader changes (see send-per-partition.ts)',
+    );
+  if (!stableOffsetsInstalled)
+    child.error(
+      'kafkajs was loaded before @flowlogs/kafka: its admins cannot read stable offsets, and exactly-once stages cannot take a partition over (see stable-offsets.ts)',
     );
   if (!leanEncoderInstalled)
     child.warn(

@@ -9,3 +9,4 @@ export * from './dlq.js';
 export * from './security.js';
 export * from './stage.js';
 export { sendsPerPartition } from './send-per-partition.js';
+export { stableOffsetsInstalled } from './stable-offsets.js';

@@ -17,10 +17,10 @@ import {
   type Kafka,
 } from './client.js';
 import { deadLetter } from './dlq.js';
+import { stableOffsetsOf } from './stable-offsets.js';
 
-// A taken-over partition's committed offset is read until two reads this far apart agree, at most this often.
-const STABLE_OFFSET_WAIT_MS = 150;
-const STABLE_OFFSET_READS = 10;
+// A taken-over partition's committed offset is read again this often while a transaction's offsets for it are pending.
+const STABLE_OFFSET_RETRY_MS = 100;
 
 /** What a partition's input commits: sent with its offset in one transaction. */
 export interface StageOutput {
@@ -213,25 +213,19 @@ export class TransactionalStage<S> {
   }
 
   /**
-   * The partition's committed offset once two reads apart agree. The group coordinator applies a
-   * transaction's offsets when the commit marker reaches it, after the transaction coordinator has
-   * let a new producer in; Kafka's answer to that (OffsetFetch's require_stable, KIP-447) is beyond
-   * the protocol versions kafkajs speaks.
+   * The partition's committed offset once no transaction's offsets for it are pending (KIP-447's
+   * require_stable, stable-offsets.ts): the group coordinator applies a transaction's offsets when
+   * its commit marker reaches it, after the transaction coordinator has let a new producer in. A
+   * transaction still open (its producer gone) keeps it pending until it times out or is fenced.
    */
   private async committedOffset(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
     const { groupId, input } = this.options;
-    const read = async () =>
-      (await this.admin!.fetchOffsets({ groupId, topics: [input] }))[0]?.partitions.find(
-        (p) => p.partition === partition,
-      );
-    let last = await read();
-    for (let i = 0; i < STABLE_OFFSET_READS; i++) {
-      await new Promise((r) => setTimeout(r, STABLE_OFFSET_WAIT_MS));
-      const again = await read();
-      if (again?.offset === last?.offset) return again;
-      last = again;
+    const read = stableOffsetsOf(this.admin!);
+    for (;;) {
+      const [mine] = await read({ groupId, topic: input, partitions: [partition] });
+      if (!mine?.unstable) return mine;
+      await new Promise((r) => setTimeout(r, STABLE_OFFSET_RETRY_MS));
     }
-    return last;
   }
 
   private withLock<T>(p: Partition<S>, fn: () => Promise<T>): Promise<T> {
