@@ -176,6 +176,18 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
   };
 }
 
+/** The OK records stored for the flow log: how many, and their packets and bytes. */
+async function storedTotals(pool: Pool, flowLogId: string | undefined) {
+  return pool.query<{ rows: number; packets: number; bytes: number }>(
+    `SELECT count(*)::float8 AS rows, coalesce(sum(packets), 0)::float8 AS packets, coalesce(sum(bytes), 0)::float8 AS bytes
+       FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK'`,
+    [flowLogId],
+  );
+}
+
+const packetsStored = async (pool: Pool, flowLogId: string | undefined) =>
+  (await storedTotals(pool, flowLogId)).rows[0].packets;
+
 export async function runThroughput(
   launch: AgentLaunch,
   s: Services,
@@ -205,11 +217,14 @@ export async function runThroughput(
       if (sample.agentPackets === 0) tStart = sample.t0;
       if (Number.isNaN(tAgentDone) && sample.agentPackets >= packets) tAgentDone = sample.t1;
       if (Number.isNaN(tAggDone) && sample.aggPackets >= packets) tAggDone = sample.t1;
+      // The metrics say done; Postgres must agree: the aggregator's open-flow gauge can reach 0 before
+      // its record counter moves (a run ended with the last window's 4,000 records uncounted).
       if (
         sample.aggPackets >= packets &&
         sample.activeFlows === 0 &&
         sample.aggRecords > 0 &&
-        sample.pubRecords >= sample.aggRecords
+        sample.pubRecords >= sample.aggRecords &&
+        (await packetsStored(pool, launch.eni.flowLogId)) + sample.aggSkipped >= packets
       ) {
         tStored = sample.t1;
         break;
@@ -225,11 +240,7 @@ export async function runThroughput(
       await sleep(Math.max(0, (sample.agentPackets > 0 ? sampleMs : 50) - (now() - sample.t0) * 1000));
     }
     if (Number.isNaN(tStart)) tStart = samples[0].t0; // the agent had queued packets before the first scrape answered
-    const db = await pool.query(
-      `SELECT count(*)::float8 AS rows, coalesce(sum(packets), 0)::float8 AS packets, coalesce(sum(bytes), 0)::float8 AS bytes
-         FROM flow_records WHERE flow_log_id = $1 AND log_status = 'OK'`,
-      [launch.eni.flowLogId],
-    );
+    const db = await storedTotals(pool, launch.eni.flowLogId);
     const last = samples[samples.length - 1];
     const peak = samples.reduce((a, b) => (b.activeFlows > a.activeFlows ? b : a), samples[0]);
     const max = (f: (x: Sample) => number) => Math.max(...samples.map(f).filter((v) => Number.isFinite(v)));
