@@ -75,7 +75,10 @@ export function offsetFetchV7(groupId: string, topic: string, partitions: number
 }
 
 /** The response after its correlation id (pure but for kafkajs's Decoder). */
-export function decodeOffsetFetchV7(payload: Buffer): { errorCode: number; partitions: (StableOffset & { errorCode: number })[] } {
+export function decodeOffsetFetchV7(payload: Buffer): {
+  errorCode: number;
+  partitions: (StableOffset & { errorCode: number })[];
+} {
   const Decoder = require(DECODER_MODULE) as new (b: Buffer) => Decoder;
   const decoder = new Decoder(payload);
   decoder.readTaggedFields(); // response header v1
@@ -128,7 +131,15 @@ function install(): boolean {
   replaceModule(ADMIN_MODULE, (opts: Parameters<CreateAdmin>[0]): StableOffsetsAdmin => {
     const admin = createAdmin(opts);
     return Object.assign(admin, {
-      async fetchStableOffsets({ groupId, topic, partitions }: { groupId: string; topic: string; partitions: number[] }) {
+      async fetchStableOffsets({
+        groupId,
+        topic,
+        partitions,
+      }: {
+        groupId: string;
+        topic: string;
+        partitions: number[];
+      }) {
         const coordinator = await opts.cluster.findGroupCoordinator({ groupId });
         return (await coordinator.connectionPool.send({
           request: offsetFetchV7(groupId, topic, partitions),
@@ -146,6 +157,9 @@ export const stableOffsetsInstalled = install();
 /** The admin's stable-offset read; throws when kafkajs was loaded before this module could add it. */
 export function stableOffsetsOf(admin: Admin): StableOffsetsAdmin['fetchStableOffsets'] {
   const read = (admin as Partial<StableOffsetsAdmin>).fetchStableOffsets;
-  if (!read) throw new Error('kafkajs was loaded before @flowlogs/kafka: its admins cannot read stable offsets (stable-offsets.ts)');
+  if (!read)
+    throw new Error(
+      'kafkajs was loaded before @flowlogs/kafka: its admins cannot read stable offsets (stable-offsets.ts)',
+    );
   return read;
 }

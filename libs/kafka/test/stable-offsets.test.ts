@@ -27,7 +27,12 @@ describe('stable offsets', () => {
     const read = stableOffsetsOf(admin);
     const producer = reliableProducer(kafka, `${topic}.tx`);
     await producer.connect();
-    const commitOffset = async (offset: string, metadata: string, end: 'commit' | 'abort', whileOpen?: () => Promise<void>) => {
+    const commitOffset = async (
+      offset: string,
+      metadata: string,
+      end: 'commit' | 'abort',
+      whileOpen?: () => Promise<void>,
+    ) => {
       const tx = await producer.transaction();
       await tx.send({ topic, acks: -1, messages: [{ key: 'k', value: offset, partition: 1 }] });
       await tx.sendOffsets({
