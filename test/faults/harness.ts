@@ -376,24 +376,37 @@ export async function pgRecords(s: Scenario): Promise<FlowRecord[]> {
   return rows.map(recordFromRow);
 }
 
-/** The log topic's Kafka topic from the beginning, read_committed, until `target` records have come (and a settle time) or it stalls. */
+/**
+ * The log topic's Kafka topic from the beginning, read_committed, until `target` records have come (and
+ * a settle time) or it stalls. Each message counts once, by its partition and offset: the reader is a
+ * kafkajs consumer, which can fetch messages again after a fetch fails or its group rebalances (the
+ * brokers of a rolling restart may still be settling); a record twice on the topic is two offsets.
+ */
 export async function kafkaRecords(
   s: Scenario,
   target: number,
-): Promise<{ records: FlowRecord[]; headerMismatches: number }> {
+): Promise<{ records: FlowRecord[]; headerMismatches: number; readAgain: number }> {
   const consumer = s.kafka.consumer({
     groupId: `${s.prefix}.faults-reader.${Date.now()}`,
     readUncommitted: false,
     maxWaitTimeInMs: 500,
   });
   const records: FlowRecord[] = [];
+  const read = new Set<string>();
   let headerMismatches = 0;
+  let readAgain = 0;
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: s.kafkaTopic, fromBeginning: true });
     await consumer.run({
       eachBatch: async ({ batch }) => {
         for (const m of batch.messages) {
+          const at = `${batch.partition}:${m.offset}`;
+          if (read.has(at)) {
+            readAgain++;
+            continue;
+          }
+          read.add(at);
           const r = JSON.parse(m.value!.toString()) as FlowRecord;
           if (m.headers?.['flowlogs-record-id']?.toString() !== r.recordId) headerMismatches++;
           records.push(r);
@@ -409,7 +422,7 @@ export async function kafkaRecords(
   } finally {
     await consumer.disconnect().catch(() => {});
   }
-  return { records, headerMismatches };
+  return { records, headerMismatches, readAgain };
 }
 
 /** Messages on the DLQ topic (high watermark sum; 0 when the topic does not exist). */
@@ -628,7 +641,7 @@ export async function verify(s: Scenario, started: number): Promise<{ ok: boolea
     ...(diffIsEmpty(pgDiff)
       ? []
       : [`  by window: ${JSON.stringify(pgDiff.byWindow)}`, ...pgDiff.examples.map((e) => `  ${e}`)]),
-    `Log topic: ${summary(kafkaDiff)}; header/recordId mismatches ${kafka.headerMismatches}`,
+    `Log topic: ${summary(kafkaDiff)}; header/recordId mismatches ${kafka.headerMismatches}; messages the reader fetched again ${kafka.readAgain}`,
     ...(diffIsEmpty(kafkaDiff)
       ? []
       : [`  by window: ${JSON.stringify(kafkaDiff.byWindow)}`, ...kafkaDiff.examples.map((e) => `  ${e}`)]),
