@@ -1,13 +1,14 @@
 /**
- * kafkajs encodes with the lean Encoder once @flowlogs/kafka is loaded: the same bytes as its own
- * Encoder for the nesting a produce request has, and large values survive the real broker.
+ * kafkajs encodes with the lean Encoder and Record once @flowlogs/kafka is loaded: the same bytes as
+ * its own Encoder for the nesting a produce request has, and as its own Record for every kind of
+ * record; large values survive the real broker.
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 import { createKafka, leanEncoderInstalled, reliableProducer } from '../src/index.js';
-import { BY_REFERENCE_BYTES } from '../src/lean-encoder.js';
+import { BY_REFERENCE_BYTES, leanRecord } from '../src/lean-encoder.js';
 
 const require = createRequire(import.meta.url);
 
@@ -98,5 +99,52 @@ describe('the lean Encoder', () => {
     expect(seen.map((m) => m.key)).toEqual(sent.map((m) => m.key));
     expect(seen.map((m) => m.sig)).toEqual(sent.map((m) => m.headers.sig));
     for (let i = 0; i < sent.length; i++) expect(seen[i].value.equals(sent[i].value), sent[i].key).toBe(true);
+  });
+});
+
+describe('the lean Record', () => {
+  const RECORD = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
+  const Lean = require('kafkajs/src/protocol/encoder.js') as new () => Encoder;
+  type Record = (r: object) => Encoder;
+
+  /** kafkajs's own Record module, loaded beside the lean one that the require cache holds. */
+  function kafkajsRecord(): Record {
+    const installed = require.cache[RECORD];
+    delete require.cache[RECORD];
+    try {
+      return require(RECORD) as Record;
+    } finally {
+      require.cache[RECORD] = installed;
+    }
+  }
+
+  it("is kafkajs's Record once @flowlogs/kafka is loaded, and writes its bytes for every kind of record", () => {
+    const original = kafkajsRecord();
+    expect(require(RECORD)).not.toBe(original);
+    const fallbacks: object[] = [];
+    const lean = leanRecord(Lean as never, (r) => {
+      fallbacks.push(r);
+      return original(r);
+    }) as Record;
+    const records = [
+      { key: 'eni-1 10.0.0.1 10.0.0.2 443 51000 6', value: '{"a":1}', headers: { 'flowlogs-record-id': 'r1' } },
+      { key: Buffer.from([0, 1, 255]), value: randomBytes(600), offsetDelta: 4999, timestampDelta: 7 },
+      { key: null, value: 'été ✓ 🚀', timestampDelta: -3 },
+      { value: randomBytes(200_000), offsetDelta: 1, headers: { a: ['x', 'yy'], b: Buffer.from('zz') } },
+      { key: 'k', value: null, headers: {} },
+      { key: 'k', value: 'v', offsetDelta: 2 ** 29, timestampDelta: 2 ** 30 - 1 },
+    ];
+    for (const r of records) expect(Buffer.from(lean(r).buffer).equals(Buffer.from(original(r).buffer))).toBe(true);
+    expect(fallbacks).toEqual([]);
+    // What it leaves to kafkajs's own: a delta beyond 2^30, an empty header value, a number as key (refused).
+    const others = [
+      { key: 'k', value: 'v', timestampDelta: 2 ** 33 },
+      { key: 'k', value: 'v', headers: { a: '' } },
+    ];
+    for (const r of others) expect(Buffer.from(lean(r).buffer).equals(Buffer.from(original(r).buffer))).toBe(true);
+    expect(() => lean({ key: 12, value: 'v' })).toThrow(TypeError);
+    expect(() => original({ key: 12, value: 'v' })).toThrow(TypeError);
+    others.push({ key: 12, value: 'v' } as never);
+    expect(fallbacks).toEqual(others);
   });
 });
