@@ -1,6 +1,7 @@
-// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, send-per-partition.ts and stable-offsets.ts).
+// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, murmur2.ts, send-per-partition.ts and stable-offsets.ts).
 import { leanEncoderInstalled } from './lean-encoder.js';
 import { nativeCrc32c } from './crc32c.js';
+import { fastMurmur2 } from './murmur2.js';
 import { sendsPerPartition } from './send-per-partition.js';
 import { stableOffsetsInstalled } from './stable-offsets.js';
 import {
@@ -61,6 +62,10 @@ export function createKafka(
   if (!nativeCrc32c)
     child.warn(
       'no native CRC-32C (kafkajs loaded before @flowlogs/kafka, or @node-rs/crc32 has no binding here): record batches are checksummed in JavaScript, slower',
+    );
+  if (!fastMurmur2)
+    child.warn(
+      "kafkajs was loaded before @flowlogs/kafka: its partitioner hashes keys with kafkajs's own murmur2, in 64-bit Long objects (see murmur2.ts)",
     );
   const transient = new TransientLog(child);
   const options = kafkaClientOptions(security);

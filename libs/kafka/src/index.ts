@@ -3,6 +3,7 @@ export * from './client.js';
 export * from './acls.js';
 export * from './compacted.js';
 export { nativeCrc32c } from './crc32c.js';
+export { fastMurmur2 } from './murmur2.js';
 export { leanEncoderInstalled, leanRecord } from './lean-encoder.js';
 export { replaceModule } from './module-cache.js';
 export * from './dlq.js';
