@@ -8,7 +8,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BatchQueue,
@@ -20,7 +19,7 @@ import {
 } from '@flowlogs/capture-agent';
 import { type FlowRecord, topicNames } from '@flowlogs/contracts';
 import { recordsFromCapture } from '@flowlogs/flow';
-import { createKafka, reliableProducer } from '@flowlogs/kafka';
+import { Partitioners, createKafka, reliableProducer } from '@flowlogs/kafka';
 import { buildEthernetFrame, buildIpPacket, CaptureParser, writePcap } from '@flowlogs/packet';
 import { demoCapture, DEMO_NETWORK } from '@flowlogs/packet/demo-capture';
 import { kafkaBrokers } from '@flowlogs/testkit';

@@ -45,7 +45,7 @@ interface Cluster {
   findGroupCoordinator(args: { groupId: string }): Promise<Broker>;
 }
 
-/** One partition's committed offset (-1: none), or `unstable` while a transaction's offsets for it are pending. */
+/** One partition's committed offset (-1: none) and its metadata (null: none), or `unstable` while a transaction's offsets for it are pending. */
 export interface StableOffset {
   partition: number;
   offset: string;
@@ -118,7 +118,8 @@ const response = {
     return data.partitions.map(({ partition, offset, metadata, unstable }) => ({
       partition,
       offset,
-      metadata,
+      // Kafka keeps no metadata as ""; kafkajs's own read answers null for it, as this one does.
+      metadata: metadata || null,
       unstable: unstable || groupUnstable,
     }));
   },

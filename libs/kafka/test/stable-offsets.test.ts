@@ -44,8 +44,8 @@ describe('stable offsets', () => {
     };
     try {
       expect(await read({ groupId, topic, partitions: [0, 1] })).toEqual([
-        { partition: 0, offset: '-1', metadata: '', unstable: false },
-        { partition: 1, offset: '-1', metadata: '', unstable: false },
+        { partition: 0, offset: '-1', metadata: null, unstable: false },
+        { partition: 1, offset: '-1', metadata: null, unstable: false },
       ]);
       await commitOffset('7', 'first', 'commit', async () => {
         const during = await read({ groupId, topic, partitions: [1] });
