@@ -101,8 +101,8 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
  * it, the least of their bounds summed and of what its daily totals of the range's partial days
  * leave (the daily level holds every key, so no key goes unseen). The answer is `certain` when every
  * key it names was kept in every sealed slot that dropped any (its totals are exact) and no other key
- * can reach the last one's. Else the caller asks the records (topRecordsSql). Undefined without a
- * whole slot.
+ * can reach the last one's — nor, when it names fewer than `limit`, have any record at all. Else the
+ * caller asks the records (topRecordsSql). Undefined without a whole slot.
  */
 export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
@@ -152,8 +152,10 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
       `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
       `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact, ` +
       `row_number() OVER (ORDER BY t.flows > 0 DESC, t.${m} DESC, t.key) AS place FROM totals t CROSS JOIN bound b), ` +
-      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact FROM ranked WHERE place <= ${limit} AND flows > 0), ` +
-      `others AS (SELECT coalesce(bool_and(exact OR upper < (SELECT v FROM last)), true) AS settled FROM ranked WHERE place > ${limit} OR flows = 0) ` +
+      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM ranked WHERE place <= ${limit} AND flows > 0), ` +
+      // Below a full answer any key with a record belongs in it, however little it has.
+      `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
+      `FROM ranked WHERE place > ${limit} OR flows = 0) ` +
       `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +
       `FROM ranked, last, others WHERE place <= ${limit} AND flows > 0 ORDER BY place`,
     values: params.values,
