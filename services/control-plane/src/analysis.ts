@@ -158,14 +158,17 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
       `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +
       `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
-      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact, ` +
-      `row_number() OVER (ORDER BY t.flows > 0 DESC, t.${m} DESC, t.key) AS place FROM totals t CROSS JOIN bound b), ` +
-      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM ranked WHERE place <= ${limit} AND flows > 0), ` +
+      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact ` +
+      `FROM totals t CROSS JOIN bound b), ` +
+      // The first keys by a bounded sort, not a rank of every key of the partial days (55,000 a day).
+      `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
+      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +
+      // Over every key, the first ones too: one of those that is not exact leaves `last` not exact anyway.
       // Below a full answer any key with a record belongs in it, however little it has.
       `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
-      `FROM ranked WHERE place > ${limit} OR flows = 0) ` +
+      `FROM ranked) ` +
       `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +
-      `FROM ranked, last, others WHERE place <= ${limit} AND flows > 0 ORDER BY place`,
+      `FROM top, last, others ORDER BY ${m} DESC, key`,
     values: params.values,
   };
 }

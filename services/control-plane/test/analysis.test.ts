@@ -89,7 +89,7 @@ describe('analysis SQL', () => {
     expect(sql.text).toContain(
       'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13)',
     );
-    expect(sql.text).toMatch(/ORDER BY place$/);
+    expect(sql.text).toMatch(/ORDER BY bytes DESC, key LIMIT \$16\), .* ORDER BY bytes DESC, key$/);
     expect(sql.values.slice(4)).toEqual([
       2 * DAY,
       9 * DAY - 600,
