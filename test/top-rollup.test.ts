@@ -204,6 +204,13 @@ describe('analysis from the rollups', () => {
       (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE sealed')).rows[0].n,
     ).toBe(0);
     expect((await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot')).rows[0].n).toBe(0);
+    // A publisher of the version before, folding meanwhile, would leave keys in an open slot: the
+    // answers ignore them, the seal replaces them.
+    const stale = { slot: H + HOUR, key: '10.16.0.1' };
+    await stack.db.pool.query(
+      "INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) VALUES ($1, $2, 'srcaddr', $3, $4, 1000000000, 1, 1)",
+      [ids.topic, ids.account, stale.slot, stale.key],
+    );
     await answersAsRecords('folded');
     // Sealed: the crowded slot drops keys; the answers stay the records'.
     await foldRollup(stack.db.pool, 0);
@@ -213,6 +220,12 @@ describe('analysis from the rollups', () => {
     );
     expect(kept.rows[0].n).toBeLessThan(3 * SLOT_KEEP);
     expect(kept.rows[0].n).toBeGreaterThanOrEqual(SLOT_KEEP);
+    const { rows: truth } = await stack.db.pool.query(
+      "SELECT sum(bytes)::int AS bytes, count(*)::int AS flows FROM flow_records WHERE log_topic_id = $1 AND account_id = $2 AND log_status = 'OK' " +
+        'AND srcaddr = $3 AND window_start >= $4 AND window_start < $4 + 600',
+      [ids.topic, ids.account, stale.key, stale.slot],
+    );
+    expect(await keptInSlot(stale.slot, stale.key)).toEqual(truth[0]);
     await answersAsRecords('sealed');
     // Late records for the sealed slot: one of a key it dropped, one of a key it kept, one of a new key.
     const late = [`10.99.0.0`, `10.99.1.43`, '10.98.0.1'].map((srcaddr, i) =>

@@ -1,5 +1,5 @@
 /**
- * The rollups of flow_records (migrations 011, 013), the totals (bytes, packets, records as flows) of
+ * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of
  * OK records per log topic and account, at three levels:
  *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram and
  *    the action totals, exact for any range since a record's window is what decides whether it counts;
@@ -146,8 +146,13 @@ ranked AS (
   SELECT per.*, least(row_number() OVER (w ORDER BY bytes DESC, key), row_number() OVER (w ORDER BY packets DESC, key),
     row_number() OVER (w ORDER BY flows DESC, key)) AS place
   FROM per WINDOW w AS (PARTITION BY log_topic_id, account_id, dimension, slot)),
+-- Keys a fold of the version before wrote to the slot while open (a publisher not upgraded yet) go
+-- first: the count makes the delete run before the insert.
+cleared AS (DELETE FROM flow_rollup_slot k USING due WHERE k.log_topic_id = due.log_topic_id AND k.account_id = due.account_id
+  AND k.dimension = due.dimension AND k.slot = due.slot RETURNING 1),
 kept AS (INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows)
-  SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked WHERE place <= ${SLOT_KEEP} ORDER BY 1, 2, 3, 4, 5),
+  SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked
+  WHERE place <= ${SLOT_KEEP} AND (SELECT count(*) FROM cleared) >= 0 ORDER BY 1, 2, 3, 4, 5),
 bounds AS (SELECT log_topic_id, account_id, dimension, slot, max(bytes) AS bytes, max(packets) AS packets, max(flows) AS flows
   FROM ranked WHERE place > ${SLOT_KEEP} GROUP BY 1, 2, 3, 4)
 UPDATE flow_rollup_slot_rest r SET sealed = true, bytes_max = coalesce(b.bytes, 0), packets_max = coalesce(b.packets, 0),

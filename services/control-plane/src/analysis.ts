@@ -141,7 +141,9 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
     ...slotRanges.map(
       (s) =>
         `SELECT k.key::${key.type}, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0), (r.slot IS NOT NULL)::int, false, 0::numeric FROM flow_rollup_slot k ` +
-        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to}`,
+        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to} ` +
+        // Keys a fold of the version before wrote to an open slot: its records count instead.
+        `AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))`,
     ),
   ];
   if (days)
