@@ -1,7 +1,7 @@
 /** The publisher's insert path on the real database: records and their rollups, replays, concurrent publishers, the migration's backfill. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromRow, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
-import { DAY, ensureDayPartitions, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
+import { DAY, ensureDayPartitions, FOLD_ROLLUP_SQL, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
@@ -228,6 +228,31 @@ describe('insertRecords', () => {
       (await db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE NOT sealed OR flows_max > 0'))
         .rows[0].n,
     ).toBe(0);
+  });
+
+  it('begins a fold again when another committed after its snapshot, and counts each record once', async () => {
+    // A fold without the lock stands for one that committed between this fold's snapshot and its
+    // lock: this fold's delete of the same pending rows waits for it, then fails to serialize.
+    const batch = Array.from({ length: 50 }, () => record(7));
+    expect(await store(batch)).toBe(batch.length);
+    stored.push(...batch);
+    const other = await db.pool.connect();
+    try {
+      await other.query('BEGIN');
+      expect((await other.query(FOLD_ROLLUP_SQL)).rows[0].folded).toBe(batch.length);
+      const fold = foldRollup(db.pool);
+      for (let waiting = 0; !waiting; await new Promise((r) => setTimeout(r, 20)))
+        waiting = (
+          await db.pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH taken AS%'",
+          )
+        ).rows[0].n;
+      await other.query('COMMIT');
+      expect(await fold).toEqual({ folded: 0, retried: 1 });
+    } finally {
+      other.release();
+    }
+    expect(await rollup(db.pool, 0)).toEqual(expectedRollup(stored, { sealed: true }));
   });
 });
 
