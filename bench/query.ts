@@ -3,10 +3,10 @@
  * the aims of the analysis issue, with the answers checked against the records.
  *
  *   npm run bench:query -- [--days D] [--records N] [--reload] [--rebuild-rollups] [--load-only]
- *     [--requests N] [--agg-requests N] [--only ip|top|hist]
+ *     [--database NAME] [--requests N] [--agg-requests N] [--only ip|top|hist]
  *
  * Loads N flow records (default 10,000,000 a day) over D days (default 7; see lib/query-data.ts for
- * their shape) into one log topic of the database flowlogs_bench_query (DATABASE_URL's server; kept
+ * their shape) into one log topic of the database flowlogs_bench_query (or --database's; DATABASE_URL's server; kept
  * between runs and reused while the generator and row count match; --reload forces a new load,
  * --rebuild-rollups builds the rollups again and measures the publisher's fold; --load-only stops there,
  * so a long load can run outside the benchmark lock), runs the control plane
@@ -62,7 +62,6 @@ import { explain, formatPlan, queryAsApi, type PlanSummary } from './lib/query-p
 import { intOption } from './lib/args.js';
 
 const API_KEY = 'bench-query-admin-key-0123456789';
-const DB_NAME = 'flowlogs_bench_query';
 const HOUR = 3600;
 const DAY = 86_400;
 const WARMUP = 5;
@@ -76,6 +75,7 @@ interface Options {
   requests: number;
   aggRequests: number;
   only?: 'ip' | 'top' | 'hist';
+  database: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -87,6 +87,7 @@ function parseArgs(argv: string[]): Options {
     loadOnly: false,
     requests: 50,
     aggRequests: 20,
+    database: 'flowlogs_bench_query',
   };
   const int = (i: number, name: string, min = 1) => intOption(argv, i, name, min);
   for (let i = 0; i < argv.length; i++) {
@@ -99,6 +100,10 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--load-only':
         opts.loadOnly = true;
+        break;
+      case '--database':
+        opts.database = argv[++i] ?? '';
+        if (!/^[a-z_][a-z0-9_]*$/.test(opts.database)) throw new Error('--database takes a lower-case name');
         break;
       case '--records':
         opts.records = int(i++, '--records');
@@ -120,7 +125,7 @@ function parseArgs(argv: string[]): Options {
       }
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (--days D, --records N, --reload, --rebuild-rollups, --load-only, --requests N, --agg-requests N, --only ip|top|hist)`,
+          `unknown argument ${argv[i]} (--days D, --records N, --reload, --rebuild-rollups, --load-only, --database NAME, --requests N, --agg-requests N, --only ip|top|hist)`,
         );
     }
   }
@@ -128,9 +133,9 @@ function parseArgs(argv: string[]): Options {
   return opts;
 }
 
-function databaseUrl(): string {
+function databaseUrl(name: string): string {
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/flowlogs');
-  url.pathname = `/${DB_NAME}`;
+  url.pathname = `/${name}`;
   return url.toString();
 }
 
@@ -261,7 +266,7 @@ function machine(): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const dbUrl = databaseUrl();
+  const dbUrl = databaseUrl(opts.database);
   console.log(`machine: ${machine()}`);
   await ensureDatabase(dbUrl);
   const pool = createPool(dbUrl, 4);
@@ -270,7 +275,7 @@ async function main(): Promise<void> {
     "SELECT current_setting('server_version') AS v, current_setting('shared_buffers') AS sb, current_setting('work_mem') AS wm, current_setting('max_parallel_workers_per_gather') AS pw",
   );
   console.log(
-    `postgres ${pg.rows[0].v}: shared_buffers ${pg.rows[0].sb}, work_mem ${pg.rows[0].wm}, max_parallel_workers_per_gather ${pg.rows[0].pw}; database ${DB_NAME}`,
+    `postgres ${pg.rows[0].v}: shared_buffers ${pg.rows[0].sb}, work_mem ${pg.rows[0].wm}, max_parallel_workers_per_gather ${pg.rows[0].pw}; database ${opts.database}`,
   );
 
   const kafkaState = ensureKafka();

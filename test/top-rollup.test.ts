@@ -1,7 +1,8 @@
 /**
  * analysis/top and analysis/histogram read the rollups the publisher keeps; the answers must be the
  * records' own: before the publisher folds the pending rows, after, once the slots are sealed (a
- * sealed slot keeps only its busiest keys), and after late records came to a sealed slot. Records
+ * sealed slot keeps only its busiest keys), after late records came to a sealed slot, and with a
+ * record committed while a fold sealed its slot (each record counted once). Records
  * stored through the publisher's insert path, answers from the API compared with the same query over
  * the records only, for every key and metric, over ranges with partial slots at both ends and with
  * whole days; filters either use the rollups or say they read the records.
@@ -139,14 +140,32 @@ describe('analysis from the rollups', () => {
   };
   const pending = async () =>
     (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n;
+  /** The srcaddr level of the log topic's slot: a kept key's bytes and flows, and the slot's seal and bytes bound. */
+  const keptInSlot = async (slot: number, key: string) =>
+    (
+      await stack.db.pool.query<{ bytes: number; flows: number }>(
+        "SELECT bytes::int, flows::int FROM flow_rollup_slot WHERE dimension = 'srcaddr' AND slot = $1 AND key = $2 AND log_topic_id = $3 AND account_id = $4",
+        [slot, key, ids.topic, ids.account],
+      )
+    ).rows[0];
+  const rest = async (slot: number) =>
+    (
+      await stack.db.pool.query<{ sealed: boolean; bytes_max: number }>(
+        "SELECT sealed, bytes_max::int FROM flow_rollup_slot_rest WHERE dimension = 'srcaddr' AND slot = $1 AND log_topic_id = $2 AND account_id = $3",
+        [slot, ids.topic, ids.account],
+      )
+    ).rows[0];
   const sources = new Set<string>();
 
-  /** Every key and metric over both ranges, and histograms: the API's answers equal the records'. */
-  async function answersAsRecords(state: string): Promise<void> {
-    for (const [from, to] of [
+  /** Every key and metric over the ranges (both by default), and histograms: the API's answers equal the records'. */
+  async function answersAsRecords(
+    state: string,
+    ranges = [
       [FROM, TO],
       [DAYS_FROM, DAYS_TO],
-    ]) {
+    ],
+  ): Promise<void> {
+    for (const [from, to] of ranges) {
       for (const by of Object.keys(TOP_KEYS) as TopKey[]) {
         for (const metric of METRICS) {
           for (const limit of [3, 1000]) {
@@ -178,12 +197,20 @@ describe('analysis from the rollups', () => {
       .rows[0].n;
     expect(await pending()).toBe(okRecords);
     await answersAsRecords('pending');
-    // Folded, the slots still open (not sealed: records came to them just now).
-    expect(await foldRollup(stack.db.pool)).toBe(okRecords);
+    // Folded, the slots still open (not sealed: records came to them just now), their part read from the records.
+    expect((await foldRollup(stack.db.pool)).folded).toBe(okRecords);
     expect(await pending()).toBe(0);
     expect(
       (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE sealed')).rows[0].n,
     ).toBe(0);
+    expect((await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot')).rows[0].n).toBe(0);
+    // A publisher of the version before, folding meanwhile, would leave keys in an open slot: the
+    // answers ignore them, the seal replaces them.
+    const stale = { slot: H + HOUR, key: '10.16.0.1' };
+    await stack.db.pool.query(
+      "INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) VALUES ($1, $2, 'srcaddr', $3, $4, 1000000000, 1, 1)",
+      [ids.topic, ids.account, stale.slot, stale.key],
+    );
     await answersAsRecords('folded');
     // Sealed: the crowded slot drops keys; the answers stay the records'.
     await foldRollup(stack.db.pool, 0);
@@ -193,6 +220,12 @@ describe('analysis from the rollups', () => {
     );
     expect(kept.rows[0].n).toBeLessThan(3 * SLOT_KEEP);
     expect(kept.rows[0].n).toBeGreaterThanOrEqual(SLOT_KEEP);
+    const { rows: truth } = await stack.db.pool.query(
+      "SELECT sum(bytes)::int AS bytes, count(*)::int AS flows FROM flow_records WHERE log_topic_id = $1 AND account_id = $2 AND log_status = 'OK' " +
+        'AND srcaddr = $3 AND window_start >= $4 AND window_start < $4 + 600',
+      [ids.topic, ids.account, stale.key, stale.slot],
+    );
+    expect(await keptInSlot(stale.slot, stale.key)).toEqual(truth[0]);
     await answersAsRecords('sealed');
     // Late records for the sealed slot: one of a key it dropped, one of a key it kept, one of a new key.
     const late = [`10.99.0.0`, `10.99.1.43`, '10.98.0.1'].map((srcaddr, i) =>
@@ -208,10 +241,59 @@ describe('analysis from the rollups', () => {
     );
     expect(await insertRecords(stack.db.pool, late)).toBe(3);
     mine.push(...late);
+    const crowded = (key: string) => keptInSlot(H + 2 * HOUR + 600, key);
+    const [before, bounds] = [await crowded('10.99.1.43'), await rest(H + 2 * HOUR + 600)];
+    await answersAsRecords('late, pending');
     await foldRollup(stack.db.pool);
+    // The kept key took its record once; the new key only raised the bound.
+    expect(await crowded('10.99.1.43')).toEqual({ bytes: before!.bytes + 10_000_000, flows: before!.flows + 1 });
+    expect(await crowded('10.98.0.1')).toBeUndefined();
+    expect(await rest(H + 2 * HOUR + 600)).toEqual({ sealed: true, bytes_max: bounds!.bytes_max + 15_000_000 });
     await answersAsRecords('late');
     // The benchmark's kind of data: the bounds settle most answers without the records.
     expect([...sources].sort()).toEqual(['records', 'rollups']);
+  });
+
+  it('counts once a record committed while a fold seals its slot', async () => {
+    // A slot of its own after the other records, a range holding it whole.
+    const slot = DAYS_TO - (DAYS_TO % 600) + 3600;
+    const range = [slot - 1000, slot + 1800];
+    const at = (srcaddr: string, recordId: string) =>
+      makeRecord({ ...mine[0], srcaddr, bytes: 7_000_000, windowStart: slot + 60, windowEnd: slot + 120, recordId });
+    await ensureDayPartitions(stack.db.pool, [slot], new Set());
+    expect(await insertRecords(stack.db.pool, [at('10.97.0.1', 'during-0')])).toBe(1);
+    await foldRollup(stack.db.pool);
+    // The fold and seal begin (their snapshot taken), then wait for a table lock while a record of
+    // the slot, of the same key, and one of a new key are committed.
+    const locker = await stack.db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE flow_rollup_series IN EXCLUSIVE MODE');
+      const fold = foldRollup(stack.db.pool, 0);
+      for (let waiting = 0; !waiting; await new Promise((r) => setTimeout(r, 20)))
+        waiting = (
+          await stack.db.pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH taken AS%'",
+          )
+        ).rows[0].n;
+      const during = [at('10.97.0.1', 'during-1'), at('10.97.0.2', 'during-2')];
+      expect(await insertRecords(stack.db.pool, during)).toBe(2);
+      mine.push(...during);
+      await locker.query('COMMIT');
+      expect((await fold).folded).toBe(0);
+    } finally {
+      locker.release();
+    }
+    // Sealed from the record it saw; the two committed meanwhile are still pending, counted from there.
+    expect(await rest(slot)).toMatchObject({ sealed: true });
+    expect(await keptInSlot(slot, '10.97.0.1')).toEqual({ bytes: 7_000_000, flows: 1 });
+    expect(await pending()).toBe(2);
+    await answersAsRecords('committed during a seal', [range]);
+    // Folded into the sealed slot as late records: the kept key adds its record, the new key the bound.
+    await foldRollup(stack.db.pool);
+    expect(await keptInSlot(slot, '10.97.0.1')).toEqual({ bytes: 14_000_000, flows: 2 });
+    expect(await rest(slot)).toEqual({ sealed: true, bytes_max: 7_000_000 });
+    await answersAsRecords('folded after the seal', [range]);
   });
 
   it('says when a filtered top-N read the records', async () => {

@@ -257,8 +257,9 @@ export async function loadDataSet(
  * as the publisher's fold and seal would leave them (every key per day; per slot the SLOT_KEEP first
  * by each metric, ties by key, as SEAL_ROLLUP_SQL ranks them, and the most any other key had) — the
  * fold itself, an upsert per key and slot, took ~0.5 ms a record on this shared machine, 77 min for
- * these records. The fold's cost is measured instead on one hour of the records under a scratch log
- * topic, through the publisher's own foldRollup (FOLD_ROLLUP_SQL, then SEAL_ROLLUP_SQL), then removed.
+ * these records. The fold's cost is measured instead on one hour of the records stored again under a
+ * scratch log topic, through the publisher's own foldRollup (FOLD_ROLLUP_SQL, then SEAL_ROLLUP_SQL),
+ * then removed.
  * Answers the build's time, and the fold's cost per OK record and the size of the hour it folded.
  */
 export async function buildRollups(
@@ -304,22 +305,27 @@ export async function buildRollups(
     client.release();
   }
   const sec = (performance.now() - started) / 1000;
-  // The fold's cost: an hour in the middle of the data, its OK records appended to pending under a
-  // scratch log topic as the publisher's insert does, folded and sealed, then its rows removed.
+  // The fold's cost: an hour in the middle of the data stored again under a scratch log topic, with
+  // its pending rows, as the publisher's insert does; folded and sealed (the seal reads the records);
+  // then its rows removed.
   const hour = from + Math.floor((to - from) / 2 / HOUR) * HOUR;
   const scratch = `${logTopicId}-fold`;
-  const columns = ROLLUP_SOURCE_COLUMNS.map((c) => (c === 'log_topic_id' ? `'${scratch}' AS log_topic_id` : c)).join(
-    ', ',
+  const columns = COLUMNS.replace('record_id', `record_id || '-fold'`).replace(
+    'log_topic_id',
+    `'${scratch}' AS log_topic_id`,
   );
   await pool.query(
-    rollupPendingSql(
-      `(SELECT ${columns} FROM flow_records WHERE log_topic_id = '${logTopicId}' AND window_start >= ${hour} AND window_start < ${hour + HOUR}) AS chunk`,
-    ),
+    `WITH inserted AS (INSERT INTO flow_records (${COLUMNS}) SELECT ${columns} FROM flow_records ` +
+      `WHERE log_topic_id = '${logTopicId}' AND window_start >= ${hour} AND window_start < ${hour + HOUR} ` +
+      `RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}) ${rollupPendingSql('inserted')}`,
   );
   const t = performance.now();
-  const folded = await foldRollup(pool, 0);
+  const { folded } = await foldRollup(pool, 0);
   const usPerRecord = (1000 * (performance.now() - t)) / Math.max(1, folded);
-  await pool.query(`${rollupDeleteSql(`log_topic_id = '${scratch}' AND `)} SELECT 1`, [to]);
+  await pool.query(
+    `${rollupDeleteSql(`log_topic_id = '${scratch}' AND `)} DELETE FROM flow_records WHERE log_topic_id = '${scratch}'`,
+    [to],
+  );
   say(
     `fold of ${folded.toLocaleString('en')} OK records (an hour) through foldRollup: ${usPerRecord.toFixed(1)} µs a record`,
   );

@@ -73,14 +73,19 @@ export function createPool(url: string, max = 10): pg.Pool {
 }
 
 /**
- * Runs `fn` in one transaction on one pooled connection, and answers what it answers. A connection
- * whose transaction failed is closed, not reused: it may be lost, or in the middle of a COPY.
+ * Runs `fn` in one transaction (READ COMMITTED unless `isolation` says) on one pooled connection, and
+ * answers what it answers. A connection whose transaction failed is closed, not reused: it may be
+ * lost, or in the middle of a COPY.
  */
-export async function inTransaction<R>(pool: pg.Pool, fn: (client: PoolClient) => Promise<R>): Promise<R> {
+export async function inTransaction<R>(
+  pool: pg.Pool,
+  fn: (client: PoolClient) => Promise<R>,
+  isolation?: 'REPEATABLE READ',
+): Promise<R> {
   const client = await pool.connect();
   let failed = false;
   try {
-    await client.query('BEGIN');
+    await client.query(isolation ? `BEGIN ISOLATION LEVEL ${isolation}` : 'BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -1,17 +1,18 @@
 /**
- * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of OK
- * records per log topic and account, at three levels:
+ * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of
+ * OK records per log topic and account, at three levels:
  *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram and
  *    the action totals, exact for any range since a record's window is what decides whether it counts;
  *  - flow_rollup_daily: per UTC day and key, every key — the whole days of a top-N;
- *  - flow_rollup_slot: per 10-minute slot and key, only the keys that can reach a top-N once the slot
- *    is sealed (the SLOT_KEEP first by bytes, by packets or by flows), with flow_rollup_slot_rest
- *    holding, per sealed slot, a bound on every other key's totals there — the whole slots of a top-N
- *    outside its whole days; an answer the bounds cannot settle is taken from the records.
+ *  - flow_rollup_slot: per sealed 10-minute slot and key, only the keys that can reach a top-N (the
+ *    SLOT_KEEP first by bytes, by packets or by flows), with flow_rollup_slot_rest holding, per slot,
+ *    when a record last came to it and, once sealed, a bound on every other key's totals there — the
+ *    whole slots of a top-N outside its whole days; an answer the bounds cannot settle is taken from
+ *    the records. A slot not sealed yet has no keys here: readers take it from the records.
  * Whatever inserts records appends the rows the insert actually made to flow_rollup_pending in the
  * same statement (migration 005), so a replayed batch never counts twice; FOLD_ROLLUP_SQL moves them
- * into the levels and SEAL_ROLLUP_SQL trims the slots no record came to for a while. Readers add what
- * is still pending. SQL text only, no I/O.
+ * into the levels and SEAL_ROLLUP_SQL seals the slots no record came to for a while, from their
+ * records. Readers add what is still pending. SQL text only, no I/O.
  */
 
 export const HOUR = 3600;
@@ -64,35 +65,47 @@ export const KEY_VALUES = Object.entries(TOP_KEYS)
   .map(([name, k]) => `('${name}', ${k.sql}::text)`)
   .join(', ');
 const SUMS = 'coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)';
+const SUMS_AS = 'coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows';
 const ADD =
   'bytes = r.bytes + excluded.bytes, packets = r.packets + excluded.packets, flows = r.flows + excluded.flows';
 const NOW = 'extract(epoch FROM now())::bigint';
 
 /**
- * Adds the OK rows of `source` (ROLLUP_SOURCE_COLUMNS) to every level, upserting in the order of each
- * table's key so that concurrent writers would take row locks in one order. In a sealed slot a key it
- * no longer keeps is not added back (its earlier totals are gone): the slot's bounds grow by the most
- * any such key brought, so they still hold.
+ * Adds the OK rows of `source` (ROLLUP_SOURCE_COLUMNS) to the levels, upserting in the order of each
+ * table's key so that concurrent writers would take row locks in one order. A slot not sealed only
+ * notes that records came (touched_at): its seal reads them from flow_records. In a sealed slot (late
+ * records, the only ones summed per slot and key here) a kept key is added to; one it no longer keeps
+ * is not added back (its earlier totals are gone): the slot's bounds grow by the most any such key
+ * brought, so they still hold.
  */
 export function rollupAddSql(source: string): string {
+  const keyed = `${source} CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)`;
+  const slotOf = `window_start - window_start % ${SLOT}`;
   return [
-    `per_slot AS (SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${SLOT} AS slot, d.key, ` +
-      `coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows ` +
-      `FROM ${source} CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key) WHERE log_status = 'OK' GROUP BY 1, 2, 3, 4, 5)`,
-    `routed AS (SELECT p.*, CASE WHEN s.sealed THEN NOT EXISTS (SELECT 1 FROM flow_rollup_slot k WHERE k.log_topic_id = p.log_topic_id ` +
-      `AND k.account_id = p.account_id AND k.dimension = p.dimension AND k.slot = p.slot AND k.key IS NOT DISTINCT FROM p.key) ELSE false END AS to_rest ` +
-      `FROM per_slot p LEFT JOIN flow_rollup_slot_rest s ON s.log_topic_id = p.log_topic_id AND s.account_id = p.account_id ` +
-      `AND s.dimension = p.dimension AND s.slot = p.slot)`,
+    `touched AS (SELECT g.log_topic_id, g.account_id, d.dimension, g.slot, coalesce(s.sealed, false) AS sealed ` +
+      `FROM (SELECT DISTINCT log_topic_id, account_id, ${slotOf} AS slot FROM ${source} WHERE log_status = 'OK') g ` +
+      `CROSS JOIN (VALUES ${Object.keys(TOP_KEYS)
+        .map((name) => `('${name}')`)
+        .join(', ')}) AS d (dimension) ` +
+      `LEFT JOIN flow_rollup_slot_rest s ON s.log_topic_id = g.log_topic_id AND s.account_id = g.account_id ` +
+      `AND s.dimension = d.dimension AND s.slot = g.slot)`,
+    `late AS (SELECT p.*, EXISTS (SELECT 1 FROM flow_rollup_slot k WHERE k.log_topic_id = p.log_topic_id AND k.account_id = p.account_id ` +
+      `AND k.dimension = p.dimension AND k.slot = p.slot AND k.key IS NOT DISTINCT FROM p.key) AS kept ` +
+      `FROM (SELECT t.log_topic_id, t.account_id, t.dimension, t.slot, d.key, ${SUMS_AS} ` +
+      `FROM ${keyed} JOIN touched t ON t.sealed AND t.log_topic_id = ${source}.log_topic_id AND t.account_id = ${source}.account_id ` +
+      `AND t.dimension = d.dimension AND t.slot = ${slotOf} WHERE log_status = 'OK' GROUP BY 1, 2, 3, 4, 5) p)`,
     `slot_added AS (INSERT INTO flow_rollup_slot AS r (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) ` +
-      `SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM routed WHERE NOT to_rest ORDER BY 1, 2, 3, 4, 5 ` +
+      `SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM late WHERE kept ORDER BY 1, 2, 3, 4, 5 ` +
       `ON CONFLICT (log_topic_id, account_id, dimension, slot, key) DO UPDATE SET ${ADD})`,
     `rest_added AS (INSERT INTO flow_rollup_slot_rest AS r (log_topic_id, account_id, dimension, slot, sealed, touched_at, bytes_max, packets_max, flows_max) ` +
-      `SELECT log_topic_id, account_id, dimension, slot, false, ${NOW}, coalesce(max(bytes) FILTER (WHERE to_rest), 0), ` +
-      `coalesce(max(packets) FILTER (WHERE to_rest), 0), coalesce(max(flows) FILTER (WHERE to_rest), 0) FROM routed GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 ` +
+      `SELECT t.log_topic_id, t.account_id, t.dimension, t.slot, false, ${NOW}, coalesce(max(l.bytes) FILTER (WHERE NOT l.kept), 0), ` +
+      `coalesce(max(l.packets) FILTER (WHERE NOT l.kept), 0), coalesce(max(l.flows) FILTER (WHERE NOT l.kept), 0) ` +
+      `FROM touched t LEFT JOIN late l USING (log_topic_id, account_id, dimension, slot) GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 ` +
       `ON CONFLICT (log_topic_id, account_id, dimension, slot) DO UPDATE SET touched_at = excluded.touched_at, ` +
       `bytes_max = r.bytes_max + excluded.bytes_max, packets_max = r.packets_max + excluded.packets_max, flows_max = r.flows_max + excluded.flows_max)`,
     `day_added AS (INSERT INTO flow_rollup_daily AS r (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) ` +
-      `SELECT log_topic_id, account_id, dimension, slot - slot % ${DAY}, key, sum(bytes), sum(packets), sum(flows) FROM per_slot GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 ` +
+      `SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, ${SUMS} FROM ${keyed} ` +
+      `WHERE log_status = 'OK' GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 ` +
       `ON CONFLICT (log_topic_id, account_id, dimension, day, key) DO UPDATE SET ${ADD})`,
     `series_added AS (INSERT INTO flow_rollup_series AS r (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows) ` +
       `SELECT log_topic_id, account_id, window_start, window_end, action, protocol, ${SUMS} FROM ${source} WHERE log_status = 'OK' ` +
@@ -102,27 +115,44 @@ export function rollupAddSql(source: string): string {
 }
 
 /**
- * Moves every committed pending row into the rollups: deleted and added in one statement, so a crash
- * adds all of them or none. Answers one row: `folded`, how many pending rows it took.
+ * Moves every pending row of the transaction's snapshot into the rollups: deleted and added in one
+ * statement, so a crash adds all of them or none. Answers one row: `folded`, how many pending rows it
+ * took. Run with SEAL_ROLLUP_SQL in one REPEATABLE READ transaction (see there).
  */
 export const FOLD_ROLLUP_SQL =
   `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), ` +
   `${rollupAddSql('taken')} SELECT count(*)::int AS folded FROM taken`;
 
 /**
- * Seals the slots no record came to for $1 seconds: keeps their SLOT_KEEP first keys by each metric,
- * deletes the others and records, per metric, the most any deleted key had (a bound on every key the
- * slot no longer holds). Run under the fold's lock. Answers `sealed`, how many (slot, key kind) pairs.
+ * Seals the slots no record came to for $1 seconds, from their OK records in flow_records: keeps the
+ * SLOT_KEEP first keys by each metric and records, per metric, the most any other key has (a bound on
+ * every key the slot does not keep). Each record must count once: in the same REPEATABLE READ
+ * snapshot as FOLD_ROLLUP_SQL, it reads exactly the records whose pending rows are folded (now or
+ * before) — a record and its pending row are committed together — and a later fold routes the others
+ * as late records. Run under the fold's lock. Answers `sealed`, how many (slot, key kind) pairs.
  */
 export const SEAL_ROLLUP_SQL = `WITH due AS (
   SELECT log_topic_id, account_id, dimension, slot FROM flow_rollup_slot_rest WHERE NOT sealed AND touched_at <= ${NOW} - $1::bigint),
+per AS (
+  SELECT f.log_topic_id, f.account_id, d.dimension, s.slot, d.key,
+    coalesce(sum(f.bytes), 0) AS bytes, coalesce(sum(f.packets), 0) AS packets, count(*) AS flows
+  FROM (SELECT DISTINCT log_topic_id, account_id, slot FROM due) s
+  JOIN flow_records f ON f.log_topic_id = s.log_topic_id AND f.account_id = s.account_id
+    AND f.window_start >= s.slot AND f.window_start < s.slot + ${SLOT} AND f.log_status = 'OK'
+  CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
+  JOIN due ON due.log_topic_id = s.log_topic_id AND due.account_id = s.account_id AND due.slot = s.slot AND due.dimension = d.dimension
+  GROUP BY 1, 2, 3, 4, 5),
 ranked AS (
-  SELECT k.ctid AS id, k.log_topic_id, k.account_id, k.dimension, k.slot, k.bytes, k.packets, k.flows,
-    least(row_number() OVER (w ORDER BY k.bytes DESC, k.key), row_number() OVER (w ORDER BY k.packets DESC, k.key),
-      row_number() OVER (w ORDER BY k.flows DESC, k.key)) AS place
-  FROM flow_rollup_slot k JOIN due USING (log_topic_id, account_id, dimension, slot)
-  WINDOW w AS (PARTITION BY k.log_topic_id, k.account_id, k.dimension, k.slot)),
-dropped AS (DELETE FROM flow_rollup_slot WHERE ctid = ANY (ARRAY(SELECT id FROM ranked WHERE place > ${SLOT_KEEP}))),
+  SELECT per.*, least(row_number() OVER (w ORDER BY bytes DESC, key), row_number() OVER (w ORDER BY packets DESC, key),
+    row_number() OVER (w ORDER BY flows DESC, key)) AS place
+  FROM per WINDOW w AS (PARTITION BY log_topic_id, account_id, dimension, slot)),
+-- Keys a fold of the version before wrote to the slot while open (a publisher not upgraded yet) go
+-- first: the count makes the delete run before the insert.
+cleared AS (DELETE FROM flow_rollup_slot k USING due WHERE k.log_topic_id = due.log_topic_id AND k.account_id = due.account_id
+  AND k.dimension = due.dimension AND k.slot = due.slot RETURNING 1),
+kept AS (INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows)
+  SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked
+  WHERE place <= ${SLOT_KEEP} AND (SELECT count(*) FROM cleared) >= 0 ORDER BY 1, 2, 3, 4, 5),
 bounds AS (SELECT log_topic_id, account_id, dimension, slot, max(bytes) AS bytes, max(packets) AS packets, max(flows) AS flows
   FROM ranked WHERE place > ${SLOT_KEEP} GROUP BY 1, 2, 3, 4)
 UPDATE flow_rollup_slot_rest r SET sealed = true, bytes_max = coalesce(b.bytes, 0), packets_max = coalesce(b.packets, 0),

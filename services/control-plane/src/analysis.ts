@@ -64,9 +64,9 @@ export interface Span {
 
 /**
  * Where a top-N reads each part of [from, to): the whole UTC days from the daily level, the other
- * whole 10-minute slots from the slot level, and the records whose window starts before the first
- * whole slot or from the end of the last (the edges: less than a slot at each end). `whole` is the
- * days and slots together; none when the range holds no whole slot.
+ * whole 10-minute slots from the slot level (those not sealed yet from the records), and the records
+ * whose window starts before the first whole slot or from the end of the last (the edges: less than a
+ * slot at each end). `whole` is the days and slots together; none when the range holds no whole slot.
  */
 export function splitRange(range: Span): { whole?: Span; days?: Span; slots: Span[] } {
   const whole = { from: Math.ceil(range.from / SLOT) * SLOT, to: Math.floor(range.to / SLOT) * SLOT };
@@ -95,14 +95,15 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
 
 /**
  * The top keys from the rollups: whole days from the daily level, other whole slots from the slot
- * level, what is not folded yet from the pending rows, the edges from the records; summed per key
- * before ordering. A sealed slot keeps only its busiest keys and a bound on the rest, so each key has
- * its totals so far (lower) and at most `upper`: lower plus, for the sealed slots that did not keep
- * it, the least of their bounds summed and of what its daily totals of the range's partial days
+ * level once sealed and from the records before (few: the last minutes), what is not folded yet from
+ * the pending rows (but those of the slots read from the records), the edges from the records; summed
+ * per key before ordering. A sealed slot keeps only its busiest keys and a bound on the rest, so each
+ * key has its totals so far (lower) and at most `upper`: lower plus, for the sealed slots that did not
+ * keep it, the least of their bounds summed and of what its daily totals of the range's partial days
  * leave (the daily level holds every key, so no key goes unseen). The answer is `certain` when every
  * key it names was kept in every sealed slot that dropped any (its totals are exact) and no other key
- * can reach the last one's. Else the caller asks the records (topRecordsSql). Undefined without a
- * whole slot.
+ * can reach the last one's — nor, when it names fewer than `limit`, have any record at all. Else the
+ * caller asks the records (topRecordsSql). Undefined without a whole slot.
  */
 export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
@@ -126,15 +127,23 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
   const inCapDays = (column: string) => `${column} >= ${capFrom} AND ${column} < ${capTo} AND NOT ${inDays(column)}`;
   const pendingKey = `SELECT ${key.sql} AS key, ${TOTALS}`;
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole day's, the cap.
+  const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where}`;
+  const slotOf = `window_start - window_start % ${SLOT}`;
   const branches = [
-    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
-    `${pendingKey}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM flow_rollup_pending WHERE ${level} AND window_start >= ${from} AND window_start < ${to} GROUP BY 1, 7`,
+    `${recordsKey} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
+    // The slots not sealed: bounded by the first and last (index conditions), then picked.
+    `${recordsKey} AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
+      `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1`,
+    `${pendingKey}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM flow_rollup_pending WHERE ${level} AND window_start >= ${from} AND window_start < ${to} ` +
+      `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1, 7`,
     `SELECT ${key.sql} AS key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM flow_rollup_pending WHERE ${level} AND ${inCapDays('window_start')} GROUP BY 1`,
     `SELECT key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric FROM flow_rollup_daily WHERE ${dimension} AND ${inCapDays('day')}`,
     ...slotRanges.map(
       (s) =>
         `SELECT k.key::${key.type}, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0), (r.slot IS NOT NULL)::int, false, 0::numeric FROM flow_rollup_slot k ` +
-        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to}`,
+        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to} ` +
+        // Keys a fold of the version before wrote to an open slot: its records count instead.
+        `AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))`,
     ),
   ];
   if (days)
@@ -146,16 +155,22 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
   return {
     text:
       `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
+      `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND (${inSlots('slot')})), ` +
       `parts (key, bytes, packets, flows, slack, sealed, day, cap) AS (${branches.join(' UNION ALL ')}), ` +
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
       `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +
       `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
-      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact, ` +
-      `row_number() OVER (ORDER BY t.flows > 0 DESC, t.${m} DESC, t.key) AS place FROM totals t CROSS JOIN bound b), ` +
-      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact FROM ranked WHERE place <= ${limit} AND flows > 0), ` +
-      `others AS (SELECT coalesce(bool_and(exact OR upper < (SELECT v FROM last)), true) AS settled FROM ranked WHERE place > ${limit} OR flows = 0) ` +
+      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact ` +
+      `FROM totals t CROSS JOIN bound b), ` +
+      // The first keys by a bounded sort, not a rank of every key of the partial days (55,000 a day).
+      `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
+      `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +
+      // Over every key, the first ones too: one of those that is not exact leaves `last` not exact anyway.
+      // Below a full answer any key with a record belongs in it, however little it has.
+      `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
+      `FROM ranked) ` +
       `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +
-      `FROM ranked, last, others WHERE place <= ${limit} AND flows > 0 ORDER BY place`,
+      `FROM top, last, others ORDER BY ${m} DESC, key`,
     values: params.values,
   };
 }

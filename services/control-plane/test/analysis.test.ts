@@ -72,13 +72,24 @@ describe('analysis SQL', () => {
     expect(sql.text).toContain(
       'FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $5 AND window_start < $6',
     );
+    // The slots not sealed yet from the records, not from their pending rows.
+    expect(sql.text).toContain(
+      'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed',
+    );
+    expect(sql.text).toContain(
+      "log_status = 'OK' AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
+        'AND window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1',
+    );
+    expect(sql.text).toContain(
+      'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1, 7',
+    );
     expect(sql.text).toContain(
       'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND k.slot >= $10 AND k.slot < $11',
     );
     expect(sql.text).toContain(
       'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13)',
     );
-    expect(sql.text).toMatch(/ORDER BY place$/);
+    expect(sql.text).toMatch(/ORDER BY bytes DESC, key LIMIT \$16\), .* ORDER BY bytes DESC, key$/);
     expect(sql.values.slice(4)).toEqual([
       2 * DAY,
       9 * DAY - 600,

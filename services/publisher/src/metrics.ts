@@ -29,7 +29,12 @@ export function publisherMetrics(registry: Registry) {
     }),
     rollupFolded: new Counter({
       name: 'flowlogs_publisher_rollup_folded_total',
-      help: 'Pending rollup rows (stored OK records) folded into the hourly rollup',
+      help: 'Pending rollup rows (stored OK records) folded into the rollups',
+      registers: [registry],
+    }),
+    rollupFoldRetries: new Counter({
+      name: 'flowlogs_publisher_rollup_fold_retries_total',
+      help: 'Folds begun again after a serialization failure (another fold or retention committed meanwhile)',
       registers: [registry],
     }),
     rollupFoldFailures: new Counter({

@@ -252,7 +252,9 @@ export class Publisher {
       this.foldsQueued = false;
       if (!this.pool) return;
       try {
-        this.metrics.rollupFolded.inc(await foldRollup(this.pool));
+        const fold = await foldRollup(this.pool);
+        this.metrics.rollupFolded.inc(fold.folded);
+        this.metrics.rollupFoldRetries.inc(fold.retried);
       } catch (err) {
         this.metrics.rollupFoldFailures.inc();
         this.deps.log.warn(

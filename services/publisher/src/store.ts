@@ -54,27 +54,48 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
 
 const UNIQUE_VIOLATION = '23505';
 
-/**
- * Any fixed number: one publisher folds the rollup at a time (concurrent folds would only wait on
- * each other), and retention holds it while it deletes rollup rows with their records.
- */
+/** A fold: how many pending rows it folded, and how many times it began again after a serialization failure. */
+export interface Fold {
+  folded: number;
+  retried: number;
+}
+
+/** Tries of a fold that serialization failures ended (another fold or retention committed meanwhile). */
+const FOLD_TRIES = 3;
 
 /**
  * Moves the rollup's pending rows into the rollups (FOLD_ROLLUP_SQL) and seals the slots no record
- * came to for `sealAfter` seconds (SEAL_ROLLUP_SQL), unless another publisher is doing it now. Answers
- * how many pending rows it folded.
+ * came to for `sealAfter` seconds (SEAL_ROLLUP_SQL), unless another publisher is doing it now. Both in
+ * one REPEATABLE READ transaction: the seal reads the records of exactly the pending rows folded, and
+ * a crash adds all or nothing. A serialization failure (a fold or retention that committed after this
+ * snapshot was taken, before the lock) is tried again.
  */
-export async function foldRollup(pool: Pool, sealAfter = SEAL_AFTER): Promise<number> {
-  return inTransaction(pool, async (client) => {
-    const {
-      rows: [lock],
-    } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [ADVISORY_LOCKS.rollupFold]);
-    if (!lock.ok) return 0;
-    const folded = (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded;
-    await client.query(SEAL_ROLLUP_SQL, [sealAfter]);
-    return folded;
-  });
+export async function foldRollup(pool: Pool, sealAfter = SEAL_AFTER): Promise<Fold> {
+  for (let retried = 0; ; retried++) {
+    try {
+      const folded = await inTransaction(
+        pool,
+        async (client) => {
+          const {
+            rows: [lock],
+          } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+            ADVISORY_LOCKS.rollupFold,
+          ]);
+          if (!lock.ok) return 0;
+          const n = (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded;
+          await client.query(SEAL_ROLLUP_SQL, [sealAfter]);
+          return n;
+        },
+        'REPEATABLE READ',
+      );
+      return { folded, retried };
+    } catch (err) {
+      if ((err as { code?: string }).code !== SERIALIZATION_FAILURE || retried + 1 >= FOLD_TRIES) throw err;
+    }
+  }
 }
+
+const SERIALIZATION_FAILURE = '40001';
 
 /** "Postgres is not reachable right now": wait and retry, however long it takes. */
 export function isConnectionError(err: unknown): boolean {

@@ -1,7 +1,7 @@
 /** The publisher's insert path on the real database: records and their rollups, replays, concurrent publishers, the migration's backfill. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromRow, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
-import { DAY, ensureDayPartitions, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
+import { DAY, ensureDayPartitions, FOLD_ROLLUP_SQL, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
@@ -49,8 +49,12 @@ type RollupRow = {
   flows: number;
 };
 
-/** The per-key rollups the records make (open slots keep every key), computed here: OK records only, per level, log topic, account, dimension, slot or day, and key (as text). */
-function expectedRollup(records: FlowRecord[]): RollupRow[] {
+/**
+ * The rollups the records make, computed here: OK records only, per log topic, account and dimension,
+ * every key's totals (as text) per day, and per slot (every key's totals when `sealed`, else none: an
+ * open slot is only noted, its key null and its bounds zero).
+ */
+function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupRow[] {
   const rows = new Map<string, RollupRow>();
   for (const r of records.filter((x) => x.logStatus === 'OK')) {
     for (const [level, grain] of [
@@ -59,7 +63,7 @@ function expectedRollup(records: FlowRecord[]): RollupRow[] {
     ] as const)
       for (const dimension of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) {
         const value = r[dimension];
-        const key = value === null ? null : String(value);
+        const key = level === 'slot' && !sealed ? null : value === null ? null : String(value);
         const at = r.windowStart - (r.windowStart % grain);
         const id = JSON.stringify([level, r.logTopicId, r.accountId, dimension, at, key]);
         const row = rows.get(id) ?? {
@@ -73,9 +77,11 @@ function expectedRollup(records: FlowRecord[]): RollupRow[] {
           packets: 0,
           flows: 0,
         };
-        row.bytes += r.bytes ?? 0;
-        row.packets += r.packets ?? 0;
-        row.flows += 1;
+        if (level === 'day' || sealed) {
+          row.bytes += r.bytes ?? 0;
+          row.packets += r.packets ?? 0;
+          row.flows += 1;
+        }
         rows.set(id, row);
       }
   }
@@ -89,14 +95,18 @@ const sortRollup = (rows: RollupRow[]) =>
     ),
   );
 
-/** The per-key rollups once the pending rows are folded into them (none sealed yet: every key kept). */
-async function rollup(pool: Pool): Promise<RollupRow[]> {
-  await foldRollup(pool);
+/**
+ * The rollups once the pending rows are folded into them (and the slots sealed, if `sealAfter` says):
+ * the daily level's rows, and per slot its kept keys once sealed, else its note (bounds zero).
+ */
+async function rollup(pool: Pool, sealAfter?: number): Promise<RollupRow[]> {
+  await foldRollup(pool, sealAfter);
   expect((await pool.query('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n).toBe(0);
   return sortRollup(
     (
       await pool.query<RollupRow>(
         "SELECT 'slot' AS level, log_topic_id, account_id, dimension, slot AS at, key, bytes, packets, flows FROM flow_rollup_slot " +
+          "UNION ALL SELECT 'slot', log_topic_id, account_id, dimension, slot, NULL, bytes_max, packets_max, flows_max FROM flow_rollup_slot_rest WHERE NOT sealed " +
           "UNION ALL SELECT 'day', log_topic_id, account_id, dimension, day, key, bytes, packets, flows FROM flow_rollup_daily",
       )
     ).rows,
@@ -156,7 +166,10 @@ describe('insertRecords', () => {
     stored.push(...batch);
     const once = await rollup(db.pool);
     expect(once).toEqual(expectedRollup(stored));
-    expect(once.find((r) => r.dimension === 'srcport' && r.key === null)).toMatchObject({ flows: 1, packets: 0 });
+    expect(once.find((r) => r.level === 'day' && r.dimension === 'srcport' && r.key === null)).toMatchObject({
+      flows: 1,
+      packets: 0,
+    });
     expect(once.filter((r) => r.level === 'day' && r.dimension === 'action').reduce((n, r) => n + r.flows, 0)).toBe(
       batch.length - 2,
     );
@@ -187,7 +200,7 @@ describe('insertRecords', () => {
       const rs = Array.from({ length: 1500 }, (_, i) => record(i % 3));
       return b % 2 ? rs.reverse() : rs;
     });
-    const folds: Promise<number>[] = [];
+    const folds: Promise<{ folded: number }>[] = [];
     const counts = await Promise.all(
       batches.map(async (b) => {
         const n = await store(b);
@@ -196,7 +209,7 @@ describe('insertRecords', () => {
       }),
     );
     expect(counts).toEqual([1500, 1500, 1500, 1500]);
-    const folded = (await Promise.all(folds)).reduce((a, b) => a + b, 0) + (await foldRollup(db.pool));
+    const folded = [...(await Promise.all(folds)), await foldRollup(db.pool)].reduce((n, f) => n + f.folded, 0);
     expect(folded).toBe(batches.flat().filter((r) => r.logStatus === 'OK').length);
     stored.push(...batches.flat());
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
@@ -207,6 +220,39 @@ describe('insertRecords', () => {
     await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '011_%'");
     expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^011_/)]);
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
+  });
+
+  it('seals the slots from their records: each keeps every key when it has no more than it keeps', async () => {
+    expect(await rollup(db.pool, 0)).toEqual(expectedRollup(stored, { sealed: true }));
+    expect(
+      (await db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE NOT sealed OR flows_max > 0'))
+        .rows[0].n,
+    ).toBe(0);
+  });
+
+  it('begins a fold again when another committed after its snapshot, and counts each record once', async () => {
+    // A fold without the lock stands for one that committed between this fold's snapshot and its
+    // lock: this fold's delete of the same pending rows waits for it, then fails to serialize.
+    const batch = Array.from({ length: 50 }, () => record(7));
+    expect(await store(batch)).toBe(batch.length);
+    stored.push(...batch);
+    const other = await db.pool.connect();
+    try {
+      await other.query('BEGIN');
+      expect((await other.query(FOLD_ROLLUP_SQL)).rows[0].folded).toBe(batch.length);
+      const fold = foldRollup(db.pool);
+      for (let waiting = 0; !waiting; await new Promise((r) => setTimeout(r, 20)))
+        waiting = (
+          await db.pool.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH taken AS%'",
+          )
+        ).rows[0].n;
+      await other.query('COMMIT');
+      expect(await fold).toEqual({ folded: 0, retried: 1 });
+    } finally {
+      other.release();
+    }
+    expect(await rollup(db.pool, 0)).toEqual(expectedRollup(stored, { sealed: true }));
   });
 });
 
