@@ -58,7 +58,7 @@ export interface StableOffsetsAdmin extends Admin {
 }
 
 /** The request: OffsetFetch v7 (a flexible version), require_stable set. */
-export function offsetFetchV7(groupId: string, topic: string, partitions: number[]) {
+function offsetFetchV7(groupId: string, topic: string, partitions: number[]) {
   const Encoder = require(ENCODER_MODULE) as new () => Encoder;
   return {
     apiKey: OFFSET_FETCH,
@@ -75,7 +75,7 @@ export function offsetFetchV7(groupId: string, topic: string, partitions: number
 }
 
 /** The response after its correlation id (pure but for kafkajs's Decoder). */
-export function decodeOffsetFetchV7(payload: Buffer): {
+function decodeOffsetFetchV7(payload: Buffer): {
   errorCode: number;
   partitions: (StableOffset & { errorCode: number })[];
 } {
