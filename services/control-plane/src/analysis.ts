@@ -104,6 +104,12 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
  * key it names was kept in every sealed slot that dropped any (its totals are exact) and no other key
  * can reach the last one's — nor, when it names fewer than `limit`, have any record at all. Else the
  * caller asks the records (topRecordsSql). Undefined without a whole slot.
+ *
+ * Only the keys that can reach the answer are summed (a day has ~55,000 addresses; summing all of
+ * them was most of a top-N's time): `floor`, the limit-th greatest of what the kept keys of the slots
+ * and the busiest keys of each whole day add up to, is at most the answer's last value; a key whose
+ * daily totals stay below floor / (the days the range touches) on every one of those days, with
+ * nothing pending, has less than floor in all, so it is neither in the answer nor able to reach it.
  */
 export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
@@ -122,51 +128,70 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
   const days = parts.days && { from: params.add(parts.days.from), to: params.add(parts.days.to) };
   const inDays = (column: string) => (days ? `(${column} >= ${days.from} AND ${column} < ${days.to})` : 'false');
   // The days the slots and edges lie in (a window overlapping `from` starts up to 600 s before it).
-  const capFrom = params.add(Math.floor((scope.from - 600) / DAY) * DAY);
-  const capTo = params.add(Math.ceil(scope.to / DAY) * DAY);
+  const touched = { from: Math.floor((scope.from - 600) / DAY) * DAY, to: Math.ceil(scope.to / DAY) * DAY };
+  const [capFrom, capTo] = [params.add(touched.from), params.add(touched.to)];
   const inCapDays = (column: string) => `${column} >= ${capFrom} AND ${column} < ${capTo} AND NOT ${inDays(column)}`;
+  const limit = params.add(query.limit);
+  // The keys that can reach the answer (see above), and the null key (records without one): only
+  // theirs are summed. `expr` is a key as text.
+  const isCandidate = (expr: string) => `(${expr} IN (SELECT key FROM candidates) OR ${expr} IS NULL)`;
+  const keyText = `${key.sql}::text`;
   const pendingKey = `SELECT ${key.sql} AS key, ${TOTALS}`;
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole day's, the cap.
-  const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where}`;
+  const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(keyText)}`;
   const slotOf = `window_start - window_start % ${SLOT}`;
+  // The daily totals of candidates, by the key's index (the null key's by its own condition).
+  const dailyOf = (columns: string, days: string) =>
+    ['key = ANY (ARRAY(SELECT key FROM candidates))', 'key IS NULL'].map(
+      (k) => `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND ${days} AND ${k}`,
+    );
   const branches = [
     `${recordsKey} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
     // The slots not sealed: bounded by the first and last (index conditions), then picked.
     `${recordsKey} AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
       `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1`,
     `${pendingKey}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM flow_rollup_pending WHERE ${level} AND window_start >= ${from} AND window_start < ${to} ` +
-      `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1, 7`,
+      `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate(keyText)} GROUP BY 1, 7`,
     `SELECT ${key.sql} AS key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM flow_rollup_pending WHERE ${level} AND ${inCapDays('window_start')} GROUP BY 1`,
-    `SELECT key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric FROM flow_rollup_daily WHERE ${dimension} AND ${inCapDays('day')}`,
-    ...slotRanges.map(
-      (s) =>
-        `SELECT k.key::${key.type}, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0), (r.slot IS NOT NULL)::int, false, 0::numeric FROM flow_rollup_slot k ` +
-        `LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} AND k.slot >= ${s.from} AND k.slot < ${s.to} ` +
-        // Keys a fold of the version before wrote to an open slot: its records count instead.
-        `AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))`,
-    ),
+    ...dailyOf(`key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric`, inCapDays('day')),
+    `SELECT key::${key.type}, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept WHERE ${isCandidate('key')}`,
   ];
-  if (days)
-    branches.push(
-      `SELECT key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric FROM flow_rollup_daily WHERE ${dimension} ` +
-        `AND ${inDays('day')}`,
+  // What some keys have at least: their kept totals in the slots, and in each whole day the busiest ones'.
+  const floorParts = [`SELECT key, ${m} AS v FROM kept`];
+  if (days) {
+    branches.push(...dailyOf(`key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric`, inDays('day')));
+    floorParts.push(
+      `SELECT b.key, b.v FROM generate_series(${days.from}::bigint, ${days.to}::bigint - ${DAY}, ${DAY}) AS g (day) ` +
+        `CROSS JOIN LATERAL (SELECT key, ${m} AS v FROM flow_rollup_daily WHERE ${dimension} AND day = g.day ` +
+        `ORDER BY ${m} DESC LIMIT ${limit}) b`,
     );
-  const limit = params.add(query.limit);
+  }
+  const touchedDays = params.add((touched.to - touched.from) / DAY);
   return {
     text:
       `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
       `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND (${inSlots('slot')})), ` +
+      // The kept keys of the sealed slots (keys a fold of the version before wrote to an open slot
+      // are left out: its records count instead), read once for the floor and the totals.
+      `kept AS MATERIALIZED (SELECT k.key, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0) AS slack, (r.slot IS NOT NULL)::int AS sealed ` +
+      `FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} ` +
+      `AND (${inSlots('k.slot')}) AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))), ` +
+      `floor_value AS (SELECT coalesce((SELECT sum(v) FROM (${floorParts.join(' UNION ALL ')}) AS l GROUP BY key ` +
+      `ORDER BY 1 DESC OFFSET ${limit} - 1 LIMIT 1), 0) AS v), ` +
+      `candidates AS (SELECT key FROM flow_rollup_daily WHERE ${dimension} AND day >= ${capFrom} AND day < ${capTo} ` +
+      `AND ${m} * ${touchedDays}::int >= (SELECT v FROM floor_value) ` +
+      `UNION SELECT ${keyText} FROM flow_rollup_pending WHERE ${level} AND window_start >= ${capFrom} AND window_start < ${capTo}), ` +
       `parts (key, bytes, packets, flows, slack, sealed, day, cap) AS (${branches.join(' UNION ALL ')}), ` +
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
       `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +
       `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
       `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact ` +
       `FROM totals t CROSS JOIN bound b), ` +
-      // The first keys by a bounded sort, not a rank of every key of the partial days (55,000 a day).
       `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
       `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +
       // Over every key, the first ones too: one of those that is not exact leaves `last` not exact anyway.
-      // Below a full answer any key with a record belongs in it, however little it has.
+      // Below a full answer any key with a record belongs in it, however little it has. A key that is
+      // not a candidate has less than the floor, at most the last one's.
       `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
       `FROM ranked) ` +
       `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +

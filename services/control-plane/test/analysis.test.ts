@@ -77,17 +77,17 @@ describe('analysis SQL', () => {
       'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed',
     );
     expect(sql.text).toContain(
-      "log_status = 'OK' AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
+      "log_status = 'OK' AND (host(srcaddr)::text IN (SELECT key FROM candidates) OR host(srcaddr)::text IS NULL) AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
         'AND window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1',
     );
     expect(sql.text).toContain(
-      'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1, 7',
+      'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) AND (host(srcaddr)::text IN (SELECT key FROM candidates) OR host(srcaddr)::text IS NULL) GROUP BY 1, 7',
     );
     expect(sql.text).toContain(
-      'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND k.slot >= $10 AND k.slot < $11',
+      'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND ((k.slot >= $10 AND k.slot < $11))',
     );
     expect(sql.text).toContain(
-      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13)',
+      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13) AND key = ANY (ARRAY(SELECT key FROM candidates))',
     );
     expect(sql.text).toMatch(/ORDER BY bytes DESC, key LIMIT \$16\), .* ORDER BY bytes DESC, key$/);
     expect(sql.values.slice(4)).toEqual([
@@ -104,12 +104,17 @@ describe('analysis SQL', () => {
       DAY,
       9 * DAY,
       10,
+      // How many days those are: a key below the floor / 8 in each of them cannot reach the answer.
+      8,
     ]);
+    expect(sql.text).toContain(
+      'candidates AS (SELECT key FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $14 AND day < $15 AND bytes * $17::int >= (SELECT v FROM floor_value)',
+    );
     // Keys keep the records' type: numbers as numbers.
     expect(topRollupSql(week, { by: 'dstport', metric: 'flows', limit: 10 })!.text).toContain(
       'SELECT key::integer, bytes',
     );
-    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain('k.key::smallint');
+    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain('SELECT key::smallint, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept');
     // Without a whole slot there is nothing for the rollups to answer.
     expect(
       topRollupSql({ ...week, from: 601, to: 1199 }, { by: 'srcaddr', metric: 'bytes', limit: 10 }),
