@@ -335,7 +335,7 @@ async function main(): Promise<void> {
     if (opts.loadOnly) return;
     console.log(
       `  loading: records generated and stored in ${set.loadSec.toFixed(0)} s, their indexes built (and VACUUM ANALYZE) in ${set.indexSec.toFixed(0)} s, ` +
-        `rollups built in ${set.rollupSec.toFixed(0)} s (a day a statement); the publisher's fold and seal ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (${set.foldRecords.toLocaleString('en')} records of an hour in one fold)`,
+        `rollups built in ${set.rollupSec.toFixed(0)} s (a day a statement, two days at once); the publisher's fold and seal ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (${set.foldRecords.toLocaleString('en')} records of an hour in one fold)`,
     );
     const sizes = await relationSizes(pool);
     const stats = await pool.query<{
