@@ -31,6 +31,7 @@ import { ControlPlane, ControlPlaneConfig } from '@flowlogs/control-plane';
 import {
   histogramSql,
   histogramStep,
+  TOP_ROLLUP_SETTINGS,
   TOP_SETTINGS,
   topRecordsSql,
   topRollupSql,
@@ -434,7 +435,7 @@ async function main(): Promise<void> {
                 const r = rangeOf(span.seconds, i);
                 return topRollupSql(scope(r.from, r.to), { by, metric, limit: 10 })!;
               },
-              settings: TOP_SETTINGS,
+              settings: TOP_ROLLUP_SETTINGS,
             });
       for (const q of ['action:REJECT', 'protocol:17', 'dstport:443', samples[0].ip, '10.16.0.0/16'])
         cases.push({

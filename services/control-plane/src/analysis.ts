@@ -130,43 +130,54 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
   // The days the slots and edges lie in (a window overlapping `from` starts up to 600 s before it).
   const touched = { from: Math.floor((scope.from - 600) / DAY) * DAY, to: Math.ceil(scope.to / DAY) * DAY };
   const [capFrom, capTo] = [params.add(touched.from), params.add(touched.to)];
-  const inCapDays = (column: string) => `${column} >= ${capFrom} AND ${column} < ${capTo} AND NOT ${inDays(column)}`;
   const limit = params.add(query.limit);
   // The keys that can reach the answer (see above), and the null key (records without one): only
   // theirs are summed. `expr` is a key as text.
   const isCandidate = (expr: string) => `(${expr} IN (SELECT key FROM candidates) OR ${expr} IS NULL)`;
   const keyText = `${key.sql}::text`;
-  const pendingKey = `SELECT ${key.sql} AS key, ${TOTALS}`;
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole day's, the cap.
   const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(keyText)}`;
   const slotOf = `window_start - window_start % ${SLOT}`;
-  // The daily totals of candidates, by the key's index (the null key's by its own condition).
-  const dailyOf = (columns: string, days: string) =>
+  // The daily totals of candidates on the given days, each looked up in the key's index (the null
+  // key's by its own condition).
+  const touchedDays: number[] = [];
+  for (let day = touched.from; day < touched.to; day += DAY) touchedDays.push(day);
+  const isWholeDay = (day: number) => parts.days !== undefined && day >= parts.days.from && day < parts.days.to;
+  const dailyOf = (columns: string, dayParam: string) =>
     ['key = ANY (ARRAY(SELECT key FROM candidates))', 'key IS NULL'].map(
-      (k) => `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND ${days} AND ${k}`,
+      (k) =>
+        `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND day = ANY (${dayParam}::bigint[]) AND ${k}`,
     );
   const branches = [
     `${recordsKey} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
     // The slots not sealed: bounded by the first and last (index conditions), then picked.
     `${recordsKey} AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
       `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1`,
-    `${pendingKey}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM flow_rollup_pending WHERE ${level} AND window_start >= ${from} AND window_start < ${to} ` +
-      `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate(keyText)} GROUP BY 1, 7`,
-    `SELECT ${key.sql} AS key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM flow_rollup_pending WHERE ${level} AND ${inCapDays('window_start')} GROUP BY 1`,
-    ...dailyOf(`key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric`, inCapDays('day')),
+    `SELECT key, ${TOTALS}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM pending WHERE window_start >= ${from} AND window_start < ${to} ` +
+      `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate('key::text')} GROUP BY 1, 7`,
+    `SELECT key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM pending WHERE NOT ${inDays('window_start')} GROUP BY 1`,
+    ...dailyOf(
+      `key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric`,
+      params.add(touchedDays.filter((day) => !isWholeDay(day))),
+    ),
     `SELECT key::${key.type}, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept WHERE ${isCandidate('key')}`,
   ];
   // What some keys have at least: their kept totals in the slots, and in each whole day the busiest ones'.
   const floorParts = [`SELECT key, ${m} AS v FROM kept`];
   if (days) {
-    branches.push(...dailyOf(`key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric`, inDays('day')));
+    branches.push(
+      ...dailyOf(
+        `key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric`,
+        params.add(touchedDays.filter(isWholeDay)),
+      ),
+    );
     floorParts.push(
       `SELECT b.key, b.v FROM generate_series(${days.from}::bigint, ${days.to}::bigint - ${DAY}, ${DAY}) AS g (day) ` +
         `CROSS JOIN LATERAL (SELECT key, ${m} AS v FROM flow_rollup_daily WHERE ${dimension} AND day = g.day ` +
         `ORDER BY ${m} DESC LIMIT ${limit}) b`,
     );
   }
-  const touchedDays = params.add((touched.to - touched.from) / DAY);
+  const dayCount = params.add(touchedDays.length);
   return {
     text:
       `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
@@ -176,11 +187,14 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
       `kept AS MATERIALIZED (SELECT k.key, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0) AS slack, (r.slot IS NOT NULL)::int AS sealed ` +
       `FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.${dimension.replaceAll(' AND ', ' AND k.')} ` +
       `AND (${inSlots('k.slot')}) AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))), ` +
+      // What is not folded yet, of the days touched: read once.
+      `pending AS MATERIALIZED (SELECT ${key.sql} AS key, window_start, bytes, packets FROM flow_rollup_pending ` +
+      `WHERE ${level} AND window_start >= ${capFrom} AND window_start < ${capTo}), ` +
       `floor_value AS (SELECT coalesce((SELECT sum(v) FROM (${floorParts.join(' UNION ALL ')}) AS l GROUP BY key ` +
       `ORDER BY 1 DESC OFFSET ${limit} - 1 LIMIT 1), 0) AS v), ` +
       `candidates AS (SELECT key FROM flow_rollup_daily WHERE ${dimension} AND day >= ${capFrom} AND day < ${capTo} ` +
-      `AND ${m} * ${touchedDays}::int >= (SELECT v FROM floor_value) ` +
-      `UNION SELECT ${keyText} FROM flow_rollup_pending WHERE ${level} AND window_start >= ${capFrom} AND window_start < ${capTo}), ` +
+      `AND ${m} * ${dayCount}::int >= (SELECT v FROM floor_value) ` +
+      `UNION SELECT key::text FROM pending), ` +
       `parts (key, bytes, packets, flows, slack, sealed, day, cap) AS (${branches.join(' UNION ALL ')}), ` +
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
       `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +
@@ -206,6 +220,12 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
  * kept keys of the slots (~25,000 for a day) with their slots' bounds (1.7 s; hashed: milliseconds).
  */
 export const TOP_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'; SET LOCAL enable_nestloop = off";
+/**
+ * And for the rollups' statement, which reads little: no parallel workers, whose start-up (40–60 ms a
+ * Gather, seen on the pending rows) cost more than they saved. The records' statement keeps them.
+ */
+export const TOP_ROLLUP_SETTINGS = `${TOP_SETTINGS}; SET LOCAL max_parallel_workers_per_gather = 0`;
+export const TOP_RECORDS_SETTINGS = 'SET LOCAL max_parallel_workers_per_gather TO DEFAULT';
 
 export type TopRow = Totals & { key: string | number | null };
 

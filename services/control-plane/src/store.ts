@@ -23,6 +23,8 @@ import { recordCountSql, recordSearchSql, type RecordRow, type RecordScope, type
 import {
   actionsSql,
   histogramSql,
+  TOP_RECORDS_SETTINGS,
+  TOP_ROLLUP_SETTINGS,
   TOP_SETTINGS,
   topRecordsSql,
   topRollupSql,
@@ -370,12 +372,13 @@ export class Store {
     query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
   ): Promise<{ rows: TopRow[]; source: Source }> {
     return this.tx(async (client) => {
-      await client.query(TOP_SETTINGS);
       const rollup = scope.where === undefined ? topRollupSql(scope, query) : undefined;
+      await client.query(rollup ? TOP_ROLLUP_SETTINGS : TOP_SETTINGS);
       if (rollup) {
         const { rows } = await client.query<TopRow & { certain: boolean }>(rollup);
         // No key at all is certain too: a slot drops keys only when it keeps SLOT_KEEP others.
         if (rows.every((r) => r.certain)) return { rows, source: 'rollups' };
+        await client.query(TOP_RECORDS_SETTINGS);
       }
       return { rows: (await client.query<TopRow>(topRecordsSql(scope, query))).rows, source: 'records' };
     });

@@ -69,9 +69,11 @@ describe('analysis SQL', () => {
     const sql = topRollupSql(week, { by: 'srcaddr', metric: 'bytes', limit: 10 })!;
     expect(sql.text).toContain('FROM flow_records WHERE ');
     expect(sql.text).toContain('AND (window_start < $5 OR window_start >= $6) GROUP BY 1');
+    // The pending rows of the days touched, read once; those of the whole slots summed.
     expect(sql.text).toContain(
-      'FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $5 AND window_start < $6',
+      'pending AS MATERIALIZED (SELECT host(srcaddr) AS key, window_start, bytes, packets FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $14 AND window_start < $15)',
     );
+    expect(sql.text).toContain('FROM pending WHERE window_start >= $5 AND window_start < $6');
     // The slots not sealed yet from the records, not from their pending rows.
     expect(sql.text).toContain(
       'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed',
@@ -81,13 +83,17 @@ describe('analysis SQL', () => {
         'AND window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1',
     );
     expect(sql.text).toContain(
-      'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) AND (host(srcaddr)::text IN (SELECT key FROM candidates) OR host(srcaddr)::text IS NULL) GROUP BY 1, 7',
+      'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) AND (key::text IN (SELECT key FROM candidates) OR key::text IS NULL) GROUP BY 1, 7',
     );
     expect(sql.text).toContain(
       'FROM flow_rollup_slot k LEFT JOIN rest r USING (slot) WHERE k.log_topic_id = $7 AND k.account_id = $8 AND k.dimension = $9 AND ((k.slot >= $10 AND k.slot < $11))',
     );
+    // The candidates' daily totals, whole days and the others, by their keys.
     expect(sql.text).toContain(
-      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND (day >= $12 AND day < $13) AND key = ANY (ARRAY(SELECT key FROM candidates))',
+      'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day = ANY ($18::bigint[]) AND key = ANY (ARRAY(SELECT key FROM candidates))',
+    );
+    expect(sql.text).toContain(
+      'SELECT key::text, 0, 0, 0, 0::bigint, 0, false, bytes::numeric FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day = ANY ($17::bigint[]) AND key IS NULL',
     );
     expect(sql.text).toMatch(/ORDER BY bytes DESC, key LIMIT \$16\), .* ORDER BY bytes DESC, key$/);
     expect(sql.values.slice(4)).toEqual([
@@ -104,17 +110,21 @@ describe('analysis SQL', () => {
       DAY,
       9 * DAY,
       10,
+      [DAY, 8 * DAY],
+      [2 * DAY, 3 * DAY, 4 * DAY, 5 * DAY, 6 * DAY, 7 * DAY],
       // How many days those are: a key below the floor / 8 in each of them cannot reach the answer.
       8,
     ]);
     expect(sql.text).toContain(
-      'candidates AS (SELECT key FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $14 AND day < $15 AND bytes * $17::int >= (SELECT v FROM floor_value)',
+      'candidates AS (SELECT key FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $14 AND day < $15 AND bytes * $19::int >= (SELECT v FROM floor_value)',
     );
     // Keys keep the records' type: numbers as numbers.
     expect(topRollupSql(week, { by: 'dstport', metric: 'flows', limit: 10 })!.text).toContain(
       'SELECT key::integer, bytes',
     );
-    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain('SELECT key::smallint, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept');
+    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain(
+      'SELECT key::smallint, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept',
+    );
     // Without a whole slot there is nothing for the rollups to answer.
     expect(
       topRollupSql({ ...week, from: 601, to: 1199 }, { by: 'srcaddr', metric: 'bytes', limit: 10 }),
