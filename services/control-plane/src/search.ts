@@ -167,6 +167,13 @@ export function recordSearchSql(s: RecordSearch): Sql {
   const direction = descending ? ' DESC' : '';
   const address = bareAddress(s.where);
   const conditions = [scopeSql(address === undefined ? s : { ...s, where: undefined }, params)];
+  // A record starts at its first packet, inside its window: stated, these bounds let the start index
+  // begin at the range instead of at its day partition's first record (seconds for a busy address
+  // late in a day of 10 M records).
+  if (s.sort.endsWith('start'))
+    conditions.push(
+      `${key} >= ${params.add(s.from - LONGEST_WINDOW)}::bigint AND ${key} < ${params.add(s.to + LONGEST_WINDOW)}::bigint`,
+    );
   if (s.after)
     conditions.push(
       `(${key}, record_id) ${descending ? '<' : '>'} (${params.add(s.after.key)}, ${params.add(s.after.recordId)})`,

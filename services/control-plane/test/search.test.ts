@@ -98,8 +98,12 @@ describe('recordSearchSql', () => {
     expect(text).toContain(
       'log_topic_id = $2 AND account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600',
     );
-    expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$5$/);
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 11]);
+    // The start of a record lies in its window: bounds for the start index.
+    expect(text).toContain(
+      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint ORDER BY',
+    );
+    expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$7$/);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 400, 2600, 11]);
   });
 
   it('adds the query, then the keyset of the sort, as parameters', () => {
