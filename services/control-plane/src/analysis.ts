@@ -106,7 +106,7 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
  * caller asks the records (topRecordsSql). Undefined without a whole slot.
  *
  * Only the keys that can reach the answer are summed (a day has ~55,000 addresses; summing all of
- * them was most of a top-N's time): `floor`, the limit-th greatest of what the kept keys of the slots
+ * them was most of a top-N's time): the floor (floor_value), the limit-th greatest of what the kept keys of the slots
  * and the busiest keys of each whole day add up to, is at most the answer's last value; a key whose
  * daily totals stay below floor / (the days the range touches) on every one of those days, with
  * nothing pending, has less than floor in all, so it is neither in the answer nor able to reach it.
@@ -138,11 +138,11 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole day's, the cap.
   const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(keyText)}`;
   const slotOf = `window_start - window_start % ${SLOT}`;
-  // The daily totals of candidates on the given days, each looked up in the key's index (the null
-  // key's by its own condition).
   const touchedDays: number[] = [];
   for (let day = touched.from; day < touched.to; day += DAY) touchedDays.push(day);
   const isWholeDay = (day: number) => parts.days !== undefined && day >= parts.days.from && day < parts.days.to;
+  // The daily totals of candidates on the given days, each looked up in the key's index (the null
+  // key's by its own condition).
   const dailyOf = (columns: string, dayParam: string) =>
     ['key = ANY (ARRAY(SELECT key FROM candidates))', 'key IS NULL'].map(
       (k) =>
@@ -204,8 +204,8 @@ export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'm
       `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
       `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +
       // Over every key, the first ones too: one of those that is not exact leaves `last` not exact anyway.
-      // Below a full answer any key with a record belongs in it, however little it has. A key that is
-      // not a candidate has less than the floor, at most the last one's.
+      // Below a full answer any key with a record belongs in it, however little it has. Keys that are
+      // not candidates are not here: they have less than the floor, which is at most the last one's.
       `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
       `FROM ranked) ` +
       `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +
