@@ -106,10 +106,11 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
  * caller asks the records (topRecordsSql). Undefined without a whole slot.
  *
  * Only the keys that can reach the answer are summed (a day has ~55,000 addresses; summing all of
- * them was most of a top-N's time): the floor (floor_value), the limit-th greatest of what the kept keys of the slots
- * and the busiest keys of each whole day add up to, is at most the answer's last value; a key whose
- * daily totals stay below floor / (the days the range touches) on every one of those days, with
- * nothing pending, has less than floor in all, so it is neither in the answer nor able to reach it.
+ * them was most of a top-N's time). The floor (floor_value), the limit-th greatest of what the kept
+ * keys of the slots and the busiest keys of each whole day add up to, is at most the answer's last
+ * value; a key whose daily totals stay below floor / (the days the range touches) on every one of
+ * those days, with nothing pending, has less than the floor in all, so it is neither in the answer
+ * nor able to reach it.
  */
 export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
