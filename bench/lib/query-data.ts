@@ -388,6 +388,7 @@ export async function extraIndexes(pool: Pool): Promise<string[]> {
     'flow_records_topic_src',
     'flow_records_topic_dst',
     'flow_records_flow_log_time',
+    'flow_records_topic_start',
   ];
   const { rows } = await pool.query<{ name: string; def: string }>(
     "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'flow_records'::regclass",

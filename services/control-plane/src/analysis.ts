@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { DAY, SLOT, TOP_KEYS, type TopKey } from '@flowlogs/db';
 import { invalid } from './errors.js';
-import { fieldNamed, type Query, SqlParams } from './query/index.js';
+import { queryColumns, type Query, SqlParams } from './query/index.js';
 import type { Sql } from './resources.js';
 import { RangeQuery, scopeSql, type RecordScope } from './search.js';
 
@@ -253,12 +253,8 @@ export function histogramStep(
 const SERIES_COLUMNS = new Set(['action', 'protocol']);
 
 /** Whether the series (flow_rollup_series) can answer for records matching `where`: no query, or one on action and protocol only. */
-export function seriesAnswers(where: Query | undefined): boolean {
-  if (!where) return true;
-  if (where.type === 'match') return SERIES_COLUMNS.has(fieldNamed(where.field)?.column ?? '');
-  if (where.type === 'not') return seriesAnswers(where.query);
-  return seriesAnswers(where.left) && seriesAnswers(where.right);
-}
+export const seriesAnswers = (where: Query | undefined): boolean =>
+  [...queryColumns(where)].every((column) => SERIES_COLUMNS.has(column));
 
 /**
  * The scope's OK records as (window_start, window_end, action, protocol, bytes, packets, flows) rows:

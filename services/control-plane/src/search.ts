@@ -5,12 +5,14 @@
 import { z } from 'zod';
 import { AGGREGATION_INTERVALS, FIELD_KEYS, FlowRecord, RECORD_COLUMNS, formatText } from '@flowlogs/contracts';
 import { invalid } from './errors.js';
-import { parseQuery, QueryError, querySql, SqlParams, type Query } from './query/index.js';
+import { parseQuery, QueryError, queryColumns, querySql, SqlParams, type Query } from './query/index.js';
 import type { Sql } from './resources.js';
 
 /** The longest aggregation window: a record overlapping `from` starts at most this long before it. */
 const LONGEST_WINDOW = Math.max(...AGGREGATION_INTERVALS);
 const DEFAULT_SPAN = 3600;
+/** The record's start, the key of the start and address indexes (a record without one at its window's start). */
+const START = 'coalesce(start_time, window_start)';
 /** An export answers at most this many records (x-flowlogs-truncated: true when there were more). */
 export const EXPORT_CAP = 100_000;
 const EXPORT_PAGE = 1000;
@@ -41,7 +43,7 @@ export type RangeQuery = z.infer<typeof RangeQuery>;
  * a record without one (NODATA, SKIPDATA) sorts at its window's start.
  */
 const SORT_KEYS = {
-  start: 'coalesce(start_time, window_start)',
+  start: START,
   bytes: 'coalesce(bytes, 0)',
   packets: 'coalesce(packets, 0)',
 } as const;
@@ -132,9 +134,12 @@ export function recordSearch(scope: RecordScope, query: Pick<SearchQuery, 'sort'
 /**
  * The conditions of a scope: records whose window overlaps [from, to), of this account and log topic,
  * matching the query. The lower bound on window_start is implied by the overlap; stated explicitly it
- * lets Postgres prune the daily partitions.
+ * lets Postgres prune the daily partitions. A record starts inside its window, so its start lies in
+ * [from − LONGEST_WINDOW, to + LONGEST_WINDOW): stated (`start`, by default when the query reads an
+ * address), the bounds let the start and address indexes, which are keyed by the start, seek the
+ * range instead of walking an address's or a day's records from their first.
  */
-export function scopeSql(s: RecordScope, params: SqlParams): string {
+export function scopeSql(s: RecordScope, params: SqlParams, { start = readsAddress(s.where) } = {}): string {
   const from = params.add(s.from);
   const conditions = [
     `log_topic_id = ${params.add(s.logTopicId)}`,
@@ -143,8 +148,17 @@ export function scopeSql(s: RecordScope, params: SqlParams): string {
     `window_end > ${from}`,
     `window_start >= ${from}::bigint - ${LONGEST_WINDOW}`,
   ];
+  if (start)
+    conditions.push(
+      `${START} >= ${params.add(s.from - LONGEST_WINDOW)}::bigint AND ${START} < ${params.add(s.to + LONGEST_WINDOW)}::bigint`,
+    );
   if (s.where) conditions.push(querySql(s.where, params));
   return conditions.join(' AND ');
+}
+
+function readsAddress(where: Query | undefined): boolean {
+  const columns = queryColumns(where);
+  return columns.has('srcaddr') || columns.has('dstaddr');
 }
 
 /** The address of a query that is one bare address (not a CIDR), else undefined. */
@@ -166,14 +180,11 @@ export function recordSearchSql(s: RecordSearch): Sql {
   const descending = s.sort.startsWith('-');
   const direction = descending ? ' DESC' : '';
   const address = bareAddress(s.where);
-  const conditions = [scopeSql(address === undefined ? s : { ...s, where: undefined }, params)];
-  // A record starts at its first packet, inside its window: stated, these bounds let the start index
-  // begin at the range instead of at its day partition's first record (seconds for a busy address
-  // late in a day of 10 M records).
-  if (s.sort.endsWith('start'))
-    conditions.push(
-      `${key} >= ${params.add(s.from - LONGEST_WINDOW)}::bigint AND ${key} < ${params.add(s.to + LONGEST_WINDOW)}::bigint`,
-    );
+  const conditions = [
+    scopeSql(address === undefined ? s : { ...s, where: undefined }, params, {
+      start: address !== undefined || key === START || readsAddress(s.where),
+    }),
+  ];
   if (s.after)
     conditions.push(
       `(${key}, record_id) ${descending ? '<' : '>'} (${params.add(s.after.key)}, ${params.add(s.after.recordId)})`,

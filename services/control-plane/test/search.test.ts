@@ -109,19 +109,32 @@ describe('recordSearchSql', () => {
   it('adds the query, then the keyset of the sort, as parameters', () => {
     const { text, values } = recordSearchSql({
       ...base,
-      where: parseQuery('dstport:443 OR 2001:db8::1'),
+      where: parseQuery('dstport:443 OR protocol:17'),
       sort: '-bytes',
       after: { sort: '-bytes', key: 1200, recordId: "r'1" },
     });
     expect(text).toContain(
-      'AND (dstport = $5 OR (srcaddr = $6::inet OR dstaddr = $6::inet)) AND (coalesce(bytes, 0), record_id) < ($7, $8)',
+      'window_start >= $1::bigint - 600 AND (dstport = $5 OR protocol = $6) AND (coalesce(bytes, 0), record_id) < ($7, $8)',
     );
     expect(text).toMatch(/ORDER BY coalesce\(bytes, 0\) DESC, record_id DESC LIMIT \$9$/);
     expect(text).not.toContain("r'1");
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 443, '2001:db8::1', 1200, "r'1", 11]);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 443, 17, 1200, "r'1", 11]);
     expect(
       recordSearchSql({ ...base, sort: 'packets', after: { sort: 'packets', key: 3, recordId: 'r' } }).text,
     ).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
+  });
+
+  it('bounds the start whenever the query reads an address: the address indexes are keyed by it', () => {
+    const bounds =
+      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint';
+    for (const q of ['dstport:443 OR 2001:db8::1', '10.0.0.0/8', 'NOT dstaddr:10.0.0.1']) {
+      const { text, values } = recordSearchSql({ ...base, where: parseQuery(q), sort: '-bytes' });
+      expect(text).toContain(`window_start >= $1::bigint - 600 ${bounds} AND `);
+      expect(values.slice(4, 6)).toEqual([400, 2600]);
+    }
+    expect(recordSearchSql({ ...base, where: parseQuery('dstport:443'), sort: '-bytes' }).text).not.toContain(
+      'coalesce(start_time',
+    );
   });
 
   it('searches a bare address as a source branch and a destination branch, each ordered and limited', () => {
@@ -131,14 +144,16 @@ describe('recordSearchSql', () => {
       sort: '-bytes',
       after: { sort: '-bytes', key: 1200, recordId: 'r1' },
     });
-    const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $7';
+    const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $9';
+    const bounded =
+      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint';
     expect(text).toContain(
-      `AND (coalesce(bytes, 0), record_id) < ($5, $6) AND srcaddr = $8::inet ${branch}) UNION ALL (`,
+      `${bounded} AND (coalesce(bytes, 0), record_id) < ($7, $8) AND srcaddr = $10::inet ${branch}) UNION ALL (`,
     );
     expect(text).toContain(
-      `AND dstaddr = $8::inet AND srcaddr IS DISTINCT FROM $8::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $7`,
+      `AND dstaddr = $10::inet AND srcaddr IS DISTINCT FROM $10::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $9`,
     );
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 1200, 'r1', 11, '2001:db8::1']);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 400, 2600, 1200, 'r1', 11, '2001:db8::1']);
   });
 
   it('counts up to a cap', () => {

@@ -284,6 +284,45 @@ describe('migration 012 (the record json column goes)', () => {
   });
 });
 
+describe('migration 013 (address indexes by start, the primary key by window first)', () => {
+  const definitions = async () =>
+    Object.fromEntries(
+      (
+        await db.pool.query<{ name: string; def: string }>(
+          "SELECT indexrelid::regclass::text AS name, pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'flow_records'::regclass",
+        )
+      ).rows.map((r) => [r.name, r.def.replace(/^.* USING btree /, '')]),
+    );
+
+  it('rebuilds the keys over records stored before it, which a replay still finds', async () => {
+    const before = [record(6), record(6), record(7)];
+    await store(before);
+    // The keys as migrations 001 left them.
+    await db.pool.query(`DROP INDEX flow_records_topic_src; DROP INDEX flow_records_topic_dst;
+      CREATE INDEX flow_records_topic_src ON flow_records (log_topic_id, srcaddr, window_start);
+      CREATE INDEX flow_records_topic_dst ON flow_records (log_topic_id, dstaddr, window_start);
+      ALTER TABLE flow_records DROP CONSTRAINT flow_records_pkey, ADD PRIMARY KEY (record_id, window_start)`);
+    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '013_%'");
+    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^013_/)]);
+    expect(await definitions()).toMatchObject({
+      flow_records_pkey: '(window_start, record_id)',
+      flow_records_topic_src: '(log_topic_id, srcaddr, COALESCE(start_time, window_start))',
+      flow_records_topic_dst: '(log_topic_id, dstaddr, COALESCE(start_time, window_start))',
+    });
+    // Every day partition has them too (the child indexes are what a query reads).
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+       WHERE i.inhparent = 'flow_records_pkey'::regclass AND pg_get_indexdef(x.indexrelid) LIKE '%(window_start, record_id)'`,
+    );
+    const { rows: days } = await db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'flow_records'::regclass",
+    );
+    expect(rows[0].n).toBe(days[0].n);
+    expect(await store(before)).toBe(0);
+    expect(await store([...before, record(7)])).toBe(1);
+  });
+});
+
 describe('store errors', () => {
   /** The error Postgres answers when two transactions wait for each other's locks. */
   async function deadlock(): Promise<unknown> {

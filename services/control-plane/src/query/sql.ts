@@ -33,6 +33,14 @@ export function querySql(query: Query, params: SqlParams): string {
   }
 }
 
+/** The flow_records columns a query reads (a bare address reads both addresses); none without a query. */
+export function queryColumns(query: Query | undefined): Set<string> {
+  if (!query) return new Set();
+  if (query.type === 'not') return queryColumns(query.query);
+  if (query.type !== 'match') return new Set([...queryColumns(query.left), ...queryColumns(query.right)]);
+  return new Set(query.field === 'address' ? ['srcaddr', 'dstaddr'] : [fieldNamed(query.field)!.column]);
+}
+
 /** An address is an equality (the index's fast path), a CIDR a containment. */
 const addressSql = (column: string, placeholder: string, value: string | number) =>
   `${column} ${String(value).includes('/') ? '<<=' : '='} ${placeholder}::inet`;
