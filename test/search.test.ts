@@ -9,7 +9,7 @@ import { ensureDayPartitions } from '@flowlogs/db';
 import { createKafka } from '@flowlogs/kafka';
 import { kafkaBrokers, makeRecord } from '@flowlogs/testkit';
 import { parseQuery, queryPredicate } from '../services/control-plane/src/query/index.js';
-import { insertRecords } from '../services/publisher/src/store.js';
+import { foldRollup, insertRecords } from '../services/publisher/src/store.js';
 import { startStack, TEST_API_KEY, type Stack } from './support/stack.js';
 
 const OTHER_KEY = 'test-other-account-key-0123';
@@ -214,6 +214,37 @@ describe('record search', () => {
       const body = await get(`/v1/log-topics/${ids.topic}/records?${range}&q=${encodeURIComponent(q)}&limit=1000`);
       expect(ids_(body.records).sort(), q).toEqual(ids_(matching(q)).sort());
       expect(matching(q).length, q).toBeGreaterThan(0);
+    }
+  });
+
+  it('finds the records of an address whose window began before the range, whatever its length, folded or not', async () => {
+    // An hour before the others: a ten-minute window and one-minute ones around `from`, mid-window.
+    const ten = Math.floor((base - 3600) / 600) * 600;
+    const from = ten + 330;
+    const at = (windowStart: number, length: number, start: number, srcport: number) =>
+      record(windowStart, { srcaddr: '10.16.9.9', srcport, start, end: start + 1, windowEnd: windowStart + length });
+    const inTen = at(ten, 600, ten + 10, 1); // overlaps from, starts 320 s before it
+    const endedBefore = at(ten + 240, 60, ten + 241, 2); // its window ends before from
+    const inMinute = at(ten + 300, 60, ten + 301, 3); // overlaps from, starts before it
+    const after = at(ten + 360, 60, ten + 365, 4);
+    await insert([inTen, endedBefore, inMinute, after]);
+    const wanted = ids_([inTen, inMinute, after]);
+    const search = async (q: string, sort: string) =>
+      ids_(
+        (
+          await get(
+            `/v1/log-topics/${ids.topic}/records?from=${from}&to=${from + 120}&q=${encodeURIComponent(q)}&sort=${sort}`,
+          )
+        ).records,
+      );
+    for (const pass of ['pending', 'folded']) {
+      for (const q of ['10.16.9.9', 'srcaddr:10.16.9.9 AND protocol:6']) {
+        expect(await search(q, 'start'), `${pass} ${q}`).toEqual(wanted);
+        expect(await search(q, '-start'), `${pass} ${q}`).toEqual([...wanted].reverse());
+        expect((await search(q, 'bytes')).sort(), `${pass} ${q}`).toEqual([...wanted].sort());
+      }
+      // The rows they left pending go into the series: the bound is read from there next.
+      await foldRollup(stack.db.pool);
     }
   });
 

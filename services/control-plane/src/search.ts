@@ -134,31 +134,51 @@ export function recordSearch(scope: RecordScope, query: Pick<SearchQuery, 'sort'
 /**
  * The conditions of a scope: records whose window overlaps [from, to), of this account and log topic,
  * matching the query. The lower bound on window_start is implied by the overlap; stated explicitly it
- * lets Postgres prune the daily partitions. A record starts inside its window, so its start lies in
- * [from − LONGEST_WINDOW, to + LONGEST_WINDOW): stated (`start`, by default when the query reads an
- * address), the bounds let the start and address indexes, which are keyed by the start, seek the
- * range instead of walking an address's or a day's records from their first.
+ * lets Postgres prune the daily partitions. A record starts inside its window, so its start lies
+ * before to + LONGEST_WINDOW and no earlier than the earliest window overlapping `from`: stated
+ * (`start`, by default when the query reads an address), the bounds let the start and address
+ * indexes, which are keyed by the start, seek the range rather than walk an address's or a day's
+ * records from their first. When every match must have an address (`addressed`), it is an OK record
+ * (NODATA and SKIPDATA records have none), whose windows the series and the pending rows list: the
+ * earliest of those overlapping `from` is the bound — with one-minute windows a busy address's index
+ * walk starts a minute before `from`, not LONGEST_WINDOW (thousands of rows, each read from the heap
+ * to be dropped).
  */
-export function scopeSql(s: RecordScope, params: SqlParams, { start = readsAddress(s.where) } = {}): string {
+export function scopeSql(
+  s: RecordScope,
+  params: SqlParams,
+  { start = readsAddress(s.where), addressed = requiresAddress(s.where) } = {},
+): string {
   const from = params.add(s.from);
+  const [topic, account] = [params.add(s.logTopicId), params.add(s.accountId)];
   const conditions = [
-    `log_topic_id = ${params.add(s.logTopicId)}`,
-    `account_id = ${params.add(s.accountId)}`,
+    `log_topic_id = ${topic}`,
+    `account_id = ${account}`,
     `window_start < ${params.add(s.to)}`,
     `window_end > ${from}`,
     `window_start >= ${from}::bigint - ${LONGEST_WINDOW}`,
   ];
-  if (start)
-    conditions.push(
-      `${START} >= ${params.add(s.from - LONGEST_WINDOW)}::bigint AND ${START} < ${params.add(s.to + LONGEST_WINDOW)}::bigint`,
-    );
+  if (start) {
+    const overlapping = `log_topic_id = ${topic} AND account_id = ${account} AND window_start >= ${from}::bigint - ${LONGEST_WINDOW} AND window_start < ${from} AND window_end > ${from}`;
+    const earliest = addressed
+      ? `coalesce((SELECT min(window_start) FROM (SELECT window_start FROM flow_rollup_series WHERE ${overlapping} ` +
+        `UNION ALL SELECT window_start FROM flow_rollup_pending WHERE ${overlapping}) AS w), ${from}::bigint)`
+      : `${from}::bigint - ${LONGEST_WINDOW}`;
+    conditions.push(`${START} >= ${earliest} AND ${START} < ${params.add(s.to + LONGEST_WINDOW)}::bigint`);
+  }
   if (s.where) conditions.push(querySql(s.where, params));
   return conditions.join(' AND ');
 }
 
-function readsAddress(where: Query | undefined): boolean {
-  const columns = queryColumns(where);
-  return columns.has('srcaddr') || columns.has('dstaddr');
+const ADDRESS_COLUMNS = ['srcaddr', 'dstaddr'];
+const readsAddress = (where: Query | undefined) => ADDRESS_COLUMNS.some((c) => queryColumns(where).has(c));
+
+/** Whether every record matching `where` has srcaddr or dstaddr: a match on one, not under NOT, on every side of an OR. */
+function requiresAddress(where: Query | undefined): boolean {
+  if (!where || where.type === 'not') return false;
+  if (where.type === 'match') return readsAddress(where);
+  const [left, right] = [requiresAddress(where.left), requiresAddress(where.right)];
+  return where.type === 'and' ? left || right : left && right;
 }
 
 /** The address of a query that is one bare address (not a CIDR), else undefined. */
@@ -181,9 +201,9 @@ export function recordSearchSql(s: RecordSearch): Sql {
   const direction = descending ? ' DESC' : '';
   const address = bareAddress(s.where);
   const conditions = [
-    scopeSql(address === undefined ? s : { ...s, where: undefined }, params, {
-      start: address !== undefined || key === START || readsAddress(s.where),
-    }),
+    address === undefined
+      ? scopeSql(s, params, { start: key === START || readsAddress(s.where) })
+      : scopeSql({ ...s, where: undefined }, params, { start: true, addressed: true }),
   ];
   if (s.after)
     conditions.push(

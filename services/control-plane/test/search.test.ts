@@ -100,10 +100,10 @@ describe('recordSearchSql', () => {
     );
     // The start of a record lies in its window: bounds for the start index.
     expect(text).toContain(
-      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint ORDER BY',
+      'AND coalesce(start_time, window_start) >= $1::bigint - 600 AND coalesce(start_time, window_start) < $5::bigint ORDER BY',
     );
-    expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$7$/);
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 400, 2600, 11]);
+    expect(text).toMatch(/ORDER BY coalesce\(start_time, window_start\), record_id LIMIT \$6$/);
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 2600, 11]);
   });
 
   it('adds the query, then the keyset of the sort, as parameters', () => {
@@ -124,17 +124,26 @@ describe('recordSearchSql', () => {
     ).toContain('(coalesce(packets, 0), record_id) > ($5, $6)');
   });
 
-  it('bounds the start whenever the query reads an address: the address indexes are keyed by it', () => {
-    const bounds =
-      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint';
-    for (const q of ['dstport:443 OR 2001:db8::1', '10.0.0.0/8', 'NOT dstaddr:10.0.0.1']) {
+  it('bounds the start whenever the query reads an address, by the OK windows when every match has one', () => {
+    const start = 'coalesce(start_time, window_start)';
+    const windows = (from: string, topic: string, account: string) => {
+      const overlapping = `log_topic_id = ${topic} AND account_id = ${account} AND window_start >= ${from}::bigint - 600 AND window_start < ${from} AND window_end > ${from}`;
+      return `coalesce((SELECT min(window_start) FROM (SELECT window_start FROM flow_rollup_series WHERE ${overlapping} UNION ALL SELECT window_start FROM flow_rollup_pending WHERE ${overlapping}) AS w), ${from}::bigint)`;
+    };
+    const cases = {
+      // A record without addresses (NODATA, SKIPDATA) may match: any window up to the longest.
+      'dstport:443 OR 2001:db8::1': `${start} >= $1::bigint - 600 AND ${start} < $5::bigint AND (`,
+      'NOT dstaddr:10.0.0.1': `${start} >= $1::bigint - 600 AND ${start} < $5::bigint AND NOT`,
+      // Only OK records match: the earliest of their windows overlapping from.
+      '10.0.0.0/8': `${start} >= ${windows('$1', '$2', '$3')} AND ${start} < $5::bigint AND (srcaddr <<= $6::inet`,
+      'srcaddr:10.0.0.1 AND (dstport:443 OR dstaddr:10.0.0.2)': `${start} >= ${windows('$1', '$2', '$3')} AND ${start} < $5::bigint AND (srcaddr = $6::inet`,
+    };
+    for (const [q, bounds] of Object.entries(cases)) {
       const { text, values } = recordSearchSql({ ...base, where: parseQuery(q), sort: '-bytes' });
-      expect(text).toContain(`window_start >= $1::bigint - 600 ${bounds} AND `);
-      expect(values.slice(4, 6)).toEqual([400, 2600]);
+      expect(text, q).toContain(`window_start >= $1::bigint - 600 AND ${bounds}`);
+      expect(values[4], q).toBe(2600);
     }
-    expect(recordSearchSql({ ...base, where: parseQuery('dstport:443'), sort: '-bytes' }).text).not.toContain(
-      'coalesce(start_time',
-    );
+    expect(recordSearchSql({ ...base, where: parseQuery('dstport:443'), sort: '-bytes' }).text).not.toContain(start);
   });
 
   it('searches a bare address as a source branch and a destination branch, each ordered and limited', () => {
@@ -144,16 +153,17 @@ describe('recordSearchSql', () => {
       sort: '-bytes',
       after: { sort: '-bytes', key: 1200, recordId: 'r1' },
     });
-    const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $9';
-    const bounded =
-      'AND coalesce(start_time, window_start) >= $5::bigint AND coalesce(start_time, window_start) < $6::bigint';
+    const branch = 'ORDER BY coalesce(bytes, 0) DESC, record_id DESC LIMIT $8';
     expect(text).toContain(
-      `${bounded} AND (coalesce(bytes, 0), record_id) < ($7, $8) AND srcaddr = $10::inet ${branch}) UNION ALL (`,
+      'AND coalesce(start_time, window_start) >= coalesce((SELECT min(window_start) FROM (SELECT window_start FROM flow_rollup_series WHERE log_topic_id = $2',
     );
     expect(text).toContain(
-      `AND dstaddr = $10::inet AND srcaddr IS DISTINCT FROM $10::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $9`,
+      `AND coalesce(start_time, window_start) < $5::bigint AND (coalesce(bytes, 0), record_id) < ($6, $7) AND srcaddr = $9::inet ${branch}) UNION ALL (`,
     );
-    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 400, 2600, 1200, 'r1', 11, '2001:db8::1']);
+    expect(text).toContain(
+      `AND dstaddr = $9::inet AND srcaddr IS DISTINCT FROM $9::inet ${branch})) AS hits ORDER BY sort_key DESC, record_id DESC LIMIT $8`,
+    );
+    expect(values).toEqual([1000, 'topic-1', '123456789012', 2000, 2600, 1200, 'r1', 11, '2001:db8::1']);
   });
 
   it('counts up to a cap', () => {
