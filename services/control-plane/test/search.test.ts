@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
 import { type HttpError, validate } from '../src/errors.js';
-import { parseQuery } from '../src/query/index.js';
+import { parseQuery, SqlParams } from '../src/query/index.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -10,6 +10,7 @@ import {
   recordPage,
   recordSearch,
   recordSearchSql,
+  scopeSql,
   resolveRange,
   SearchQuery,
   type RecordRow,
@@ -144,6 +145,14 @@ describe('recordSearchSql', () => {
       expect(values[4], q).toBe(2600);
     }
     expect(recordSearchSql({ ...base, where: parseQuery('dstport:443'), sort: '-bytes' }).text).not.toContain(start);
+  });
+
+  it('bounds an analysis of an address by constants only: a bound unknown when planning cost it its parallel scan', () => {
+    const text = scopeSql({ ...base, where: parseQuery('10.0.0.0/8') }, new SqlParams());
+    expect(text).toContain(
+      'coalesce(start_time, window_start) >= $1::bigint - 600 AND coalesce(start_time, window_start) < $5::bigint',
+    );
+    expect(text).not.toContain('flow_rollup_series');
   });
 
   it('searches a bare address as a source branch and a destination branch, each ordered and limited', () => {
