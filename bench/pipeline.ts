@@ -456,9 +456,11 @@ async function main(): Promise<void> {
       t.tAgentDone = span.lastMs / 1000;
       t.startSource = 'producer timestamp of the first packet batch';
     }
-    console.log(`  done: ${sec(t.tStored - t.tStart)} from the first packet sent to the last record stored`);
+    console.log(
+      `  done: ${sec(t.tStored - t.tStart)} from the first packet sent to the last record stored, ${sec(t.tFolded - t.tStart)} to the last folded into the rollups`,
+    );
     console.log(timeline(t.samples, t.tStart));
-    const cpu = cpuTable(t.samples, t.tStart, t.tStored);
+    const cpu = cpuTable(t.samples, t.tStart, t.tFolded);
     console.log(cpu.text);
     pipelineCpuSec = cpu.pipelineSec;
 
@@ -712,9 +714,10 @@ async function main(): Promise<void> {
   console.log("\naims (from the project's issue):");
   const pps = N / e2e;
   console.log(`  ≥ 1 M packets/s end to end: ${si(pps)} packets/s — ${pps >= 1e6 ? 'MET' : 'NOT MET'}`);
-  const rps = t.storedRows / e2e;
+  // Stored with the rollups kept: to the last record folded (the stored figure is when search finds them all).
+  const rps = t.storedRows / (t.tFolded - t.tStart);
   console.log(
-    `  ≥ 50 k records/s stored end to end (records-heavy: ${(N / t.storedRows).toFixed(1)} packets a record): ${si(rps)} records/s — ${rps >= 50e3 ? 'MET' : 'NOT MET'}`,
+    `  ≥ 50 k records/s stored end to end, rollups kept (records-heavy: ${(N / t.storedRows).toFixed(1)} packets a record): ${si(rps)} records/s — ${rps >= 50e3 ? 'MET' : 'NOT MET'} (${si(t.storedRows / e2e)} records/s to the last record stored, before its fold)`,
   );
   if (anchor) {
     const limit = anchor.rows / anchor.seconds;

@@ -5,7 +5,8 @@
  *               timestamps) for ENI A, whose flow log has 60-second windows. /metrics of agent,
  *               aggregator and publisher are scraped every `sampleMs` until every packet is
  *               counted by the aggregator, no flow is left open and the publisher has stored as
- *               many records as the aggregator emitted; then Postgres is checked.
+ *               many records as the aggregator emitted (Postgres checked), then until it has folded
+ *               them all into the rollups.
  *  latency    – an agent child replays a short capture at capture speed, rebased so each packet is
  *               stamped when it is sent, for ENI B, whose flow log has 10-second windows; Postgres is
  *               polled (`GROUP BY window_start`) every `pollMs` for when each window's last record
@@ -126,6 +127,8 @@ export interface ThroughputResult {
   tAgentDone: number;
   tAggDone: number;
   tStored: number;
+  /** When the publisher had folded every stored record into the rollups (flow_rollup_pending empty). */
+  tFolded: number;
   records: number;
   storedRows: number;
   storedPackets: number;
@@ -176,6 +179,10 @@ async function takeSample(agent: Service, s: Services): Promise<Sample> {
   };
 }
 
+/** Stored records not folded into the rollups yet (the run's database holds this phase's only). */
+const pendingRows = async (pool: Pool) =>
+  (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM flow_rollup_pending')).rows[0].n;
+
 /** The OK records stored for the flow log: how many, and their packets and bytes. */
 async function storedTotals(pool: Pool, flowLogId: string | undefined) {
   return pool.query<{ rows: number; packets: number; bytes: number }>(
@@ -204,6 +211,7 @@ export async function runThroughput(
     let tAgentDone = NaN;
     let tAggDone = NaN;
     let tStored = NaN;
+    let tFolded = NaN;
     let lastProgress = 0;
     const timeoutSec = Math.max(900, packets / 1_000);
     const began = now();
@@ -220,6 +228,7 @@ export async function runThroughput(
       // The metrics say done; Postgres must agree: the aggregator's open-flow gauge can reach 0 before
       // its record counter moves (a run ended with the last window's 4,000 records uncounted).
       if (
+        Number.isNaN(tStored) &&
         sample.aggPackets >= packets &&
         sample.activeFlows === 0 &&
         sample.aggRecords > 0 &&
@@ -227,6 +236,10 @@ export async function runThroughput(
         (await packetsStored(pool, launch.eni.flowLogId)) + sample.aggSkipped >= packets
       ) {
         tStored = sample.t1;
+      }
+      // Then until the rollups hold them too: their fold is part of what a stored record costs.
+      if (!Number.isNaN(tStored) && (await pendingRows(pool)) === 0) {
+        tFolded = sample.t1;
         break;
       }
       if (onProgress && sample.t1 - lastProgress >= 5) {
@@ -251,6 +264,7 @@ export async function runThroughput(
       tAgentDone,
       tAggDone,
       tStored,
+      tFolded,
       records: last.aggRecords,
       storedRows: db.rows[0].rows,
       storedPackets: db.rows[0].packets,
