@@ -1,9 +1,10 @@
 /**
  * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of
  * OK records per log topic and account, at three levels:
- *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram and
- *    the action totals, exact for any range since a record's window is what decides whether it counts;
- *  - flow_rollup_daily: per UTC day and key, every key — the whole days of a top-N;
+ *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram,
+ *    the action totals and the top-N of protocols and actions, exact for any range since a record's
+ *    window is what decides whether it counts;
+ *  - flow_rollup_daily: per UTC day and key (of LEVEL_KEYS), every key — the whole days of a top-N;
  *  - flow_rollup_slot: per sealed 10-minute slot and key, only the keys that can reach a top-N (the
  *    SLOT_KEEP first by bytes, by packets or by flows), with flow_rollup_slot_rest holding, per slot,
  *    when a record last came to it and, once sealed, a bound on every other key's totals there — the
@@ -36,11 +37,18 @@ export const TOP_KEYS = {
   dstaddr: { column: 'dstaddr', sql: 'host(dstaddr)', type: 'text' },
   srcport: { column: 'srcport', sql: 'srcport', type: 'integer' },
   dstport: { column: 'dstport', sql: 'dstport', type: 'integer' },
-  protocol: { column: 'protocol', sql: 'protocol', type: 'smallint' },
+  protocol: { column: 'protocol', sql: 'protocol', type: 'smallint', inSeries: true },
   interfaceId: { column: 'interface_id', sql: 'interface_id', type: 'text' },
-  action: { column: 'action', sql: 'action', type: 'text' },
+  action: { column: 'action', sql: 'action', type: 'text', inSeries: true },
 } as const;
 export type TopKey = keyof typeof TOP_KEYS;
+
+/**
+ * The keys the daily and slot levels hold. The series holds protocol and action per window, which
+ * answers their top-N exactly for any range (and with a query on them): keeping them in the levels
+ * too only cost every fold and seal two more rows a record to group.
+ */
+export const LEVEL_KEYS = (Object.keys(TOP_KEYS) as TopKey[]).filter((k) => !('inSeries' in TOP_KEYS[k]));
 
 /** The flow_records columns the rollups read: what the relation given to rollupPendingSql must have. */
 export const ROLLUP_SOURCE_COLUMNS = [
@@ -60,10 +68,8 @@ export function rollupPendingSql(source: string): string {
   return `INSERT INTO flow_rollup_pending (${columns}) SELECT ${columns} FROM ${source} WHERE log_status = 'OK'`;
 }
 
-/** One (dimension, key as text) row per TOP_KEYS entry, for a CROSS JOIN LATERAL over a record (SQL). */
-export const KEY_VALUES = Object.entries(TOP_KEYS)
-  .map(([name, k]) => `('${name}', ${k.sql}::text)`)
-  .join(', ');
+/** One (dimension, key as text) row per LEVEL_KEYS entry, for a CROSS JOIN LATERAL over a record (SQL). */
+export const KEY_VALUES = LEVEL_KEYS.map((name) => `('${name}', ${TOP_KEYS[name].sql}::text)`).join(', ');
 const SUMS = 'coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)';
 const SUMS_AS = 'coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows';
 const ADD =
@@ -85,9 +91,7 @@ export function rollupAddSql(source: string): string {
   return [
     `touched AS (SELECT g.log_topic_id, g.account_id, d.dimension, g.slot, coalesce(s.sealed, false) AS sealed ` +
       `FROM (SELECT DISTINCT log_topic_id, account_id, ${slotOf} AS slot FROM ${source} WHERE log_status = 'OK') g ` +
-      `CROSS JOIN (VALUES ${Object.keys(TOP_KEYS)
-        .map((name) => `('${name}')`)
-        .join(', ')}) AS d (dimension) ` +
+      `CROSS JOIN (VALUES ${LEVEL_KEYS.map((name) => `('${name}')`).join(', ')}) AS d (dimension) ` +
       `LEFT JOIN flow_rollup_slot_rest s ON s.log_topic_id = g.log_topic_id AND s.account_id = g.account_id ` +
       `AND s.dimension = d.dimension AND s.slot = g.slot)`,
     `late AS (SELECT p.*, EXISTS (SELECT 1 FROM flow_rollup_slot k WHERE k.log_topic_id = p.log_topic_id AND k.account_id = p.account_id ` +

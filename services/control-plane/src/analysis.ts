@@ -94,6 +94,26 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
 }
 
 /**
+ * The top keys from the rollups, or undefined when they cannot answer (then the records do:
+ * topRecordsSql). Protocols and actions from the series, exact for any range and with a query on
+ * action and protocol only; the other keys from the levels (topLevelsSql), without a query. Answers
+ * rows with a `certain` column: false asks the records.
+ */
+export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
+  if ('inSeries' in TOP_KEYS[query.by]) return seriesAnswers(scope.where) ? topSeriesSql(scope, query) : undefined;
+  return scope.where === undefined ? topLevelsSql(scope, query) : undefined;
+}
+
+function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
+  const params = new SqlParams();
+  const rows = windowTotals(scope, params, true);
+  return {
+    text: `SELECT ${TOP_KEYS[query.by].column} AS key, ${SUMMED}, true AS certain FROM (${rows.text}) AS w GROUP BY 1 ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    values: params.values,
+  };
+}
+
+/**
  * The top keys from the rollups: whole days from the daily level, other whole slots from the slot
  * level once sealed and from the records before (few: the last minutes), what is not folded yet from
  * the pending rows (but those of the slots read from the records), the edges from the records; summed
@@ -112,7 +132,7 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
  * those days, with nothing pending, has less than the floor in all, so it is neither in the answer
  * nor able to reach it.
  */
-export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
+function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
   if (!parts.whole) return undefined;
   const params = new SqlParams();
@@ -250,26 +270,26 @@ export function histogramStep(
 }
 
 /** The record columns the series keeps besides the window: a query on these alone it can answer. */
-const SERIES_COLUMNS = new Set(['action', 'protocol']);
+const SERIES_COLUMNS = new Set<string>(Object.values(TOP_KEYS).flatMap((k) => ('inSeries' in k ? [k.column] : [])));
 
 /** Whether the series (flow_rollup_series) can answer for records matching `where`: no query, or one on action and protocol only. */
 export const seriesAnswers = (where: Query | undefined): boolean =>
   [...queryColumns(where)].every((column) => SERIES_COLUMNS.has(column));
 
 /**
- * The scope's OK records as (window_start, window_end, action, protocol, bytes, packets, flows) rows:
+ * The scope's OK records as (window_start, action, protocol, bytes, packets, flows) rows:
  * from the series and the pending rows not folded into it yet when seriesAnswers (and `rollup`), else
  * from the records. The scope's conditions hold on all three (the same column names).
  */
 function windowTotals(scope: RecordScope, params: SqlParams, rollup: boolean): { text: string; source: Source } {
   if (!rollup || !seriesAnswers(scope.where)) {
     return {
-      text: `SELECT window_start, action, coalesce(bytes, 0) AS bytes, coalesce(packets, 0) AS packets, 1 AS flows FROM flow_records WHERE ${okScopeSql(scope, params)}`,
+      text: `SELECT window_start, action, protocol, coalesce(bytes, 0) AS bytes, coalesce(packets, 0) AS packets, 1 AS flows FROM flow_records WHERE ${okScopeSql(scope, params)}`,
       source: 'records',
     };
   }
-  const series = `SELECT window_start, action, bytes, packets, flows FROM flow_rollup_series WHERE ${scopeSql(scope, params)}`;
-  const pending = `SELECT window_start, action, coalesce(bytes, 0), coalesce(packets, 0), 1 FROM flow_rollup_pending WHERE ${scopeSql(scope, params)}`;
+  const series = `SELECT window_start, action, protocol, bytes, packets, flows FROM flow_rollup_series WHERE ${scopeSql(scope, params)}`;
+  const pending = `SELECT window_start, action, protocol, coalesce(bytes, 0), coalesce(packets, 0), 1 FROM flow_rollup_pending WHERE ${scopeSql(scope, params)}`;
   return { text: `${series} UNION ALL ${pending}`, source: 'rollups' };
 }
 

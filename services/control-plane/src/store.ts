@@ -364,15 +364,16 @@ export class Store {
   }
 
   /**
-   * The top keys: from the rollups when the scope has no query and a whole slot, unless their bounds
-   * leave the answer unsettled (topRollupSql); from the records otherwise.
+   * The top keys: from the rollups when they can answer the scope (topRollupSql: protocols and
+   * actions from the series, with a query on those; other keys with no query and a whole slot),
+   * unless their bounds leave the answer unsettled; from the records otherwise.
    */
   async topKeys(
     scope: RecordScope,
     query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
   ): Promise<{ rows: TopRow[]; source: Source }> {
     return this.tx(async (client) => {
-      const rollup = scope.where === undefined ? topRollupSql(scope, query) : undefined;
+      const rollup = topRollupSql(scope, query);
       await client.query(rollup ? TOP_ROLLUP_SETTINGS : TOP_SETTINGS);
       if (rollup) {
         const { rows } = await client.query<TopRow & { certain: boolean }>(rollup);

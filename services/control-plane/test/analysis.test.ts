@@ -122,13 +122,30 @@ describe('analysis SQL', () => {
     expect(topRollupSql(week, { by: 'dstport', metric: 'flows', limit: 10 })!.text).toContain(
       'SELECT key::integer, bytes',
     );
-    expect(topRollupSql(week, { by: 'protocol', metric: 'flows', limit: 10 })!.text).toContain(
-      'SELECT key::smallint, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept',
+    expect(topRollupSql(week, { by: 'interfaceId', metric: 'flows', limit: 10 })!.text).toContain(
+      'SELECT key::text, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept',
     );
     // Without a whole slot there is nothing for the rollups to answer.
     expect(
       topRollupSql({ ...week, from: 601, to: 1199 }, { by: 'srcaddr', metric: 'bytes', limit: 10 }),
     ).toBeUndefined();
+  });
+
+  it('sums protocols and actions from the series, with a query on those; other keys with a query from the records', () => {
+    const rejected = { ...scope, where: parseQuery('action:REJECT') };
+    const { text, values } = topRollupSql(rejected, { by: 'protocol', metric: 'packets', limit: 5 })!;
+    expect(text).toMatch(
+      /^SELECT protocol AS key, sum\(bytes\)::bigint AS bytes, .*, true AS certain FROM \(SELECT window_start, action, protocol, bytes, packets, flows FROM flow_rollup_series WHERE .* action = \$5 UNION ALL .* FROM flow_rollup_pending WHERE .* action = \$10\) AS w GROUP BY 1 ORDER BY packets DESC, 1 LIMIT \$11$/,
+    );
+    expect(values.at(-1)).toBe(5);
+    // The series answers any range, even one without a whole slot.
+    expect(
+      topRollupSql({ ...scope, from: 601, to: 1199, where: undefined }, { by: 'action', metric: 'bytes', limit: 2 }),
+    ).toBeDefined();
+    expect(
+      topRollupSql({ ...scope, where: parseQuery('dstport:443') }, { by: 'protocol', metric: 'bytes', limit: 5 }),
+    ).toBeUndefined();
+    expect(topRollupSql(rejected, { by: 'srcaddr', metric: 'bytes', limit: 5 })).toBeUndefined();
   });
 
   it('answers histograms and action totals from the series, unless the query names another field', () => {
@@ -140,7 +157,7 @@ describe('analysis SQL', () => {
     const series = histogramSql(open, 60);
     expect(series.source).toBe('rollups');
     expect(series.text).toMatch(
-      /^SELECT \$\d+::bigint \+ greatest\(0, \(window_start - \$\d+::bigint\) \/ \$\d+::bigint\) \* \$\d+::bigint AS start, .* FROM \(SELECT window_start, action, bytes, packets, flows FROM flow_rollup_series WHERE .* protocol = \$5 UNION ALL .* FROM flow_rollup_pending WHERE /,
+      /^SELECT \$\d+::bigint \+ greatest\(0, \(window_start - \$\d+::bigint\) \/ \$\d+::bigint\) \* \$\d+::bigint AS start, .* FROM \(SELECT window_start, action, protocol, bytes, packets, flows FROM flow_rollup_series WHERE .* protocol = \$5 UNION ALL .* FROM flow_rollup_pending WHERE /,
     );
     expect(histogramSql(scope, 60).source).toBe('records');
     expect(histogramSql(open, 60, { rollup: false }).text).toContain('FROM flow_records WHERE');

@@ -1,7 +1,7 @@
 /** The publisher's insert path on the real database: records and their rollups, replays, concurrent publishers, the migration's backfill. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromRow, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
-import { DAY, ensureDayPartitions, FOLD_ROLLUP_SQL, migrate, SLOT, TOP_KEYS, type Pool } from '@flowlogs/db';
+import { DAY, ensureDayPartitions, FOLD_ROLLUP_SQL, LEVEL_KEYS, migrate, SLOT, type Pool } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
@@ -61,7 +61,7 @@ function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupR
       ['slot', SLOT],
       ['day', DAY],
     ] as const)
-      for (const dimension of Object.keys(TOP_KEYS) as (keyof typeof TOP_KEYS)[]) {
+      for (const dimension of LEVEL_KEYS) {
         const value = r[dimension];
         const key = level === 'slot' && !sealed ? null : value === null ? null : String(value);
         const at = r.windowStart - (r.windowStart % grain);
@@ -170,7 +170,7 @@ describe('insertRecords', () => {
       flows: 1,
       packets: 0,
     });
-    expect(once.filter((r) => r.level === 'day' && r.dimension === 'action').reduce((n, r) => n + r.flows, 0)).toBe(
+    expect(once.filter((r) => r.level === 'day' && r.dimension === 'interfaceId').reduce((n, r) => n + r.flows, 0)).toBe(
       batch.length - 2,
     );
 
