@@ -170,9 +170,9 @@ describe('insertRecords', () => {
       flows: 1,
       packets: 0,
     });
-    expect(once.filter((r) => r.level === 'day' && r.dimension === 'interfaceId').reduce((n, r) => n + r.flows, 0)).toBe(
-      batch.length - 2,
-    );
+    expect(
+      once.filter((r) => r.level === 'day' && r.dimension === 'interfaceId').reduce((n, r) => n + r.flows, 0),
+    ).toBe(batch.length - 2);
 
     // The same batch again (a publisher restarted before its offset commit): stored once, counted once.
     expect(await store(batch)).toBe(0);
