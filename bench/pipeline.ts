@@ -378,7 +378,8 @@ async function main(): Promise<void> {
     const publisher = startService(
       'publisher',
       'publisher',
-      { ...baseEnv, METRICS_PORT: String(pubPort) },
+      // Slots sealed 2 s after their last record, not 5 min: the run counts what sealing its records costs.
+      { ...baseEnv, METRICS_PORT: String(pubPort), FLOWLOGS_ROLLUP_SEAL_AFTER_S: '2' },
       pubPort,
       logDir,
       profArgs('publisher'),
@@ -457,7 +458,7 @@ async function main(): Promise<void> {
       t.startSource = 'producer timestamp of the first packet batch';
     }
     console.log(
-      `  done: ${sec(t.tStored - t.tStart)} from the first packet sent to the last record stored, ${sec(t.tFolded - t.tStart)} to the last folded into the rollups`,
+      `  done: ${sec(t.tStored - t.tStart)} from the first packet sent to the last record stored, ${sec(t.tFolded - t.tStart)} to the rollups holding them all (folded, their slots sealed)`,
     );
     console.log(timeline(t.samples, t.tStart));
     const cpu = cpuTable(t.samples, t.tStart, t.tFolded);
@@ -714,10 +715,10 @@ async function main(): Promise<void> {
   console.log("\naims (from the project's issue):");
   const pps = N / e2e;
   console.log(`  ≥ 1 M packets/s end to end: ${si(pps)} packets/s — ${pps >= 1e6 ? 'MET' : 'NOT MET'}`);
-  // Stored with the rollups kept: to the last record folded (the stored figure is when search finds them all).
+  // Stored with the rollups kept: to the last record folded and its slot sealed (the stored figure is when search finds them all).
   const rps = t.storedRows / (t.tFolded - t.tStart);
   console.log(
-    `  ≥ 50 k records/s stored end to end, rollups kept (records-heavy: ${(N / t.storedRows).toFixed(1)} packets a record): ${si(rps)} records/s — ${rps >= 50e3 ? 'MET' : 'NOT MET'} (${si(t.storedRows / e2e)} records/s to the last record stored, before its fold)`,
+    `  ≥ 50 k records/s stored end to end, rollups kept (records-heavy: ${(N / t.storedRows).toFixed(1)} packets a record): ${si(rps)} records/s — ${rps >= 50e3 ? 'MET' : 'NOT MET'} (${si(t.storedRows / e2e)} records/s to the last record stored, before its fold and seal)`,
   );
   if (anchor) {
     const limit = anchor.rows / anchor.seconds;

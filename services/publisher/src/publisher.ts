@@ -252,7 +252,7 @@ export class Publisher {
       this.foldsQueued = false;
       if (!this.pool) return;
       try {
-        const fold = await foldRollup(this.pool);
+        const fold = await foldRollup(this.pool, this.deps.config.FLOWLOGS_ROLLUP_SEAL_AFTER_S);
         this.metrics.rollupFolded.inc(fold.folded);
         this.metrics.rollupFoldRetries.inc(fold.retried);
       } catch (err) {
