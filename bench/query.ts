@@ -437,6 +437,22 @@ async function main(): Promise<void> {
               },
               settings: TOP_ROLLUP_SETTINGS,
             });
+      // A top-N of protocols with a query on action: the series answers it.
+      cases.push({
+        name: 'top-10 protocol by bytes, q=action:REJECT, 1 day',
+        count: Math.min(opts.aggRequests, 5),
+        request: (i) => {
+          const r = rangeOf(DAY, i);
+          return {
+            path: `analysis/top?by=protocol&metric=bytes&limit=10&from=${r.from}&to=${r.to}&q=${encodeURIComponent('action:REJECT')}`,
+          };
+        },
+        sql: (i) => {
+          const r = rangeOf(DAY, i);
+          return topRollupSql(scope(r.from, r.to, 'action:REJECT'), { by: 'protocol', metric: 'bytes', limit: 10 })!;
+        },
+        settings: TOP_ROLLUP_SETTINGS,
+      });
       for (const q of ['action:REJECT', 'protocol:17', 'dstport:443', samples[0].ip, '10.16.0.0/16'])
         cases.push({
           name: `top-10 srcaddr by bytes, q=${q}, 1 day`,
