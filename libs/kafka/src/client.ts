@@ -1,4 +1,6 @@
-// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, murmur2.ts, send-per-partition.ts and stable-offsets.ts).
+// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, murmur2.ts, send-per-partition.ts,
+// stable-offsets.ts and aborted-transactions.ts).
+import { abortedFilterInstalled } from './aborted-transactions.js';
 import { leanEncoderInstalled } from './lean-encoder.js';
 import { nativeCrc32c } from './crc32c.js';
 import { fastMurmur2 } from './murmur2.js';
@@ -54,6 +56,10 @@ export function createKafka(
   if (!stableOffsetsInstalled)
     child.error(
       'kafkajs was loaded before @flowlogs/kafka: its admins cannot read stable offsets, and exactly-once stages cannot take a partition over (see stable-offsets.ts)',
+    );
+  if (!abortedFilterInstalled)
+    child.error(
+      'kafkajs was loaded before @flowlogs/kafka: its read_committed consumers can return messages of aborted transactions (see aborted-transactions.ts)',
     );
   if (!leanEncoderInstalled)
     child.warn(
