@@ -26,6 +26,7 @@ import {
   rollupDeleteSql,
   rollupPendingSql,
   ROLLUP_SOURCE_COLUMNS,
+  ROLLUP_WRITER_SQL,
   SLOT,
   SLOT_KEEP,
 } from '@flowlogs/db';
@@ -281,6 +282,8 @@ export async function buildRollups(
     try {
       await client.query("SET work_mem = '512MB'");
       for (let day = days.shift(); day !== undefined; day = days.shift()) {
+        await client.query('BEGIN');
+        await client.query(ROLLUP_WRITER_SQL);
         const records = `flow_records WHERE log_topic_id = '${logTopicId}' AND log_status = 'OK' AND window_start >= ${day} AND window_start < ${day + DAY}`;
         await client.query(
           `INSERT INTO flow_rollup_series (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows)
@@ -301,6 +304,7 @@ export async function buildRollups(
          INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
          SELECT log_topic_id, account_id, dimension, slot - slot % ${DAY}, key, sum(bytes), sum(packets), sum(flows) FROM per GROUP BY 1, 2, 3, 4, 5`,
         );
+        await client.query('COMMIT');
         say(
           `${new Date(day * 1000).toISOString().slice(0, 10)} built, ${((performance.now() - started) / 1000).toFixed(0)} s`,
         );

@@ -4,12 +4,14 @@
  *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram,
  *    the action totals and the top-N of protocols and actions, exact for any range since a record's
  *    window is what decides whether it counts;
- *  - flow_rollup_daily: per UTC day and key (of LEVEL_KEYS), every key — the whole days of a top-N;
+ *  - flow_rollup_daily: per UTC day and key (of LEVEL_KEYS), every key of the day's sealed slots — the
+ *    whole days of a top-N (a slot's keys join it when the slot is sealed, from the sums the seal
+ *    computes: per key of a 10-minute slot, not per key of every fold);
  *  - flow_rollup_slot: per sealed 10-minute slot and key, only the keys that can reach a top-N (the
  *    SLOT_KEEP first by bytes, by packets or by flows), with flow_rollup_slot_rest holding, per slot,
  *    when a record last came to it and, once sealed, a bound on every other key's totals there — the
  *    whole slots of a top-N outside its whole days; an answer the bounds cannot settle is taken from
- *    the records. A slot not sealed yet has no keys here: readers take it from the records.
+ *    the records. A slot not sealed yet is in neither level: readers take it from the records.
  * Whatever inserts records appends the rows the insert actually made to flow_rollup_pending in the
  * same statement (migration 005), so a replayed batch never counts twice; FOLD_ROLLUP_SQL moves them
  * into the levels and SEAL_ROLLUP_SQL seals the slots no record came to for a while, from their
@@ -77,13 +79,32 @@ const ADD =
 const NOW = 'extract(epoch FROM now())::bigint';
 
 /**
+ * Adds `source`'s rows (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) to
+ * the daily totals of their slots' days: an upsert statement, for a WITH.
+ */
+function dailyAddSql(source: string): string {
+  return (
+    `INSERT INTO flow_rollup_daily AS r (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) ` +
+    `SELECT log_topic_id, account_id, dimension, slot - slot % ${DAY}, key, sum(bytes), sum(packets), sum(flows) ` +
+    `FROM ${source} GROUP BY 1, 2, 3, 4, 5 ON CONFLICT (log_topic_id, account_id, dimension, day, key) DO UPDATE SET ${ADD}`
+  );
+}
+
+/**
+ * What every statement that writes the daily totals runs first, in its transaction: migration 016's
+ * trigger refuses writers that do not say they add a slot's keys when it is sealed (a publisher of the
+ * version before adds them at every fold, and would count them twice).
+ */
+export const ROLLUP_WRITER_SQL = "SET LOCAL flowlogs.rollup_writer = 'daily-at-seal'";
+
+/**
  * Adds the OK rows of `source` (ROLLUP_SOURCE_COLUMNS) to the levels. A slot not sealed only notes
- * that records came (touched_at): its seal reads them from flow_records. In a sealed slot (late
- * records, the only ones summed per slot and key here) a kept key is added to; one it no longer keeps
- * is not added back (its earlier totals are gone): the slot's bounds grow by the most any such key
- * brought, so they still hold. The upserts take their rows in no particular order: one fold runs at
- * a time (foldRollup's advisory lock, which retention takes too), so no other writer waits on their
- * row locks, and sorting the daily rows (~2 a record) took a seventh of a fold.
+ * that records came (touched_at): its seal reads them from flow_records and adds them to the daily
+ * totals. Late records, those of a sealed slot (the only ones summed per slot and key here), go to the
+ * daily totals at once, and in the slot a kept key is added to; one it no longer keeps is not added
+ * back (its earlier totals are gone): the slot's bounds grow by the most any such key brought, so
+ * they still hold. The upserts take their rows in no particular order: one fold runs at a time
+ * (foldRollup's advisory lock, which retention takes too), so no other writer waits on their row locks.
  */
 export function rollupAddSql(source: string): string {
   const keyed = `${source} CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)`;
@@ -108,10 +129,7 @@ export function rollupAddSql(source: string): string {
       `FROM touched t LEFT JOIN late l USING (log_topic_id, account_id, dimension, slot) GROUP BY 1, 2, 3, 4 ` +
       `ON CONFLICT (log_topic_id, account_id, dimension, slot) DO UPDATE SET touched_at = excluded.touched_at, ` +
       `bytes_max = r.bytes_max + excluded.bytes_max, packets_max = r.packets_max + excluded.packets_max, flows_max = r.flows_max + excluded.flows_max)`,
-    `day_added AS (INSERT INTO flow_rollup_daily AS r (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) ` +
-      `SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, ${SUMS} FROM ${keyed} ` +
-      `WHERE log_status = 'OK' GROUP BY 1, 2, 3, 4, 5 ` +
-      `ON CONFLICT (log_topic_id, account_id, dimension, day, key) DO UPDATE SET ${ADD})`,
+    `day_added AS (${dailyAddSql('late')})`,
     `series_added AS (INSERT INTO flow_rollup_series AS r (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows) ` +
       `SELECT log_topic_id, account_id, window_start, window_end, action, protocol, ${SUMS} FROM ${source} WHERE log_status = 'OK' ` +
       `GROUP BY 1, 2, 3, 4, 5, 6 ` +
@@ -129,9 +147,9 @@ export const FOLD_ROLLUP_SQL =
   `${rollupAddSql('taken')} SELECT count(*)::int AS folded FROM taken`;
 
 /**
- * Seals the slots no record came to for $1 seconds, from their OK records in flow_records: keeps the
- * SLOT_KEEP first keys by each metric and records, per metric, the most any other key has (a bound on
- * every key the slot does not keep). Each record must count once: in the same REPEATABLE READ
+ * Seals the slots no record came to for $1 seconds, from their OK records in flow_records: adds every
+ * key's totals to the daily level, keeps the SLOT_KEEP first keys by each metric and records, per
+ * metric, the most any other key has (a bound on every key the slot does not keep). Each record must count once: in the same REPEATABLE READ
  * snapshot as FOLD_ROLLUP_SQL, it reads exactly the records whose pending rows are folded (now or
  * before) — a record and its pending row are committed together — and a later fold routes the others
  * as late records. Run under the fold's lock. Answers `sealed`, how many (slot, key kind) pairs.
@@ -158,6 +176,7 @@ cleared AS (DELETE FROM flow_rollup_slot k USING due WHERE k.log_topic_id = due.
 kept AS (INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows)
   SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked
   WHERE place <= ${SLOT_KEEP} AND (SELECT count(*) FROM cleared) >= 0),
+daily AS (${dailyAddSql('per')}),
 bounds AS (SELECT log_topic_id, account_id, dimension, slot, max(bytes) AS bytes, max(packets) AS packets, max(flows) AS flows
   FROM ranked WHERE place > ${SLOT_KEEP} GROUP BY 1, 2, 3, 4)
 UPDATE flow_rollup_slot_rest r SET sealed = true, bytes_max = coalesce(b.bytes, 0), packets_max = coalesce(b.packets, 0),
@@ -184,11 +203,20 @@ export function rollupDeleteSql(where: string): string {
 
 /**
  * After rollupDeleteSql with a cut-off $1 inside a day, for the log topics $2: that day's daily totals
- * again, from its records from $1 on (the ones kept).
+ * again, from its records from $1 on (the ones kept) in sealed slots — less those still pending, which
+ * a fold adds as late records; an open slot's seal adds its own.
  */
-export const ROLLUP_DAY_REST_SQL = `INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
-SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, ${SUMS}
-FROM flow_records CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
-WHERE log_topic_id = ANY ($2) AND log_status = 'OK' AND window_start >= $1::bigint AND window_start < $1::bigint - $1::bigint % ${DAY} + ${DAY}
-  AND $1::bigint % ${DAY} <> 0
-GROUP BY 1, 2, 3, 4, 5`;
+export const ROLLUP_DAY_REST_SQL = (() => {
+  const keys = ROLLUP_SOURCE_COLUMNS.filter((c) => !['bytes', 'packets'].includes(c)).join(', ');
+  const rows = (table: string, sign: string) =>
+    `SELECT ${keys}, ${sign}coalesce(bytes, 0) AS bytes, ${sign}coalesce(packets, 0) AS packets, ${sign}1 AS flows FROM ${table} ` +
+    `WHERE log_topic_id = ANY ($2) AND log_status = 'OK' AND window_start >= $1::bigint AND window_start < $1::bigint - $1::bigint % ${DAY} + ${DAY}`;
+  return `INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
+SELECT r.log_topic_id, r.account_id, d.dimension, r.window_start - r.window_start % ${DAY}, d.key, sum(r.bytes), sum(r.packets), sum(r.flows)
+FROM (${rows('flow_records', '')} UNION ALL ${rows('flow_rollup_pending', '-')}) AS r
+CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
+JOIN flow_rollup_slot_rest s ON s.log_topic_id = r.log_topic_id AND s.account_id = r.account_id AND s.dimension = d.dimension
+  AND s.slot = r.window_start - r.window_start % ${SLOT} AND s.sealed
+WHERE $1::bigint % ${DAY} <> 0
+GROUP BY 1, 2, 3, 4, 5 HAVING sum(r.flows) <> 0`;
+})();

@@ -115,12 +115,12 @@ function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
 
 /**
  * The top keys from the rollups: whole days from the daily level, other whole slots from the slot
- * level once sealed and from the records before (few: the last minutes), what is not folded yet from
+ * level, the slots not sealed yet (in neither level; few: the last minutes) from the records, what is not folded yet from
  * the pending rows (but those of the slots read from the records), the edges from the records; summed
  * per key before ordering. A sealed slot keeps only its busiest keys and a bound on the rest, so each
  * key has its totals so far (lower) and at most `upper`: lower plus, for the sealed slots that did not
  * keep it, the least of their bounds summed and of what its daily totals of the range's partial days
- * leave (the daily level holds every key, so no key goes unseen). The answer is `certain` when every
+ * leave (the daily level holds every key of the sealed slots, so no key goes unseen). The answer is `certain` when every
  * key it names was kept in every sealed slot that dropped any (its totals are exact) and no other key
  * can reach the last one's — nor, when it names fewer than `limit`, have any record at all. Else the
  * caller asks the records (topRecordsSql). Undefined without a whole slot.
@@ -129,8 +129,9 @@ function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
  * them was most of a top-N's time). The floor (floor_value), the limit-th greatest of what the kept
  * keys of the slots and the busiest keys of each whole day add up to, is at most the answer's last
  * value; a key whose daily totals stay below floor / (the days the range touches) on every one of
- * those days, with nothing pending, has less than the floor in all, so it is neither in the answer
- * nor able to reach it.
+ * those days, with nothing pending and no record read from the records (the edges, the slots not
+ * sealed: the daily totals hold the sealed slots only), has less than the floor in all, so it is
+ * neither in the answer nor able to reach it.
  */
 function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   const parts = splitRange(scope);
@@ -155,10 +156,19 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
   // The keys that can reach the answer (see above), and the null key (records without one): only
   // theirs are summed. `expr` is a key as text.
   const isCandidate = (expr: string) => `(${expr} IN (SELECT key FROM candidates) OR ${expr} IS NULL)`;
-  const keyText = `${key.sql}::text`;
-  // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole day's, the cap.
-  const recordsKey = `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(keyText)}`;
   const slotOf = `window_start - window_start % ${SLOT}`;
+  // What is read from the records, per key and whether in a whole day: the edges, and the slots not
+  // sealed yet (in neither level: the last minutes), bounded by the first and last (index
+  // conditions), then picked.
+  const recordsOf = (range: string) =>
+    `SELECT ${key.sql} AS key, ${inDays('window_start')} AS day, ${TOTALS} FROM flow_records WHERE ${where} AND ${range} GROUP BY 1, 2`;
+  const fresh = [
+    recordsOf(`(window_start < ${from} OR window_start >= ${to})`),
+    recordsOf(
+      `window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
+        `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed))`,
+    ),
+  ].join(' UNION ALL ');
   const touchedDays: number[] = [];
   for (let day = touched.from; day < touched.to; day += DAY) touchedDays.push(day);
   const isWholeDay = (day: number) => parts.days !== undefined && day >= parts.days.from && day < parts.days.to;
@@ -169,11 +179,11 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
       (k) =>
         `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND day = ANY (${dayParam}::bigint[]) AND ${k}`,
     );
+  // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole
+  // day's, the cap. The records read count in the cap too outside whole days: the daily totals of
+  // partial days do not hold the slots not sealed (the edges' sealed ones they do: a looser cap).
   const branches = [
-    `${recordsKey} AND (window_start < ${from} OR window_start >= ${to}) GROUP BY 1`,
-    // The slots not sealed: bounded by the first and last (index conditions), then picked.
-    `${recordsKey} AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
-      `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1`,
+    `SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE ${m} END::numeric FROM fresh`,
     `SELECT key, ${TOTALS}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM pending WHERE window_start >= ${from} AND window_start < ${to} ` +
       `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate('key::text')} GROUP BY 1, 7`,
     `SELECT key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM pending WHERE NOT ${inDays('window_start')} GROUP BY 1`,
@@ -202,7 +212,8 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
   return {
     text:
       `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
-      `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND (${inSlots('slot')})), ` +
+      `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND (${inSlots('slot')} OR ${inDays('slot')})), ` +
+      `fresh AS MATERIALIZED (${fresh}), ` +
       // The kept keys of the sealed slots (keys a fold of the version before wrote to an open slot
       // are left out: its records count instead), read once for the floor and the totals.
       `kept AS MATERIALIZED (SELECT k.key, k.bytes, k.packets, k.flows, coalesce(r.${m}_max, 0) AS slack, (r.slot IS NOT NULL)::int AS sealed ` +
@@ -215,7 +226,7 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
       `ORDER BY 1 DESC OFFSET ${limit} - 1 LIMIT 1), 0) AS v), ` +
       `candidates AS (SELECT key FROM flow_rollup_daily WHERE ${dimension} AND day >= ${capFrom} AND day < ${capTo} ` +
       `AND ${m} * ${dayCount}::int >= (SELECT v FROM floor_value) ` +
-      `UNION SELECT key::text FROM pending), ` +
+      `UNION SELECT key::text FROM pending UNION SELECT key::text FROM fresh), ` +
       `parts (key, bytes, packets, flows, slack, sealed, day, cap) AS (${branches.join(' UNION ALL ')}), ` +
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
       `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +

@@ -67,20 +67,30 @@ describe('analysis SQL', () => {
   it('reads the levels for the whole parts of a range, the records at its edges, the partial days for bounds', () => {
     const week = { ...scope, from: 2 * DAY - 17, to: 9 * DAY - 17, where: undefined };
     const sql = topRollupSql(week, { by: 'srcaddr', metric: 'bytes', limit: 10 })!;
-    expect(sql.text).toContain('FROM flow_records WHERE ');
-    expect(sql.text).toContain('AND (window_start < $5 OR window_start >= $6) GROUP BY 1');
+    // The records read: the edges, and the slots not sealed (in neither level) — in whole days too —
+    // per key and whether in a whole day, read once; every key of theirs is a candidate.
+    expect(sql.text).toContain(
+      'fresh AS MATERIALIZED (SELECT host(srcaddr) AS key, (window_start >= $12 AND window_start < $13) AS day, coalesce(sum(bytes), 0)::bigint AS bytes, ',
+    );
+    expect(sql.text).toContain(
+      "log_status = 'OK' AND (window_start < $5 OR window_start >= $6) GROUP BY 1, 2 UNION ALL ",
+    );
+    expect(sql.text).toContain('UNION SELECT key::text FROM fresh), ');
+    expect(sql.text).toContain(
+      'SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE bytes END::numeric FROM fresh UNION ALL ',
+    );
     // The pending rows of the days touched, read once; those of the whole slots summed.
     expect(sql.text).toContain(
       'pending AS MATERIALIZED (SELECT host(srcaddr) AS key, window_start, bytes, packets FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $14 AND window_start < $15)',
     );
     expect(sql.text).toContain('FROM pending WHERE window_start >= $5 AND window_start < $6');
-    // The slots not sealed yet from the records, not from their pending rows.
+    // The slots not sealed yet, of the whole slots and days, from the records, not from their pending rows.
     expect(sql.text).toContain(
-      'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed',
+      'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed AND ((slot >= $10 AND slot < $11) OR (slot >= $12 AND slot < $13)))',
     );
     expect(sql.text).toContain(
-      "log_status = 'OK' AND (host(srcaddr)::text IN (SELECT key FROM candidates) OR host(srcaddr)::text IS NULL) AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
-        'AND window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1',
+      "log_status = 'OK' AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
+        'AND window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1, 2)',
     );
     expect(sql.text).toContain(
       'AND window_start - window_start % 600 <> ALL (ARRAY(SELECT slot FROM unsealed)) AND (key::text IN (SELECT key FROM candidates) OR key::text IS NULL) GROUP BY 1, 7',

@@ -1,5 +1,5 @@
 /** Retention applied to Postgres: the day partitions and rows that retention.ts's plan says go. */
-import { ADVISORY_LOCKS, ROLLUP_DAY_REST_SQL, rollupDeleteSql, type Pool } from '@flowlogs/db';
+import { ADVISORY_LOCKS, ROLLUP_DAY_REST_SQL, ROLLUP_WRITER_SQL, rollupDeleteSql, type Pool } from '@flowlogs/db';
 import { parseDayPartition, retentionPlan, type DayPartition, type TopicRetention } from './retention.js';
 
 /**
@@ -48,6 +48,7 @@ export async function applyRetention(
                 [d.before, d.logTopicIds],
               )
             ).rowCount ?? 0;
+          await client.query(ROLLUP_WRITER_SQL);
           await client.query(ROLLUP_DAY_REST_SQL, [d.before, d.logTopicIds]);
           await client.query('COMMIT');
         } catch (err) {

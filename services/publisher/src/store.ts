@@ -7,6 +7,7 @@ import {
   ADVISORY_LOCKS,
   FOLD_ROLLUP_SQL,
   inTransaction,
+  ROLLUP_WRITER_SQL,
   SEAL_AFTER,
   SEAL_ROLLUP_SQL,
   type Pool,
@@ -82,6 +83,7 @@ export async function foldRollup(pool: Pool, sealAfter = SEAL_AFTER): Promise<Fo
             ADVISORY_LOCKS.rollupFold,
           ]);
           if (!lock.ok) return 0;
+          await client.query(ROLLUP_WRITER_SQL);
           const n = (await client.query<{ folded: number }>(FOLD_ROLLUP_SQL)).rows[0].folded;
           await client.query(SEAL_ROLLUP_SQL, [sealAfter]);
           return n;

@@ -1,7 +1,17 @@
 /** The publisher's insert path on the real database: records and their rollups, replays, concurrent publishers, the migration's backfill. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromRow, recordIdOf, type FlowRecord } from '@flowlogs/contracts';
-import { DAY, ensureDayPartitions, FOLD_ROLLUP_SQL, LEVEL_KEYS, migrate, SLOT, type Pool } from '@flowlogs/db';
+import {
+  DAY,
+  ensureDayPartitions,
+  FOLD_ROLLUP_SQL,
+  KEY_VALUES,
+  LEVEL_KEYS,
+  migrate,
+  ROLLUP_WRITER_SQL,
+  SLOT,
+  type Pool,
+} from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
 
@@ -51,8 +61,8 @@ type RollupRow = {
 
 /**
  * The rollups the records make, computed here: OK records only, per log topic, account and dimension,
- * every key's totals (as text) per day, and per slot (every key's totals when `sealed`, else none: an
- * open slot is only noted, its key null and its bounds zero).
+ * when `sealed` every key's totals (as text) per day and per slot, else none: an open slot is only
+ * noted (its key null and its bounds zero), its keys join the day when it is sealed.
  */
 function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupRow[] {
   const rows = new Map<string, RollupRow>();
@@ -60,7 +70,8 @@ function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupR
     for (const [level, grain] of [
       ['slot', SLOT],
       ['day', DAY],
-    ] as const)
+    ] as const) {
+      if (level === 'day' && !sealed) continue;
       for (const dimension of LEVEL_KEYS) {
         const value = r[dimension];
         const key = level === 'slot' && !sealed ? null : value === null ? null : String(value);
@@ -77,13 +88,14 @@ function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupR
           packets: 0,
           flows: 0,
         };
-        if (level === 'day' || sealed) {
+        if (sealed) {
           row.bytes += r.bytes ?? 0;
           row.packets += r.packets ?? 0;
           row.flows += 1;
         }
         rows.set(id, row);
       }
+    }
   }
   return sortRollup([...rows.values()]);
 }
@@ -164,15 +176,9 @@ describe('insertRecords', () => {
     ];
     expect(await store(batch)).toBe(batch.length);
     stored.push(...batch);
+    // Folded into open slots: only noted there, nothing in the daily totals before the seal.
     const once = await rollup(db.pool);
     expect(once).toEqual(expectedRollup(stored));
-    expect(once.find((r) => r.level === 'day' && r.dimension === 'srcport' && r.key === null)).toMatchObject({
-      flows: 1,
-      packets: 0,
-    });
-    expect(
-      once.filter((r) => r.level === 'day' && r.dimension === 'interfaceId').reduce((n, r) => n + r.flows, 0),
-    ).toBe(batch.length - 2);
 
     // The same batch again (a publisher restarted before its offset commit): stored once, counted once.
     expect(await store(batch)).toBe(0);
@@ -222,8 +228,17 @@ describe('insertRecords', () => {
     expect(await rollup(db.pool)).toEqual(expectedRollup(stored));
   });
 
-  it('seals the slots from their records: each keeps every key when it has no more than it keeps', async () => {
-    expect(await rollup(db.pool, 0)).toEqual(expectedRollup(stored, { sealed: true }));
+  it('seals the slots from their records: each keeps every key when it has no more than it keeps, and its day gets them', async () => {
+    const sealed = await rollup(db.pool, 0);
+    expect(sealed).toEqual(expectedRollup(stored, { sealed: true }));
+    // Keys and counters may be missing: the null key has its own totals.
+    expect(sealed.find((r) => r.level === 'day' && r.dimension === 'srcport' && r.key === null)).toMatchObject({
+      flows: 1,
+      packets: 0,
+    });
+    expect(
+      sealed.filter((r) => r.level === 'day' && r.dimension === 'interfaceId').reduce((n, r) => n + r.flows, 0),
+    ).toBe(stored.filter((r) => r.logStatus === 'OK').length);
     expect(
       (await db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE NOT sealed OR flows_max > 0'))
         .rows[0].n,
@@ -239,6 +254,7 @@ describe('insertRecords', () => {
     const other = await db.pool.connect();
     try {
       await other.query('BEGIN');
+      await other.query(ROLLUP_WRITER_SQL);
       expect((await other.query(FOLD_ROLLUP_SQL)).rows[0].folded).toBe(batch.length);
       const fold = foldRollup(db.pool);
       for (let waiting = 0; !waiting; await new Promise((r) => setTimeout(r, 20)))
@@ -320,6 +336,40 @@ describe('migration 013 (address indexes by start, the primary key by window fir
     expect(rows[0].n).toBe(days[0].n);
     expect(await store(before)).toBe(0);
     expect(await store([...before, record(7)])).toBe(1);
+  });
+});
+
+describe("migration 016 (a slot's keys join the daily totals when it is sealed)", () => {
+  it('takes out what the version before added of the open slots, which their seal adds once', async () => {
+    await rollup(db.pool, 0); // the other tests' records sealed: only this test's slots are open
+    const mine = (over: Partial<FlowRecord> = {}) => record(9, { logTopicId: 'topic-16', ...over });
+    const folded = Array.from({ length: 30 }, () => mine());
+    await store(folded);
+    await foldRollup(db.pool);
+    // The schema before it, and the daily totals as its folds left them: every folded record of the
+    // open slots in its day.
+    await db.pool.query('DROP TRIGGER flow_rollup_daily_writer ON flow_rollup_daily');
+    await db.pool.query(`INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
+      SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)
+      FROM flow_records CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
+      WHERE log_topic_id = 'topic-16' AND log_status = 'OK' GROUP BY 1, 2, 3, 4, 5`);
+    // Some not folded yet, one without keys or counters.
+    const waiting = [mine(), mine(), mine({ srcport: null, dstport: null, bytes: null })];
+    await store(waiting);
+    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '016_%'");
+    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^016_/)]);
+    expect(
+      (await db.pool.query("SELECT count(*)::int AS n FROM flow_rollup_daily WHERE log_topic_id = 'topic-16'")).rows[0]
+        .n,
+    ).toBe(0);
+    const sealed = (await rollup(db.pool, 0)).filter((r) => r.log_topic_id === 'topic-16');
+    expect(sealed).toEqual(expectedRollup([...folded, ...waiting], { sealed: true }));
+    // A writer that does not say it adds a slot's keys at the seal (the version before) is refused.
+    await expect(
+      db.pool.query(
+        "INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) VALUES ('topic-16', '1', 'srcaddr', 0, 'x', 1, 1, 1)",
+      ),
+    ).rejects.toThrow(/flow_rollup_daily takes a slot's keys when the slot is sealed .*upgrade it/);
   });
 });
 
