@@ -336,7 +336,7 @@ async function main(): Promise<void> {
     if (opts.loadOnly) return;
     console.log(
       `  loading: records generated and stored in ${set.loadSec.toFixed(0)} s, their indexes built (and VACUUM ANALYZE) in ${set.indexSec.toFixed(0)} s, ` +
-        `rollups built in ${set.rollupSec.toFixed(0)} s (a day a statement, two days at once); the publisher's fold and seal ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (${set.foldRecords.toLocaleString('en')} records of an hour in one fold)`,
+        `rollups built in ${set.rollupSec.toFixed(0)} s (a day a statement, two days at once); the publisher's folds and seal ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (${set.foldRecords.toLocaleString('en')} records of a slot, a fold every 2 s of them)`,
     );
     const sizes = await relationSizes(pool);
     const stats = await pool.query<{
@@ -570,7 +570,7 @@ async function main(): Promise<void> {
       `rollups on disk: ${mib(rollups)} = ${((100 * rollups) / records).toFixed(2)} % of the records (heap and indexes, ${mib(records)}); aim ≤ 10 %: ${rollups <= records / 10 ? 'MET' : 'NOT MET'}`,
     );
     console.log(
-      `rollup maintenance: ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (the publisher's fold and seal of ${set.foldRecords.toLocaleString('en')} records of an hour)`,
+      `rollup maintenance: ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (the publisher's folds every 2 s of records and the seal, ${set.foldRecords.toLocaleString('en')} records of a slot)`,
     );
     console.log('');
     console.log(

@@ -189,13 +189,15 @@ describe('analysis from the rollups', () => {
           }
         }
       }
-      // Protocols and actions come from the series, with a query on those too; other keys or
-      // queries from the records.
+      // Protocols and actions come from the series, with a query on those too; other keys from the
+      // levels' REJECT facet with exactly that query; other queries from the records.
       for (const [by, q, source] of [
         ['protocol', 'NOT action:REJECT', 'rollups'],
         ['action', 'protocol:6 OR protocol:17', 'rollups'],
         ['protocol', 'dstport:443', 'records'],
-        ['srcaddr', 'action:REJECT', 'records'],
+        ['srcaddr', 'action:REJECT', 'rollups'],
+        ['dstport', 'action:REJECT', 'rollups'],
+        ['srcaddr', 'action:REJECT protocol:6', 'records'],
       ] as const) {
         const answer = await stack.api(
           'GET',
@@ -223,9 +225,11 @@ describe('analysis from the rollups', () => {
     await answersAsRecords('pending');
     expect([...filteredAnswered].sort()).toEqual([
       'action protocol:6 OR protocol:17',
+      'dstport action:REJECT',
       'protocol NOT action:REJECT',
       'protocol dstport:443',
       'srcaddr action:REJECT',
+      'srcaddr action:REJECT protocol:6',
     ]);
     // Folded, the slots still open (not sealed: records came to them just now), their part read from the records.
     expect((await foldRollup(stack.db.pool)).folded).toBe(okRecords);
@@ -329,7 +333,7 @@ describe('analysis from the rollups', () => {
   it('says when a filtered top-N read the records', async () => {
     const { body } = await stack.api(
       'GET',
-      `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=srcaddr&q=action:REJECT`,
+      `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=srcaddr&q=dstport:443`,
     );
     expect(body.source).toBe('records');
     const { body: plain } = await stack.api(
@@ -337,6 +341,34 @@ describe('analysis from the rollups', () => {
       `/v1/log-topics/${ids.topic}/analysis/top?from=${FROM}&to=${TO}&by=action`,
     );
     expect(plain.source).toBe('rollups');
+  });
+
+  it('reads the records for a facet over days the levels do not hold it for (stored before the upgrade)', async () => {
+    const top = async () =>
+      (
+        await stack.api(
+          'GET',
+          `/v1/log-topics/${ids.topic}/analysis/top?from=${DAYS_FROM}&to=${DAYS_TO}&by=srcaddr&limit=3&q=action:REJECT`,
+        )
+      ).body;
+    const records = await stack.db.pool.query(
+      topRecordsSql(
+        recordScope(ids.topic, ids.account, { from: DAYS_FROM, to: DAYS_TO, q: parseQuery('action:REJECT') }, DAYS_TO),
+        {
+          by: 'srcaddr',
+          metric: 'bytes',
+          limit: 3,
+        },
+      ),
+    );
+    expect(await top()).toEqual({ items: records.rows, source: 'rollups' });
+    // As migration 017 leaves it when slots of the range's first day were sealed before it.
+    await stack.db.pool.query('UPDATE flow_rollup_facets SET since = $1', [DAYS_FROM - (DAYS_FROM % 600) + 600]);
+    try {
+      expect(await top()).toEqual({ items: records.rows, source: 'records' });
+    } finally {
+      await stack.db.pool.query('UPDATE flow_rollup_facets SET since = 0');
+    }
   });
 
   it('counts each OK record of the range once, keys typed as the records have them', async () => {

@@ -1,5 +1,6 @@
 /** The pool on the real server: a connection the server ends is an error for its holder, never a crash of the process. */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createPool } from '@flowlogs/db';
 import { createTestDatabase, type TestDatabase } from '@flowlogs/testkit';
 
 let db: TestDatabase;
@@ -19,4 +20,16 @@ it('survives a checked-out client whose connection the server ends between two o
   await expect(client.query('SELECT 1')).rejects.toThrow();
   client.release(true);
   expect((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows[0].one).toBe(1);
+});
+
+it('runs without JIT, unless the URL gives options of its own', async () => {
+  expect((await db.pool.query<{ jit: string }>('SHOW jit')).rows[0].jit).toBe('off');
+  const url = new URL(db.url);
+  url.searchParams.set('options', '-c jit=on');
+  const own = createPool(url.toString(), 1);
+  try {
+    expect((await own.query<{ jit: string }>('SHOW jit')).rows[0].jit).toBe('on');
+  } finally {
+    await own.end();
+  }
 });

@@ -1,8 +1,8 @@
 /** Analysis of a log topic's records — top keys, a histogram over time, totals per action — as SQL and shapes. No I/O. */
 import { z } from 'zod';
-import { DAY, SLOT, TOP_KEYS, type TopKey } from '@flowlogs/db';
+import { DAY, type Facet, FACETS, facetDimension, SLOT, TOP_KEYS, type TopKey } from '@flowlogs/db';
 import { invalid } from './errors.js';
-import { queryColumns, type Query, SqlParams } from './query/index.js';
+import { fieldNamed, queryColumns, type Query, SqlParams } from './query/index.js';
 import type { Sql } from './resources.js';
 import { RangeQuery, scopeSql, type RecordScope } from './search.js';
 
@@ -96,12 +96,22 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
 /**
  * The top keys from the rollups, or undefined when they cannot answer (then the records do:
  * topRecordsSql). Protocols and actions from the series, exact for any range and with a query on
- * action and protocol only; the other keys from the levels (topLevelsSql), without a query. Answers
- * rows with a `certain` column: false asks the records.
+ * action and protocol only; the other keys from the levels (topLevelsSql), without a query or with
+ * exactly a facet's (its own dimensions). Answers rows with a `certain` column: false asks the records.
  */
 export function topRollupSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
   if ('inSeries' in TOP_KEYS[query.by]) return seriesAnswers(scope.where) ? topSeriesSql(scope, query) : undefined;
-  return scope.where === undefined ? topLevelsSql(scope, query) : undefined;
+  if (scope.where === undefined) return topLevelsSql(scope, query);
+  const facet = facetOf(scope.where);
+  return facet && topLevelsSql(scope, query, facet);
+}
+
+/** The facet a query is, if it is exactly one (`action:REJECT`): the levels hold its keys too. */
+export function facetOf(where: Query | undefined): Facet | undefined {
+  if (where?.type !== 'match' || where.op !== '=') return undefined;
+  return (Object.keys(FACETS) as Facet[]).find(
+    (f) => FACETS[f].column === fieldNamed(where.field)?.column && FACETS[f].value === where.value,
+  );
 }
 
 function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
@@ -129,11 +139,15 @@ function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
  * them was most of a top-N's time). The floor (floor_value), the limit-th greatest of what the kept
  * keys of the slots and the busiest keys of each whole day add up to, is at most the answer's last
  * value; a key whose daily totals stay below floor / (the days the range touches) on every one of
- * those days, with nothing pending and no record read from the records (the edges, the slots not
- * sealed: the daily totals hold the sealed slots only), has less than the floor in all, so it is
- * neither in the answer nor able to reach it.
+ * those days, with nothing pending and no record in a slot not sealed (the daily totals hold the
+ * sealed slots only), has less than the floor in all, so it is neither in the answer nor able to
+ * reach it.
  */
-function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql | undefined {
+function topLevelsSql(
+  scope: RecordScope,
+  query: Pick<TopQuery, 'by' | 'metric' | 'limit'>,
+  facet?: Facet,
+): Sql | undefined {
   const parts = splitRange(scope);
   if (!parts.whole) return undefined;
   const params = new SqlParams();
@@ -143,7 +157,9 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
   const [from, to] = [params.add(parts.whole.from), params.add(parts.whole.to)];
   // Account isolation as scopeSql has it on the records: this log topic and this account.
   const level = `log_topic_id = ${params.add(scope.logTopicId)} AND account_id = ${params.add(scope.accountId)}`;
-  const dimension = `${level} AND dimension = ${params.add(query.by)}`;
+  const dimension = `${level} AND dimension = ${params.add(facet ? facetDimension(query.by, facet) : query.by)}`;
+  // A facet's records: its condition on the pending rows too (the records have it from the scope).
+  const picked = facet ? ` AND ${FACETS[facet].column} = ${params.add(FACETS[facet].value)}` : '';
   const slotRanges = parts.slots.map((s) => ({ from: params.add(s.from), to: params.add(s.to) }));
   const inSlots = (column: string) =>
     slotRanges.map((s) => `(${column} >= ${s.from} AND ${column} < ${s.to})`).join(' OR ') || 'false';
@@ -157,18 +173,13 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
   // theirs are summed. `expr` is a key as text.
   const isCandidate = (expr: string) => `(${expr} IN (SELECT key FROM candidates) OR ${expr} IS NULL)`;
   const slotOf = `window_start - window_start % ${SLOT}`;
-  // What is read from the records, per key and whether in a whole day: the edges, and the slots not
-  // sealed yet (in neither level: the last minutes), bounded by the first and last (index
-  // conditions), then picked.
-  const recordsOf = (range: string) =>
-    `SELECT ${key.sql} AS key, ${inDays('window_start')} AS day, ${TOTALS} FROM flow_records WHERE ${where} AND ${range} GROUP BY 1, 2`;
-  const fresh = [
-    recordsOf(`(window_start < ${from} OR window_start >= ${to})`),
-    recordsOf(
-      `window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} ` +
-        `AND ${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed))`,
-    ),
-  ].join(' UNION ALL ');
+  // The slots not sealed yet (in neither level: the last minutes) are read from the records, every
+  // key of theirs a candidate, per key and whether in a whole day: bounded by the first and last
+  // (index conditions), then picked.
+  const inUnsealed = `${slotOf} = ANY (ARRAY(SELECT slot FROM unsealed))`;
+  const fresh =
+    `SELECT ${key.sql} AS key, ${inDays('window_start')} AS day, ${TOTALS} FROM flow_records WHERE ${where} ` +
+    `AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + ${SLOT} AND ${inUnsealed} GROUP BY 1, 2`;
   const touchedDays: number[] = [];
   for (let day = touched.from; day < touched.to; day += DAY) touchedDays.push(day);
   const isWholeDay = (day: number) => parts.days !== undefined && day >= parts.days.from && day < parts.days.to;
@@ -180,9 +191,11 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
         `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND day = ANY (${dayParam}::bigint[]) AND ${k}`,
     );
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole
-  // day's, the cap. The records read count in the cap too outside whole days: the daily totals of
-  // partial days do not hold the slots not sealed (the edges' sealed ones they do: a looser cap).
+  // day's, the cap. The slots not sealed count in the cap outside whole days: the daily totals of the
+  // partial days do not hold them.
   const branches = [
+    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(`${key.sql}::text`)} ` +
+      `AND (window_start < ${from} OR window_start >= ${to}) AND NOT ${inUnsealed} GROUP BY 1`,
     `SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE ${m} END::numeric FROM fresh`,
     `SELECT key, ${TOTALS}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM pending WHERE window_start >= ${from} AND window_start < ${to} ` +
       `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate('key::text')} GROUP BY 1, 7`,
@@ -212,7 +225,8 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
   return {
     text:
       `WITH rest AS (SELECT slot, ${m}_max FROM flow_rollup_slot_rest WHERE ${dimension} AND sealed AND flows_max > 0 AND (${inSlots('slot')})), ` +
-      `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND (${inSlots('slot')} OR ${inDays('slot')})), ` +
+      // The slots of the range's records (edges too) not sealed.
+      `unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE ${dimension} AND NOT sealed AND slot >= ${params.add(Math.floor((scope.from - 600) / SLOT) * SLOT)} AND slot < ${params.add(scope.to)}), ` +
       `fresh AS MATERIALIZED (${fresh}), ` +
       // The kept keys of the sealed slots (keys a fold of the version before wrote to an open slot
       // are left out: its records count instead), read once for the floor and the totals.
@@ -221,7 +235,7 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
       `AND (${inSlots('k.slot')}) AND k.slot <> ALL (ARRAY(SELECT slot FROM unsealed))), ` +
       // What is not folded yet, of the days touched: read once.
       `pending AS MATERIALIZED (SELECT ${key.sql} AS key, window_start, bytes, packets FROM flow_rollup_pending ` +
-      `WHERE ${level} AND window_start >= ${capFrom} AND window_start < ${capTo}), ` +
+      `WHERE ${level}${picked} AND window_start >= ${capFrom} AND window_start < ${capTo}), ` +
       `floor_value AS (SELECT coalesce((SELECT sum(v) FROM (${floorParts.join(' UNION ALL ')}) AS l GROUP BY key ` +
       `ORDER BY 1 DESC OFFSET ${limit} - 1 LIMIT 1), 0) AS v), ` +
       `candidates AS (SELECT key FROM flow_rollup_daily WHERE ${dimension} AND day >= ${capFrom} AND day < ${capTo} ` +
@@ -240,18 +254,22 @@ function topLevelsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
       // not candidates are not here: they have less than the floor, which is at most the last one's.
       `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
       `FROM ranked) ` +
-      `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain ` +
-      `FROM top, last, others ORDER BY ${m} DESC, key`,
+      `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain FROM top, last, others ` +
+      // A facet the levels do not hold for all the days touched: a row that is not certain.
+      (facet
+        ? `UNION ALL SELECT NULL, 0, 0, 0, false WHERE NOT coalesce((SELECT since FROM flow_rollup_facets WHERE facet = ${params.add(facet)}) <= ${capFrom}, false) `
+        : '') +
+      `ORDER BY ${m} DESC, key`,
     values: params.values,
   };
 }
 
 /**
- * The settings of a top-N's transaction: no JIT, whose compiling took 0.1–0.4 s, more than it saved;
- * the memory to sum a day's keys without spilling; and no nested loop, which Postgres took to join the
- * kept keys of the slots (~25,000 for a day) with their slots' bounds (1.7 s; hashed: milliseconds).
+ * The settings of a top-N's transaction (the pool already turns JIT off): the memory to sum a day's
+ * keys without spilling; and no nested loop, which Postgres took to join the kept keys of the slots
+ * (~25,000 for a day) with their slots' bounds (1.7 s; hashed: milliseconds).
  */
-export const TOP_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'; SET LOCAL enable_nestloop = off";
+export const TOP_SETTINGS = "SET LOCAL work_mem = '32MB'; SET LOCAL enable_nestloop = off";
 /**
  * And for the rollups' statement, which reads little: no parallel workers, whose start-up (40–60 ms a
  * Gather, seen on the pending rows) cost more than they saved. The records' statement keeps them.

@@ -365,7 +365,7 @@ export class Store {
 
   /**
    * The top keys: from the rollups when they can answer the scope (topRollupSql: protocols and
-   * actions from the series, with a query on those; other keys with no query and a whole slot),
+   * actions from the series, with a query on those; other keys with no query or a facet's, and a whole slot),
    * unless their bounds leave the answer unsettled; from the records otherwise.
    */
   async topKeys(

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   actionsSql,
   actionTotals,
+  facetOf,
   histogramBuckets,
   histogramSql,
   histogramStep,
@@ -67,13 +68,15 @@ describe('analysis SQL', () => {
   it('reads the levels for the whole parts of a range, the records at its edges, the partial days for bounds', () => {
     const week = { ...scope, from: 2 * DAY - 17, to: 9 * DAY - 17, where: undefined };
     const sql = topRollupSql(week, { by: 'srcaddr', metric: 'bytes', limit: 10 })!;
-    // The records read: the edges, and the slots not sealed (in neither level) — in whole days too —
-    // per key and whether in a whole day, read once; every key of theirs is a candidate.
+    // The edges from the records, for the candidates; the slots not sealed (in neither level) — in
+    // whole days too, at the edges too — from the records, per key and whether in a whole day, read
+    // once, every key of theirs a candidate.
     expect(sql.text).toContain(
-      'fresh AS MATERIALIZED (SELECT host(srcaddr) AS key, (window_start >= $12 AND window_start < $13) AS day, coalesce(sum(bytes), 0)::bigint AS bytes, ',
+      "log_status = 'OK' AND (host(srcaddr)::text IN (SELECT key FROM candidates) OR host(srcaddr)::text IS NULL) " +
+        'AND (window_start < $5 OR window_start >= $6) AND NOT window_start - window_start % 600 = ANY (ARRAY(SELECT slot FROM unsealed)) GROUP BY 1',
     );
     expect(sql.text).toContain(
-      "log_status = 'OK' AND (window_start < $5 OR window_start >= $6) GROUP BY 1, 2 UNION ALL ",
+      'fresh AS MATERIALIZED (SELECT host(srcaddr) AS key, (window_start >= $12 AND window_start < $13) AS day, coalesce(sum(bytes), 0)::bigint AS bytes, ',
     );
     expect(sql.text).toContain('UNION SELECT key::text FROM fresh), ');
     expect(sql.text).toContain(
@@ -84,9 +87,9 @@ describe('analysis SQL', () => {
       'pending AS MATERIALIZED (SELECT host(srcaddr) AS key, window_start, bytes, packets FROM flow_rollup_pending WHERE log_topic_id = $7 AND account_id = $8 AND window_start >= $14 AND window_start < $15)',
     );
     expect(sql.text).toContain('FROM pending WHERE window_start >= $5 AND window_start < $6');
-    // The slots not sealed yet, of the whole slots and days, from the records, not from their pending rows.
+    // The slots not sealed yet, of the range's records, from the records, not from their pending rows.
     expect(sql.text).toContain(
-      'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed AND ((slot >= $10 AND slot < $11) OR (slot >= $12 AND slot < $13)))',
+      'unsealed AS (SELECT slot FROM flow_rollup_slot_rest WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND NOT sealed AND slot >= $20 AND slot < $21)',
     );
     expect(sql.text).toContain(
       "log_status = 'OK' AND window_start >= (SELECT min(slot) FROM unsealed) AND window_start < (SELECT max(slot) FROM unsealed) + 600 " +
@@ -124,6 +127,9 @@ describe('analysis SQL', () => {
       [2 * DAY, 3 * DAY, 4 * DAY, 5 * DAY, 6 * DAY, 7 * DAY],
       // How many days those are: a key below the floor / 8 in each of them cannot reach the answer.
       8,
+      // The slots of the range's records: from the one of the earliest window overlapping it.
+      2 * DAY - 1200,
+      9 * DAY - 17,
     ]);
     expect(sql.text).toContain(
       'candidates AS (SELECT key FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day >= $14 AND day < $15 AND bytes * $19::int >= (SELECT v FROM floor_value)',
@@ -156,6 +162,33 @@ describe('analysis SQL', () => {
       topRollupSql({ ...scope, where: parseQuery('dstport:443') }, { by: 'protocol', metric: 'bytes', limit: 5 }),
     ).toBeUndefined();
     expect(topRollupSql(rejected, { by: 'srcaddr', metric: 'bytes', limit: 5 })).toBeUndefined();
+  });
+
+  it('reads a facet of the levels for a query that is exactly one (action:REJECT), not certain where they lack it', () => {
+    const week = { ...scope, from: 2 * DAY - 17, to: 9 * DAY - 17 };
+    const top = (q: string) =>
+      topRollupSql({ ...week, where: parseQuery(q) }, { by: 'dstport', metric: 'bytes', limit: 5 });
+    const { text, values } = top('action:reject')!;
+    expect(values).toContain('dstport:REJECT');
+    // The records read carry the query (the scope's), the pending rows the facet's condition.
+    expect(text).toMatch(/FROM flow_records WHERE [^)]* AND action = \$5 AND log_status = 'OK'/);
+    expect(text).toMatch(
+      /FROM flow_rollup_pending WHERE log_topic_id = \$\d+ AND account_id = \$\d+ AND action = \$\d+ AND window_start/,
+    );
+    expect(text).toMatch(
+      /UNION ALL SELECT NULL, 0, 0, 0, false WHERE NOT coalesce\(\(SELECT since FROM flow_rollup_facets WHERE facet = \$\d+\) <= \$\d+, false\) ORDER BY bytes DESC, key$/,
+    );
+    expect(facetOf(parseQuery('action:REJECT'))).toBe('REJECT');
+    for (const q of [
+      'action:ACCEPT',
+      'NOT action:REJECT',
+      'action:REJECT dstport:443',
+      'action:REJECT OR protocol:6',
+    ]) {
+      expect(facetOf(parseQuery(q)), q).toBeUndefined();
+      expect(top(q), q).toBeUndefined();
+    }
+    expect(top('dstport:443')).toBeUndefined();
   });
 
   it('answers histograms and action totals from the series, unless the query names another field', () => {

@@ -1,7 +1,7 @@
 /** Retention applied to the real database: a cut-off inside a day leaves that day's daily totals exact. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FlowRecord } from '@flowlogs/contracts';
-import { DAY, ensureDayPartitions, HOUR, LEVEL_KEYS } from '@flowlogs/db';
+import { DAY, ensureDayPartitions, type Facet, FACETS, HOUR, LEVEL_DIMENSIONS, type TopKey } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { applyRetention } from '../src/retention-store.js';
 import { foldRollup, insertRecords } from '../src/store.js';
@@ -29,6 +29,7 @@ const record = (windowStart: number, over: Partial<FlowRecord> = {}): FlowRecord
     end: windowStart + 10,
     windowStart,
     windowEnd: windowStart + 60,
+    action: n % 4 ? 'ACCEPT' : 'REJECT',
     recordId: `r-${n}`,
     ...over,
   });
@@ -41,7 +42,7 @@ const store = async (records: FlowRecord[]) => {
   );
   expect(await insertRecords(db.pool, records)).toBe(records.length);
 };
-/** Per dimension, day and key: the totals the daily level holds of the short log topic. */
+/** Per dimension (facets too), day and key: the totals the daily level holds of the short log topic. */
 const daily = async () =>
   (
     await db.pool.query(
@@ -55,8 +56,10 @@ const dailyOf = (records: FlowRecord[]) => {
     { dimension: string; day: number; key: string; bytes: number; packets: number; flows: number }
   >();
   for (const r of records)
-    for (const dimension of LEVEL_KEYS) {
-      const [day, key] = [r.windowStart - (r.windowStart % DAY), String(r[dimension])];
+    for (const dimension of LEVEL_DIMENSIONS) {
+      const [name, facet] = dimension.split(':') as [TopKey, Facet | undefined];
+      if (facet && r[FACETS[facet].column] !== FACETS[facet].value) continue;
+      const [day, key] = [r.windowStart - (r.windowStart % DAY), String(r[name])];
       const row = rows.get(`${dimension} ${day} ${key}`) ?? { dimension, day, key, bytes: 0, packets: 0, flows: 0 };
       row.bytes += r.bytes ?? 0;
       row.packets += r.packets ?? 0;

@@ -5,12 +5,16 @@ import {
   DAY,
   ensureDayPartitions,
   FOLD_ROLLUP_SQL,
-  KEY_VALUES,
+  type Facet,
+  FACETS,
+  LEVEL_DIMENSIONS,
   LEVEL_KEYS,
   migrate,
   ROLLUP_WRITER_SQL,
   SLOT,
+  TOP_KEYS,
   type Pool,
+  type TopKey,
 } from '@flowlogs/db';
 import { createTestDatabase, makeRecord, type TestDatabase } from '@flowlogs/testkit';
 import { foldRollup, insertRecords, isConcurrencyConflict, isConnectionError } from '../src/store.js';
@@ -60,9 +64,10 @@ type RollupRow = {
 };
 
 /**
- * The rollups the records make, computed here: OK records only, per log topic, account and dimension,
- * when `sealed` every key's totals (as text) per day and per slot, else none: an open slot is only
- * noted (its key null and its bounds zero), its keys join the day when it is sealed.
+ * The rollups the records make, computed here: OK records only, per log topic, account and dimension
+ * (a facet's dimension: the records it picks), when `sealed` every key's totals (as text) per day and
+ * per slot, else none: an open slot is only noted, for every dimension (its key null and its bounds
+ * zero), its keys join the day when it is sealed.
  */
 function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupRow[] {
   const rows = new Map<string, RollupRow>();
@@ -72,8 +77,10 @@ function expectedRollup(records: FlowRecord[], { sealed = false } = {}): RollupR
       ['day', DAY],
     ] as const) {
       if (level === 'day' && !sealed) continue;
-      for (const dimension of LEVEL_KEYS) {
-        const value = r[dimension];
+      for (const dimension of LEVEL_DIMENSIONS) {
+        const [name, facet] = dimension.split(':') as [TopKey, Facet | undefined];
+        if (sealed && facet && r[FACETS[facet].column] !== FACETS[facet].value) continue;
+        const value = r[name];
         const key = level === 'slot' && !sealed ? null : value === null ? null : String(value);
         const at = r.windowStart - (r.windowStart % grain);
         const id = JSON.stringify([level, r.logTopicId, r.accountId, dimension, at, key]);
@@ -347,11 +354,12 @@ describe("migration 016 (a slot's keys join the daily totals when it is sealed)"
     await store(folded);
     await foldRollup(db.pool);
     // The schema before it, and the daily totals as its folds left them: every folded record of the
-    // open slots in its day.
+    // open slots in its day (no facets then).
+    const LEGACY_KEYS = LEVEL_KEYS.map((name) => `('${name}', ${TOP_KEYS[name].sql}::text)`).join(', ');
     await db.pool.query('DROP TRIGGER flow_rollup_daily_writer ON flow_rollup_daily');
     await db.pool.query(`INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
       SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${DAY}, d.key, coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)
-      FROM flow_records CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key)
+      FROM flow_records CROSS JOIN LATERAL (VALUES ${LEGACY_KEYS}) AS d (dimension, key)
       WHERE log_topic_id = 'topic-16' AND log_status = 'OK' GROUP BY 1, 2, 3, 4, 5`);
     // Some not folded yet, one without keys or counters.
     const waiting = [mine(), mine(), mine({ srcport: null, dstport: null, bytes: null })];
