@@ -28,7 +28,7 @@ import {
   ROLLUP_SOURCE_COLUMNS,
   ROLLUP_WRITER_SQL,
   SLOT,
-  SLOT_KEEP,
+  slotKeepSql,
 } from '@flowlogs/db';
 import { foldRollup } from '../../services/publisher/src/store.js';
 
@@ -258,7 +258,7 @@ export async function loadDataSet(
 
 /**
  * Empties the rollups and builds them from the log topic's records in [from, to): a day a statement, two at once,
- * as the publisher's fold and seal would leave them (every key per day; per slot the SLOT_KEEP first
+ * as the publisher's fold and seal would leave them (every key per day; per slot the first (slotKeepSql)
  * by each metric, ties by key, as SEAL_ROLLUP_SQL ranks them, and the most any other key had) — the
  * publisher's folds at the data set's rate would take as long as the data set covers. Their cost is
  * measured instead on one 10-minute slot of the records stored again under a scratch log topic,
@@ -300,10 +300,10 @@ export async function buildRollups(
          ranked AS (SELECT per.*, least(row_number() OVER (w ORDER BY bytes DESC, key), row_number() OVER (w ORDER BY packets DESC, key),
            row_number() OVER (w ORDER BY flows DESC, key)) AS place FROM per WINDOW w AS (PARTITION BY log_topic_id, account_id, dimension, slot)),
          kept AS (INSERT INTO flow_rollup_slot (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows)
-           SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked WHERE place <= ${SLOT_KEEP}),
+           SELECT log_topic_id, account_id, dimension, slot, key, bytes, packets, flows FROM ranked WHERE place <= ${slotKeepSql('dimension')}),
          bounds AS (INSERT INTO flow_rollup_slot_rest (log_topic_id, account_id, dimension, slot, sealed, touched_at, bytes_max, packets_max, flows_max)
-           SELECT log_topic_id, account_id, dimension, slot, true, 0, coalesce(max(bytes) FILTER (WHERE place > ${SLOT_KEEP}), 0),
-           coalesce(max(packets) FILTER (WHERE place > ${SLOT_KEEP}), 0), coalesce(max(flows) FILTER (WHERE place > ${SLOT_KEEP}), 0) FROM ranked GROUP BY 1, 2, 3, 4)
+           SELECT log_topic_id, account_id, dimension, slot, true, 0, coalesce(max(bytes) FILTER (WHERE place > ${slotKeepSql('dimension')}), 0),
+           coalesce(max(packets) FILTER (WHERE place > ${slotKeepSql('dimension')}), 0), coalesce(max(flows) FILTER (WHERE place > ${slotKeepSql('dimension')}), 0) FROM ranked GROUP BY 1, 2, 3, 4)
          INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows)
          SELECT log_topic_id, account_id, dimension, slot - slot % ${DAY}, key, sum(bytes), sum(packets), sum(flows) FROM per GROUP BY 1, 2, 3, 4, 5`,
         );
@@ -317,8 +317,8 @@ export async function buildRollups(
     }
   };
   await Promise.all([worker(), worker()]);
-  // Built from the records, the levels hold every facet from the first slot.
-  await pool.query('UPDATE flow_rollup_facets SET since = $1', [from]);
+  // Built from the records, the levels hold every facet for every slot (there is no record before `from`).
+  await pool.query('UPDATE flow_rollup_facets SET since = 0');
   const sec = (performance.now() - started) / 1000;
   // The fold's cost as the publisher pays it: a slot in the middle of the data stored again under a
   // scratch log topic, with its pending rows as the publisher's insert writes them, a fold after
