@@ -194,9 +194,9 @@ export const FOLD_ROLLUP_SQL =
 /**
  * Seals the slots no record came to for $1 seconds, from their OK records in flow_records: adds every
  * key's totals to the daily level, keeps the SLOT_KEEP first keys by each metric (FACET_SLOT_KEEP of a
- * facet's dimension) and records, per
- * metric, the most any other key has (a bound on every key the slot does not keep). Each record must count once: in the same REPEATABLE READ
- * snapshot as FOLD_ROLLUP_SQL, it reads exactly the records whose pending rows are folded (now or
+ * facet's dimension) and records, per metric, the most any other key has (a bound on every key the
+ * slot does not keep). Each record must count once: in the same REPEATABLE READ snapshot as
+ * FOLD_ROLLUP_SQL, it reads exactly the records whose pending rows are folded (now or
  * before) — a record and its pending row are committed together — and a later fold routes the others
  * as late records. Run under the fold's lock. Answers `sealed`, how many (slot, key kind) pairs.
  */
@@ -205,9 +205,9 @@ export const SEAL_ROLLUP_SQL = `WITH due AS (
   WHERE NOT sealed AND touched_at <= ${NOW} - $1::bigint),
 -- The due slots' records read once each, then summed per slot, dimension and key, then named by
 -- their part (a due slot and dimension) for ranking: in this order whatever Postgres estimates of a
--- day partition not analyzed yet (it planned a scan of the slot per due dimension: 16 s for 367,000
--- records, 1.6 s read once). Grouping and sorting by numbers instead of the four columns that name a
--- part (text mostly) was a third of a seal.
+-- day partition not analyzed yet (it planned a scan of the slot per due dimension: a slot of 367,000
+-- records sealed in 20 s, read once in 4.7 s). Grouping and sorting by numbers instead of the four
+-- columns that name a part (text mostly) was a third of a seal.
 slots AS (SELECT log_topic_id, account_id, slot, row_number() OVER () AS sid FROM (SELECT DISTINCT log_topic_id, account_id, slot FROM due) AS d),
 records AS MATERIALIZED (
   SELECT s.sid, ${KEYED_COLUMNS.map((c) => `f.${c}`).join(', ')}, f.bytes, f.packets

@@ -125,15 +125,16 @@ function topSeriesSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' 
 
 /**
  * The top keys from the rollups: whole days from the daily level, other whole slots from the slot
- * level, the slots not sealed yet (in neither level; few: the last minutes) from the records, what is not folded yet from
- * the pending rows (but those of the slots read from the records), the edges from the records; summed
- * per key before ordering. A sealed slot keeps only its busiest keys and a bound on the rest, so each
- * key has its totals so far (lower) and at most `upper`: lower plus, for the sealed slots that did not
- * keep it, the least of their bounds summed and of what its daily totals of the range's partial days
- * leave (the daily level holds every key of the sealed slots, so no key goes unseen). The answer is `certain` when every
- * key it names was kept in every sealed slot that dropped any (its totals are exact) and no other key
- * can reach the last one's — nor, when it names fewer than `limit`, have any record at all. Else the
- * caller asks the records (topRecordsSql). Undefined without a whole slot.
+ * level, the slots not sealed yet (in neither level; few: the last minutes) from the records, what is
+ * not folded yet from the pending rows (but those of the slots read from the records), the edges from
+ * the records; summed per key before ordering. A sealed slot keeps only its busiest keys and a bound
+ * on the rest, so each key has its totals so far (lower) and at most `upper`: lower plus, for the
+ * sealed slots that did not keep it, the least of their bounds summed and of what its daily totals of
+ * the range's partial days leave (the daily level holds every key of the sealed slots, so no key goes
+ * unseen). The answer is `certain` when every key it names was kept in every sealed slot that dropped
+ * any (its totals are exact) and no other key can reach the last one's — nor, when it names fewer than
+ * `limit`, have any record at all. Else the caller asks the records (topRecordsSql). Undefined without
+ * a whole slot.
  *
  * Only the keys that can reach the answer are summed (a day has ~55,000 addresses; summing all of
  * them was most of a top-N's time). The floor (floor_value), the limit-th greatest of what the kept
