@@ -421,6 +421,13 @@ async function main(): Promise<void> {
       const to = end - (i % 30) * 60 - 17;
       return { from: to - seconds, to };
     };
+    /** A filtered top-10 by bytes of request 0's day, from the records only: a filtered case's reference. */
+    const topOfRecords = (by: TopKey, q: string) => async () => {
+      const r = rangeOf(DAY, 0);
+      return {
+        items: (await pool.query(topRecordsSql(scope(r.from, r.to, q), { by, metric: 'bytes', limit: 10 }))).rows,
+      };
+    };
     const TOP_BY: TopKey[] = ['srcaddr', 'dstaddr', 'srcport', 'dstport', 'protocol', 'action'];
     if (!opts.only || opts.only === 'top') {
       for (const span of spans)
@@ -457,11 +464,7 @@ async function main(): Promise<void> {
           return topRollupSql(scope(r.from, r.to, 'action:REJECT'), { by: 'protocol', metric: 'bytes', limit: 10 })!;
         },
         settings: TOP_ROLLUP_SETTINGS,
-        reference: async () => {
-          const r = rangeOf(DAY, 0);
-          const query = { by: 'protocol', metric: 'bytes', limit: 10 } as const;
-          return { items: (await pool.query(topRecordsSql(scope(r.from, r.to, 'action:REJECT'), query))).rows };
-        },
+        reference: topOfRecords('protocol', 'action:REJECT'),
       });
       // Top-Ns with the queries the console offers (the REJECT facet from the rollups, the others
       // from the records), under the same aim, each checked against its own records-only answer.
@@ -486,11 +489,7 @@ async function main(): Promise<void> {
           },
           sql: (i) => top(i).sql,
           settings: top(0).settings,
-          reference: async () => {
-            const r = rangeOf(DAY, 0);
-            const records = topRecordsSql(scope(r.from, r.to, q), { by: 'srcaddr', metric: 'bytes', limit: 10 });
-            return { items: (await pool.query(records)).rows };
-          },
+          reference: topOfRecords('srcaddr', q),
         });
       }
     }
