@@ -189,12 +189,15 @@ describe('analysis from the rollups', () => {
           }
         }
       }
-      // Protocols and actions come from the series, with a query on those too; other keys from the
-      // levels' REJECT facet with exactly that query; other queries from the records.
+      // Protocols and actions come from the series, with a query on those and on a well-known port
+      // too; other keys from the levels' REJECT facet with exactly that query; other queries from the
+      // records.
       for (const [by, q, source] of [
         ['protocol', 'NOT action:REJECT', 'rollups'],
         ['action', 'protocol:6 OR protocol:17', 'rollups'],
-        ['protocol', 'dstport:443', 'records'],
+        ['protocol', 'dstport:443', 'rollups'],
+        ['action', 'NOT srcport:1001', 'rollups'],
+        ['protocol', 'dstport:8080', 'records'],
         ['srcaddr', 'action:REJECT', 'rollups'],
         ['dstport', 'action:REJECT', 'rollups'],
         ['srcaddr', 'action:REJECT protocol:6', 'records'],
@@ -207,12 +210,19 @@ describe('analysis from the rollups', () => {
         expect(answer.body.items, `${state}: ${by}, q=${q}`).toEqual(await fromRecords(by, 'bytes', 1000, from, to, q));
         if (answer.body.items.length) filteredAnswered.add(`${by} ${q}`);
       }
-      for (const q of [undefined, 'action:REJECT', 'NOT protocol:6', 'dstport:443']) {
+      for (const [q, source] of [
+        [undefined, 'rollups'],
+        ['action:REJECT', 'rollups'],
+        ['NOT protocol:6', 'rollups'],
+        ['dstport:443', 'rollups'],
+        ['NOT dstport:22 AND protocol:6', 'rollups'],
+        ['dstport:8080', 'records'],
+      ] as const) {
         const answer = await stack.api(
           'GET',
           `/v1/log-topics/${ids.topic}/analysis/histogram?from=${from}&to=${to}&buckets=60${q ? `&q=${encodeURIComponent(q)}` : ''}`,
         );
-        expect(answer.body.source, `${q}`).toBe(q === 'dstport:443' ? 'records' : 'rollups');
+        expect(answer.body.source, `${q}`).toBe(source);
         expect(answer.body.buckets, `${state}: histogram ${q}`).toEqual(await histogramFromRecords(from, to, q));
       }
     }
@@ -224,10 +234,12 @@ describe('analysis from the rollups', () => {
     expect(await pending()).toBe(okRecords);
     await answersAsRecords('pending');
     expect([...filteredAnswered].sort()).toEqual([
+      'action NOT srcport:1001',
       'action protocol:6 OR protocol:17',
       'dstport action:REJECT',
       'protocol NOT action:REJECT',
       'protocol dstport:443',
+      'protocol dstport:8080',
       'srcaddr action:REJECT',
       'srcaddr action:REJECT protocol:6',
     ]);

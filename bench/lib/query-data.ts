@@ -27,6 +27,7 @@ import {
   rollupPendingSql,
   ROLLUP_SOURCE_COLUMNS,
   ROLLUP_WRITER_SQL,
+  seriesAddSql,
   SLOT,
   slotKeepSql,
 } from '@flowlogs/db';
@@ -288,11 +289,7 @@ export async function buildRollups(
         await client.query('BEGIN');
         await client.query(ROLLUP_WRITER_SQL);
         const records = `flow_records WHERE log_topic_id = '${logTopicId}' AND log_status = 'OK' AND window_start >= ${day} AND window_start < ${day + DAY}`;
-        await client.query(
-          `INSERT INTO flow_rollup_series (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows)
-         SELECT log_topic_id, account_id, window_start, window_end, action, protocol, coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)
-         FROM ${records} GROUP BY 1, 2, 3, 4, 5, 6`,
-        );
+        await client.query(seriesAddSql(records));
         await client.query(
           `WITH per AS (SELECT log_topic_id, account_id, d.dimension, window_start - window_start % ${SLOT} AS slot, d.key,
            coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows

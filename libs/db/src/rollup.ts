@@ -1,9 +1,10 @@
 /**
  * The rollups of flow_records (migration 011), the totals (bytes, packets, records as flows) of
  * OK records per log topic and account, at three levels:
- *  - flow_rollup_series: per window (window_start, window_end), action and protocol — the histogram,
- *    the action totals and the top-N of protocols and actions, exact for any range since a record's
- *    window is what decides whether it counts;
+ *  - flow_rollup_series: per window (window_start, window_end), action, protocol and well-known
+ *    source and destination port (SERIES_PORT_BELOW) — the histogram, the action totals and the top-N
+ *    of protocols and actions, exact for any range since a record's window is what decides whether it
+ *    counts, and with a query on those columns (seriesAnswers);
  *  - flow_rollup_daily: per UTC day and key (of LEVEL_KEYS), every key of the day's sealed slots — the
  *    whole days of a top-N (a slot's keys join it when the slot is sealed, from the sums the seal
  *    computes: per key of a 10-minute slot, not per key of every fold);
@@ -124,6 +125,33 @@ const ADD =
 const NOW = 'extract(epoch FROM now())::bigint';
 
 /**
+ * The ports the series keeps as they are: the well-known ones, below this, which clients do not take
+ * as their ephemeral ports, so a window has few of them (the query benchmark: ~30 series rows a
+ * window). Any other port is -1 there; no port (ICMP) stays NULL. So `srcport:N` and `dstport:N` for
+ * such a port are exact on the series, and no other comparison on a port is.
+ */
+export const SERIES_PORT_BELOW = 1024;
+/** The record columns the series keeps after the window (the ports as SERIES_PORT_BELOW says). */
+export const SERIES_COLUMNS = ['action', 'protocol', 'srcport', 'dstport'] as const;
+const SERIES_KEY = SERIES_COLUMNS.map((c) =>
+  c.endsWith('port') ? `CASE WHEN ${c} >= ${SERIES_PORT_BELOW} THEN -1 ELSE ${c} END` : c,
+);
+
+/**
+ * Adds the records of `from` (a FROM clause over OK records, with its WHERE if any) to the series,
+ * per window and SERIES_COLUMNS: an upsert statement.
+ */
+export function seriesAddSql(from: string): string {
+  const columns = ['log_topic_id', 'account_id', 'window_start', 'window_end', ...SERIES_COLUMNS];
+  return (
+    `INSERT INTO flow_rollup_series AS r (${columns.join(', ')}, bytes, packets, flows) ` +
+    `SELECT log_topic_id, account_id, window_start, window_end, ${SERIES_KEY.join(', ')}, ${SUMS} FROM ${from} ` +
+    `GROUP BY ${columns.map((_, i) => i + 1).join(', ')} ` +
+    `ON CONFLICT (${columns.join(', ')}) DO UPDATE SET ${ADD}`
+  );
+}
+
+/**
  * Adds `source`'s rows (log_topic_id, account_id, dimension, slot, key, bytes, packets, flows) to
  * the daily totals of their slots' days: an upsert statement, for a WITH.
  */
@@ -175,10 +203,7 @@ export function rollupAddSql(source: string): string {
       `ON CONFLICT (log_topic_id, account_id, dimension, slot) DO UPDATE SET touched_at = excluded.touched_at, ` +
       `bytes_max = r.bytes_max + excluded.bytes_max, packets_max = r.packets_max + excluded.packets_max, flows_max = r.flows_max + excluded.flows_max)`,
     `day_added AS (${dailyAddSql('late')})`,
-    `series_added AS (INSERT INTO flow_rollup_series AS r (log_topic_id, account_id, window_start, window_end, action, protocol, bytes, packets, flows) ` +
-      `SELECT log_topic_id, account_id, window_start, window_end, action, protocol, ${SUMS} FROM ${source} WHERE log_status = 'OK' ` +
-      `GROUP BY 1, 2, 3, 4, 5, 6 ` +
-      `ON CONFLICT (log_topic_id, account_id, window_start, window_end, action, protocol) DO UPDATE SET ${ADD})`,
+    `series_added AS (${seriesAddSql(`${source} WHERE log_status = 'OK'`)})`,
   ].join(', ');
 }
 

@@ -1,8 +1,18 @@
 /** Analysis of a log topic's records — top keys, a histogram over time, totals per action — as SQL and shapes. No I/O. */
 import { z } from 'zod';
-import { DAY, type Facet, FACETS, facetDimension, SLOT, TOP_KEYS, type TopKey } from '@flowlogs/db';
+import {
+  DAY,
+  type Facet,
+  FACETS,
+  facetDimension,
+  SERIES_COLUMNS,
+  SERIES_PORT_BELOW,
+  SLOT,
+  TOP_KEYS,
+  type TopKey,
+} from '@flowlogs/db';
 import { invalid } from './errors.js';
-import { fieldNamed, queryColumns, type Query, SqlParams } from './query/index.js';
+import { fieldNamed, type Query, SqlParams } from './query/index.js';
 import type { Sql } from './resources.js';
 import { RangeQuery, scopeSql, type RecordScope } from './search.js';
 
@@ -299,12 +309,20 @@ export function histogramStep(
   return step;
 }
 
-/** The record columns the series keeps besides the window: a query on these alone it can answer. */
-const SERIES_COLUMNS = new Set<string>(Object.values(TOP_KEYS).flatMap((k) => ('inSeries' in k ? [k.column] : [])));
-
-/** Whether the series (flow_rollup_series) can answer for records matching `where`: no query, or one on action and protocol only. */
-export const seriesAnswers = (where: Query | undefined): boolean =>
-  [...queryColumns(where)].every((column) => SERIES_COLUMNS.has(column));
+/**
+ * Whether the series (flow_rollup_series) can answer for records matching `where`: no query, or one
+ * whose every term is on action or protocol, or is a well-known port exactly (the series keeps other
+ * ports as -1).
+ */
+export function seriesAnswers(where: Query | undefined): boolean {
+  if (!where) return true;
+  if (where.type === 'not') return seriesAnswers(where.query);
+  if (where.type !== 'match') return seriesAnswers(where.left) && seriesAnswers(where.right);
+  const column = where.field === 'address' ? undefined : fieldNamed(where.field)?.column;
+  if (column === 'srcport' || column === 'dstport')
+    return where.op === '=' && typeof where.value === 'number' && where.value < SERIES_PORT_BELOW;
+  return column !== undefined && (SERIES_COLUMNS as readonly string[]).includes(column);
+}
 
 /**
  * The scope's OK records as (window_start, action, protocol, bytes, packets, flows) rows:

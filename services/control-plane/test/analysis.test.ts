@@ -158,8 +158,12 @@ describe('analysis SQL', () => {
     expect(
       topRollupSql({ ...scope, from: 601, to: 1199, where: undefined }, { by: 'action', metric: 'bytes', limit: 2 }),
     ).toBeDefined();
+    // A well-known port is in the series, another is not.
     expect(
-      topRollupSql({ ...scope, where: parseQuery('dstport:443') }, { by: 'protocol', metric: 'bytes', limit: 5 }),
+      topRollupSql({ ...scope, where: parseQuery('dstport:443') }, { by: 'protocol', metric: 'bytes', limit: 5 })!.text,
+    ).toMatch(/FROM flow_rollup_series WHERE .* dstport = \$5 UNION ALL /);
+    expect(
+      topRollupSql({ ...scope, where: parseQuery('dstport:8443') }, { by: 'protocol', metric: 'bytes', limit: 5 }),
     ).toBeUndefined();
     expect(topRollupSql(rejected, { by: 'srcaddr', metric: 'bytes', limit: 5 })).toBeUndefined();
   });
@@ -191,10 +195,16 @@ describe('analysis SQL', () => {
     expect(top('dstport:443')).toBeUndefined();
   });
 
-  it('answers histograms and action totals from the series, unless the query names another field', () => {
+  it('answers histograms and action totals from the series, unless the query names another field or port', () => {
     expect(seriesAnswers(undefined)).toBe(true);
     expect(seriesAnswers(parseQuery('action:REJECT AND NOT (protocol:6 OR protocol:17)'))).toBe(true);
-    expect(seriesAnswers(parseQuery('action:REJECT dstport:443'))).toBe(false);
+    // Well-known ports exactly: the series keeps every other port as -1.
+    expect(seriesAnswers(parseQuery('action:REJECT dstport:443'))).toBe(true);
+    expect(seriesAnswers(parseQuery('NOT srcport:22 OR dstport:1023'))).toBe(true);
+    expect(seriesAnswers(parseQuery('dstport:1024'))).toBe(false);
+    expect(seriesAnswers(parseQuery('dstport:>100'))).toBe(false);
+    expect(seriesAnswers(parseQuery('dstport:[22 TO 80]'))).toBe(false);
+    expect(seriesAnswers(parseQuery('action:REJECT OR srcaddr:10.0.0.1'))).toBe(false);
     expect(seriesAnswers(parseQuery('10.0.0.1'))).toBe(false);
     const open = { ...scope, where: parseQuery('protocol:17') };
     const series = histogramSql(open, 60);
@@ -202,7 +212,8 @@ describe('analysis SQL', () => {
     expect(series.text).toMatch(
       /^SELECT \$\d+::bigint \+ greatest\(0, \(window_start - \$\d+::bigint\) \/ \$\d+::bigint\) \* \$\d+::bigint AS start, .* FROM \(SELECT window_start, action, protocol, bytes, packets, flows FROM flow_rollup_series WHERE .* protocol = \$5 UNION ALL .* FROM flow_rollup_pending WHERE /,
     );
-    expect(histogramSql(scope, 60).source).toBe('records');
+    expect(histogramSql(scope, 60).source).toBe('rollups');
+    expect(histogramSql({ ...scope, where: parseQuery('dstport:8080') }, 60).source).toBe('records');
     expect(histogramSql(open, 60, { rollup: false }).text).toContain('FROM flow_records WHERE');
     expect(histogramSql(scope, 60).values.slice(-2)).toEqual([1000, 60]);
     expect(actionsSql(open).text).toMatch(/FROM flow_rollup_series .* GROUP BY action$/);

@@ -10,6 +10,7 @@ import {
   LEVEL_DIMENSIONS,
   LEVEL_KEYS,
   migrate,
+  rollupPendingSql,
   ROLLUP_WRITER_SQL,
   SLOT,
   TOP_KEYS,
@@ -378,6 +379,51 @@ describe("migration 016 (a slot's keys join the daily totals when it is sealed)"
         "INSERT INTO flow_rollup_daily (log_topic_id, account_id, dimension, day, key, bytes, packets, flows) VALUES ('topic-16', '1', 'srcaddr', 0, 'x', 1, 1, 1)",
       ),
     ).rejects.toThrow(/flow_rollup_daily takes a slot's keys when the slot is sealed .*upgrade it/);
+  });
+});
+
+describe('migration 018 (the series per well-known port)', () => {
+  const series = async () =>
+    (
+      await db.pool.query(
+        'SELECT log_topic_id, window_start, action, protocol, srcport, dstport, bytes::int, packets::int, flows::int FROM flow_rollup_series ' +
+          'ORDER BY log_topic_id, window_start, action, protocol, srcport NULLS FIRST, dstport NULLS FIRST',
+      )
+    ).rows;
+
+  it('rebuilds the series per port from the folded records, which the next fold completes', async () => {
+    const mine = (over: Partial<FlowRecord>) => record(11, { logTopicId: 'topic-18', ...over });
+    const folded = [
+      mine({ srcport: 40_001, dstport: 443 }),
+      mine({ srcport: 40_002, dstport: 443 }),
+      mine({ srcport: 22, dstport: 51_000 }),
+      mine({ srcport: 1023, dstport: 1024 }),
+      mine({ srcport: null, dstport: null, protocol: 1, bytes: null }),
+    ];
+    const waiting = [mine({ srcport: 40_003, dstport: 443 }), mine({ srcport: 60_000, dstport: 8080 })];
+    await store([...folded, ...waiting]);
+    await foldRollup(db.pool);
+    const expected = await series();
+    const mineOnly = expected.filter((r) => r.log_topic_id === 'topic-18');
+    // Ports below 1024 as they are, others -1, none NULL.
+    expect(new Set(mineOnly.map((r) => `${r.srcport}>${r.dstport}`))).toEqual(
+      new Set(['-1>443', '22>-1', '1023>-1', 'null>null', '-1>-1']),
+    );
+    // The table as before it (per action and protocol only), `waiting` not folded yet.
+    await db.pool.query(`TRUNCATE flow_rollup_series;
+      ALTER TABLE flow_rollup_series DROP CONSTRAINT flow_rollup_series_key, DROP COLUMN srcport, DROP COLUMN dstport;
+      ALTER TABLE flow_rollup_series ADD CONSTRAINT flow_rollup_series_key UNIQUE NULLS NOT DISTINCT (log_topic_id, account_id, window_start, window_end, action, protocol)`);
+    await db.pool.query(`${rollupPendingSql('flow_records')} AND record_id = ANY ($1)`, [
+      waiting.map((r) => r.recordId),
+    ]);
+    await db.pool.query("DELETE FROM schema_migrations WHERE name LIKE '018_%'");
+    expect(await migrate(db.pool)).toEqual([expect.stringMatching(/^018_/)]);
+    // What the folds had added, not the pending rows: those the next fold adds.
+    const flows = (rows: typeof expected) =>
+      rows.filter((r) => r.log_topic_id === 'topic-18').reduce((n, r) => n + r.flows, 0);
+    expect(flows(await series())).toBe(folded.length);
+    expect((await foldRollup(db.pool)).folded).toBe(waiting.length);
+    expect(await series()).toEqual(expected);
   });
 });
 
