@@ -93,12 +93,14 @@ export function splitRange(range: Span): { whole?: Span; days?: Span; slots: Spa
 /**
  * The top keys of the scope's OK records, from the records only: the answer when a query filters the
  * records (the rollups hold totals of all of them) and the reference the rollups' answer must equal.
+ * Grouped by the column, the key made (host() of an address) per group, not per record.
  */
 export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
   const params = new SqlParams();
   const where = okScopeSql(scope, params);
+  const { column, sql } = TOP_KEYS[query.by];
   return {
-    text: `SELECT ${TOP_KEYS[query.by].sql} AS key, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1 ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    text: `SELECT ${sql} AS key, bytes, packets, flows FROM (SELECT ${column}, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1) AS g ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
     values: params.values,
   };
 }

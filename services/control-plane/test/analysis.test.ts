@@ -56,12 +56,12 @@ describe('analysis SQL', () => {
   it('groups the scope OK records by the key, ordered by the metric', () => {
     const { text, values } = topRecordsSql(scope, { by: 'srcaddr', metric: 'packets', limit: 5 });
     expect(text).toMatch(
-      /^SELECT host\(srcaddr\) AS key, coalesce\(sum\(bytes\), 0\)::bigint AS bytes, .* count\(\*\) AS flows FROM flow_records WHERE /,
+      /^SELECT host\(srcaddr\) AS key, bytes, packets, flows FROM \(SELECT srcaddr, coalesce\(sum\(bytes\), 0\)::bigint AS bytes, .* count\(\*\) AS flows FROM flow_records WHERE /,
     );
     expect(text).toContain(
       "account_id = $3 AND window_start < $4 AND window_end > $1 AND window_start >= $1::bigint - 600 AND dstport = $5 AND log_status = 'OK'",
     );
-    expect(text).toMatch(/GROUP BY 1 ORDER BY packets DESC, 1 LIMIT \$6$/);
+    expect(text).toMatch(/GROUP BY 1\) AS g ORDER BY packets DESC, 1 LIMIT \$6$/);
     expect(values).toEqual([1000, 'topic-1', '123456789012', 1600, 443, 5]);
   });
 
