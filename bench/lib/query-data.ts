@@ -317,10 +317,22 @@ export async function buildRollups(
   // Built from the records, the levels hold every facet for every slot (there is no record before `from`).
   await pool.query('UPDATE flow_rollup_facets SET since = 0');
   const sec = (performance.now() - started) / 1000;
-  // The fold's cost as the publisher pays it: a slot in the middle of the data stored again under a
-  // scratch log topic, with its pending rows as the publisher's insert writes them, a fold after
-  // every 2 s of records at the data set's rate (FLOWLOGS_ROLLUP_FOLD_MS), then the slot sealed (it
-  // reads the slot's records); then its rows removed.
+  return { sec, ...(await measureUpkeep(pool, logTopicId, from, to)) };
+}
+
+/**
+ * The fold's cost as the publisher pays it: a slot in the middle of the data stored again under a
+ * scratch log topic, with its pending rows as the publisher's insert writes them, a fold after every
+ * 2 s of records at the data set's rate (FLOWLOGS_ROLLUP_FOLD_MS), then the slot sealed (it reads the
+ * slot's records); then its rows removed.
+ */
+export async function measureUpkeep(
+  pool: Pool,
+  logTopicId: string,
+  from: number,
+  to: number,
+): Promise<{ usPerRecord: number; foldRecords: number }> {
+  const say = (m: string) => process.stderr.write(`[rollups] ${m}\n`);
   const slot = from + Math.floor((to - from) / 2 / SLOT) * SLOT;
   const scratch = `${logTopicId}-fold`;
   const columns = COLUMNS.replace('record_id', `record_id || '-fold' AS record_id`).replace(
@@ -366,7 +378,7 @@ export async function buildRollups(
     'flow_rollup_slot_rest',
   ])
     await pool.query(`VACUUM (ANALYZE) ${table}`);
-  return { sec, usPerRecord, foldRecords: folded };
+  return { usPerRecord, foldRecords: folded };
 }
 
 /** Sizes of flow_records' partitions (heap, indexes) and of each rollup table (with indexes; rows as estimated) for the report. */
