@@ -244,7 +244,7 @@ describe('analysis from the rollups', () => {
       'srcaddr action:REJECT protocol:6',
     ]);
     // Folded, the slots still open (not sealed: records came to them just now), their part read from the records.
-    expect((await foldRollup(stack.db.pool)).folded).toBe(okRecords);
+    expect(await foldRollup(stack.db.pool)).toEqual({ folded: okRecords, late: 0, retried: 0 });
     expect(await pending()).toBe(0);
     expect(
       (await stack.db.pool.query('SELECT count(*)::int AS n FROM flow_rollup_slot_rest WHERE sealed')).rows[0].n,
@@ -290,7 +290,7 @@ describe('analysis from the rollups', () => {
     const crowded = (key: string) => keptInSlot(H + 2 * HOUR + 600, key);
     const [before, bounds] = [await crowded('10.99.1.43'), await rest(H + 2 * HOUR + 600)];
     await answersAsRecords('late, pending');
-    await foldRollup(stack.db.pool);
+    expect(await foldRollup(stack.db.pool)).toEqual({ folded: 3, late: 3, retried: 0 });
     // The kept key took its record once; the new key only raised the bound.
     expect(await crowded('10.99.1.43')).toEqual({ bytes: before!.bytes + 10_000_000, flows: before!.flows + 1 });
     expect(await crowded('10.98.0.1')).toBeUndefined();

@@ -32,6 +32,16 @@ export function publisherMetrics(registry: Registry) {
       help: 'Pending rollup rows (stored OK records) folded into the rollups',
       registers: [registry],
     }),
+    rollupLate: new Counter({
+      name: 'flowlogs_publisher_rollup_late_records_total',
+      help: 'Of the folded rows, records of a 10-minute slot already sealed (late: each key upserted on its own)',
+      registers: [registry],
+    }),
+    rollupFoldSeconds: new Histogram({
+      name: 'flowlogs_publisher_rollup_fold_seconds',
+      help: 'Time of one fold of the pending rollup rows, with the seal of the slots due',
+      registers: [registry],
+    }),
     rollupFoldRetries: new Counter({
       name: 'flowlogs_publisher_rollup_fold_retries_total',
       help: 'Folds begun again after a serialization failure (another fold or retention committed meanwhile)',

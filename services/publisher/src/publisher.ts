@@ -252,8 +252,11 @@ export class Publisher {
       this.foldsQueued = false;
       if (!this.pool) return;
       try {
+        const took = this.metrics.rollupFoldSeconds.startTimer();
         const fold = await foldRollup(this.pool, this.deps.config.FLOWLOGS_ROLLUP_SEAL_AFTER_S);
+        took();
         this.metrics.rollupFolded.inc(fold.folded);
+        this.metrics.rollupLate.inc(fold.late);
         this.metrics.rollupFoldRetries.inc(fold.retried);
       } catch (err) {
         this.metrics.rollupFoldFailures.inc();

@@ -272,7 +272,7 @@ describe('insertRecords', () => {
           )
         ).rows[0].n;
       await other.query('COMMIT');
-      expect(await fold).toEqual({ folded: 0, retried: 1 });
+      expect(await fold).toEqual({ folded: 0, late: 0, retried: 1 });
     } finally {
       other.release();
     }
