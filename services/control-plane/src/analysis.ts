@@ -204,27 +204,27 @@ function topLevelsSql(
         `SELECT ${columns} FROM flow_rollup_daily WHERE ${dimension} AND day = ANY (${dayParam}::bigint[]) AND ${k}`,
     );
   // Columns: key, totals, the bounds of sealed slots that kept it, how many of those, whether a whole
-  // day's, the cap. The slots not sealed count in the cap outside whole days: the daily totals of the
-  // partial days do not hold them.
+  // day's, the cap of the metric and of flows. The slots not sealed count in the cap outside whole
+  // days: the daily totals of the partial days do not hold them.
   const branches = [
-    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(`${key.sql}::text`)} ` +
+    `SELECT ${key.sql} AS key, ${TOTALS}, 0::bigint, 0, false, 0::numeric, 0::numeric FROM flow_records WHERE ${where} AND ${isCandidate(`${key.sql}::text`)} ` +
       `AND (window_start < ${from} OR window_start >= ${to}) AND NOT ${inUnsealed} GROUP BY 1`,
-    `SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE ${m} END::numeric FROM fresh`,
-    `SELECT key, ${TOTALS}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric FROM pending WHERE window_start >= ${from} AND window_start < ${to} ` +
+    `SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE ${m} END::numeric, CASE WHEN day THEN 0 ELSE flows END::numeric FROM fresh`,
+    `SELECT key, ${TOTALS}, 0::bigint, 0, ${inDays('window_start')}, 0::numeric, 0::numeric FROM pending WHERE window_start >= ${from} AND window_start < ${to} ` +
       `AND ${slotOf} <> ALL (ARRAY(SELECT slot FROM unsealed)) AND ${isCandidate('key::text')} GROUP BY 1, 7`,
-    `SELECT key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric FROM pending WHERE NOT ${inDays('window_start')} GROUP BY 1`,
+    `SELECT key, 0, 0, 0, 0::bigint, 0, false, ${m === 'flows' ? 'count(*)' : `coalesce(sum(${m}), 0)`}::numeric, count(*)::numeric FROM pending WHERE NOT ${inDays('window_start')} GROUP BY 1`,
     ...dailyOf(
-      `key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric`,
+      `key::${key.type}, 0, 0, 0, 0::bigint, 0, false, ${m}::numeric, flows::numeric`,
       params.add(touchedDays.filter((day) => !isWholeDay(day))),
     ),
-    `SELECT key::${key.type}, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept WHERE ${isCandidate('key')}`,
+    `SELECT key::${key.type}, bytes, packets, flows, slack, sealed, false, 0::numeric, 0::numeric FROM kept WHERE ${isCandidate('key')}`,
   ];
   // What some keys have at least: their kept totals in the slots, and in each whole day the busiest ones'.
   const floorParts = [`SELECT key, ${m} AS v FROM kept`];
   if (days) {
     branches.push(
       ...dailyOf(
-        `key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric`,
+        `key::${key.type}, bytes, packets, flows, 0::bigint, 0, true, 0::numeric, 0::numeric`,
         params.add(touchedDays.filter(isWholeDay)),
       ),
     );
@@ -254,11 +254,16 @@ function topLevelsSql(
       `candidates AS (SELECT key FROM flow_rollup_daily WHERE ${dimension} AND day >= ${capFrom} AND day < ${capTo} ` +
       `AND ${m} * ${dayCount}::int >= (SELECT v FROM floor_value) ` +
       `UNION SELECT key::text FROM pending UNION SELECT key::text FROM fresh), ` +
-      `parts (key, bytes, packets, flows, slack, sealed, day, cap) AS (${branches.join(' UNION ALL ')}), ` +
+      `parts (key, bytes, packets, flows, slack, sealed, day, cap, cap_flows) AS (${branches.join(' UNION ALL ')}), ` +
       `totals AS (SELECT key, sum(bytes)::bigint AS bytes, sum(packets)::bigint AS packets, sum(flows)::bigint AS flows, sum(slack) AS slack, ` +
-      `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap FROM parts GROUP BY 1), ` +
+      `sum(sealed) AS sealed, coalesce(sum(${m}) FILTER (WHERE NOT day), 0) AS partial, sum(cap) AS cap, ` +
+      `coalesce(sum(flows) FILTER (WHERE NOT day), 0) AS partial_flows, sum(cap_flows) AS cap_flows FROM parts GROUP BY 1), ` +
       `bound AS (SELECT coalesce(sum(${m}_max), 0) AS slack, count(*) AS sealed FROM rest), ` +
-      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, t.sealed = b.sealed AS exact ` +
+      // Exact: kept by every sealed slot that dropped keys, or with as many records outside whole days
+      // as its daily totals of those days (and the slots not sealed, the pending rows) hold — then
+      // none of its records is missing, whatever slot dropped it.
+      `ranked AS (SELECT t.*, t.${m} + least(b.slack - t.slack, greatest(t.cap - t.partial, 0)) AS upper, ` +
+      `t.sealed = b.sealed OR t.cap_flows <= t.partial_flows AS exact ` +
       `FROM totals t CROSS JOIN bound b), ` +
       `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
       `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +

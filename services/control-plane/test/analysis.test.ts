@@ -80,7 +80,7 @@ describe('analysis SQL', () => {
     );
     expect(sql.text).toContain('UNION SELECT key::text FROM fresh), ');
     expect(sql.text).toContain(
-      'SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE bytes END::numeric FROM fresh UNION ALL ',
+      'SELECT key, bytes, packets, flows, 0::bigint, 0, day, CASE WHEN day THEN 0 ELSE bytes END::numeric, CASE WHEN day THEN 0 ELSE flows END::numeric FROM fresh UNION ALL ',
     );
     // The pending rows of the days touched, read once; those of the whole slots summed.
     expect(sql.text).toContain(
@@ -106,9 +106,12 @@ describe('analysis SQL', () => {
       'FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day = ANY ($18::bigint[]) AND key = ANY (ARRAY(SELECT key FROM candidates))',
     );
     expect(sql.text).toContain(
-      'SELECT key::text, 0, 0, 0, 0::bigint, 0, false, bytes::numeric FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day = ANY ($17::bigint[]) AND key IS NULL',
+      'SELECT key::text, 0, 0, 0, 0::bigint, 0, false, bytes::numeric, flows::numeric FROM flow_rollup_daily WHERE log_topic_id = $7 AND account_id = $8 AND dimension = $9 AND day = ANY ($17::bigint[]) AND key IS NULL',
     );
     expect(sql.text).toMatch(/ORDER BY bytes DESC, key LIMIT \$16\), .* ORDER BY bytes DESC, key$/);
+    // A key is exact when every slot that dropped keys kept it, or when its daily totals of the partial
+    // days hold no more records than it has there (none of its records is missing).
+    expect(sql.text).toContain('t.sealed = b.sealed OR t.cap_flows <= t.partial_flows AS exact');
     expect(sql.values.slice(4)).toEqual([
       2 * DAY,
       9 * DAY - 600,
@@ -139,7 +142,7 @@ describe('analysis SQL', () => {
       'SELECT key::integer, bytes',
     );
     expect(topRollupSql(week, { by: 'interfaceId', metric: 'flows', limit: 10 })!.text).toContain(
-      'SELECT key::text, bytes, packets, flows, slack, sealed, false, 0::numeric FROM kept',
+      'SELECT key::text, bytes, packets, flows, slack, sealed, false, 0::numeric, 0::numeric FROM kept',
     );
     // Without a whole slot there is nothing for the rollups to answer.
     expect(
