@@ -342,6 +342,42 @@ describe('analysis from the rollups', () => {
     await answersAsRecords('folded after the seal', [range]);
   });
 
+  it('takes from its records the totals of a key the answer names but a sealed slot dropped', async () => {
+    // Two slots of their own, a day after the others: in the first the key is alone and big; in the
+    // second it has a small record among more keys than a slot keeps, and is dropped there.
+    const first = DAYS_TO - (DAYS_TO % 600) + DAY;
+    const second = first + 600;
+    const key = '10.99.9.9';
+    const at = (srcaddr: string, slot: number, bytes: number, i: number) =>
+      makeRecord({
+        ...mine[0],
+        srcaddr,
+        bytes,
+        packets: 1,
+        windowStart: slot,
+        windowEnd: slot + 60,
+        recordId: `repair-${i}`,
+      });
+    const records = [
+      at(key, first, 10_000_000, 0),
+      at(key, second, 1, 1),
+      ...Array.from({ length: 3 * SLOT_KEEP }, (_, i) => at(`10.99.${i >> 8}.${i & 255}`, second, 1000 + i, 2 + i)),
+    ];
+    await ensureDayPartitions(stack.db.pool, [first], new Set());
+    expect(await insertRecords(stack.db.pool, records)).toBe(records.length);
+    mine.push(...records);
+    await foldRollup(stack.db.pool, 0);
+    expect(await keptInSlot(second, key)).toBeUndefined();
+    const range = [first - 300, second + 900];
+    const { body } = await stack.api(
+      'GET',
+      `/v1/log-topics/${ids.topic}/analysis/top?from=${range[0]}&to=${range[1]}&by=srcaddr&metric=bytes&limit=3`,
+    );
+    // From the rollups, the dropped record included: the records' answer.
+    expect(body).toEqual({ items: await fromRecords('srcaddr', 'bytes', 3, range[0], range[1]), source: 'rollups' });
+    expect(body.items[0]).toEqual({ key, bytes: 10_000_001, packets: 2, flows: 2 });
+  });
+
   it('says when a filtered top-N read the records', async () => {
     const { body } = await stack.api(
       'GET',

@@ -37,7 +37,7 @@ export const SOURCES = ['rollups', 'records'] as const;
 export type Source = (typeof SOURCES)[number];
 const SourceField = z.enum(SOURCES).meta({
   description:
-    'rollups: summed from the rollups kept as records are stored (the records at the edges of the range); records: from every record of the range',
+    'rollups: summed from the rollups kept as records are stored (the records at the edges of the range, and of keys a 10-minute slot may have dropped); records: from every record of the range',
 });
 
 /** Sums over OK records: bytes, packets, and how many records (flows). */
@@ -97,10 +97,44 @@ export function splitRange(range: Span): { whole?: Span; days?: Span; slots: Spa
  */
 export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | 'metric' | 'limit'>): Sql {
   const params = new SqlParams();
-  const where = okScopeSql(scope, params);
-  const { column, sql } = TOP_KEYS[query.by];
   return {
-    text: `SELECT ${sql} AS key, bytes, packets, flows FROM (SELECT ${column}, ${TOTALS} FROM flow_records WHERE ${where} GROUP BY 1) AS g ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    text: `${recordTotalsSql(scope, query.by, params)} ORDER BY ${query.metric} DESC, 1 LIMIT ${params.add(query.limit)}`,
+    values: params.values,
+  };
+}
+
+/** The totals per key of the scope's OK records (those `keys` says, if given), as (key, bytes, packets, flows). */
+function recordTotalsSql(scope: RecordScope, by: TopKey, params: SqlParams, keys?: Sql['values']): string {
+  const where = okScopeSql(scope, params);
+  const { column, sql } = TOP_KEYS[by];
+  const only = keys
+    ? ` AND (${column} = ANY (${params.add(keys.filter((k) => k !== null))}::${columnType(by)}[])${keys.includes(null) ? ` OR ${column} IS NULL` : ''})`
+    : '';
+  return `SELECT ${sql} AS key, bytes, packets, flows FROM (SELECT ${column}, ${TOTALS} FROM flow_records WHERE ${where}${only} GROUP BY 1) AS g`;
+}
+
+/** The flow_records column's type of a key (addresses are inet there, text in answers). */
+const columnType = (by: TopKey): string => (by === 'srcaddr' || by === 'dstaddr' ? 'inet' : TOP_KEYS[by].type);
+
+/**
+ * A rollups' answer whose other keys are settled, with the totals of its keys that are not exact
+ * (`repair`: a sealed slot dropped keys it may have been among) from their records, ordered again.
+ */
+export function topKeysRepairSql(
+  scope: RecordScope,
+  query: Pick<TopQuery, 'by' | 'metric'>,
+  answer: TopRow[],
+  repair: TopRow['key'][],
+): Sql {
+  const params = new SqlParams();
+  const type = TOP_KEYS[query.by].type;
+  const column = (name: keyof TopRow, cast: string) => `${params.add(answer.map((r) => r[name]))}::${cast}[]`;
+  const given = `SELECT * FROM unnest(${column('key', type)}, ${column('bytes', 'bigint')}, ${column('packets', 'bigint')}, ${column('flows', 'bigint')}) AS g (key, bytes, packets, flows)`;
+  const fixed = recordTotalsSql(scope, query.by, params, repair);
+  return {
+    text:
+      `WITH fixed AS (${fixed}) SELECT key, bytes, packets, flows FROM (${given}) AS g ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM fixed f WHERE f.key IS NOT DISTINCT FROM g.key) UNION ALL SELECT * FROM fixed ORDER BY ${query.metric} DESC, key`,
     values: params.values,
   };
 }
@@ -267,15 +301,17 @@ function topLevelsSql(
       `FROM totals t CROSS JOIN bound b), ` +
       `top AS (SELECT * FROM ranked WHERE flows > 0 ORDER BY ${m} DESC, key LIMIT ${limit}), ` +
       `last AS (SELECT min(${m}) AS v, bool_and(exact) AS exact, count(*) AS n FROM top), ` +
-      // Over every key, the first ones too: one of those that is not exact leaves `last` not exact anyway.
-      // Below a full answer any key with a record belongs in it, however little it has. Keys that are
-      // not candidates are not here: they have less than the floor, which is at most the last one's.
+      // The keys outside the answer: each exact, or unable to reach its last one. Below a full answer
+      // any key with a record belongs in it, however little it has. Keys that are not candidates are
+      // not here: they have less than the floor, which is at most the last one's. Settled, the answer
+      // holds the right keys; those of its own keys that are not exact have their totals only bounded
+      // (topKeysRepairSql takes them from their records: the exact totals only raise the last one's).
       `others AS (SELECT coalesce(bool_and(exact OR (upper < (SELECT v FROM last) AND (SELECT n FROM last) = ${limit})), true) AS settled ` +
-      `FROM ranked) ` +
-      `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain FROM top, last, others ` +
+      `FROM ranked r WHERE NOT EXISTS (SELECT 1 FROM top WHERE top.key IS NOT DISTINCT FROM r.key)) ` +
+      `SELECT key, bytes, packets, flows, last.exact AND others.settled AS certain, top.exact, others.settled FROM top, last, others ` +
       // A facet the levels do not hold for all the days touched: a row that is not certain.
       (facet
-        ? `UNION ALL SELECT NULL, 0, 0, 0, false WHERE NOT coalesce((SELECT since FROM flow_rollup_facets WHERE facet = ${params.add(facet)}) <= ${capFrom}, false) `
+        ? `UNION ALL SELECT NULL, 0, 0, 0, false, false, false WHERE NOT coalesce((SELECT since FROM flow_rollup_facets WHERE facet = ${params.add(facet)}) <= ${capFrom}, false) `
         : '') +
       `ORDER BY ${m} DESC, key`,
     values: params.values,

@@ -26,6 +26,7 @@ import {
   TOP_RECORDS_SETTINGS,
   TOP_ROLLUP_SETTINGS,
   TOP_SETTINGS,
+  topKeysRepairSql,
   topRecordsSql,
   topRollupSql,
   type ActionRow,
@@ -376,9 +377,17 @@ export class Store {
       const rollup = topRollupSql(scope, query);
       await client.query(rollup ? TOP_ROLLUP_SETTINGS : TOP_SETTINGS);
       if (rollup) {
-        const { rows } = await client.query<TopRow & { certain: boolean }>(rollup);
+        const { rows } = await client.query<TopRow & { certain: boolean; exact?: boolean; settled?: boolean }>(rollup);
         // No key at all is certain too: a slot drops keys only when it keeps SLOT_KEEP others.
         if (rows.every((r) => r.certain)) return { rows, source: 'rollups' };
+        // The right keys, some of them with totals only bounded: those from their records.
+        if (rows.every((r) => r.settled)) {
+          const repair = rows.filter((r) => !r.exact).map((r) => r.key);
+          return {
+            rows: (await client.query<TopRow>(topKeysRepairSql(scope, query, rows, repair))).rows,
+            source: 'rollups',
+          };
+        }
         await client.query(TOP_RECORDS_SETTINGS);
       }
       return { rows: (await client.query<TopRow>(topRecordsSql(scope, query))).rows, source: 'records' };

@@ -183,7 +183,7 @@ describe('analysis SQL', () => {
       /FROM flow_rollup_pending WHERE log_topic_id = \$\d+ AND account_id = \$\d+ AND action = \$\d+ AND window_start/,
     );
     expect(text).toMatch(
-      /UNION ALL SELECT NULL, 0, 0, 0, false WHERE NOT coalesce\(\(SELECT since FROM flow_rollup_facets WHERE facet = \$\d+\) <= \$\d+, false\) ORDER BY bytes DESC, key$/,
+      /UNION ALL SELECT NULL, 0, 0, 0, false, false, false WHERE NOT coalesce\(\(SELECT since FROM flow_rollup_facets WHERE facet = \$\d+\) <= \$\d+, false\) ORDER BY bytes DESC, key$/,
     );
     expect(facetOf(parseQuery('action:REJECT'))).toBe('REJECT');
     for (const q of [
