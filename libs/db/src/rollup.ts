@@ -219,7 +219,8 @@ export function rollupAddSql(source: string): string {
 /**
  * Moves every pending row of the transaction's snapshot into the rollups: deleted and added in one
  * statement, so a crash adds all of them or none. Answers one row: `folded`, how many pending rows it
- * took, and `late`, how many of them were of sealed slots (each costs upserts of its own). Run with SEAL_ROLLUP_SQL in one REPEATABLE READ transaction (see there).
+ * took, and `late`, how many of them were of sealed slots (each costs upserts of its own). Run with
+ * SEAL_ROLLUP_SQL in one REPEATABLE READ transaction (see there).
  */
 export const FOLD_ROLLUP_SQL =
   `WITH taken AS (DELETE FROM flow_rollup_pending RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}), ` +

@@ -104,7 +104,7 @@ export function topRecordsSql(scope: RecordScope, query: Pick<TopQuery, 'by' | '
 }
 
 /** The totals per key of the scope's OK records (those `keys` says, if given), as (key, bytes, packets, flows). */
-function recordTotalsSql(scope: RecordScope, by: TopKey, params: SqlParams, keys?: Sql['values']): string {
+function recordTotalsSql(scope: RecordScope, by: TopKey, params: SqlParams, keys?: TopRow['key'][]): string {
   const where = okScopeSql(scope, params);
   const { column, sql } = TOP_KEYS[by];
   const only = keys
