@@ -332,7 +332,13 @@ async function main(): Promise<void> {
       data = await loadDataSet(pool, opts.records, opts.days, ids);
     } else if (opts.rebuildRollups) {
       const r = await buildRollups(pool, data!.logTopicId, T0, T0 + data!.days * DAY);
-      data = { ...data!, rollupSec: r.sec, rollupUsPerRecord: r.usPerRecord, foldRecords: r.foldRecords };
+      data = {
+        ...data!,
+        rollupSec: r.sec,
+        rollupUsPerRecord: r.usPerRecord,
+        foldRecords: r.foldRecords,
+        lateUsPerRecord: r.lateUsPerRecord,
+      };
       await pool.query('UPDATE bench_query_meta SET data = $1 WHERE id = 1', [JSON.stringify(data)]);
     }
     const set = data!;
@@ -611,7 +617,8 @@ async function main(): Promise<void> {
       `rollups on disk: ${mib(rollups)} = ${((100 * rollups) / records).toFixed(2)} % of the records (heap and indexes, ${mib(records)}); aim ≤ 10 %: ${rollups <= records / 10 ? 'MET' : 'NOT MET'}`,
     );
     console.log(
-      `rollup maintenance: ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (the publisher's folds every 2 s of records and the seal, ${set.foldRecords.toLocaleString('en')} records of a slot)`,
+      `rollup maintenance: ${set.rollupUsPerRecord.toFixed(1)} µs per OK record (the publisher's folds every 2 s of records and the seal, ${set.foldRecords.toLocaleString('en')} records of a slot); ` +
+        `${set.lateUsPerRecord === undefined ? 'late records not measured (a data set loaded before; --rebuild-rollups measures them)' : `${set.lateUsPerRecord.toFixed(1)} µs per late record (the same records again after the seal)`}`,
     );
     console.log('');
     console.log(

@@ -62,6 +62,8 @@ export interface DataSet {
   rollupUsPerRecord: number;
   /** How many OK records the measured fold took. */
   foldRecords: number;
+  /** The folds of the same records again once their slot is sealed (late), per record; absent in data sets loaded before it was measured. */
+  lateUsPerRecord?: number;
 }
 
 /** The internal address of ENI number `e` (SQL expression over an integer `e`). */
@@ -252,6 +254,7 @@ export async function loadDataSet(
     rollupSec: rollup.sec,
     rollupUsPerRecord: rollup.usPerRecord,
     foldRecords: rollup.foldRecords,
+    lateUsPerRecord: rollup.lateUsPerRecord,
   };
   await pool.query('INSERT INTO bench_query_meta (id, data) VALUES (1, $1)', [JSON.stringify(set)]);
   return set;
@@ -272,7 +275,7 @@ export async function buildRollups(
   logTopicId: string,
   from: number,
   to: number,
-): Promise<{ sec: number; usPerRecord: number; foldRecords: number }> {
+): Promise<{ sec: number; usPerRecord: number; foldRecords: number; lateUsPerRecord: number }> {
   const say = (m: string) => process.stderr.write(`[rollups] ${m}\n`);
   await pool.query(
     'TRUNCATE flow_rollup_pending, flow_rollup_series, flow_rollup_daily, flow_rollup_slot, flow_rollup_slot_rest',
@@ -331,7 +334,7 @@ export async function measureUpkeep(
   logTopicId: string,
   from: number,
   to: number,
-): Promise<{ usPerRecord: number; foldRecords: number }> {
+): Promise<{ usPerRecord: number; foldRecords: number; lateUsPerRecord: number }> {
   const say = (m: string) => process.stderr.write(`[rollups] ${m}\n`);
   const slot = from + Math.floor((to - from) / 2 / SLOT) * SLOT;
   const scratch = `${logTopicId}-fold`;
@@ -345,21 +348,35 @@ export async function measureUpkeep(
   );
   const { rows: counted } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM bench_fold_source');
   const perFold = Math.max(1, Math.round((counted[0].n * FOLD_EVERY) / SLOT));
-  let foldMs = 0;
-  let folded = 0;
-  for (let first = 1; first <= counted[0].n; first += perFold) {
-    await pool.query(
-      `WITH inserted AS (INSERT INTO flow_records (${COLUMNS}) SELECT ${COLUMNS} FROM bench_fold_source ` +
-        `WHERE n >= ${first} AND n < ${first + perFold} RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}) ${rollupPendingSql('inserted')}`,
-    );
-    const t = performance.now();
-    folded += (await foldRollup(pool, SLOT)).folded;
-    foldMs += performance.now() - t;
-  }
+  /** Stores the source's records (their ids suffixed) 2 s of them at a time, folding after each: the folds' time and what they took. */
+  const storeAndFold = async (suffix: string) => {
+    const stored = COLUMNS.replace('record_id', `record_id || '${suffix}'`);
+    let ms = 0;
+    let n = 0;
+    let late = 0;
+    for (let first = 1; first <= counted[0].n; first += perFold) {
+      await pool.query(
+        `WITH inserted AS (INSERT INTO flow_records (${COLUMNS}) SELECT ${stored} FROM bench_fold_source ` +
+          `WHERE n >= ${first} AND n < ${first + perFold} RETURNING ${ROLLUP_SOURCE_COLUMNS.join(', ')}) ${rollupPendingSql('inserted')}`,
+      );
+      const t = performance.now();
+      const fold = await foldRollup(pool, SLOT);
+      ms += performance.now() - t;
+      n += fold.folded;
+      late += fold.late;
+    }
+    return { ms, n, late };
+  };
+  const { ms: foldMs, n: folded } = await storeAndFold('');
   const t = performance.now();
   await foldRollup(pool, -SLOT);
   const sealMs = performance.now() - t;
   const usPerRecord = (1000 * (foldMs + sealMs)) / Math.max(1, folded);
+  // The same records again after the seal (other ids): late, as a publisher's are when it catches up
+  // after more than FLOWLOGS_ROLLUP_SEAL_AFTER_S away.
+  const late = await storeAndFold('-late');
+  if (late.late !== late.n) throw new Error(`late records: ${late.late} of the ${late.n} folded after the seal`);
+  const lateUsPerRecord = (1000 * late.ms) / Math.max(1, late.n);
   await pool.query(
     `${rollupDeleteSql(`log_topic_id = '${scratch}' AND `)} DELETE FROM flow_records WHERE log_topic_id = '${scratch}'`,
     [to],
@@ -367,7 +384,8 @@ export async function measureUpkeep(
   await pool.query('DROP TABLE bench_fold_source');
   say(
     `${folded.toLocaleString('en')} OK records of a slot folded ${perFold.toLocaleString('en')} at a time (2 s of them) through foldRollup, then sealed: ` +
-      `folds ${((1000 * foldMs) / Math.max(1, folded)).toFixed(1)} + seal ${((1000 * sealMs) / Math.max(1, folded)).toFixed(1)} = ${usPerRecord.toFixed(1)} µs a record`,
+      `folds ${((1000 * foldMs) / Math.max(1, folded)).toFixed(1)} + seal ${((1000 * sealMs) / Math.max(1, folded)).toFixed(1)} = ${usPerRecord.toFixed(1)} µs a record; ` +
+      `the same records again after the seal (late): ${lateUsPerRecord.toFixed(1)} µs a record`,
   );
   // The pending rows the fold deleted too, as autovacuum would (the API's statements read that table).
   for (const table of [
@@ -378,7 +396,7 @@ export async function measureUpkeep(
     'flow_rollup_slot_rest',
   ])
     await pool.query(`VACUUM (ANALYZE) ${table}`);
-  return { usPerRecord, foldRecords: folded };
+  return { usPerRecord, foldRecords: folded, lateUsPerRecord };
 }
 
 /** Sizes of flow_records' partitions (heap, indexes) and of each rollup table (with indexes; rows as estimated) for the report. */
