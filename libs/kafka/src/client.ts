@@ -1,7 +1,8 @@
-// First: they must run before kafkajs is loaded (see lean-encoder.ts, crc32c.ts, murmur2.ts, send-per-partition.ts,
-// stable-offsets.ts and aborted-transactions.ts).
+// First: they must run before kafkajs is loaded (see lean-encoder.ts, lean-produce.ts, crc32c.ts, murmur2.ts,
+// send-per-partition.ts, stable-offsets.ts and aborted-transactions.ts).
 import { abortedFilterInstalled } from './aborted-transactions.js';
 import { leanEncoderInstalled } from './lean-encoder.js';
+import { leanProduceInstalled } from './lean-produce.js';
 import { nativeCrc32c } from './crc32c.js';
 import { fastMurmur2 } from './murmur2.js';
 import { sendsPerPartition } from './send-per-partition.js';
@@ -64,6 +65,10 @@ export function createKafka(
   if (!leanEncoderInstalled)
     child.warn(
       'kafkajs was loaded before @flowlogs/kafka: it encodes requests with its own Encoder, which copies a record batch about ten times (see lean-encoder.ts)',
+    );
+  if (!leanProduceInstalled)
+    child.warn(
+      'kafkajs was loaded before @flowlogs/kafka: it builds produce requests from an encoder per record (see lean-produce.ts)',
     );
   if (!nativeCrc32c)
     child.warn(

@@ -117,7 +117,7 @@ export function leanEncoder(Base: EncoderClass): EncoderClass {
 }
 
 /** A record as kafkajs's produce request hands it to its Record module. */
-interface RecordFields {
+export interface RecordFields {
   offsetDelta?: number;
   timestampDelta?: number;
   key?: unknown;
@@ -148,66 +148,103 @@ function writeZigzag(buf: Buffer, at: number, v: number): number {
   return at;
 }
 
-/** A key, value or header part as bytes (a string as UTF-8), null for none; undefined when kafkajs would do something else with it. */
-const bytesOf = (v: unknown): Buffer | string | null | undefined =>
-  v == null ? null : Buffer.isBuffer(v) || typeof v === 'string' ? v : undefined;
-const lengthOf = (v: Buffer | string): number => (typeof v === 'string' ? Buffer.byteLength(v) : v.length);
-const sizeOfPart = (v: Buffer | string | null): number => (v === null ? 1 : zigzagSize(lengthOf(v)) + lengthOf(v));
-function writePart(buf: Buffer, at: number, v: Buffer | string | null): number {
-  if (v === null) return writeZigzag(buf, at, -1);
-  const length = lengthOf(v);
-  at = writeZigzag(buf, at, length);
-  if (typeof v === 'string') buf.write(v, at, length, 'utf8');
-  else v.copy(buf, at);
-  return at + length;
+/** A key, value or header value kafkajs writes as bytes (a string as UTF-8); null for none. */
+const isPart = (v: unknown): v is Buffer | string | null | undefined =>
+  v == null || typeof v === 'string' || Buffer.isBuffer(v);
+/** A header value kafkajs writes as bytes: its own Record fails an empty or absent one otherwise. */
+const isHeaderValue = (v: unknown): v is Buffer | string => !!v && (typeof v === 'string' || Buffer.isBuffer(v));
+/** At most how many bytes writePart takes for `v`: a string's UTF-8 is at most three bytes a UTF-16 unit. */
+const partRoom = (v: Buffer | string | null | undefined): number =>
+  v == null ? 1 : 5 + (typeof v === 'string' ? 3 * v.length : v.length);
+
+/**
+ * Writes `v` with its zigzag length (-1 for none) at `at`, where there is partRoom(v); answers where
+ * it ends. A string is written where its length would end were it ASCII, and moved in the rare case
+ * its UTF-8 takes another size of length: it is measured once, by writing it.
+ */
+function writePart(buf: Buffer, at: number, v: Buffer | string | null | undefined): number {
+  if (v == null) return writeZigzag(buf, at, -1);
+  if (typeof v !== 'string') {
+    at = writeZigzag(buf, at, v.length);
+    v.copy(buf, at);
+    return at + v.length;
+  }
+  const guess = zigzagSize(v.length);
+  const length = buf.write(v, at + guess, 'utf8');
+  const size = zigzagSize(length);
+  if (size !== guess) buf.copyWithin(at + size, at + guess, at + guess + length);
+  writeZigzag(buf, at, length);
+  return at + size + length;
+}
+
+/** The header values of `name` (kafkajs takes an array as several headers of one name). */
+const valuesOf = (h: unknown): unknown[] => (Array.isArray(h) ? h : [h]);
+
+/**
+ * Whether writeRecord writes the record as kafkajs's Record would; otherwise (a delta beyond 2^30,
+ * a key or value neither a string nor a Buffer, an empty or absent header value) kafkajs's own must.
+ */
+export function leanWritable({ key, value, headers, offsetDelta = 0, timestampDelta = 0 }: RecordFields): boolean {
+  if (!isPart(key) || !isPart(value)) return false;
+  if (!Number.isInteger(timestampDelta) || Math.abs(timestampDelta) >= SMALL) return false;
+  if (!Number.isInteger(offsetDelta) || Math.abs(offsetDelta) >= SMALL) return false;
+  for (const name of Object.keys(headers ?? {}))
+    for (const v of valuesOf(headers![name])) if (!isHeaderValue(v)) return false;
+  return true;
+}
+
+/** At most how many bytes writeRecord takes for the record (leanWritable). */
+export function recordRoom({ key, value, headers }: RecordFields): number {
+  let room = 5 + 1 + 5 + 5 + partRoom(key as string) + partRoom(value as string) + 5;
+  for (const name of Object.keys(headers ?? {}))
+    for (const v of valuesOf(headers![name])) room += partRoom(name) + partRoom(v as string);
+  return room;
+}
+
+/** Room kept for a record's length before its body is written: a body below 2^20 bytes needs no more. */
+const LENGTH_ROOM = 3;
+
+/**
+ * Writes a leanWritable record at `at`, where there is recordRoom(record), as kafkajs's Record writes
+ * it; answers where it ends. The body is written first, after room for its length, and moved up
+ * to the length's actual size.
+ */
+export function writeRecord(buf: Buffer, at: number, record: RecordFields): number {
+  const { key, value, headers, offsetDelta = 0, timestampDelta = 0 } = record;
+  const bodyAt = at + LENGTH_ROOM;
+  let end = bodyAt;
+  buf[end++] = 0; // attributes: none used
+  end = writeZigzag(buf, end, timestampDelta);
+  end = writeZigzag(buf, end, offsetDelta);
+  end = writePart(buf, end, key as string);
+  end = writePart(buf, end, value as string);
+  let count = 0;
+  const names = Object.keys(headers ?? {});
+  for (const name of names) count += valuesOf(headers![name]).length;
+  end = writeZigzag(buf, end, count);
+  for (const name of names)
+    for (const v of valuesOf(headers![name])) end = writePart(buf, writePart(buf, end, name), v as string);
+  const body = end - bodyAt;
+  const size = zigzagSize(body);
+  if (size !== LENGTH_ROOM) buf.copyWithin(at + size, bodyAt, end);
+  writeZigzag(buf, at, body);
+  return at + size + body;
 }
 
 /**
- * kafkajs's Record (one record of a batch) written the same, byte for byte, in one buffer sized
- * first: kafkajs makes an Encoder per record and per header, and a Long for each delta (the
- * publisher's ~600 B records, thousands a batch: the Long arithmetic alone was ~5 % of its send
- * CPU). A record it would encode otherwise (a delta beyond 2^30, a key that is neither a string
- * nor a Buffer) goes to `original`, kafkajs's own.
+ * kafkajs's Record (one record of a batch) written the same, byte for byte, in one buffer: kafkajs
+ * makes an Encoder per record and per header, and a Long for each delta (the publisher's ~600 B
+ * records, thousands a batch: the Long arithmetic alone was ~5 % of its send CPU). A record it would
+ * encode otherwise (see leanWritable) goes to `original`, kafkajs's own. Produce requests without
+ * compression do not come here: lean-produce.ts writes them whole.
  */
 export function leanRecord(Encoder: EncoderClass, original: RecordModule): RecordModule {
   return (record) => {
-    const { offsetDelta = 0, timestampDelta = 0, headers = {} } = record;
-    const key = bytesOf(record.key);
-    const value = bytesOf(record.value);
-    if (
-      key === undefined ||
-      value === undefined ||
-      !Number.isInteger(timestampDelta) ||
-      Math.abs(timestampDelta) >= SMALL ||
-      !Number.isInteger(offsetDelta) ||
-      Math.abs(offsetDelta) >= SMALL
-    )
-      return original(record);
-    const pairs: [string, Buffer | string][] = [];
-    for (const name of Object.keys(headers)) {
-      const h = headers[name];
-      for (const v of Array.isArray(h) ? h : [h]) {
-        const part = bytesOf(v);
-        if (!part) return original(record);
-        pairs.push([name, part]);
-      }
-    }
-    let body = 1 + zigzagSize(timestampDelta) + zigzagSize(offsetDelta) + sizeOfPart(key) + sizeOfPart(value);
-    body += zigzagSize(pairs.length);
-    for (const [name, v] of pairs) body += sizeOfPart(name) + sizeOfPart(v);
-    const size = zigzagSize(body) + body;
-    const encoder = new Encoder(size);
-    encoder.ensureAvailable(size);
-    const buf = encoder.buf;
-    let at = writeZigzag(buf, encoder.offset, body);
-    buf[at++] = 0; // attributes: none used
-    at = writeZigzag(buf, at, timestampDelta);
-    at = writeZigzag(buf, at, offsetDelta);
-    at = writePart(buf, at, key);
-    at = writePart(buf, at, value);
-    at = writeZigzag(buf, at, pairs.length);
-    for (const [name, v] of pairs) at = writePart(buf, writePart(buf, at, name), v);
-    encoder.offset = at;
+    if (!leanWritable(record)) return original(record);
+    const room = recordRoom(record);
+    const encoder = new Encoder(room);
+    encoder.ensureAvailable(room);
+    encoder.offset = writeRecord(encoder.buf, encoder.offset, record);
     return encoder;
   };
 }

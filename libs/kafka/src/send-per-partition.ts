@@ -22,6 +22,7 @@ const require = createRequire(import.meta.url);
 const SEND_MESSAGES_MODULE = require.resolve('kafkajs/src/producer/sendMessages.js');
 const MESSAGE_PRODUCER_MODULE = require.resolve('kafkajs/src/producer/messageProducer.js');
 const ERRORS_MODULE = require.resolve('kafkajs/src/errors.js');
+const GROUP_MODULE = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
 
 interface TopicMessages {
   topic: string;
@@ -66,6 +67,34 @@ export function splitByPartition(
   return out;
 }
 
+/**
+ * kafkajs's grouping of a send's messages per partition (an object keyed by partition, each list in
+ * the messages' order), in one pass: kafkajs's own copies the partition's list at every message
+ * (`[...current, message]`), quadratic in the messages of a send — a 768 kB send of the publisher's
+ * deliveries is ~1,300 of them.
+ */
+export function groupMessagesPerPartition({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: {
+  topic: string;
+  partitionMetadata: PartitionMetadata[];
+  messages: Message[];
+  partitioner: SendOptions['partitioner'];
+}): Record<number, Message[]> {
+  const groups: Record<number, Message[]> = {};
+  if (!partitionMetadata.length) return groups;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const list = groups[partition];
+    if (list) list.push(message);
+    else groups[partition] = [message];
+  }
+  return groups;
+}
+
 export function sendPerPartition(createSendMessages: (opts: SendOptions) => SendMessages) {
   const { KafkaJSMetadataNotLoaded } = require(ERRORS_MODULE) as { KafkaJSMetadataNotLoaded: new (m: string) => Error };
   return (opts: SendOptions): SendMessages => {
@@ -102,6 +131,7 @@ export function sendPerPartition(createSendMessages: (opts: SendOptions) => Send
 
 function install(): boolean {
   if (require.cache[MESSAGE_PRODUCER_MODULE]) return false;
+  replaceModule(GROUP_MODULE, groupMessagesPerPartition);
   const original = require(SEND_MESSAGES_MODULE) as (opts: SendOptions) => SendMessages;
   replaceModule(SEND_MESSAGES_MODULE, sendPerPartition(original));
   return true;

@@ -3,9 +3,10 @@
  * split is the partitioner's, every message arrives once on the partition kafkajs would have picked,
  * in a transaction too. (What it fixes, a leader dying mid-send, is test/faults/broker-loss.test.ts.)
  */
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { Partitioners, createKafka, reliableProducer, sendsPerPartition } from '../src/index.js';
-import { splitByPartition } from '../src/send-per-partition.js';
+import { groupMessagesPerPartition, splitByPartition } from '../src/send-per-partition.js';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 
 describe('splitByPartition', () => {
@@ -35,6 +36,27 @@ describe('splitByPartition', () => {
       },
       { topic: 'b', messages: [{ key: '5', value: 'v-5', partition: 7 }] },
     ]);
+  });
+});
+
+describe('groupMessagesPerPartition', () => {
+  it("groups as kafkajs's own, in one pass, and is the one kafkajs uses", () => {
+    const require = createRequire(import.meta.url);
+    const GROUP = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
+    expect(require(GROUP)).toBe(groupMessagesPerPartition);
+    const installed = require.cache[GROUP];
+    delete require.cache[GROUP];
+    const kafkajs = require(GROUP) as typeof groupMessagesPerPartition;
+    require.cache[GROUP] = installed;
+    const partitionMetadata = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((partitionId) => ({ partitionId }) as never);
+    const partitioner = ({ message }: { message: { value: string } }) =>
+      ((Number(message.value.slice(1)) % 97) * 5) % 12;
+    const messages = Array.from({ length: 2000 }, (_, i) => ({ key: `k${i % 31}`, value: `v${i}` }));
+    const args = { topic: 't', partitionMetadata, messages, partitioner: partitioner as never };
+    const mine = groupMessagesPerPartition(args);
+    expect(Object.keys(mine).length).toBeGreaterThan(6);
+    expect(mine).toEqual(kafkajs(args));
+    expect(groupMessagesPerPartition({ ...args, partitionMetadata: [] })).toEqual({});
   });
 });
 
