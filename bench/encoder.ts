@@ -1,7 +1,8 @@
 /**
  * The Kafka client's produce encoding in one process, kafkajs's own Encoder and Record against the
- * lean ones (libs/kafka/src/lean-encoder.ts): kafkajs's produce request (v3) and request framing,
- * loaded three times (kafkajs's own; the lean Encoder alone; the lean Encoder and Record), encode
+ * lean ones (libs/kafka/src/lean-encoder.ts) and the request written whole (lean-produce.ts):
+ * kafkajs's produce request (v3) and request framing, loaded four times (kafkajs's own; the lean
+ * Encoder alone; the lean Encoder and Record; those and the lean produce request), encode
  * the same messages (by default the capture agent's: packet
  * batches of `--bytes` with a signature header, `--messages` to a request; the publisher's records:
  * `--bytes 600 --messages 500`); rounds alternate, CPU per message.
@@ -10,7 +11,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { leanEncoderInstalled, leanRecord, replaceModule } from '@flowlogs/kafka';
+import { leanEncoderInstalled, leanProduceRequest, leanRecord, replaceModule } from '@flowlogs/kafka';
 import { intOption } from './lib/args.js';
 import { median } from './lib/measure.js';
 
@@ -40,13 +41,16 @@ function parseArgs(argv: string[]): Options {
 
 type Encode = (messages: { key: string; value: Buffer; headers: Record<string, string> }[]) => Promise<Buffer>;
 
-/** kafkajs's protocol modules loaded anew with `encoder` as their Encoder (the native checksum kept), and the lean Record if `lean`. */
-function produceEncoder(encoder: unknown, lean: boolean): Encode {
+/**
+ * kafkajs's protocol modules loaded anew with `encoder` as their Encoder (the native checksum kept),
+ * and the lean Record if `lean` is 'record' or 'request', and the lean produce request if 'request'.
+ */
+function produceEncoder(encoder: unknown, lean: 'none' | 'record' | 'request'): Encode {
   for (const key of Object.keys(require.cache))
     if (key.includes('/kafkajs/src/protocol/') && key !== CHECKSUM) delete require.cache[key];
   replaceModule(ENCODER, encoder);
-  if (lean) replaceModule(RECORD, leanRecord(encoder as Parameters<typeof leanRecord>[0], require(RECORD)));
-  const produce = require(PRODUCE);
+  if (lean !== 'none') replaceModule(RECORD, leanRecord(encoder as Parameters<typeof leanRecord>[0], require(RECORD)));
+  const produce = lean === 'request' ? leanProduceRequest(require(PRODUCE)) : require(PRODUCE);
   const request = require(REQUEST);
   const Long = require('kafkajs/src/utils/long.js');
   return async (messages) => {
@@ -67,9 +71,10 @@ async function main(): Promise<void> {
   if (!leanEncoderInstalled) throw new Error('the lean Encoder is not installed (kafkajs loaded first?)');
   const Lean = require(ENCODER);
   const encoders: [string, Encode][] = [
-    ['kafkajs', produceEncoder(Object.getPrototypeOf(Lean), false)],
-    ['lean Encoder', produceEncoder(Lean, false)],
-    ['lean', produceEncoder(Lean, true)],
+    ['kafkajs', produceEncoder(Object.getPrototypeOf(Lean), 'none')],
+    ['lean Encoder', produceEncoder(Lean, 'none')],
+    ['lean Record', produceEncoder(Lean, 'record')],
+    ['lean request', produceEncoder(Lean, 'request')],
   ];
   const messages = Array.from({ length: opts.messages }, (_, i) => {
     const value = randomBytes(opts.bytes);
@@ -98,7 +103,7 @@ async function main(): Promise<void> {
     console.log(
       `  ${name.padEnd(16)} ${median(values).toFixed(1)} µs CPU per message (median; rounds ${values.map((v) => v.toFixed(0)).join(', ')})`,
     );
-  for (const name of ['lean Encoder', 'lean'])
+  for (const name of ['lean Encoder', 'lean Record', 'lean request'])
     console.log(
       `  ${name}: ${(median(us.get('kafkajs')!) / median(us.get(name)!)).toFixed(2)}× less CPU per message than kafkajs's`,
     );

@@ -29,9 +29,16 @@ export function recordIdOf(r: Omit<FlowRecord, 'recordId'>, distinct?: string): 
 /** The columns of a flow_records row, in recordRow's order: the id, a column per field, the skipped packets. */
 export const RECORD_COLUMNS: readonly string[] = ['record_id', ...FIELDS.map((f) => f.column), 'skipped_packets'];
 
+/** The record's key of each of RECORD_COLUMNS, in its order. */
+export const RECORD_COLUMN_KEYS: readonly (keyof FlowRecord)[] = [
+  'recordId',
+  ...FIELDS.map((f) => f.key),
+  'skippedPackets',
+];
+
 /** A record's values for RECORD_COLUMNS. */
 export function recordRow(r: FlowRecord): unknown[] {
-  return [r.recordId, ...FIELDS.map((f) => r[f.key]), r.skippedPackets];
+  return RECORD_COLUMN_KEYS.map((k) => r[k]);
 }
 
 /**

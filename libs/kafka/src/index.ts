@@ -5,7 +5,7 @@ export * from './compacted.js';
 export { nativeCrc32c } from './crc32c.js';
 export { fastMurmur2 } from './murmur2.js';
 export { leanEncoderInstalled, leanRecord } from './lean-encoder.js';
-export { leanProduceInstalled } from './lean-produce.js';
+export { leanProduceInstalled, leanProduceRequest } from './lean-produce.js';
 export { replaceModule } from './module-cache.js';
 export * from './dlq.js';
 export * from './security.js';

@@ -2,22 +2,33 @@
  * Flow records as rows of flow_records and of the rollup's pending rows: the COPY text of a batch,
  * and the statement that moves a staged batch into both when some of it may be stored already. Pure.
  */
-import { FIELDS, type FlowRecord, RECORD_COLUMNS as COLUMNS, recordRow } from '@flowlogs/contracts';
+import { FIELDS, type FlowRecord, RECORD_COLUMNS as COLUMNS, RECORD_COLUMN_KEYS } from '@flowlogs/contracts';
 import { ROLLUP_SOURCE_COLUMNS, rollupPendingSql } from '@flowlogs/db';
+
+const ESCAPED = /[\\\t\n\r]/;
 
 /** A value in COPY's text format: \N for NULL; backslash, tab, newline and carriage return escaped. */
 function copyValue(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
+  // Most of a record's values are numbers: no string to search for what to escape.
+  if (typeof v === 'number') return `${v}`;
   const s = String(v);
-  return /[\\\t\n\r]/.test(s)
+  return ESCAPED.test(s)
     ? s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
     : s;
+}
+
+/** The record's values of `keys` as one line of COPY text. */
+function copyLine(r: FlowRecord, keys: readonly (keyof FlowRecord)[]): string {
+  let line = copyValue(r[keys[0]]);
+  for (let i = 1; i < keys.length; i++) line += `\t${copyValue(r[keys[i]])}`;
+  return `${line}\n`;
 }
 
 /** The batch as COPY text, one line a record, in COLUMNS' order (COPY_RECORDS, COPY_STAGING). */
 export function copyText(records: FlowRecord[]): string {
   let out = '';
-  for (const r of records) out += `${recordRow(r).map(copyValue).join('\t')}\n`;
+  for (const r of records) out += copyLine(r, RECORD_COLUMN_KEYS);
   return out;
 }
 
@@ -31,9 +42,7 @@ const PENDING_KEYS = ROLLUP_SOURCE_COLUMNS.map((c) => {
 /** The rollup's pending rows of a batch, as COPY text for COPY_PENDING: its OK records, as rollupPendingSql takes them. */
 export function pendingCopyText(records: FlowRecord[]): string {
   let out = '';
-  for (const r of records) {
-    if (r.logStatus === 'OK') out += `${PENDING_KEYS.map((k) => copyValue(r[k])).join('\t')}\n`;
-  }
+  for (const r of records) if (r.logStatus === 'OK') out += copyLine(r, PENDING_KEYS);
   return out;
 }
 
