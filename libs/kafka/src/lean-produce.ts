@@ -11,7 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import { type RecordFields, leanWritable, recordRoom, writeRecord } from './lean-encoder.js';
-import { replaceModule } from './module-cache.js';
+import { loadOwn, replaceModule } from './module-cache.js';
 
 const require = createRequire(import.meta.url);
 const PRODUCE_REQUEST_MODULE = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
@@ -221,15 +221,8 @@ function install(): boolean {
 }
 
 /** kafkajs's own v3 produce request module, loaded beside the one the require cache holds. */
-export function kafkajsProduceRequest(): ProduceRequestModule {
-  const installed = require.cache[PRODUCE_REQUEST_MODULE];
-  delete require.cache[PRODUCE_REQUEST_MODULE];
-  try {
-    return require(PRODUCE_REQUEST_MODULE) as ProduceRequestModule;
-  } finally {
-    if (installed) require.cache[PRODUCE_REQUEST_MODULE] = installed;
-  }
-}
+export const kafkajsProduceRequest = (): ProduceRequestModule =>
+  loadOwn(PRODUCE_REQUEST_MODULE) as ProduceRequestModule;
 
 /** Whether kafkajs's produce requests are written by encodeProduce (false: kafkajs had loaded its own first). */
 export const leanProduceInstalled = install();

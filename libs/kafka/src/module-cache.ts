@@ -15,3 +15,14 @@ export function replaceModule(path: string, exports: unknown): void {
   module.exports = exports;
   kafkajsRequire.cache[path] = module;
 }
+
+/** The module at `path` (resolved) as its own file makes it, loaded beside the one the require cache holds. */
+export function loadOwn(path: string): unknown {
+  const installed = kafkajsRequire.cache[path];
+  delete kafkajsRequire.cache[path];
+  try {
+    return kafkajsRequire(path);
+  } finally {
+    if (installed) kafkajsRequire.cache[path] = installed;
+  }
+}

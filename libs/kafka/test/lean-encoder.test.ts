@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 import { createKafka, leanEncoderInstalled, reliableProducer } from '../src/index.js';
 import { BY_REFERENCE_BYTES, leanRecord } from '../src/lean-encoder.js';
+import { loadOwn } from '../src/module-cache.js';
 
 const require = createRequire(import.meta.url);
 
@@ -108,15 +109,7 @@ describe('the lean Record', () => {
   type Record = (r: object) => Encoder;
 
   /** kafkajs's own Record module, loaded beside the lean one that the require cache holds. */
-  function kafkajsRecord(): Record {
-    const installed = require.cache[RECORD];
-    delete require.cache[RECORD];
-    try {
-      return require(RECORD) as Record;
-    } finally {
-      require.cache[RECORD] = installed;
-    }
-  }
+  const kafkajsRecord = () => loadOwn(RECORD) as Record;
 
   it("is kafkajs's Record once @flowlogs/kafka is loaded, and writes its bytes for every kind of record", () => {
     const original = kafkajsRecord();

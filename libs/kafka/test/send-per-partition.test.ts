@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { Partitioners, createKafka, reliableProducer, sendsPerPartition } from '../src/index.js';
+import { loadOwn } from '../src/module-cache.js';
 import { groupMessagesPerPartition, splitByPartition } from '../src/send-per-partition.js';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 
@@ -44,10 +45,7 @@ describe('groupMessagesPerPartition', () => {
     const require = createRequire(import.meta.url);
     const GROUP = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
     expect(require(GROUP)).toBe(groupMessagesPerPartition);
-    const installed = require.cache[GROUP];
-    delete require.cache[GROUP];
-    const kafkajs = require(GROUP) as typeof groupMessagesPerPartition;
-    require.cache[GROUP] = installed;
+    const kafkajs = loadOwn(GROUP) as typeof groupMessagesPerPartition;
     const partitionMetadata = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((partitionId) => ({ partitionId }) as never);
     const partitioner = ({ message }: { message: { value: string } }) =>
       ((Number(message.value.slice(1)) % 97) * 5) % 12;
