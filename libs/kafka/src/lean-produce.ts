@@ -164,7 +164,8 @@ export function encodeProduce(args: ProduceArgs): Buffer | undefined {
     for (const { messages } of partitions)
       for (const m of messages) estimate += RECORD_EXTRA + lengthOf(m.value) + lengthOf(m.key);
   const out = new Output(estimate);
-  let at = writeString(out.room(0, 2 + 3 * (transactionalId?.length ?? 0)), 0, transactionalId);
+  // The transactional id, then acks, timeout and the topic count.
+  let at = writeString(out.room(0, 2 + 3 * (transactionalId?.length ?? 0) + 10), 0, transactionalId);
   at = out.buf.writeInt16BE(args.acks, at);
   at = out.buf.writeInt32BE(args.timeout, at);
   at = out.buf.writeInt32BE(args.topicData.length, at);

@@ -104,6 +104,10 @@ describe('the lean produce request', () => {
         ],
         { transactionalId: undefined, acks: 1 },
       ),
+      // Names longer than the first buffer: a non-ASCII transactional id and topic, one small record.
+      args([{ topic: 'ü'.repeat(70), partitions: [{ partition: 4, messages: [{ key: 'k', value: 'v' }] }] }], {
+        transactionalId: '✓'.repeat(200),
+      }),
     ];
     for (const c of cases) {
       const mine = encodeProduce(c);
