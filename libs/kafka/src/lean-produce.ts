@@ -3,11 +3,11 @@
  * deltas, a Record encoder, then the batch body, the batch, and the partition's entry, each an
  * encoder of its own that the next one copies or keeps (lean-encoder.ts). For the publisher's
  * deliveries (one ~600 B message per flow record) that was most of its send CPU. This module gives
- * kafkajs a produce request that writes an uncompressed request whole into one buffer sized first —
- * the same bytes, byte for byte, as kafkajs's own — and leaves anything else (compression, a record
- * the lean Record leaves to kafkajs) to kafkajs's own encode. It replaces kafkajs's v3 produce request
- * in the require cache (v4–v7 are built on it), so it must be evaluated before kafkajs sends
- * anything: client.ts imports it first, like the others.
+ * kafkajs a produce request that writes an uncompressed request whole into one buffer, sized from
+ * its messages and grown if need be: the same bytes, byte for byte, as kafkajs's own. Anything else
+ * (compression, a record the lean Record leaves to kafkajs) goes to kafkajs's own encode. It replaces
+ * kafkajs's v3 produce request in the require cache (v4–v7 are built on it), so it must be evaluated
+ * before kafkajs sends anything: client.ts imports it first, like the others.
  */
 import { createRequire } from 'node:module';
 import { type RecordFields, leanWritable, recordRoom, writeRecord } from './lean-encoder.js';
