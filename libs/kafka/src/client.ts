@@ -1,6 +1,7 @@
 // First: they must run before kafkajs is loaded (see lean-encoder.ts, lean-produce.ts, crc32c.ts, murmur2.ts,
-// send-per-partition.ts, stable-offsets.ts and aborted-transactions.ts).
+// send-per-partition.ts, stable-offsets.ts, aborted-transactions.ts and idle-request-queue.ts).
 import { abortedFilterInstalled } from './aborted-transactions.js';
+import { idleRequestQueueInstalled } from './idle-request-queue.js';
 import { leanEncoderInstalled } from './lean-encoder.js';
 import { leanProduceInstalled } from './lean-produce.js';
 import { nativeCrc32c } from './crc32c.js';
@@ -69,6 +70,10 @@ export function createKafka(
   if (!leanProduceInstalled)
     child.warn(
       'kafkajs was loaded before @flowlogs/kafka: it builds produce requests from an encoder per record (see lean-produce.ts)',
+    );
+  if (!idleRequestQueueInstalled)
+    child.warn(
+      'kafkajs was loaded before @flowlogs/kafka: each of its connections runs a timer about every millisecond, idle or not (see idle-request-queue.ts)',
     );
   if (!nativeCrc32c)
     child.warn(

@@ -4,6 +4,7 @@ export * from './acls.js';
 export * from './compacted.js';
 export { nativeCrc32c } from './crc32c.js';
 export { fastMurmur2 } from './murmur2.js';
+export { idleRequestQueueInstalled } from './idle-request-queue.js';
 export { leanEncoderInstalled, leanRecord } from './lean-encoder.js';
 export { leanProduceInstalled, leanProduceRequest } from './lean-produce.js';
 export { replaceModule } from './module-cache.js';

@@ -25,12 +25,37 @@ function copyLine(r: FlowRecord, keys: readonly (keyof FlowRecord)[]): string {
   return `${line}\n`;
 }
 
-/** The batch as COPY text, one line a record, in COLUMNS' order (COPY_RECORDS, COPY_STAGING). */
-export function copyText(records: FlowRecord[]): string {
-  let out = '';
-  for (const r of records) out += copyLine(r, RECORD_COLUMN_KEYS);
-  return out;
+/**
+ * Lines of COPY text per chunk. A batch's text as one string (tens of thousands of records) is a rope
+ * V8 flattens when the COPY stream turns it into bytes: 7.9 µs a record at 20,000 records against
+ * 1.7 µs in chunks of this many (a micro-run of copyText; README, Performance).
+ */
+export const COPY_CHUNK_RECORDS = 512;
+
+/** The records `pick` takes (all without it), their values of `keys` as COPY text, in chunks of COPY_CHUNK_RECORDS lines. */
+function copyChunks(
+  records: FlowRecord[],
+  keys: readonly (keyof FlowRecord)[],
+  pick?: (r: FlowRecord) => boolean,
+): string[] {
+  const chunks: string[] = [];
+  let chunk = '';
+  let lines = 0;
+  for (const r of records) {
+    if (pick && !pick(r)) continue;
+    chunk += copyLine(r, keys);
+    if (++lines === COPY_CHUNK_RECORDS) {
+      chunks.push(chunk);
+      chunk = '';
+      lines = 0;
+    }
+  }
+  if (lines) chunks.push(chunk);
+  return chunks;
 }
+
+/** The batch as COPY text, one line a record, in COLUMNS' order (COPY_RECORDS, COPY_STAGING). */
+export const copyText = (records: FlowRecord[]): string[] => copyChunks(records, RECORD_COLUMN_KEYS);
 
 /** The record keys of the rollup's source columns (each a field's column). */
 const PENDING_KEYS = ROLLUP_SOURCE_COLUMNS.map((c) => {
@@ -40,11 +65,8 @@ const PENDING_KEYS = ROLLUP_SOURCE_COLUMNS.map((c) => {
 });
 
 /** The rollup's pending rows of a batch, as COPY text for COPY_PENDING: its OK records, as rollupPendingSql takes them. */
-export function pendingCopyText(records: FlowRecord[]): string {
-  let out = '';
-  for (const r of records) if (r.logStatus === 'OK') out += copyLine(r, PENDING_KEYS);
-  return out;
-}
+export const pendingCopyText = (records: FlowRecord[]): string[] =>
+  copyChunks(records, PENDING_KEYS, (r) => r.logStatus === 'OK');
 
 /** A batch none of which is stored yet: straight into the records and the rollup's pending rows. */
 export const COPY_RECORDS = `COPY flow_records (${COLUMNS.join(',')}) FROM STDIN`;

@@ -23,8 +23,8 @@ import {
   pendingCopyText,
 } from './rows.js';
 
-const copyIn = (client: PoolClient, statement: string, text: string) =>
-  pipeline(Readable.from([text]), client.query(copyFrom(statement)));
+const copyIn = (client: PoolClient, statement: string, chunks: string[]) =>
+  pipeline(Readable.from(chunks), client.query(copyFrom(statement)));
 
 /**
  * Stores the records (their day partitions must exist) once each, in one transaction, and answers how
@@ -40,7 +40,7 @@ export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<
     return await inTransaction(pool, async (client) => {
       await copyIn(client, COPY_RECORDS, copyText(records));
       const pending = pendingCopyText(records);
-      if (pending) await copyIn(client, COPY_PENDING, pending);
+      if (pending.length) await copyIn(client, COPY_PENDING, pending);
       return records.length;
     });
   } catch (err) {
