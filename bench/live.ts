@@ -2,13 +2,15 @@
  * Live-path benchmark: the capture agent's CPU per packet on a live interface — tcpdump child →
  * pipe → agent (parse, batch, sign) → Kafka — with a generated packet stream on a veth pair.
  *
- *   flock /tmp/flowlogs-netns.lock npm run bench:live -- [--seconds S] [--flows N] [--size BYTES]
+ *   flock /tmp/flowlogs-netns.lock npm run bench:live -- [--seconds S] [--flows N] [--size BYTES] [--idle S]
  *
  * Two network namespaces joined by a veth pair; a UDP generator (a Node process, in the first)
  * sends to `--flows` ports of the second as fast as it can for `--seconds`; the agent (a child
  * process, as in bench:pipeline, with the control plane it registers through) captures the second
  * namespace's end. Per packet the agent captured: the agent's CPU and its tcpdump's, from /proc,
- * over the generator's run plus the time the agent needs to send what it queued. Needs root (ip
+ * over the generator's run plus the time the agent needs to send what it queued. First, what the agent
+ * and its tcpdump cost while the interface is quiet (`--idle` seconds; 0 skips it): what every host
+ * pays with no traffic. Needs root (ip
  * netns, tcpdump), Kafka (started when nothing answers) and Postgres (the control plane's database).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -41,15 +43,17 @@ interface Options {
   seconds: number;
   flows: number;
   size: number;
+  idle: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { seconds: 10, flows: 1000, size: 200 };
+  const opts: Options = { seconds: 10, flows: 1000, size: 200, idle: 10 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--seconds') opts.seconds = intOption(argv, i++, '--seconds', 1);
     else if (argv[i] === '--flows') opts.flows = intOption(argv, i++, '--flows', 1);
     else if (argv[i] === '--size') opts.size = intOption(argv, i++, '--size', 1);
-    else throw new Error(`unknown argument ${argv[i]} (--seconds S, --flows N, --size BYTES)`);
+    else if (argv[i] === '--idle') opts.idle = intOption(argv, i++, '--idle', 0);
+    else throw new Error(`unknown argument ${argv[i]} (--seconds S, --flows N, --size BYTES, --idle S)`);
   }
   return opts;
 }
@@ -198,6 +202,12 @@ async function main(): Promise<void> {
         dropped: m?.get('flowlogs_agent_dropped_packets_total') ?? 0,
       };
     };
+    const quiet = { from: { cpu: cpu(), t: Date.now() }, to: { cpu: cpu(), t: Date.now() } };
+    if (opts.idle) {
+      console.log(`\nno traffic for ${opts.idle} s: the agent's heartbeats only …`);
+      await sleep(opts.idle * 1000);
+      quiet.to = { cpu: cpu(), t: Date.now() };
+    }
     const before = { cpu: cpu(), packets: await packetsOf(), t: Date.now() };
     console.log(`\ngenerating for ${opts.seconds} s: UDP, ${opts.size} bytes of payload, ${opts.flows} ports …`);
     const generator = spawn(
@@ -244,6 +254,12 @@ async function main(): Promise<void> {
     console.log(
       `generator sent ${genSent} datagrams in ${opts.seconds} s (${si(genSent / opts.seconds)}/s, ~${generatorCpu.toFixed(1)} CPU s); the agent captured ${captured} packets (${si(captured / wall)}/s over ${wall.toFixed(1)} s, the generated ones plus ICMP answers), dropped ${dropped}`,
     );
+    if (opts.idle) {
+      const core = (s: number) => `${((100 * s) / ((quiet.to.t - quiet.from.t) / 1000)).toFixed(2)} % of a core`;
+      console.log(
+        `idle, no traffic for ${((quiet.to.t - quiet.from.t) / 1000).toFixed(1)} s: the agent ${core(quiet.to.cpu.agent - quiet.from.cpu.agent)}, its tcpdump ${core(quiet.to.cpu.tcpdump - quiet.from.cpu.tcpdump)}`,
+      );
+    }
     console.log(
       table(
         ['process', 'CPU s', 'per packet', 'notes'],
