@@ -11,10 +11,9 @@ import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS, type ServiceName } from '@flowlogs/runtime';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-export type ServiceName = 'control-plane' | 'capture-agent' | 'aggregator' | 'publisher';
 
 export interface Service {
   name: string;
@@ -52,7 +51,14 @@ export function startService(
 ): Service {
   const logPath = join(logDir, `${name}.log`);
   const out = createWriteStream(logPath);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join('services', service, 'src', 'main.ts')], {
+  const args = [
+    ...SERVICE_NODE_FLAGS[service],
+    ...nodeArgs,
+    '--import',
+    'tsx',
+    join('services', service, 'src', 'main.ts'),
+  ];
+  const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,7 +17,7 @@ import { AggregatorConfig } from '@flowlogs/aggregator/config';
 import { CaptureAgentConfig } from '@flowlogs/capture-agent';
 import { ControlPlaneConfig } from '@flowlogs/control-plane';
 import { PublisherConfig } from '@flowlogs/publisher/config';
-import { CommonConfig, parseConfig } from '@flowlogs/runtime';
+import { CommonConfig, parseConfig, SERVICE_NODE_FLAGS } from '@flowlogs/runtime';
 import { setUpDemo } from './demo.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,7 +50,14 @@ class Supervisor {
   start(name: ServiceName, extraEnv: NodeJS.ProcessEnv = {}): void {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--import', EXIT_WITH_PARENT, join(ROOT, 'services', name, 'src', 'main.ts')],
+      [
+        ...SERVICE_NODE_FLAGS[name],
+        '--import',
+        'tsx',
+        '--import',
+        EXIT_WITH_PARENT,
+        join(ROOT, 'services', name, 'src', 'main.ts'),
+      ],
       {
         // A process group of its own: Ctrl-C reaches the service once, through stopAll(), not also from the terminal.
         // stdin a pipe from here: when this process dies, the service sees it close and stops (exit-with-parent.ts).

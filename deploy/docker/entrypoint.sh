@@ -10,8 +10,11 @@ service="${1:-${SERVICE:-}}"
 case "$service" in
   capture-agent|aggregator|publisher|control-plane)
     [ "$#" -gt 0 ] && shift
+    # The service's Node flags, as libs/runtime/src/node-flags.ts lists them (a test checks the two agree).
+    flags=""
+    [ "$service" = publisher ] && flags="--max-semi-space-size=64"
     # exec: node is the container's main process and gets SIGTERM from `docker stop`.
-    exec node --import tsx "services/$service/src/main.ts" "$@"
+    exec node $flags --import tsx "services/$service/src/main.ts" "$@"
     ;;
   flowlogs)
     # The command-line tool, e.g. `flowlogs agent --config /etc/flowlogs/agent.json [--check]`.
