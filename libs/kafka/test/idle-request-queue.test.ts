@@ -53,7 +53,7 @@ async function checksWhileIdle(Queue: RequestQueueClass, ms: number): Promise<nu
     check();
   };
   push(1);
-  (queue as unknown as { fulfillRequest(r: object): void }).fulfillRequest({
+  queue.fulfillRequest({
     correlationId: 1,
     payload: null,
     size: 0,
@@ -80,7 +80,7 @@ describe('the request queue kafkajs uses', () => {
     push(2);
     expect(sent).toEqual([1]);
     expect(queue.pending).toHaveLength(1);
-    (queue as unknown as { fulfillRequest(r: object): void }).fulfillRequest({
+    queue.fulfillRequest({
       correlationId: 1,
       payload: null,
       size: 0,
@@ -93,7 +93,7 @@ describe('the request queue kafkajs uses', () => {
 
   it('sends a request held back by a throttle once it ends', async () => {
     const { queue, sent, push } = queueOf(Installed);
-    (queue as unknown as { maybeThrottle(ms: number): void }).maybeThrottle(40);
+    queue.maybeThrottle(40);
     push(1);
     expect(sent).toEqual([]);
     expect(queue.throttleCheckTimeoutId).not.toBeNull();
