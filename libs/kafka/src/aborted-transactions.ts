@@ -10,10 +10,8 @@
  * every listed transaction whose first offset a message has reached, as Kafka's own consumer does.
  * It goes in the require cache under kafkajs's module (as crc32c.ts does), before kafkajs loads it.
  */
-import { createRequire } from 'node:module';
-import { replaceModule } from './module-cache.js';
+import { kafkajsRequire as require, replaceModule } from './module-cache.js';
 
-const require = createRequire(import.meta.url);
 const FILTER_MODULE = require.resolve('kafkajs/src/consumer/filterAbortedMessages.js');
 const BATCH_MODULE = require.resolve('kafkajs/src/consumer/batch.js');
 

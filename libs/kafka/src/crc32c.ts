@@ -6,10 +6,8 @@
  * kafkajs is: client.ts imports it first, and nothing else imports kafkajs values. Should kafkajs be
  * loaded already, nothing changes (`nativeCrc32c` says so): the checksum is the same either way.
  */
-import { createRequire } from 'node:module';
-import { replaceModule } from './module-cache.js';
+import { kafkajsRequire as require, replaceModule } from './module-cache.js';
 
-const require = createRequire(import.meta.url);
 const CHECKSUM_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
 const RECORD_BATCH_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/v0/index.js');
 

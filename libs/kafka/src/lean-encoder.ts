@@ -11,10 +11,8 @@
  * (client.ts imports it first, like crc32c.ts). A kept part must not change until the request is
  * written: kafkajs encodes a send's messages when it sends them, and callers await the send.
  */
-import { createRequire } from 'node:module';
-import { replaceModule } from './module-cache.js';
+import { kafkajsRequire as require, replaceModule } from './module-cache.js';
 
-const require = createRequire(import.meta.url);
 const ENCODER_MODULE = require.resolve('kafkajs/src/protocol/encoder.js');
 const RECORD_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
 

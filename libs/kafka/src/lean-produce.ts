@@ -9,11 +9,9 @@
  * kafkajs's v3 produce request in the require cache (v4–v7 are built on it), so it must be evaluated
  * before kafkajs sends anything: client.ts imports it first, like the others.
  */
-import { createRequire } from 'node:module';
 import { type RecordFields, leanWritable, recordRoom, writeRecord } from './lean-encoder.js';
-import { loadOwn, replaceModule } from './module-cache.js';
+import { kafkajsRequire as require, loadOwn, replaceModule } from './module-cache.js';
 
-const require = createRequire(import.meta.url);
 const PRODUCE_REQUEST_MODULE = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
 const ENCODER_MODULE = require.resolve('kafkajs/src/protocol/encoder.js');
 const CHECKSUM_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');

@@ -14,11 +14,9 @@
  * require cache by a wrapper around it, which kafkajs then loads (as crc32c.ts does): this must be
  * evaluated before kafkajs's producer is; client.ts imports it before kafkajs.
  */
-import { createRequire } from 'node:module';
 import type { Message, PartitionMetadata, RecordMetadata } from 'kafkajs';
-import { replaceModule } from './module-cache.js';
+import { kafkajsRequire as require, replaceModule } from './module-cache.js';
 
-const require = createRequire(import.meta.url);
 const SEND_MESSAGES_MODULE = require.resolve('kafkajs/src/producer/sendMessages.js');
 const MESSAGE_PRODUCER_MODULE = require.resolve('kafkajs/src/producer/messageProducer.js');
 const ERRORS_MODULE = require.resolve('kafkajs/src/errors.js');
