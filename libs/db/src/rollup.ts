@@ -75,11 +75,16 @@ export const FACETS = { REJECT: { column: 'action', value: 'REJECT' } } as const
 export type Facet = keyof typeof FACETS;
 export const facetDimension = (key: TopKey, facet: Facet): string => `${key}:${facet}`;
 
-/** Every dimension of the daily and slot levels: LEVEL_KEYS, and each of them per facet. */
-export const LEVEL_DIMENSIONS = [
-  ...LEVEL_KEYS,
-  ...(Object.keys(FACETS) as Facet[]).flatMap((facet) => LEVEL_KEYS.map((key) => facetDimension(key, facet))),
+/** Every dimension of the daily and slot levels (LEVEL_KEYS, and each of them per facet): its key, and the facet whose records it holds (none: every OK record). */
+const DIMENSIONS: { dimension: string; key: TopKey; facet?: Facet }[] = [
+  ...LEVEL_KEYS.map((key) => ({ dimension: key, key })),
+  ...(Object.keys(FACETS) as Facet[]).flatMap((facet) =>
+    LEVEL_KEYS.map((key) => ({ dimension: facetDimension(key, facet), key, facet })),
+  ),
 ];
+export const LEVEL_DIMENSIONS = DIMENSIONS.map((d) => d.dimension);
+/** A record the facet picks (SQL, over a record's columns). */
+const facetSql = (facet: Facet) => `${FACETS[facet].column} = '${FACETS[facet].value}'`;
 
 /** The record columns KEY_VALUES reads: the keys', and the facets'. */
 const KEYED_COLUMNS = [
@@ -109,20 +114,31 @@ export function rollupPendingSql(source: string): string {
  * record (SQL); a facet's dimension is NULL for a record the facet does not pick (joins on the
  * dimension drop those rows).
  */
-export const KEY_VALUES = [
-  ...LEVEL_KEYS.map((name) => `('${name}', ${TOP_KEYS[name].sql}::text)`),
-  ...(Object.entries(FACETS) as [Facet, (typeof FACETS)[Facet]][]).flatMap(([facet, { column, value }]) =>
-    LEVEL_KEYS.map(
-      (name) =>
-        `(CASE WHEN ${column} = '${value}' THEN '${facetDimension(name, facet)}' END, ${TOP_KEYS[name].sql}::text)`,
-    ),
-  ),
-].join(', ');
+export const KEY_VALUES = DIMENSIONS.map(({ dimension, key, facet }) =>
+  facet
+    ? `(CASE WHEN ${facetSql(facet)} THEN '${dimension}' END, ${TOP_KEYS[key].sql}::text)`
+    : `('${dimension}', ${TOP_KEYS[key].sql}::text)`,
+).join(', ');
 const SUMS = 'coalesce(sum(bytes), 0), coalesce(sum(packets), 0), count(*)';
 const SUMS_AS = 'coalesce(sum(bytes), 0) AS bytes, coalesce(sum(packets), 0) AS packets, count(*) AS flows';
 const ADD =
   'bytes = r.bytes + excluded.bytes, packets = r.packets + excluded.packets, flows = r.flows + excluded.flows';
 const NOW = 'extract(epoch FROM now())::bigint';
+
+/**
+ * The totals per (sid, dimension, key) of `records` (a relation with sid and KEYED_COLUMNS), one
+ * GROUP BY per LEVEL_DIMENSIONS entry (a facet's over the records it picks), as (sid, dimension, key,
+ * bytes, packets, flows) rows (SQL). Each groups by the key as text, as KEY_VALUES makes it. In one
+ * GROUP BY over KEY_VALUES' rows, a slot of 69,000 records took 1.5 s of the seal's ~6 s, making ten
+ * (dimension, key) rows a record to hash; each dimension on its own takes a third of that.
+ */
+function keyTotalsSql(records: string): string {
+  return DIMENSIONS.map(
+    ({ dimension, key, facet }) =>
+      `SELECT sid, '${dimension}' AS dimension, ${TOP_KEYS[key].sql}::text AS key, ${SUMS_AS} FROM ${records}` +
+      `${facet ? ` WHERE ${facetSql(facet)}` : ''} GROUP BY 1, 3`,
+  ).join(' UNION ALL ');
+}
 
 /**
  * The ports the series keeps as they are: the well-known ones, below this, which clients do not take
@@ -249,10 +265,7 @@ records AS MATERIALIZED (
   SELECT s.sid, ${KEYED_COLUMNS.map((c) => `f.${c}`).join(', ')}, f.bytes, f.packets
   FROM slots s JOIN flow_records f ON f.log_topic_id = s.log_topic_id AND f.account_id = s.account_id
     AND f.window_start >= s.slot AND f.window_start < s.slot + ${SLOT} AND f.log_status = 'OK'),
-sums AS (
-  SELECT r.sid, d.dimension, d.key, coalesce(sum(r.bytes), 0) AS bytes, coalesce(sum(r.packets), 0) AS packets, count(*) AS flows
-  FROM records r CROSS JOIN LATERAL (VALUES ${KEY_VALUES}) AS d (dimension, key) WHERE d.dimension IS NOT NULL
-  GROUP BY 1, 2, 3),
+sums AS (${keyTotalsSql('records')}),
 per AS (
   SELECT due.part, sums.key, sums.bytes, sums.packets, sums.flows FROM sums JOIN slots USING (sid)
   JOIN due ON due.log_topic_id = slots.log_topic_id AND due.account_id = slots.account_id AND due.slot = slots.slot
