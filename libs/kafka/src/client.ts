@@ -99,6 +99,8 @@ export function createKafka(
         if (condition) transient.report(condition, message, extra);
         // Said once by whoever made the call, naming who was refused what (access.ts).
         else if (isRefusal(`${message} ${extra.error ?? ''}`)) child.debug(extra, message);
+        // ensureTopics gets these itself: a topic another service made first is no error, any other it throws.
+        else if (message.startsWith('Response CreateTopics')) child.debug(extra, message);
         else child[LEVELS[level] ?? 'info'](extra, message);
       },
     retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5_000 },

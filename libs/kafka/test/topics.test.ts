@@ -1,5 +1,6 @@
 /** Topics are made with the installation's replication, and a cluster too small for it is a clear error, not a hang. */
 import { describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { createKafka, ensureTopics, pipelineTopics, replicationProblem, topicConfig } from '../src/index.js';
 import { kafkaBrokers, testLogger, uniquePrefix } from '@flowlogs/testkit';
 
@@ -67,6 +68,25 @@ describe('topic settings', () => {
       await admin.deleteTopics({ topics: [topic] });
     } finally {
       await admin.disconnect();
+    }
+  });
+
+  it('log no error when another service made a topic first (services starting together)', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const [first, second] = ['first', 'second'].map((id) =>
+      createKafka(kafkaBrokers(), `topics-test-${id}`, log).admin(),
+    );
+    await Promise.all([first.connect(), second.connect()]);
+    try {
+      const topic = `${uniquePrefix()}.shared`;
+      await ensureTopics(first, [topicConfig(topic, settings(1, 1))]);
+      // What the second service's ensureTopics does when its listTopics came before the first's creation.
+      expect(await second.createTopics({ topics: [topicConfig(topic, settings(1, 1))] })).toBe(false);
+      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+      await first.deleteTopics({ topics: [topic] });
+    } finally {
+      await Promise.all([first.disconnect(), second.disconnect()]);
     }
   });
 });
