@@ -4,7 +4,7 @@
  * pending requests after every response, and the check schedules the next one even when none is
  * pending, with a delay of "until the throttle ends", which is negative when there is none — so
  * the timer fires at once, checks, and schedules again, forever. Every service has several
- * connections: an idle publisher used 4.6–5.6 % of a core with it, 1.9 % without (README, Performance).
+ * connections: an idle publisher used 4.6–5.6 % of a core with it, 1.9 % without (docs/performance.md).
  *
  * The fix: a check is scheduled only when a request waits (the broker's throttle, or the 10 ms
  * kafkajs waits when the throttle has just ended); with none pending, a response or a new request

@@ -5,7 +5,7 @@
  * The publisher's young generation may grow to semi-spaces of 64 MB (V8's default: 16 MB). A batch's
  * records live from their fetch through their store to their delivery; with 16 MB most were promoted
  * and collected again by the old generation's marking. In five alternated records-heavy runs its CPU
- * fell by a tenth (median 15.8 → 14.2 s), its peak RSS grew by ~40 MB (README, Performance). The
+ * fell by a tenth (median 15.8 → 14.2 s), its peak RSS grew by ~40 MB (docs/performance.md). The
  * agent, which runs on every host, and the aggregator, whose memory per open flow is an aim, keep
  * V8's default.
  */

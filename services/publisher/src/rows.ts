@@ -28,7 +28,7 @@ function copyLine(r: FlowRecord, keys: readonly (keyof FlowRecord)[]): string {
 /**
  * Lines of COPY text per chunk. A batch's text as one string (tens of thousands of records) is a rope
  * V8 flattens when the COPY stream turns it into bytes: 7.9 µs a record at 20,000 records against
- * 1.7 µs in chunks of this many (a micro-run of copyText; README, Performance).
+ * 1.7 µs in chunks of this many (a micro-run of copyText; docs/performance.md).
  */
 export const COPY_CHUNK_RECORDS = 512;
 

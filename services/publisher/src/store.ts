@@ -33,7 +33,7 @@ const copyIn = (client: PoolClient, statement: string, chunks: string[]) =>
  * rebalance) holds records stored before: the primary key refuses it whole (unique violation, the
  * transaction rolled back), and it goes through a staging table and one INSERT … ON CONFLICT DO
  * NOTHING that adds to the rollup only the records it inserted. The straight COPY took about a third less
- * Postgres CPU a record than staging every batch (README, Performance).
+ * Postgres CPU a record than staging every batch (docs/performance.md).
  */
 export async function insertRecords(pool: Pool, records: FlowRecord[]): Promise<number> {
   try {
