@@ -59,17 +59,8 @@ describe('dead letters', () => {
     });
     await producer.disconnect();
 
-    const consumer = kafka.consumer({ groupId: `${stack.prefix}.dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: topics.dlq, fromBeginning: true });
-    const dead: KafkaMessage[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        dead.push(message);
-      },
-    });
-    await until('two dead letters', async () => (dead.length >= 2 ? true : undefined));
-    await consumer.disconnect();
+    const dead = await readAll(stack, topics.dlq, 2);
+    expect(dead).toHaveLength(2);
 
     const bySource = Object.fromEntries(dead.map((m) => [m.headers!['flowlogs-source-topic']!.toString(), m]));
     expect(Object.keys(bySource).sort()).toEqual([topics.packets, topics.records].sort());
